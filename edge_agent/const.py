@@ -1,0 +1,85 @@
+"""Every tunable number in one place, each with the reason it has its value.
+
+Config may override the ones marked *default*; the rest are protocol or safety limits.
+"""
+
+from __future__ import annotations
+
+# --- identity -------------------------------------------------------------------------------------------
+EPOCH_BITS = 64
+"""A random 64-bit epoch is created with each database, so a recreated database never reuses a seq (sync note §3.4)."""
+
+# --- cart domain ----------------------------------------------------------------------------------------
+MAX_LINE_QTY = 999
+"""Largest quantity one op may carry: a scan burst or a typo must not order a pallet from a kiosk."""
+
+MAX_OBSERVED_IDS = 10_000
+"""Bound on the entry ids a remove/clear may name; a hostile payload must not allocate without limit."""
+
+# --- hybrid logical clock -------------------------------------------------------------------------------
+HLC_COUNTER_BITS = 16
+"""48-bit wall milliseconds + 16-bit logical counter packed in one int (Kulkarni et al. 2014)."""
+
+HLC_SUSPECT_AHEAD_MS = 5 * 60 * 1000
+"""The platform flags an HLC more than 5 min ahead of its own clock as clock_suspect (sync note §3.4)."""
+
+# --- storage --------------------------------------------------------------------------------------------
+SQLITE_BUSY_TIMEOUT_MS = 5000
+"""Readers such as `edge-agent status` may hold a lock briefly; wait rather than fail (sync note §6)."""
+
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 1000
+"""SQLite's default; checkpoints keep the WAL bounded without stalling every commit."""
+
+SQLITE_JOURNAL_SIZE_LIMIT = 8 * 1024 * 1024
+"""Cap the WAL file left behind after a checkpoint so a burst does not pin disk space on a small card."""
+
+INGEST_GROUP_MAX = 256
+"""At most this many reader events share one durable commit (group commit: fsync dominates, sync note §6)."""
+
+# --- sync -----------------------------------------------------------------------------------------------
+DEFAULT_WINDOW = 20
+"""*default* In-flight PUBLISH window; above ~20 paho gains nothing [x86] (sync note §2)."""
+
+RECEIVE_MAXIMUM_ABSENT = 65_535
+"""MQTT 5: an absent Receive Maximum in CONNACK means 65,535."""
+
+DEFAULT_BATCH_MAX_OPS = 100
+"""*default* Ops per PUBLISH: batching is how a backlog drains faster than one op per message (sync note §7)."""
+
+BATCH_MAX_BYTES = 64 * 1024
+"""A batch stays under 64 KB so any broker's default maximum packet size accepts it (sync note §5)."""
+
+DEFAULT_ACK_TIMEOUT_S = 60.0
+"""*default* T_ack: a `sent` op not covered by the applied watermark after this goes back to pending."""
+
+DEFAULT_BACKOFF_BASE_S = 1.0
+DEFAULT_BACKOFF_CAP_S = 120.0
+"""*default* Full-jitter reconnect backoff: uniform(0, min(cap, base * 2**attempt)) spreads a fleet's reconnects."""
+
+BACKOFF_RESET_AFTER_S = 60.0
+"""A connection that lived this long resets the backoff attempt counter."""
+
+DEFAULT_KEEPALIVE_S = 30
+"""*default* MQTT keepalive; a black-holed uplink is noticed after 1.5 x keepalive."""
+
+CONNECT_TIMEOUT_S = 10.0
+"""A broker that accepts TCP but never sends CONNACK is abandoned after this."""
+
+DEFAULT_CONGESTION_TIMEOUT_S = 30.0
+"""*default* PUBACKs that stop arriving for this long force a reconnect (cf. Eclipse Kura congestion-timeout)."""
+
+SESSION_EXPIRY_S = 48 * 3600
+"""MQTT 5 session expiry for the downstream session: a weekend-long outage keeps the subscriptions."""
+
+WILL_DELAY_S = 30
+"""MQTT 5 will delay: a quick reconnect does not flap the device's status to offline."""
+
+INBOUND_MAX_BYTES = 1024 * 1024
+"""Inbound payloads above 1 MiB are rejected before parsing; a snapshot of a real basket is a few KB."""
+
+TICK_S = 0.5
+"""Housekeeping period of the sync pump (ack timeouts, status file, congestion check)."""
+
+# --- barcode reader -------------------------------------------------------------------------------------
+DEFAULT_DEBOUNCE_S = 2.0
+"""*default* The same code held in view is one scan: it must leave view (or this long pass) to count again."""

@@ -1,0 +1,117 @@
+"""The add-wins cart: what an op does to a replica, and the view a shopper sees.
+
+State is a set of immutable entries, a grow-only set of tombstones and LWW attributes. Merge is set union
+(plus LWW max per key), so it is commutative, associative and idempotent: duplicates, reordering and clock
+skew cannot make two replicas disagree. Clocks only order lines for display and break LWW ties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from edge_agent.domain.ops import CartOp, OpKind
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An immutable line entry; its id is the id of the op that created it."""
+
+    entry_id: str
+    cart_id: str
+    sku: str
+    qty: int
+    hlc: int
+    origin_device: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttrWrite:
+    key: str
+    value: str | None
+    hlc: int
+    device: str
+
+    def beats(self, other: AttrWrite | None) -> bool:
+        """LWW order: HLC first, device id breaks ties, so every replica picks the same winner."""
+        return other is None or (self.hlc, self.device) > (other.hlc, other.device)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What an op adds to a replica's state. Applying the same effects twice changes nothing."""
+
+    cart_id: str
+    entries: tuple[Entry, ...] = ()
+    tombstones: tuple[str, ...] = ()
+    attrs: tuple[AttrWrite, ...] = ()
+
+
+def effects_of(op: CartOp) -> Effects:
+    """The one place that says what each op kind means (sync note §3.2)."""
+    new_entry = (
+        (Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device),)
+        if op.kind in (OpKind.ADD, OpKind.SET_QTY) and op.sku is not None and op.qty is not None
+        else ()
+    )
+    if op.kind is OpKind.ATTR_SET and op.key is not None:
+        return Effects(op.cart_id, attrs=(AttrWrite(op.key, op.value, op.hlc, op.device),))
+    return Effects(op.cart_id, entries=new_entry, tombstones=op.observed)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    sku: str
+    qty: int
+    first_hlc: int
+    entry_ids: tuple[str, ...]
+
+
+def lines_of(live: Iterable[Entry]) -> list[Line]:
+    """Group live entries into display lines: qty is the sum, order is the earliest HLC of the line."""
+    by_sku: dict[str, list[Entry]] = {}
+    for entry in live:
+        by_sku.setdefault(entry.sku, []).append(entry)
+    lines = [
+        Line(sku, sum(e.qty for e in es), min(e.hlc for e in es), tuple(sorted(e.entry_id for e in es)))
+        for sku, es in by_sku.items()
+    ]
+    return sorted(lines, key=lambda line: (line.first_hlc, line.sku))
+
+
+def quantities(live: Iterable[Entry]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for entry in live:
+        out[entry.sku] = out.get(entry.sku, 0) + entry.qty
+    return out
+
+
+@dataclass
+class CartReplica:
+    """An in-memory replica of one cart; the SQLite store holds the same state as tables."""
+
+    cart_id: str
+    entries: dict[str, Entry] = field(default_factory=dict)
+    tombstones: set[str] = field(default_factory=set)
+    attrs: dict[str, AttrWrite] = field(default_factory=dict)
+
+    def apply(self, effects: Effects) -> None:
+        for entry in effects.entries:
+            self.entries.setdefault(entry.entry_id, entry)
+        self.tombstones.update(effects.tombstones)
+        for write in effects.attrs:
+            if write.beats(self.attrs.get(write.key)):
+                self.attrs[write.key] = write
+
+    def merge(self, other: CartReplica) -> None:
+        self.apply(Effects(other.cart_id, tuple(other.entries.values()), tuple(other.tombstones),
+                           tuple(other.attrs.values())))
+
+    def live(self) -> list[Entry]:
+        return [e for eid, e in self.entries.items() if eid not in self.tombstones]
+
+    def quantities(self) -> dict[str, int]:
+        return quantities(self.live())
+
+    def attr_values(self) -> Mapping[str, str | None]:
+        return {k: w.value for k, w in self.attrs.items()}

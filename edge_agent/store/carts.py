@@ -1,0 +1,56 @@
+"""Cart state as tables: applying effects is INSERT OR IGNORE, i.e. set union, so it is idempotent.
+
+Used by the device and by the platform simulator alike; callers own the transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from edge_agent.domain.cart import AttrWrite, Effects, Entry
+
+_LIVE_SQL = """SELECT e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device FROM cart_entries e
+               WHERE e.cart_id = ? AND NOT EXISTS (SELECT 1 FROM cart_tombstones t WHERE t.entry_id = e.entry_id)
+               ORDER BY e.hlc, e.entry_id"""
+
+
+def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
+    entries, tombstones, attrs = [], [], []
+    for eff in effects:
+        entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in eff.entries)
+        tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
+        attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device) for a in eff.attrs)
+    if entries:
+        conn.executemany("INSERT OR IGNORE INTO cart_entries VALUES (?, ?, ?, ?, ?, ?)", entries)
+    if tombstones:
+        conn.executemany("INSERT OR IGNORE INTO cart_tombstones VALUES (?, ?)", tombstones)
+    if attrs:
+        # LWW by (hlc, device): the same winner on every replica, whatever the arrival order.
+        conn.executemany(
+            """INSERT INTO cart_attrs VALUES (?, ?, ?, ?, ?) ON CONFLICT (cart_id, key) DO UPDATE
+               SET value = excluded.value, hlc = excluded.hlc, device = excluded.device
+               WHERE (excluded.hlc, excluded.device) > (cart_attrs.hlc, cart_attrs.device)""",
+            attrs,
+        )
+
+
+def live_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
+    return [Entry(*row) for row in conn.execute(_LIVE_SQL, (cart_id,))]
+
+
+def all_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
+    rows = conn.execute(
+        "SELECT entry_id, cart_id, sku, qty, hlc, origin_device FROM cart_entries WHERE cart_id = ?", (cart_id,)
+    )
+    return [Entry(*row) for row in rows]
+
+
+def tombstones(conn: sqlite3.Connection, cart_id: str) -> list[str]:
+    rows = conn.execute("SELECT entry_id FROM cart_tombstones WHERE cart_id = ? ORDER BY entry_id", (cart_id,))
+    return [r[0] for r in rows]
+
+
+def attrs(conn: sqlite3.Connection, cart_id: str) -> list[AttrWrite]:
+    rows = conn.execute("SELECT key, value, hlc, device FROM cart_attrs WHERE cart_id = ? ORDER BY key", (cart_id,))
+    return [AttrWrite(*row) for row in rows]

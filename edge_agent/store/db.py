@@ -1,0 +1,107 @@
+"""Opening the database: PRAGMAs asserted at startup, schema migrations with sqlite-utils.
+
+WAL + synchronous=FULL: a commit in WAL mode with NORMAL "might roll back following a power loss"; FULL syncs
+the WAL at every commit, and an op counts as saved only once committed (sync note §6).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.db import Database
+
+from edge_agent.const import (
+    EPOCH_BITS,
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_JOURNAL_SIZE_LIMIT,
+    SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+)
+
+log = logging.getLogger(__name__)
+
+REQUIRED_PRAGMAS: dict[str, object] = {
+    "journal_mode": "wal",
+    "synchronous": 2,  # FULL
+    "foreign_keys": 1,
+    "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+}
+
+
+class StorageError(RuntimeError):
+    """The database cannot be used safely; the agent refuses to run rather than risk a basket."""
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode: every transaction is an explicit BEGIN IMMEDIATE ... COMMIT."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return conn
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT}")
+    assert_pragmas(conn)
+    return conn
+
+
+def assert_pragmas(conn: sqlite3.Connection) -> None:
+    """Fail fast: a filesystem that cannot do WAL (some network mounts) must not silently lose durability."""
+    for name, expected in REQUIRED_PRAGMAS.items():
+        actual = conn.execute(f"PRAGMA {name}").fetchone()[0]
+        if str(actual).lower() != str(expected).lower():
+            raise StorageError(f"PRAGMA {name} is {actual!r}, expected {expected!r}")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE takes the write lock up front, so lock upgrades never fail with SQLITE_BUSY."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+Migration = Callable[[Database], None]
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, Migration]]) -> list[str]:
+    """Apply named migrations once each, in order, each in its own transaction; returns those applied."""
+    db = sqlite_utils.Database(conn)
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for name, step in migrations:
+        if name in done:
+            continue
+        with transaction(conn):
+            step(db)
+            conn.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (name,))
+        applied.append(name)
+        log.info("applied migration %s", name)
+    return applied
+
+
+def quick_check(conn: sqlite3.Connection) -> None:
+    """Run after an unclean shutdown; a corrupt file is quarantined by the caller, never deleted."""
+    result = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if result != "ok":
+        raise StorageError(f"database failed quick_check: {result}")
+
+
+def new_epoch() -> str:
+    return secrets.randbits(EPOCH_BITS).to_bytes(EPOCH_BITS // 8, "big").hex()

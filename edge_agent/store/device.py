@@ -1,0 +1,261 @@
+"""The device database: baskets, the durable outbox of ops, and the agent's own metadata.
+
+The outbox is the source of truth (sync note §0): a row is appended in the same transaction as the cart
+change it records, and deleted only when the platform's applied watermark covers it. Its port has the five
+lease-then-ack methods: ``lease``, ``mark_sent``, ``release``, ``confirm``, ``expire_sent``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_agent.domain.basket import BasketCommand, Refused, plan
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, effects_of, lines_of
+from edge_agent.domain.hlc import HybridClock
+from edge_agent.domain.ops import CartOp
+from edge_agent.store import carts
+from edge_agent.store.db import StorageError, connect, migrate, new_epoch, transaction
+from edge_agent.store.schema import DEVICE_MIGRATIONS
+
+REJECTS_KEPT = 1000
+"""The rejects table is a diagnostic ring, not an archive: keep the newest 1000."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    body: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    pending: int
+    sent: int
+    total: int
+    oldest_created_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEntry:
+    entry_id: str
+    sku: str
+    qty: int
+    hlc: int
+    origin_device: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    command: BasketCommand
+    op: CartOp | None
+    refused: Refused | None = None
+
+
+class DeviceStore:
+    """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
+
+    def __init__(self, conn: sqlite3.Connection, device_id: str, epoch: str, clock: HybridClock,
+                 now: Callable[[], float] = time.time) -> None:
+        self.conn = conn
+        self.device_id = device_id
+        self.epoch = epoch
+        self.clock = clock
+        self._now = now
+
+    @classmethod
+    def open(cls, path: Path | str, device_id: str, *, wall_ms: Callable[[], int] = wall_clock_ms,
+             now: Callable[[], float] = time.time) -> DeviceStore:
+        conn = connect(path)
+        migrate(conn, DEVICE_MIGRATIONS)
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if "device_id" not in meta:
+            with transaction(conn):
+                meta = {"device_id": device_id, "epoch": new_epoch(), "hlc": "0", "mqtt_session": "0"}
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        if meta["device_id"] != device_id:
+            raise StorageError(
+                f"{path} belongs to device {meta['device_id']!r}, not {device_id!r}: op ids would collide; "
+                "use a new state directory for a new device id"
+            )
+        # Anything leased or sent before a restart is unconfirmed: send it again (duplicates are harmless).
+        with transaction(conn):
+            conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
+        return cls(conn, device_id, meta["epoch"], HybridClock(wall_ms, int(meta["hlc"])), now)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- baskets -----------------------------------------------------------------------------------------
+    def open_cart(self, cart_id: str) -> None:
+        with transaction(self.conn):
+            self._ensure_cart(cart_id)
+
+    def cart_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT cart_id FROM carts ORDER BY opened_at, cart_id")]
+
+    def live_entries(self, cart_id: str) -> list[Entry]:
+        return carts.live_entries(self.conn, cart_id)
+
+    def lines(self, cart_id: str) -> list[Line]:
+        return lines_of(self.live_entries(cart_id))
+
+    def record(self, commands: Sequence[BasketCommand]) -> list[Recorded]:
+        """Plan, apply and append every command in ONE durable transaction (group commit).
+
+        Each command is planned against the state left by the ones before it, so a remove in the same
+        group observes an add just made. When this returns, every op it holds is saved.
+        """
+        results: list[Recorded] = []
+        conn = self.conn
+        with transaction(conn):
+            seq = self._next_seq()
+            for command in commands:
+                self._ensure_cart(command.cart_id)
+                try:
+                    intent = plan(command, carts.live_entries(conn, command.cart_id))
+                except Refused as refusal:
+                    results.append(Recorded(command, None, refusal))
+                    continue
+                op = intent.materialise(device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid.uuid4(),
+                                        hlc=self.clock.now())
+                carts.apply_effects(conn, (effects_of(op),))
+                conn.execute(
+                    "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (seq, op.cart_id, op.kind.value, op.model_dump_json(exclude_none=True), op.hlc, self._now()),
+                )
+                results.append(Recorded(command, op))
+                seq += 1
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+        return results
+
+    def merge_snapshot(self, cart_id: str, version: int, entries: Iterable[SnapshotEntry],
+                       tombstones: Iterable[str], attrs: Iterable[AttrWrite], hlc_max: int) -> bool:
+        """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions."""
+        with transaction(self.conn):
+            row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
+            if row is None or version <= row[0]:
+                return False
+            effects = Effects(
+                cart_id,
+                tuple(Entry(e.entry_id, cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in entries),
+                tuple(tombstones), tuple(attrs),
+            )
+            carts.apply_effects(self.conn, (effects,))
+            self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
+            self.clock.observe(hlc_max)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+        return True
+
+    # --- outbox port --------------------------------------------------------------------------------------
+    def lease(self, limit: int, max_bytes: int) -> list[OutboxRow]:
+        """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them."""
+        with transaction(self.conn):
+            rows, size = [], 0
+            for seq, body, created_at in self.conn.execute(
+                "SELECT seq, body, created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?", (limit,)
+            ):
+                if rows and size + len(body) > max_bytes:
+                    break
+                rows.append(OutboxRow(seq, body, created_at))
+                size += len(body) + 1
+            if rows:
+                self._set_state([r.seq for r in rows], "leased", "state = 'pending'")
+        return rows
+
+    def mark_sent(self, seqs: Sequence[int]) -> None:
+        """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_sent_at = ? "
+                "WHERE state = 'leased' AND seq IN (SELECT value FROM json_each(?))",
+                (self._now(), json.dumps(list(seqs))),
+            )
+
+    def release(self, seqs: Sequence[int] | None = None) -> None:
+        """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
+        with transaction(self.conn):
+            if seqs is None:
+                self.conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
+            else:
+                self._set_state(seqs, "pending", "state != 'pending'")
+
+    def confirm(self, epoch: str, applied_upto: int, applied_above: Sequence[int] = ()) -> int:
+        """Delete the rows the platform says it applied; returns how many. Other epochs are not ours."""
+        if epoch != self.epoch:
+            return 0
+        with transaction(self.conn):
+            cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
+            deleted = cur.rowcount
+            if applied_above:
+                cur = self.conn.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))", (json.dumps(list(applied_above)),)
+                )
+                deleted += cur.rowcount
+        return deleted
+
+    def expire_sent(self, sent_before: float) -> int:
+        """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?", (sent_before,)
+            )
+        return cur.rowcount
+
+    def outbox_stats(self) -> OutboxStats:
+        return read_outbox_stats(self.conn)
+
+    def pending_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
+
+    # --- metadata and diagnostics ------------------------------------------------------------------------
+    def bump_mqtt_session(self) -> int:
+        """Sparkplug-style session number: consumers keep the highest, so a late will cannot win."""
+        with transaction(self.conn):
+            self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mqtt_session'")
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
+        return int(row[0])
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with transaction(self.conn):
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    def record_reject(self, source: str, reason: str, detail: str) -> None:
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO rejects (at, source, reason, detail) VALUES (?, ?, ?, ?)",
+                (self._now(), source, reason, detail[:500]),
+            )
+            self.conn.execute("DELETE FROM rejects WHERE id <= ?", ((cur.lastrowid or 0) - REJECTS_KEPT,))
+
+    # --- internals ---------------------------------------------------------------------------------------
+    def _ensure_cart(self, cart_id: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
+
+    def _next_seq(self) -> int:
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return (row[0] if row else 0) + 1
+
+    def _set_state(self, seqs: Sequence[int], state: str, guard: str) -> None:
+        self.conn.execute(
+            f"UPDATE outbox SET state = ? WHERE {guard} AND seq IN (SELECT value FROM json_each(?))",
+            (state, json.dumps(list(seqs))),
+        )
+
+
+def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
+    pending, sent, total, oldest = conn.execute(
+        "SELECT count(*) FILTER (WHERE state != 'sent'), count(*) FILTER (WHERE state = 'sent'), count(*), "
+        "min(created_at) FROM outbox"
+    ).fetchone()
+    return OutboxStats(pending, sent, total, oldest)

@@ -1,0 +1,90 @@
+"""Schemas of the device database and the platform simulator's database.
+
+Both hold the same cart tables, so a cart merges the same way everywhere (sync note §3.2).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils.db import Database
+
+from edge_agent.store.db import Migration
+
+
+def _cart_tables(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE cart_entries (
+             entry_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, sku TEXT NOT NULL,
+             qty INTEGER NOT NULL CHECK (qty > 0), hlc INTEGER NOT NULL, origin_device TEXT NOT NULL
+           ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX cart_entries_by_cart ON cart_entries(cart_id)")
+    # A tombstone may name an entry that has not arrived yet, so there is no foreign key.
+    db.execute(
+        "CREATE TABLE cart_tombstones (entry_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX cart_tombstones_by_cart ON cart_tombstones(cart_id)")
+    db.execute(
+        """CREATE TABLE cart_attrs (
+             cart_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT, hlc INTEGER NOT NULL, device TEXT NOT NULL,
+             PRIMARY KEY (cart_id, key)
+           ) WITHOUT ROWID"""
+    )
+
+
+def _device_tables(db: Database) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+    db.execute(
+        """CREATE TABLE carts (
+             cart_id TEXT PRIMARY KEY, opened_at REAL NOT NULL, snapshot_version INTEGER NOT NULL DEFAULT 0
+           ) WITHOUT ROWID"""
+    )
+    # AUTOINCREMENT: a plain INTEGER PRIMARY KEY reuses max(seq)+1 after the newest row is purged, and a
+    # reused seq is an op id the platform has already applied -- that op would be silently dropped.
+    db.execute(
+        """CREATE TABLE outbox (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             cart_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, hlc INTEGER NOT NULL,
+             created_at REAL NOT NULL,
+             state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'leased', 'sent')),
+             attempts INTEGER NOT NULL DEFAULT 0, last_sent_at REAL
+           )"""
+    )
+    db.execute("CREATE INDEX outbox_by_state ON outbox(state, seq)")
+    db.execute(
+        """CREATE TABLE rejects (
+             id INTEGER PRIMARY KEY, at REAL NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL,
+             detail TEXT NOT NULL
+           )"""
+    )
+
+
+def _platform_tables(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE applied_ops (
+             device TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, cart_id TEXT NOT NULL,
+             applied_at REAL NOT NULL, PRIMARY KEY (device, epoch, seq)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE watermarks (
+             device TEXT NOT NULL, epoch TEXT NOT NULL, applied_upto INTEGER NOT NULL,
+             PRIMARY KEY (device, epoch)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "CREATE TABLE cart_versions (cart_id TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    db.execute(
+        """CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"""
+    )
+
+
+DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_cart_tables", _cart_tables),
+    ("0002_device_tables", _device_tables),
+]
+
+PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_cart_tables", _cart_tables),
+    ("0002_platform_tables", _platform_tables),
+]
