@@ -72,7 +72,9 @@ def _platform_tables(db: Database) -> None:
            ) WITHOUT ROWID"""
     )
     db.execute(
-        "CREATE TABLE cart_versions (cart_id TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID"
+        """CREATE TABLE cart_versions (
+             cart_id TEXT PRIMARY KEY, version INTEGER NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL
+           ) WITHOUT ROWID"""
     )
     db.execute(
         """CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"""

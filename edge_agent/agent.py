@@ -1,0 +1,298 @@
+"""The daemon: readers -> domain -> store -> sync, and back in from sync to the store, on one asyncio loop.
+
+Blocking readers run in threads and hand typed events to the loop; the loop is the only writer of the
+database; the link's callbacks only hand events to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_agent import __version__
+from edge_agent.config import AgentConfig
+from edge_agent.const import INGEST_GROUP_MAX, WILL_DELAY_S
+from edge_agent.domain.basket import AddItem
+from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.inbound import InboundRouter
+from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
+from edge_agent.sync.messages import (
+    T_STATUS,
+    T_SYNC_REQUEST,
+    DeviceStatus,
+    StatusEvent,
+    SyncRequest,
+    SyncRequestEvent,
+    source_urn,
+    utcnow,
+)
+from edge_agent.sync.pump import OutboxPump, PumpSettings
+from edge_agent.sync.topics import Topics
+from edge_agent.systemd_notify import sd_notify, watchdog_interval_s
+
+log = logging.getLogger(__name__)
+
+ReaderRunner = Callable[[Callable[[ReaderEvent], None], threading.Event], None]
+"""A reader's blocking loop: it calls ``emit`` from its own thread until the event is set."""
+
+
+@dataclass
+class Agent:
+    config: AgentConfig
+    store: DeviceStore
+    topics: Topics
+    readers: dict[str, ReaderRunner] = field(default_factory=dict)
+    rejected: Counter[str] = field(default_factory=Counter)
+    reader_health: dict[str, str] = field(default_factory=dict)
+    scans_saved: int = 0
+    link: MqttLink = field(init=False)
+    pump: OutboxPump = field(init=False)
+    router: InboundRouter = field(init=False)
+    cart_id: str = field(init=False)
+    _queue: asyncio.Queue[ReaderEvent] = field(init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    _session: int = field(default=0, init=False)
+    _subscribed_carts: set[str] = field(default_factory=set, init=False)
+    _last_progress: float = field(default_factory=time.monotonic, init=False)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.source = source_urn(cfg.device.tenant, cfg.device.store, cfg.device.id)
+        self.link = MqttLink(_link_settings(cfg), self, self._will)
+        self.pump = OutboxPump(
+            self.store, self.link, self.topics, self.source,
+            PumpSettings(cfg.mqtt.window, cfg.mqtt.batch_max_ops, cfg.mqtt.ack_timeout_s, cfg.mqtt.congestion_timeout_s),
+        )
+        self.router = InboundRouter(self.store, self.topics, self.pump.applied)
+        self.cart_id = self._current_cart()
+        self._queue = asyncio.Queue()
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        stop = stop or asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                self._loop.add_signal_handler(sig, stop.set)
+        reader_stop = threading.Event()
+        threads = [
+            threading.Thread(target=runner, args=(self._emit_threadsafe, reader_stop), name=f"reader-{name}",
+                             daemon=True)
+            for name, runner in self.readers.items()
+        ]
+        for t in threads:
+            t.start()
+        tasks = [asyncio.create_task(c, name=n) for n, c in (
+            ("link", self.link.run()), ("pump", self.pump.run()), ("ingest", self._ingest()),
+            ("heartbeat", self._heartbeat()),
+        )]
+        self._write_status("starting")
+        sd_notify("READY=1")
+        log.info("agent %s running: device %s, basket %s", __version__, self.config.device.id, self.cart_id)
+        try:
+            done_waiter = asyncio.create_task(stop.wait())
+            finished, _ = await asyncio.wait([done_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                if task is not done_waiter and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            sd_notify("STOPPING=1")
+            reader_stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._drain_queue()
+            self._write_status("stopped")
+            for t in threads:
+                t.join(timeout=5)
+
+    # --- reader events ------------------------------------------------------------------------------------
+    def _emit_threadsafe(self, event: ReaderEvent) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._queue.put_nowait, event)
+
+    def submit(self, event: ReaderEvent) -> None:
+        """For events produced on the loop itself (tests, UI)."""
+        self._queue.put_nowait(event)
+
+    async def _ingest(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while len(group) < INGEST_GROUP_MAX and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            self._handle_group(group)
+
+    async def _drain_queue(self) -> None:
+        group = []
+        while not self._queue.empty():
+            group.append(self._queue.get_nowait())
+        if group:
+            self._handle_group(group)
+
+    def _handle_group(self, group: list[ReaderEvent]) -> None:
+        commands = []
+        for event in group:
+            if isinstance(event, ProductScanned):
+                commands.append(AddItem(self.cart_id, event.gtin14))
+            elif isinstance(event, InputRejected):
+                self.rejected[f"{event.reader}:{event.reason}"] += 1
+                log.warning("reader %s rejected input: %s: %s", event.reader, event.reason, event.detail)
+                self.store.record_reject(event.reader, event.reason, event.detail)
+            elif isinstance(event, ReaderHealth):
+                self.reader_health[event.reader] = event.state
+                log.info("reader %s: %s %s", event.reader, event.state, event.detail)
+        if commands:
+            results = self.store.record(commands)  # durable when this returns
+            saved = [r.op for r in results if r.op is not None]
+            self.scans_saved += len(saved)
+            for op in saved:
+                log.info("saved %s x%s in basket %s (%s)", op.sku, op.qty, op.cart_id, op.op_id)
+            self._ensure_cart_subscribed(self.cart_id)
+            self.pump.wake()
+        self._last_progress = time.monotonic()
+
+    # --- LinkListener ---------------------------------------------------------------------------------------
+    def link_up(self, receive_maximum: int, session_present: bool) -> None:
+        self._subscribed_carts.clear()
+        self.link.subscribe([self.topics.acks])
+        for cart_id in self.store.cart_ids():
+            self._ensure_cart_subscribed(cart_id)
+        self._publish_status("online")
+        self._publish_sync_request()
+        self.pump.link_up(receive_maximum)
+        self._write_status("online")
+
+    def link_down(self, reason: str) -> None:
+        log.warning("mqtt link down: %s", reason)
+        self.pump.link_down()
+        self._write_status("offline", reason)
+
+    def published(self, mid: int, ok: bool, reason: str) -> None:
+        self.pump.published(mid, ok, reason)
+
+    def message(self, topic: str, payload: bytes) -> None:
+        self.router.handle(topic, payload)
+
+    # --- internals ----------------------------------------------------------------------------------------
+    def _ensure_cart_subscribed(self, cart_id: str) -> None:
+        if cart_id not in self._subscribed_carts and self.link.subscribe([self.topics.cart_state(cart_id)]):
+            self._subscribed_carts.add(cart_id)
+
+    def _will(self) -> Will:
+        self._session = self.store.bump_mqtt_session()
+        event = self._status_event("offline")
+        return Will(self.topics.status, event.model_dump_json(exclude_none=True).encode(), WILL_DELAY_S)
+
+    def _status_event(self, state: str) -> StatusEvent:
+        stats = self.store.outbox_stats()
+        age = None if stats.oldest_created_at is None else round(time.time() - stats.oldest_created_at, 3)
+        data = DeviceStatus(device=self.config.device.id, state=state,  # type: ignore[arg-type]
+                            session=self._session, agent_version=__version__, pending_ops=stats.total,
+                            oldest_pending_age_s=age)
+        return StatusEvent(source=self.source, id=f"{self.config.device.id}:status:{self._session}:{state}",
+                           time=utcnow(), data=data)
+
+    def _publish_status(self, state: str) -> None:
+        event = self._status_event(state)
+        self.link.publish(self.topics.status, event.model_dump_json(exclude_none=True).encode(), retain=True,
+                          user_properties=(("ce_type", T_STATUS), ("ce_id", event.id)))
+
+    def _publish_sync_request(self) -> None:
+        event = SyncRequestEvent(
+            source=self.source, id=f"{self.config.device.id}:sync:{uuid.uuid4()}", time=utcnow(),
+            data=SyncRequest(device=self.config.device.id, cart_ids=self.store.cart_ids()[-1000:]),
+        )
+        self.link.publish(self.topics.sync, event.model_dump_json().encode(),
+                          user_properties=(("ce_type", T_SYNC_REQUEST), ("ce_id", event.id)))
+
+    def _current_cart(self) -> str:
+        configured = self.config.basket.cart_id
+        row = self.store.conn.execute("SELECT value FROM meta WHERE key = 'current_cart'").fetchone()
+        cart_id = configured or (row[0] if row else f"{self.config.device.id}-{uuid.uuid4().hex[:12]}")
+        if row is None or row[0] != cart_id:
+            self.store.set_meta({"current_cart": cart_id})
+        self.store.open_cart(cart_id)
+        return cart_id
+
+    def _write_status(self, link_state: str, detail: str = "") -> None:
+        """What `edge-agent status` shows; written on state changes and by the heartbeat."""
+        self.store.set_meta({
+            "link_state": link_state, "link_detail": detail, "link_endpoint": self.link.counters.endpoint,
+            "status_at": f"{time.time():.3f}", "agent_pid": str(_pid()),
+            "counters": json.dumps({
+                "scans_saved": self.scans_saved, "rejected": dict(self.rejected),
+                "inbound_rejected": dict(self.router.rejected), "pump": vars(self.pump.counters),
+                "link": {k: v for k, v in vars(self.link.counters).items() if k != "last_error"},
+                "readers": self.reader_health,
+            }),
+        })
+
+    async def _heartbeat(self) -> None:
+        interval = watchdog_interval_s()
+        period = min(interval, 5.0) if interval else 5.0
+        while True:
+            await asyncio.sleep(period)
+            self._write_status("online" if self.link.connected else "offline")
+            # The store and loop made progress (this coroutine ran after a commit): feed the watchdog.
+            sd_notify("WATCHDOG=1")
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _link_settings(cfg: AgentConfig) -> LinkSettings:
+    m = cfg.mqtt
+    password = m.password_file.read_text().strip() if m.password_file else None
+    tls = None
+    if m.tls is not None:
+        tls = TlsSettings(str(m.tls.ca_file), str(m.tls.cert_file) if m.tls.cert_file else None,
+                          str(m.tls.key_file) if m.tls.key_file else None, m.tls.server_hostname_check)
+    return LinkSettings(
+        endpoints=[(e.host, e.port) for e in m.endpoints], client_id=m.client_id or f"edge-agent-{cfg.device.id}",
+        protocol=m.protocol, keepalive_s=m.keepalive_s, tls=tls, username=m.username, password=password,
+        backoff_base_s=m.backoff_base_s, backoff_cap_s=m.backoff_cap_s,
+    )
+
+
+def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = None) -> Agent:
+    """Opens the database (I/O lives here, not in constructors) and wires the agent."""
+    store = DeviceStore.open(config.database_path(), config.device.id)
+    topics = Topics(config.device.tenant, config.device.store, config.device.id)
+    return Agent(config, store, topics, readers if readers is not None else default_readers(config))
+
+
+def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
+    readers: dict[str, ReaderRunner] = {}
+    barcode = config.readers.barcode
+    if barcode is not None and barcode.enabled:
+        from edge_agent.readers.barcode.decoders import make_decoder
+        from edge_agent.readers.barcode.frames import VideoCaptureSource
+        from edge_agent.readers.barcode.reader import BarcodeReader, Debouncer
+
+        source = barcode.source
+        if isinstance(source, str) and not source.startswith("/dev/") and not Path(source).is_absolute():
+            source = str(Path(source))
+        decoder = make_decoder(barcode.decoder, barcode.formats)
+
+        def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
+            reader = BarcodeReader(lambda: VideoCaptureSource(source, pace=barcode.pace), decoder, emit,
+                                   Debouncer(barcode.debounce_s), barcode.every_nth_frame)
+            reader.run(stop)
+
+        readers["barcode"] = run_barcode
+    return readers

@@ -1,0 +1,168 @@
+"""``edge-agent``: the daemon and the tools store IT uses on a device."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from edge_agent import __version__
+from edge_agent.config import AgentConfig, ConfigError, load_config
+from edge_agent.domain.cart import lines_of
+from edge_agent.store import carts
+from edge_agent.store.db import StorageError, connect
+from edge_agent.store.device import read_outbox_stats
+
+EXIT_CONFIG = 2
+EXIT_STORAGE = 3
+
+
+def _load(path: Path) -> AgentConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("paho").setLevel(logging.WARNING)
+    from edge_agent.agent import build_agent
+
+    try:
+        agent = build_agent(config)
+    except StorageError as exc:
+        print(f"edge-agent: storage: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    asyncio.run(agent.run())
+    return 0
+
+
+def _open_db(args: argparse.Namespace) -> tuple[AgentConfig, object]:
+    config = _load(args.config)
+    path = config.database_path()
+    if not path.exists():
+        print(f"edge-agent: no database at {path} (has the agent run with this config?)", file=sys.stderr)
+        raise SystemExit(EXIT_STORAGE)
+    return config, connect(path, read_only=True)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config, conn = _open_db(args)
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())  # type: ignore[attr-defined]
+    stats = read_outbox_stats(conn)  # type: ignore[arg-type]
+    now = time.time()
+    status_at = float(meta.get("status_at", "0") or 0)
+    rejects = dict(conn.execute("SELECT reason, count(*) FROM rejects GROUP BY reason").fetchall())  # type: ignore[attr-defined]
+    report = {
+        "device": meta.get("device_id"),
+        "epoch": meta.get("epoch"),
+        "connection": meta.get("link_state", "never started"),
+        "connection_detail": meta.get("link_detail", ""),
+        "endpoint": meta.get("link_endpoint", ""),
+        "status_age_s": round(now - status_at, 1) if status_at else None,
+        "unconfirmed_ops": stats.total,
+        "pending_ops": stats.pending,
+        "sent_awaiting_confirmation": stats.sent,
+        "oldest_unconfirmed_age_s": None if stats.oldest_created_at is None else round(now - stats.oldest_created_at, 1),
+        "rejected_inputs": rejects,
+        "counters": json.loads(meta.get("counters", "{}")),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            if key != "counters":
+                print(f"{key:28} {value}")
+    return 0
+
+
+def cmd_basket_show(args: argparse.Namespace) -> int:
+    config, conn = _open_db(args)
+    cart_ids = [args.cart] if args.cart else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]  # type: ignore[attr-defined]
+    out = {}
+    for cart_id in cart_ids:
+        lines = lines_of(carts.live_entries(conn, cart_id))  # type: ignore[arg-type]
+        out[cart_id] = {line.sku: line.qty for line in lines}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for cart_id, lines_ in out.items():
+            print(f"basket {cart_id}: {sum(lines_.values())} item(s)")
+            for sku, qty in lines_.items():
+                print(f"  {sku}  x{qty}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            failed += 1
+        else:
+            print(f"{path}: ok")
+    return EXIT_CONFIG if failed else 0
+
+
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from edge_agent.sync.asyncapi import render_asyncapi
+
+    text = render_asyncapi()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-agent", description="In-store edge agent")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="pending ops, oldest unconfirmed op, connection state")
+    status.add_argument("--config", type=Path, required=True)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    basket = sub.add_parser("basket", help="baskets held on this device")
+    basket_sub = basket.add_subparsers(dest="basket_command", required=True)
+    show = basket_sub.add_parser("show", help="print baskets")
+    show.add_argument("--config", type=Path, required=True)
+    show.add_argument("--cart")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_basket_show)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate config files")
+    check.add_argument("files", nargs="+", type=Path)
+    check.set_defaults(func=cmd_config_check)
+
+    asyncapi = sub.add_parser("asyncapi", help="print (or --out) the AsyncAPI 3 document of the MQTT contract")
+    asyncapi.add_argument("--out", type=Path)
+    asyncapi.set_defaults(func=cmd_asyncapi)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Agent configuration: one TOML file per device, validated by pydantic.
+
+A broken config names the file, the key and what is allowed, and the agent does not start.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from edge_agent import const
+from edge_agent.domain.ops import DEVICE_ID_PATTERN
+
+STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+BarcodeFormatName = Literal["ean13", "ean8", "upca", "upce", "code128", "qr", "datamatrix"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceSection(_Section):
+    id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
+    tenant: Name
+    store: Name
+    role: Literal["kiosk", "associate-handheld", "fitting-room-mirror", "shelf"]
+
+
+class StorageSection(_Section):
+    path: Path = Field(default=Path("agent.db"), description="relative paths are under $EDGE_AGENT_STATE_DIR")
+
+
+class Endpoint(_Section):
+    host: Annotated[str, StringConstraints(min_length=1, max_length=253)]
+    port: int = Field(default=1883, ge=1, le=65535)
+
+
+class TlsSection(_Section):
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_hostname_check: bool = True
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsSection:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (client certificate authentication)")
+        return self
+
+
+class MqttSection(_Section):
+    endpoints: list[Endpoint] = Field(min_length=1, description="tried in turn")
+    protocol: Literal["5", "3.1.1"] = "5"
+    client_id: str | None = Field(default=None, description="defaults to edge-agent-<device id>")
+    username: str | None = None
+    password_file: Path | None = None
+    tls: TlsSection | None = None
+    keepalive_s: int = Field(default=const.DEFAULT_KEEPALIVE_S, ge=1, le=3600)
+    window: int = Field(default=const.DEFAULT_WINDOW, ge=1, le=1000)
+    batch_max_ops: int = Field(default=const.DEFAULT_BATCH_MAX_OPS, ge=1, le=1000)
+    ack_timeout_s: float = Field(default=const.DEFAULT_ACK_TIMEOUT_S, gt=0)
+    congestion_timeout_s: float = Field(default=const.DEFAULT_CONGESTION_TIMEOUT_S, gt=0)
+    backoff_base_s: float = Field(default=const.DEFAULT_BACKOFF_BASE_S, gt=0)
+    backoff_cap_s: float = Field(default=const.DEFAULT_BACKOFF_CAP_S, gt=0)
+
+
+class BarcodeSection(_Section):
+    enabled: bool = True
+    source: int | str = Field(description="camera index, /dev/video* path or a video file")
+    decoder: Literal["zxing", "pyzbar"] = "zxing"
+    formats: list[BarcodeFormatName] = Field(default=["ean13", "upca", "ean8"], min_length=1)
+    debounce_s: float = Field(default=const.DEFAULT_DEBOUNCE_S, ge=0)
+    pace: bool = Field(default=True, description="play video files in real time")
+    every_nth_frame: int = Field(default=1, ge=1, le=30)
+
+
+class ReadersSection(_Section):
+    barcode: BarcodeSection | None = None
+
+
+class BasketSection(_Section):
+    cart_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = Field(
+        default=None, description="the kiosk's current basket; a fresh one per session when unset"
+    )
+
+
+class AgentConfig(_Section):
+    device: DeviceSection
+    storage: StorageSection = StorageSection()
+    mqtt: MqttSection
+    readers: ReadersSection = ReadersSection()
+    basket: BasketSection = BasketSection()
+
+    def database_path(self) -> Path:
+        if self.storage.path.is_absolute():
+            return self.storage.path
+        return Path(os.environ.get(STATE_DIR_ENV, "var")) / self.storage.path
+
+
+class ConfigError(ValueError):
+    """Every problem in one message: file, key, what is wrong and what is allowed."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _allowed(err: dict[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f"allowed: {ctx['expected']}"
+    bounds = [f"{k.replace('_', ' ')} {ctx[k]}" for k in ("ge", "gt", "le", "lt", "min_length", "max_length") if k in ctx]
+    if "pattern" in ctx:
+        bounds.append(f"must match {ctx['pattern']}")
+    return f"allowed: {', '.join(bounds)}" if bounds else ""
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        detail = err["msg"]
+        if err["type"] == "extra_forbidden":
+            detail = "unknown key (a typo?)"
+        elif err["type"] != "missing":
+            detail += f" (got {err['input']!r})"
+        allowed = _allowed(err)
+        problems.append(f"{key}: {detail}" + (f"; {allowed}" if allowed else ""))
+    return problems
+
+
+def load_config(path: Path | str) -> AgentConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"cannot be read: {exc}"]) from None
+    try:
+        return AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, describe_validation_error(exc)) from None

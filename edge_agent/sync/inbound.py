@@ -1,0 +1,94 @@
+"""Inbound messages: size-checked, parsed, validated; anything bad is rejected with a reason and counted.
+
+A bad message never stops the agent and never touches a basket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from edge_agent.const import INBOUND_MAX_BYTES
+from edge_agent.domain.cart import AttrWrite
+from edge_agent.store.device import DeviceStore, SnapshotEntry
+from edge_agent.sync.messages import T_APPLIED, T_SNAPSHOT, AppliedEvent, AppliedWatermark, SnapshotEvent
+from edge_agent.sync.topics import Topics
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+class Rejected(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_event(payload: bytes, model: type[M], expected_type: str) -> M:
+    """Bytes -> validated model, or Rejected with a stable reason code."""
+    if len(payload) > INBOUND_MAX_BYTES:
+        raise Rejected("too_large", f"{len(payload)} bytes > {INBOUND_MAX_BYTES}")
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise Rejected("not_json", str(exc)[:200]) from None
+    if not isinstance(raw, dict):
+        raise Rejected("not_an_event", f"top level is {type(raw).__name__}, not an object")
+    if raw.get("specversion") != "1.0":
+        raise Rejected("unsupported_version", f"specversion {raw.get('specversion')!r}, supported: '1.0'")
+    if raw.get("type") != expected_type:
+        raise Rejected("unexpected_type", f"type {str(raw.get('type'))[:100]!r}, expected {expected_type!r}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Rejected("schema", f"{exc.error_count()} error(s), first at {where}: {first['msg']}") from None
+
+
+@dataclass
+class InboundRouter:
+    store: DeviceStore
+    topics: Topics
+    on_applied: Callable[[AppliedWatermark], object]
+    on_cart_changed: Callable[[str], None] | None = None
+    rejected: Counter[str] = field(default_factory=Counter)
+    accepted: Counter[str] = field(default_factory=Counter)
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        try:
+            if topic == self.topics.acks:
+                if not payload:  # a cleared retained message
+                    return
+                self.on_applied(parse_event(payload, AppliedEvent, T_APPLIED).data)
+                self.accepted["applied"] += 1
+            elif topic.startswith(f"{self.topics.prefix}/carts/") and topic.endswith("/state"):
+                if payload:
+                    self._snapshot(topic, parse_event(payload, SnapshotEvent, T_SNAPSHOT))
+            else:
+                raise Rejected("unknown_topic", topic[:200])
+        except Rejected as rej:
+            self.rejected[rej.reason] += 1
+            log.warning("inbound: rejected message on %s: %s: %s", topic[:200], rej.reason, rej.detail)
+            self.store.record_reject("mqtt", rej.reason, f"{topic[:200]}: {rej.detail}")
+
+    def _snapshot(self, topic: str, event: SnapshotEvent) -> None:
+        snap = event.data
+        if topic != self.topics.cart_state(snap.cart_id):
+            raise Rejected("topic_mismatch", f"snapshot of {snap.cart_id} published on {topic[:200]}")
+        merged = self.store.merge_snapshot(
+            snap.cart_id, snap.version,
+            [SnapshotEntry(e.entry_id, e.sku, e.qty, e.hlc, e.origin_device) for e in snap.entries],
+            snap.tombstones, [AttrWrite(a.key, a.value, a.hlc, a.device) for a in snap.attrs], snap.hlc_max,
+        )
+        self.accepted["snapshot" if merged else "snapshot_stale"] += 1
+        if merged and self.on_cart_changed is not None:
+            self.on_cart_changed(snap.cart_id)

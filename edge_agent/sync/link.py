@@ -1,0 +1,297 @@
+"""The MQTT connection: paho-mqtt 2.x driven by a supervisor on the asyncio loop.
+
+Rules from the field (sync note §2):
+- A fresh paho client per connection attempt, built with ``reconnect_on_failure=False``: paho's own
+  reconnect has no jitter and resends its whole in-memory queue; our outbox is the queue.
+- Callbacks run on paho's network thread; each is wrapped (an exception would end that thread) and only
+  hands the event to the loop with ``call_soon_threadsafe``.
+- ``publish`` only while connected and never beyond the window the pump keeps.
+- TLS, when configured, is never downgraded: a TLS failure is a failed attempt, never a plaintext retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge_agent.const import BACKOFF_RESET_AFTER_S, CONNECT_TIMEOUT_S, RECEIVE_MAXIMUM_ABSENT, SESSION_EXPIRY_S
+from edge_agent.sync.backoff import FullJitterBackoff
+
+log = logging.getLogger(__name__)
+
+
+class LinkListener(Protocol):
+    """What the link tells the rest of the agent; every call arrives on the event loop."""
+
+    def link_up(self, receive_maximum: int, session_present: bool) -> None: ...
+    def link_down(self, reason: str) -> None: ...
+    def published(self, mid: int, ok: bool, reason: str) -> None: ...
+    def message(self, topic: str, payload: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    delay_s: int
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    ca_file: str
+    cert_file: str | None = None
+    key_file: str | None = None
+    check_hostname: bool = True
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    endpoints: Sequence[tuple[str, int]]
+    client_id: str
+    protocol: str = "5"
+    keepalive_s: int = 30
+    tls: TlsSettings | None = None
+    username: str | None = None
+    password: str | None = None
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 120.0
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+
+
+@dataclass
+class LinkCounters:
+    connects: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    callback_errors: int = 0
+    last_error: str = ""
+    endpoint: str = ""
+    state_since: float = field(default_factory=time.time)
+
+
+class MqttLink:
+    """One connection at a time to one of several endpoints, reconnected by ``run`` until cancelled."""
+
+    def __init__(self, settings: LinkSettings, listener: LinkListener,
+                 will_factory: Callable[[], Will] | None = None) -> None:
+        self.settings = settings
+        self.listener = listener
+        self.will_factory = will_factory
+        self.counters = LinkCounters()
+        self._client: paho.Client | None = None
+        self._connected = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._down: asyncio.Event | None = None
+        self._up: asyncio.Future[tuple[int, bool]] | None = None
+        self._backoff = FullJitterBackoff(settings.backoff_base_s, settings.backoff_cap_s)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def mqtt5(self) -> bool:
+        return self.settings.protocol == "5"
+
+    # --- supervisor ---------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, wait for the connection to end, back off with full jitter, try the next endpoint."""
+        self._loop = asyncio.get_running_loop()
+        index = 0
+        try:
+            while True:
+                host, port = self.settings.endpoints[index % len(self.settings.endpoints)]
+                started = time.monotonic()
+                if await self._connect_once(host, port):
+                    await self._wait_down()
+                    if time.monotonic() - started >= BACKOFF_RESET_AFTER_S:
+                        self._backoff.reset()
+                else:
+                    index += 1
+                await self._teardown()
+                delay = self._backoff.next_delay()
+                log.info("mqtt: reconnecting in %.2fs", delay)
+                await asyncio.sleep(delay)
+        finally:
+            await self._teardown()
+
+    def force_reconnect(self, reason: str) -> None:
+        """Used by the pump when PUBACKs stop (congestion timeout): drop the socket, the supervisor reconnects."""
+        log.warning("mqtt: forcing reconnect: %s", reason)
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.disconnect()
+        self._mark_down(f"forced: {reason}")
+
+    async def _connect_once(self, host: str, port: int) -> bool:
+        assert self._loop is not None
+        loop = self._loop
+        self._down = asyncio.Event()
+        self._up = loop.create_future()
+        self.counters.endpoint = f"{host}:{port}"
+        try:
+            client = self._build_client()
+            self._client = client
+            props = None
+            if self.mqtt5:
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = SESSION_EXPIRY_S
+            connect: Callable[[], Any] = lambda: client.connect(  # noqa: E731
+                host, port, keepalive=self.settings.keepalive_s,
+                clean_start=False if self.mqtt5 else paho.MQTT_CLEAN_START_FIRST_ONLY, properties=props,
+            )
+            await asyncio.wait_for(loop.run_in_executor(None, connect), self.settings.connect_timeout_s)
+            client.loop_start()
+            receive_max, session_present = await asyncio.wait_for(self._up, self.settings.connect_timeout_s)
+        except (OSError, ssl.SSLError, TimeoutError, ValueError, ConnectionRefusedError) as exc:
+            self.counters.connect_failures += 1
+            self.counters.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("mqtt: connect to %s:%s failed: %s", host, port, self.counters.last_error)
+            return False
+        self._connected = True
+        self.counters.connects += 1
+        self.counters.state_since = time.time()
+        log.info("mqtt: connected to %s:%s (receive maximum %s)", host, port, receive_max)
+        self.listener.link_up(receive_max, session_present)
+        return True
+
+    async def _wait_down(self) -> None:
+        assert self._down is not None
+        await self._down.wait()
+
+    async def _teardown(self) -> None:
+        client, self._client = self._client, None
+        was_connected = self._connected
+        self._connected = False
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.disconnect()
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(Exception):
+                await loop.run_in_executor(None, client.loop_stop)
+        if was_connected:
+            self.counters.disconnects += 1
+            self.counters.state_since = time.time()
+
+    def _mark_down(self, reason: str) -> None:
+        """On the loop: the connection is gone; tell the listener once, wake the supervisor."""
+        if self._connected:
+            self._connected = False
+            self.listener.link_down(reason)
+        if self._up is not None and not self._up.done():
+            self._up.set_exception(ConnectionRefusedError(reason))
+        if self._down is not None:
+            self._down.set()
+
+    # --- publishing (loop thread only) --------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                user_properties: Sequence[tuple[str, str]] = (), expiry_s: int | None = None) -> int | None:
+        """QoS 1 publish; returns the mid, or None when not connected (the caller keeps the data)."""
+        client = self._client
+        if client is None or not self._connected:
+            return None
+        props = None
+        if self.mqtt5 and (user_properties or expiry_s):
+            props = Properties(PacketTypes.PUBLISH)
+            if user_properties:
+                props.UserProperty = list(user_properties)
+            if expiry_s:
+                props.MessageExpiryInterval = expiry_s
+        info = client.publish(topic, payload, qos=1, retain=retain, properties=props)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        return int(info.mid)
+
+    def subscribe(self, topics: Sequence[str]) -> bool:
+        client = self._client
+        if client is None or not self._connected or not topics:
+            return False
+        rc, _ = client.subscribe([(t, 1) for t in topics])
+        return bool(rc == paho.MQTT_ERR_SUCCESS)
+
+    def unsubscribe(self, topics: Sequence[str]) -> None:
+        client = self._client
+        if client is not None and self._connected and topics:
+            client.unsubscribe(list(topics))
+
+    # --- paho client and its callbacks (network thread) ---------------------------------------------------
+    def _build_client(self) -> paho.Client:
+        s = self.settings
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=s.client_id,
+            protocol=paho.MQTTv5 if self.mqtt5 else paho.MQTTv311,
+            clean_session=None if self.mqtt5 else False, reconnect_on_failure=False,
+        )
+        client.suppress_exceptions = True
+        client.enable_logger(logging.getLogger("paho"))
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls is not None:
+            client.tls_set(ca_certs=s.tls.ca_file, certfile=s.tls.cert_file, keyfile=s.tls.key_file,
+                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_insecure_set(not s.tls.check_hostname)
+        if self.will_factory is not None:
+            will = self.will_factory()
+            will_props = None
+            if self.mqtt5:
+                will_props = Properties(PacketTypes.WILLMESSAGE)
+                will_props.WillDelayInterval = will.delay_s
+            client.will_set(will.topic, will.payload, qos=1, retain=True, properties=will_props)
+        client.on_connect = self._guard(self._on_connect)
+        client.on_disconnect = self._guard(self._on_disconnect)
+        client.on_publish = self._guard(self._on_publish)
+        client.on_message = self._guard(self._on_message)
+        return client
+
+    def _guard(self, callback: Callable[..., None]) -> Callable[..., None]:
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:  # an escaping exception would end paho's network thread
+                self.counters.callback_errors += 1
+                log.exception("mqtt: callback %s failed", callback.__name__)
+        return guarded
+
+    def _to_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _on_connect(self, client: paho.Client, _userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if client is not self._client:
+            return
+        if reason.is_failure:
+            self._to_loop(self._mark_down, f"connect refused: {reason}")
+            return
+        receive_max = RECEIVE_MAXIMUM_ABSENT
+        if props is not None and hasattr(props, "ReceiveMaximum"):
+            receive_max = int(props.ReceiveMaximum)
+        self._to_loop(self._resolve_up, receive_max, bool(flags.session_present))
+
+    def _resolve_up(self, receive_max: int, session_present: bool) -> None:
+        if self._up is not None and not self._up.done():
+            self._up.set_result((receive_max, session_present))
+
+    def _on_disconnect(self, client: paho.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if client is self._client:
+            self._to_loop(self._mark_down, f"disconnected: {reason}")
+
+    def _on_publish(self, client: paho.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
+        if client is self._client:
+            self._to_loop(self.listener.published, mid, not reason.is_failure, str(reason))
+
+    def _on_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        if client is self._client:
+            self._to_loop(self.listener.message, msg.topic, bytes(msg.payload))

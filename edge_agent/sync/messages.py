@@ -1,0 +1,167 @@
+"""The MQTT contract: CloudEvents (structured JSON) envelopes and their data, as pydantic models.
+
+Every field a consumer needs is in the payload; MQTT 5 user properties only mirror ``type`` and ``id``, so a
+3.1.1 broker carries the same contract (sync note §4). docs/asyncapi.yaml is generated from these models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+TYPE_PREFIX = "com.edgeagent"
+
+T_OPS = f"{TYPE_PREFIX}.cart.ops.v1"
+T_APPLIED = f"{TYPE_PREFIX}.cart.applied.v1"
+T_SNAPSHOT = f"{TYPE_PREFIX}.cart.snapshot.v1"
+T_SYNC_REQUEST = f"{TYPE_PREFIX}.cart.sync_request.v1"
+T_STATUS = f"{TYPE_PREFIX}.device.status.v1"
+
+MAX_OPS_PER_BATCH = 1000
+MAX_WATERMARK_GAPS = 1000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpsBatch(_Strict):
+    """Up: a batch of ops from one device epoch. A resend may cut batches differently: dedupe per op."""
+
+    device: DeviceId
+    epoch: Epoch
+    ops: list[CartOp] = Field(min_length=1, max_length=MAX_OPS_PER_BATCH)
+    hlc_max: int = Field(ge=0)
+
+
+class EpochWatermark(_Strict):
+    epoch: Epoch
+    applied_upto: int = Field(ge=0, description="every seq <= this is applied")
+    applied_above: list[int] = Field(default=[], max_length=MAX_WATERMARK_GAPS,
+                                     description="seqs > applied_upto also applied")
+
+
+class RejectedOp(_Strict):
+    op_id: OpIdStr
+    reason: str
+
+
+class AppliedWatermark(_Strict):
+    """Down, retained: what the platform has applied, durably. Only this frees the device's outbox."""
+
+    device: DeviceId
+    watermarks: list[EpochWatermark] = Field(max_length=64)
+    hlc: int = Field(ge=0)
+
+
+class SnapshotEntryModel(_Strict):
+    entry_id: OpIdStr
+    sku: Gtin14
+    qty: int = Field(ge=1)
+    hlc: int = Field(ge=0)
+    origin_device: DeviceId
+
+
+class SnapshotAttr(_Strict):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+    value: str | None
+    hlc: int = Field(ge=0)
+    device: DeviceId
+
+
+class CartSnapshot(_Strict):
+    """Down, retained: the platform's state of one cart; merging it is a union, so order never matters."""
+
+    cart_id: CartId
+    version: int = Field(ge=1, description="monotonic per cart at the platform")
+    entries: list[SnapshotEntryModel] = Field(max_length=10_000)
+    tombstones: list[OpIdStr] = Field(max_length=100_000)
+    attrs: list[SnapshotAttr] = Field(default=[], max_length=256)
+    hlc_max: int = Field(ge=0)
+
+
+class SyncRequest(_Strict):
+    """Up: after each connect the device asks for snapshots and watermarks instead of trusting retained delivery."""
+
+    device: DeviceId
+    cart_ids: list[CartId] = Field(max_length=1000)
+
+
+class DeviceStatus(_Strict):
+    """Retained; also the last will. Consumers keep the highest ``session`` so a late will cannot win."""
+
+    device: DeviceId
+    state: Literal["online", "offline"]
+    session: int = Field(ge=0)
+    agent_version: str | None = None
+    pending_ops: int | None = None
+    oldest_pending_age_s: float | None = None
+
+
+D = TypeVar("D", bound=BaseModel)
+
+
+class CloudEvent(BaseModel, Generic[D]):
+    """CloudEvents 1.0, structured mode. Identical ``source`` + ``id`` may be assumed duplicates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    type: str
+    source: Annotated[str, StringConstraints(max_length=256)]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    subject: str | None = None
+    sequence: str | None = None
+    partitionkey: str | None = None
+    data: D
+
+
+class OpsBatchEvent(CloudEvent[OpsBatch]):
+    type: Literal["com.edgeagent.cart.ops.v1"] = T_OPS
+
+
+class AppliedEvent(CloudEvent[AppliedWatermark]):
+    type: Literal["com.edgeagent.cart.applied.v1"] = T_APPLIED
+
+
+class SnapshotEvent(CloudEvent[CartSnapshot]):
+    type: Literal["com.edgeagent.cart.snapshot.v1"] = T_SNAPSHOT
+
+
+class SyncRequestEvent(CloudEvent[SyncRequest]):
+    type: Literal["com.edgeagent.cart.sync_request.v1"] = T_SYNC_REQUEST
+
+
+class StatusEvent(CloudEvent[DeviceStatus]):
+    type: Literal["com.edgeagent.device.status.v1"] = T_STATUS
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def source_urn(tenant: str, store: str, device: str) -> str:
+    return f"urn:{tenant}:store:{store}:device:{device}"
+
+
+def encode_ops_batch(source: str, device: str, epoch: str, seqs: list[int], bodies: list[str], hlc_max: int,
+                     now: datetime | None = None) -> bytes:
+    """The hot path: the ops are already JSON in the outbox, so splice them instead of re-validating.
+
+    tests/unit/test_messages.py checks the result against OpsBatchEvent.
+    """
+    when = (now or utcnow()).isoformat()
+    head = (
+        f'{{"specversion":"1.0","type":"{T_OPS}","source":"{source}","id":"{device}:{epoch}:{seqs[0]}-{seqs[-1]}",'
+        f'"time":"{when}","datacontenttype":"application/json","sequence":"{seqs[-1]:020d}","partitionkey":"{device}",'
+        f'"data":{{"device":"{device}","epoch":"{epoch}","hlc_max":{hlc_max},"ops":['
+    )
+    return (head + ",".join(bodies) + "]}}").encode()

@@ -1,0 +1,145 @@
+"""The outbox pump: the only caller of publish for ops, never beyond its window.
+
+pending -lease-> leased -PUBACK-> sent -applied watermark-> deleted; a failed PUBACK, a disconnect or an
+expired T_ack puts rows back to pending (sync note §6). A PUBACK is one hop, never delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge_agent.const import BATCH_MAX_BYTES, TICK_S
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.link import MqttLink
+from edge_agent.sync.messages import T_OPS, AppliedWatermark, encode_ops_batch
+from edge_agent.sync.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PumpSettings:
+    window: int
+    batch_max_ops: int
+    ack_timeout_s: float
+    congestion_timeout_s: float
+
+
+@dataclass
+class PumpCounters:
+    batches_published: int = 0
+    ops_published: int = 0
+    puback_failures: int = 0
+    ops_confirmed: int = 0
+    ack_timeouts: int = 0
+    congestion_reconnects: int = 0
+
+
+@dataclass
+class _InFlight:
+    seqs: list[int]
+    sent_at: float
+
+
+@dataclass
+class OutboxPump:
+    store: DeviceStore
+    link: MqttLink
+    topics: Topics
+    source: str
+    settings: PumpSettings
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    counters: PumpCounters = field(default_factory=PumpCounters)
+    on_confirmed: Callable[[int], None] | None = None
+    _window: int = 0
+    _inflight: dict[int, _InFlight] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            self._housekeeping()
+            self._fill_window()
+
+    # --- link events (on the loop) ------------------------------------------------------------------------
+    def link_up(self, receive_maximum: int) -> None:
+        """At once after a reconnect, everything unconfirmed goes back to pending and is sent again."""
+        self._inflight.clear()
+        self._window = max(1, min(self.settings.window, receive_maximum))
+        self.store.release()
+        self.wake()
+
+    def link_down(self) -> None:
+        self._inflight.clear()
+        self.store.release()
+
+    def published(self, mid: int, ok: bool, reason: str) -> None:
+        flight = self._inflight.pop(mid, None)
+        if flight is None:
+            return
+        if ok:
+            self.store.mark_sent(flight.seqs)
+        else:  # e.g. 0x87 not authorized, 0x97 quota exceeded: not sent
+            self.counters.puback_failures += 1
+            log.warning("sync: broker refused ops batch (%s); will retry", reason)
+            self.store.release(flight.seqs)
+        self.wake()
+
+    def applied(self, watermark: AppliedWatermark) -> int:
+        deleted = 0
+        for wm in watermark.watermarks:
+            deleted += self.store.confirm(wm.epoch, wm.applied_upto, wm.applied_above)
+        self.store.clock.observe(watermark.hlc)
+        if deleted:
+            self.counters.ops_confirmed += deleted
+            if self.on_confirmed is not None:
+                self.on_confirmed(deleted)
+        return deleted
+
+    # --- internals ----------------------------------------------------------------------------------------
+    def _fill_window(self) -> None:
+        while self.link.connected and len(self._inflight) < self._window:
+            rows = self.store.lease(self.settings.batch_max_ops, BATCH_MAX_BYTES)
+            if not rows:
+                return
+            seqs = [r.seq for r in rows]
+            payload = encode_ops_batch(
+                self.source, self.store.device_id, self.store.epoch, seqs, [r.body for r in rows],
+                self.store.clock.last,
+            )
+            event_id = f"{self.store.device_id}:{self.store.epoch}:{seqs[0]}-{seqs[-1]}"
+            mid = self.link.publish(self.topics.ops, payload, user_properties=(("ce_type", T_OPS), ("ce_id", event_id)))
+            if mid is None:
+                self.store.release(seqs)
+                return
+            # Registered before the loop yields, so an early on_publish always finds it.
+            self._inflight[mid] = _InFlight(seqs, self.monotonic())
+            self.counters.batches_published += 1
+            self.counters.ops_published += len(seqs)
+
+    def _housekeeping(self) -> None:
+        expired = self.store.expire_sent(self.wall() - self.settings.ack_timeout_s)
+        if expired:
+            self.counters.ack_timeouts += expired
+            log.info("sync: %d ops unconfirmed after %.0fs, sending again", expired, self.settings.ack_timeout_s)
+        if self._inflight and self.link.connected:
+            oldest = min(f.sent_at for f in self._inflight.values())
+            if self.monotonic() - oldest > self.settings.congestion_timeout_s:
+                self.counters.congestion_reconnects += 1
+                self.link.force_reconnect(f"no PUBACK for {self.settings.congestion_timeout_s:.0f}s")

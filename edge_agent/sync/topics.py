@@ -1,0 +1,47 @@
+"""Topic layout: ``rt/v1/{tenant}/st/{store}/...``; a device publishes only under its own ``dv/{device}``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLATFORM_OPS_FILTER = "rt/v1/+/st/+/dv/+/ops"
+PLATFORM_SYNC_FILTER = "rt/v1/+/st/+/dv/+/sync"
+SHARED_INGEST_GROUP = "cart-ingest"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    tenant: str
+    store: str
+    device: str
+
+    @property
+    def prefix(self) -> str:
+        return f"rt/v1/{self.tenant}/st/{self.store}"
+
+    @property
+    def ops(self) -> str:
+        return f"{self.prefix}/dv/{self.device}/ops"
+
+    @property
+    def acks(self) -> str:
+        return f"{self.prefix}/dv/{self.device}/acks"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}/dv/{self.device}/status"
+
+    @property
+    def sync(self) -> str:
+        return f"{self.prefix}/dv/{self.device}/sync"
+
+    def cart_state(self, cart_id: str) -> str:
+        return f"{self.prefix}/carts/{cart_id}/state"
+
+
+def parse_device_topic(topic: str) -> tuple[str, str, str, str] | None:
+    """``rt/v1/{tenant}/st/{store}/dv/{device}/{leaf}`` -> (tenant, store, device, leaf)."""
+    parts = topic.split("/")
+    if len(parts) != 8 or parts[:2] != ["rt", "v1"] or parts[3] != "st" or parts[5] != "dv":
+        return None
+    return parts[2], parts[4], parts[6], parts[7]

@@ -1,0 +1,359 @@
+"""The central platform, simulated: the reference for what a real platform must do with edge-agent ops.
+
+- Subscribes to every device's ops (an MQTT 5 shared subscription, so several instances can share the load).
+- Applies each batch in ONE transaction: ``applied_ops`` dedupes per (device, epoch, seq), only new ops change
+  the cart, and only after COMMIT does it PUBACK (paho manual acks) -- a PUBACK is not delivery.
+- Publishes the applied watermark per device (retained) and a snapshot per touched cart (retained), which
+  is how online edits reach the store.
+
+Run alone: ``python -m simulators.central --port 1883 --db central.db`` and ``--dump`` to print carts as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
+from edge_agent.domain.cart import effects_of, quantities
+from edge_agent.domain.hlc import HybridClock
+from edge_agent.store import carts
+from edge_agent.store.db import connect, migrate, new_epoch, transaction
+from edge_agent.store.device import wall_clock_ms
+from edge_agent.store.schema import PLATFORM_MIGRATIONS
+from edge_agent.sync.inbound import Rejected, parse_event
+from edge_agent.sync.messages import (
+    T_APPLIED,
+    T_OPS,
+    T_SNAPSHOT,
+    T_SYNC_REQUEST,
+    AppliedEvent,
+    AppliedWatermark,
+    CartSnapshot,
+    EpochWatermark,
+    OpsBatchEvent,
+    SnapshotAttr,
+    SnapshotEntryModel,
+    SnapshotEvent,
+    SyncRequestEvent,
+    utcnow,
+)
+from edge_agent.sync.topics import PLATFORM_OPS_FILTER, PLATFORM_SYNC_FILTER, SHARED_INGEST_GROUP, Topics, parse_device_topic
+
+log = logging.getLogger("central")
+
+WEB_DEVICE = "web"
+"""Device id of the online channel: online cart edits are ops like any other."""
+
+SNAPSHOT_FLUSH_S = 0.05
+"""Snapshots of touched carts are coalesced and published at most this often."""
+
+
+@dataclass
+class CentralStats:
+    batches: int = 0
+    ops_applied: int = 0
+    ops_duplicate: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    snapshots_published: int = 0
+
+
+class CentralPlatform:
+    def __init__(self, db_path: Path | str, host: str = "127.0.0.1", port: int = 1883, *, protocol: str = "5",
+                 client_id: str = "central-sim", shared: bool = True) -> None:
+        self.db_path = Path(db_path)
+        self.host, self.port, self.protocol = host, port, protocol
+        self.client_id = client_id
+        self.shared = shared and protocol == "5"
+        self.stats = CentralStats()
+        self._lock = threading.RLock()
+        self._dirty: set[str] = set()
+        self._stop = threading.Event()
+        self._conn: Any = None
+        self._client: paho.Client | None = None
+        self._flusher: threading.Thread | None = None
+        self._web_epoch = ""
+        self._clock = HybridClock(wall_clock_ms)
+        self.connected = threading.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> CentralPlatform:
+        self._conn = connect(self.db_path)
+        migrate(self._conn, PLATFORM_MIGRATIONS)
+        row = self._conn.execute("SELECT value FROM counters WHERE name = 'web_epoch'").fetchone()
+        if row is None:
+            self._web_epoch = new_epoch()
+            with transaction(self._conn):
+                self._conn.execute("INSERT INTO counters VALUES ('web_epoch', ?)", (int(self._web_epoch, 16) >> 1,))
+                self._conn.execute("INSERT INTO counters VALUES ('web_seq', 0)")
+        else:
+            self._web_epoch = f"{row[0] << 1:016x}"
+        mqtt5 = self.protocol == "5"
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
+                             clean_session=None if mqtt5 else True)
+        client.manual_ack_set(True)  # PUBACK only after the transaction committed
+        client.suppress_exceptions = True
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_disconnect = lambda *a: self.connected.clear()
+        client.reconnect_delay_set(0.05, 1.0)
+        self._client = client
+        client.connect(self.host, self.port, keepalive=10)
+        client.loop_start()
+        if not self.connected.wait(timeout):
+            raise RuntimeError(f"central simulator could not connect to {self.host}:{self.port}")
+        self._flusher = threading.Thread(target=self._flush_loop, name="central-flush", daemon=True)
+        self._flusher.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(5)
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        if self._conn is not None:
+            self._conn.close()
+
+    def __enter__(self) -> CentralPlatform:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- MQTT ---------------------------------------------------------------------------------------------
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            return
+        prefix = f"$share/{SHARED_INGEST_GROUP}/" if self.shared else ""
+        client.subscribe([(prefix + PLATFORM_OPS_FILTER, 1), (prefix + PLATFORM_SYNC_FILTER, 1)])
+        self.connected.set()
+
+    def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            self.handle(msg.topic, bytes(msg.payload))
+        except Exception:
+            log.exception("central: failed on %s; not acknowledged, the broker will redeliver", msg.topic)
+            return
+        client.ack(msg.mid, msg.qos)
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        parsed = parse_device_topic(topic)
+        if parsed is None:
+            self.stats.rejected["unknown_topic"] += 1
+            return
+        tenant, store, device, leaf = parsed
+        try:
+            if leaf == "ops":
+                self._apply_batch(tenant, store, device, parse_event(payload, OpsBatchEvent, T_OPS))
+            elif leaf == "sync":
+                self._answer_sync(tenant, store, device, parse_event(payload, SyncRequestEvent, T_SYNC_REQUEST))
+        except Rejected as rej:
+            # Poison messages are acknowledged (else redelivered forever) and counted.
+            self.stats.rejected[rej.reason] += 1
+            log.warning("central: rejected %s from %s: %s", leaf, device, rej)
+
+    # --- applying ops -------------------------------------------------------------------------------------
+    def _apply_batch(self, tenant: str, store: str, device: str, event: OpsBatchEvent) -> None:
+        batch = event.data
+        if batch.device != device or any(op.device != device or op.epoch != batch.epoch for op in batch.ops):
+            raise Rejected("impersonation", f"ops for {batch.device} published under dv/{device}")
+        conn = self._conn
+        with self._lock, transaction(conn):
+            new_ops = []
+            for op in batch.ops:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO applied_ops VALUES (?, ?, ?, ?, ?)",
+                    (op.device, op.epoch, op.seq, op.cart_id, time.time()),
+                )
+                if cur.rowcount:
+                    new_ops.append(op)
+            carts.apply_effects(conn, (effects_of(op) for op in new_ops))
+            touched = {op.cart_id for op in new_ops}
+            for cart_id in touched:
+                self._bump_version(cart_id, tenant, store)
+            self._advance_watermark(device, batch.epoch)
+            self._clock.observe(batch.hlc_max)
+        self.stats.batches += 1
+        self.stats.ops_applied += len(new_ops)
+        self.stats.ops_duplicate += len(batch.ops) - len(new_ops)
+        self._publish_watermark(tenant, store, device)
+        with self._lock:
+            self._dirty |= touched
+
+    def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
+        self._conn.execute(
+            "INSERT INTO cart_versions VALUES (?, 1, ?, ?) ON CONFLICT (cart_id) DO UPDATE SET version = version + 1",
+            (cart_id, tenant, store),
+        )
+
+    def _advance_watermark(self, device: str, epoch: str) -> None:
+        conn = self._conn
+        row = conn.execute("SELECT applied_upto FROM watermarks WHERE device = ? AND epoch = ?", (device, epoch)).fetchone()
+        upto = row[0] if row else 0
+        while conn.execute(
+            "SELECT 1 FROM applied_ops WHERE device = ? AND epoch = ? AND seq = ?", (device, epoch, upto + 1)
+        ).fetchone():
+            upto += 1
+        conn.execute(
+            "INSERT INTO watermarks VALUES (?, ?, ?) ON CONFLICT (device, epoch) DO UPDATE SET applied_upto = excluded.applied_upto",
+            (device, epoch, upto),
+        )
+
+    def watermark(self, device: str) -> AppliedWatermark:
+        with self._lock:
+            marks = []
+            rows = self._conn.execute(
+                "SELECT epoch, applied_upto FROM watermarks WHERE device = ? LIMIT 64", (device,)
+            ).fetchall()
+            for epoch, upto in rows:
+                above = [r[0] for r in self._conn.execute(
+                    "SELECT seq FROM applied_ops WHERE device = ? AND epoch = ? AND seq > ? ORDER BY seq LIMIT 1000",
+                    (device, epoch, upto),
+                )]
+                marks.append(EpochWatermark(epoch=epoch, applied_upto=upto, applied_above=above))
+            return AppliedWatermark(device=device, watermarks=marks, hlc=self._clock.now())
+
+    def _publish_watermark(self, tenant: str, store: str, device: str) -> None:
+        wm = self.watermark(device)
+        event = AppliedEvent(source=f"urn:{tenant}:platform:central-sim", id=f"applied:{device}:{uuid.uuid4()}",
+                             time=utcnow(), data=wm)
+        self._publish(Topics(tenant, store, device).acks, event.model_dump_json().encode(), retain=True)
+
+    # --- snapshots and online edits -----------------------------------------------------------------------
+    def _cart_home(self, cart_id: str) -> tuple[str, str] | None:
+        row = self._conn.execute("SELECT tenant, store FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def snapshot(self, cart_id: str) -> CartSnapshot:
+        with self._lock:
+            conn = self._conn
+            version_row = conn.execute("SELECT version FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
+            live = carts.live_entries(conn, cart_id)
+            return CartSnapshot(
+                cart_id=cart_id, version=version_row[0] if version_row else 1,
+                entries=[SnapshotEntryModel(entry_id=e.entry_id, sku=e.sku, qty=e.qty, hlc=e.hlc,
+                                            origin_device=e.origin_device) for e in live],
+                tombstones=carts.tombstones(conn, cart_id),
+                attrs=[SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device)
+                       for a in carts.attrs(conn, cart_id)],
+                hlc_max=self._clock.now(),
+            )
+
+    def publish_snapshot(self, cart_id: str) -> None:
+        with self._lock:
+            home = self._cart_home(cart_id)
+        if home is None:
+            return
+        tenant, store = home
+        snap = self.snapshot(cart_id)
+        event = SnapshotEvent(source=f"urn:{tenant}:platform:central-sim", id=f"snapshot:{cart_id}:{snap.version}",
+                              time=utcnow(), subject=cart_id, data=snap)
+        self._publish(Topics(tenant, store, "-").cart_state(cart_id), event.model_dump_json().encode(), retain=True)
+        self.stats.snapshots_published += 1
+
+    def _answer_sync(self, tenant: str, store: str, device: str, event: SyncRequestEvent) -> None:
+        self._publish_watermark(tenant, store, device)
+        with self._lock:
+            known = [c for c in event.data.cart_ids if self._cart_home(c) is not None]
+        for cart_id in known:
+            self.publish_snapshot(cart_id)
+
+    def online_edit(self, command: BasketCommand) -> str:
+        """A shopper edits the cart online: an op from the web channel, applied like any device's op."""
+        with self._lock, transaction(self._conn):
+            conn = self._conn
+            seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'web_seq' RETURNING value").fetchone()[0]
+            intent = plan(command, carts.live_entries(conn, command.cart_id))
+            op = intent.materialise(device=WEB_DEVICE, epoch=self._web_epoch, seq=seq, uuid=uuid.uuid4(),
+                                    hlc=self._clock.now())
+            conn.execute("INSERT INTO applied_ops VALUES (?, ?, ?, ?, ?)", (op.device, op.epoch, op.seq, op.cart_id, time.time()))
+            carts.apply_effects(conn, (effects_of(op),))
+            home = self._cart_home(op.cart_id)
+            if home is None:
+                raise Refused("unknown_cart", f"cart {op.cart_id} has never been seen from a store")
+            self._bump_version(op.cart_id, *home)
+        self.publish_snapshot(op.cart_id)
+        return op.op_id
+
+    def add_online(self, cart_id: str, sku: str, qty: int = 1) -> str:
+        return self.online_edit(AddItem(cart_id, sku, qty, actor="web"))
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(SNAPSHOT_FLUSH_S):
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            for cart_id in sorted(dirty):
+                try:
+                    self.publish_snapshot(cart_id)
+                except Exception:
+                    log.exception("central: snapshot of %s failed", cart_id)
+
+    def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=1, retain=retain)
+
+    # --- inspection ---------------------------------------------------------------------------------------
+    def cart(self, cart_id: str) -> dict[str, int]:
+        with self._lock:
+            return quantities(carts.live_entries(self._conn, cart_id))
+
+    def carts(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            ids = [r[0] for r in self._conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
+        return {c: self.cart(c) for c in ids}
+
+    def applied_count(self, device: str | None = None) -> int:
+        with self._lock:
+            if device is None:
+                return int(self._conn.execute("SELECT count(*) FROM applied_ops").fetchone()[0])
+            return int(self._conn.execute("SELECT count(*) FROM applied_ops WHERE device = ?", (device,)).fetchone()[0])
+
+
+def dump_carts(db_path: Path) -> dict[str, dict[str, int]]:
+    """Read a central database without a broker (``--dump``)."""
+    conn = connect(db_path, read_only=True)
+    ids = [r[0] for r in conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
+    return {c: quantities(carts.live_entries(conn, c)) for c in ids}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulators.central", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
+    parser.add_argument("--db", type=Path, default=Path("var/central.db"))
+    parser.add_argument("--dump", action="store_true", help="print the carts as JSON and exit")
+    args = parser.parse_args(argv)
+    if args.dump:
+        print(json.dumps(dump_carts(args.db), indent=2, sort_keys=True))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(levelname)s %(message)s")
+    central = CentralPlatform(args.db, args.host, args.port, protocol=args.protocol).start()
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        central.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+__all__ = ["CentralPlatform", "Refused", "dump_carts"]
