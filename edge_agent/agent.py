@@ -265,7 +265,7 @@ def _link_settings(cfg: AgentConfig) -> LinkSettings:
     return LinkSettings(
         endpoints=[(e.host, e.port) for e in m.endpoints], client_id=m.client_id or f"edge-agent-{cfg.device.id}",
         protocol=m.protocol, keepalive_s=m.keepalive_s, tls=tls, username=m.username, password=password,
-        backoff_base_s=m.backoff_base_s, backoff_cap_s=m.backoff_cap_s,
+        backoff_base_s=m.backoff_base_s, backoff_cap_s=m.backoff_cap_s, connect_timeout_s=m.connect_timeout_s,
     )
 
 
@@ -282,7 +282,7 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
     if barcode is not None and barcode.enabled:
         from edge_agent.readers.barcode.decoders import make_decoder
         from edge_agent.readers.barcode.frames import VideoCaptureSource
-        from edge_agent.readers.barcode.reader import BarcodeReader, Debouncer
+        from edge_agent.readers.barcode.reader import BarcodeReader, ScanGate
 
         source = barcode.source
         if isinstance(source, str) and not source.startswith("/dev/") and not Path(source).is_absolute():
@@ -291,7 +291,8 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
 
         def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
             reader = BarcodeReader(lambda: VideoCaptureSource(source, pace=barcode.pace), decoder, emit,
-                                   Debouncer(barcode.debounce_s), barcode.every_nth_frame)
+                                   ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
+                                   barcode.every_nth_frame)
             reader.run(stop)
 
         readers["barcode"] = run_barcode

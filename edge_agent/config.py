@@ -65,6 +65,7 @@ class MqttSection(_Section):
     batch_max_ops: int = Field(default=const.DEFAULT_BATCH_MAX_OPS, ge=1, le=1000)
     ack_timeout_s: float = Field(default=const.DEFAULT_ACK_TIMEOUT_S, gt=0)
     congestion_timeout_s: float = Field(default=const.DEFAULT_CONGESTION_TIMEOUT_S, gt=0)
+    connect_timeout_s: float = Field(default=const.CONNECT_TIMEOUT_S, gt=0, le=300)
     backoff_base_s: float = Field(default=const.DEFAULT_BACKOFF_BASE_S, gt=0)
     backoff_cap_s: float = Field(default=const.DEFAULT_BACKOFF_CAP_S, gt=0)
 
@@ -75,6 +76,8 @@ class BarcodeSection(_Section):
     decoder: Literal["zxing", "pyzbar"] = "zxing"
     formats: list[BarcodeFormatName] = Field(default=["ean13", "upca", "ean8"], min_length=1)
     debounce_s: float = Field(default=const.DEFAULT_DEBOUNCE_S, ge=0)
+    confirm_frames: int = Field(default=2, ge=1, le=10, description="a code must be in this many of ...")
+    confirm_window: int = Field(default=3, ge=1, le=30, description="... the last this many decoded frames")
     pace: bool = Field(default=True, description="play video files in real time")
     every_nth_frame: int = Field(default=1, ge=1, le=30)
 

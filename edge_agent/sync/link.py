@@ -176,8 +176,9 @@ class MqttLink:
         was_connected = self._connected
         self._connected = False
         if client is not None:
-            with contextlib.suppress(Exception):
-                client.disconnect()
+            if client.is_connected():
+                with contextlib.suppress(Exception):
+                    client.disconnect()
             loop = asyncio.get_running_loop()
             with contextlib.suppress(Exception):
                 await loop.run_in_executor(None, client.loop_stop)

@@ -22,18 +22,46 @@ READER_NAME = "barcode"
 
 
 @dataclass
-class Debouncer:
-    """A code counts again only after it has been out of view for ``window_s`` (held in view = one scan)."""
+class ScanGate:
+    """Decides when a decoded code becomes a scan.
 
-    window_s: float
+    - A code must appear in ``votes`` of the last ``window`` decoded frames: a check-digit-valid misread of a
+      neighbouring code happens on single frames (seen with zxing on clean video), a real code persists.
+    - Held in view it is one scan: it counts again only after ``debounce_s`` out of view.
+    """
+
+    debounce_s: float
+    votes: int = 2
+    window: int = 3
+    _frame: int = 0
+    _hits: dict[str, list[int]] = field(default_factory=dict)
     _last_seen: dict[str, float] = field(default_factory=dict)
 
-    def admit(self, code: str, now: float) -> bool:
-        last = self._last_seen.get(code)
-        self._last_seen[code] = now
-        if len(self._last_seen) > 256:  # bounded: forget codes long out of view
-            self._last_seen = {c: t for c, t in self._last_seen.items() if now - t <= self.window_s}
-        return last is None or now - last > self.window_s
+    def frame(self, codes: list[str], now: float) -> list[str]:
+        """Feed one decoded frame's codes; returns those that become scans now."""
+        self._frame += 1
+        admitted = []
+        for code in dict.fromkeys(codes):  # a code twice in one frame is one vote
+            last = self._last_seen.get(code)
+            if last is not None and now - last <= self.debounce_s:
+                self._last_seen[code] = now  # still in view: not a new scan
+                continue
+            hits = [f for f in self._hits.get(code, []) if f > self._frame - self.window] + [self._frame]
+            if len(hits) >= self.votes:
+                admitted.append(code)
+                self._last_seen[code] = now
+                self._hits.pop(code, None)
+            else:
+                self._hits[code] = hits
+        self._forget(now)
+        return admitted
+
+    def _forget(self, now: float) -> None:
+        """Bounded memory: drop votes that can no longer count and codes long out of view."""
+        if len(self._hits) > 64:
+            self._hits = {c: h for c, h in self._hits.items() if h[-1] > self._frame - self.window}
+        if len(self._last_seen) > 256:
+            self._last_seen = {c: t for c, t in self._last_seen.items() if now - t <= self.debounce_s}
 
 
 def symbol_to_event(symbol: Symbol, now: float) -> ProductScanned | InputRejected:
@@ -49,7 +77,7 @@ class BarcodeReader:
     open_source: Callable[[], FrameSource]
     decoder: Decoder
     emit: Callable[[ReaderEvent], None]
-    debounce: Debouncer
+    gate: ScanGate
     every_nth_frame: int = 1
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
@@ -79,8 +107,6 @@ class BarcodeReader:
             self.emit(ReaderHealth(READER_NAME, "stopped", f"end of input after {self.frames_read} frames"))
 
     def process(self, symbols: list[Symbol]) -> None:
-        now = self.clock()
-        for symbol in symbols:
-            if not self.debounce.admit(symbol.symbology + symbol.text, now):
-                continue
-            self.emit(symbol_to_event(symbol, self.wall()))
+        by_key = {symbol.symbology + symbol.text: symbol for symbol in symbols}
+        for key in self.gate.frame(list(by_key), self.clock()):
+            self.emit(symbol_to_event(by_key[key], self.wall()))

@@ -1,0 +1,186 @@
+"""Barcode decoders behind one interface: zxing-cpp and pyzbar.
+
+Both report what the rest of the agent needs and nothing more: the text and
+the AIM symbology identifier, because bare digits are ambiguous (an 8-digit
+string may be EAN-8 or a compressed UPC-E) and GS1 parsing depends on it.
+UPC-A and UPC-E are reported the way zxing-cpp does, as 13-digit ``]E0``, so
+the choice of decoder never changes which GTIN a basket sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol, get_args
+
+import numpy as np
+import zxingcpp
+from numpy.typing import NDArray
+from pyzbar import pyzbar
+from pyzbar.pyzbar import ZBarSymbol
+
+from edge_agent.identifiers.gtin import InvalidCode, expand_upce
+
+FormatName = Literal["ean13", "ean8", "upca", "upce", "code128", "qr", "datamatrix"]
+FORMAT_NAMES: Final[tuple[FormatName, ...]] = get_args(FormatName)
+DecoderName = Literal["zxing", "pyzbar"]
+GrayImage = NDArray[np.uint8]
+
+# Median ms/frame on a 2-core x86-64, one thread, EAN-13 only, N=30 (bench/bench_decoders.py,
+# docs/bench_decoders.md). zxing-cpp is 4-7x faster everywhere and reads as much as pyzbar
+# except clean 640x480, where pyzbar read 30/30 to zxing's 29/30:
+#   640x480 clean     zxing 1.7 ms 29/30   pyzbar  7.9 ms 30/30
+#   640x480 degraded  zxing 2.0 ms 25/30   pyzbar 10.8 ms 20/30
+#   1280x720 clean    zxing 3.3 ms 30/30   pyzbar 20.0 ms 30/30
+#   1280x720 degraded zxing 4.3 ms 30/30   pyzbar 32.3 ms 30/30
+DEFAULT_DECODER: Final[DecoderName] = "zxing"
+
+AIM_EAN_UPC: Final = "]E0"
+AIM_EAN8: Final = "]E4"
+AIM_CODE128: Final = "]C0"
+AIM_QR: Final = "]Q1"
+
+UPCA_DIGITS: Final = 12
+"""UPC-A as printed; prefixed with one zero it is the EAN-13 that zxing-cpp reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """One decoded symbol: text plus AIM symbology identifier (e.g. ``]E0``, ``]E4``, ``]C1``, ``]Q1``)."""
+
+    text: str
+    symbology: str
+
+
+class Decoder(Protocol):
+    """Decodes every enabled symbol in a 2-D uint8 grayscale frame."""
+
+    name: str
+
+    def decode(self, gray: GrayImage) -> list[Symbol]: ...
+
+
+def _validated(formats: Sequence[str]) -> tuple[FormatName, ...]:
+    if isinstance(formats, str):  # "ean13" would otherwise iterate as letters
+        raise TypeError("formats must be a sequence of format names, not a string")
+    if not formats:
+        raise ValueError("at least one barcode format is required")
+    unknown = [f for f in formats if f not in FORMAT_NAMES]
+    if unknown:
+        raise ValueError(f"unknown barcode format(s) {unknown}; known: {list(FORMAT_NAMES)}")
+    return tuple(f for f in FORMAT_NAMES if f in formats)
+
+
+def _require_gray(gray: GrayImage) -> None:
+    # Both libraries would silently accept BGR (zbar even takes channel 0), so a colour frame would
+    # decode worse without any error; catch it here instead.
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError(f"expected a 2-D uint8 grayscale frame, got shape {gray.shape} {gray.dtype}")
+
+
+_F = zxingcpp.BarcodeFormat
+ZXING_FORMATS: Final[Mapping[FormatName, zxingcpp.BarcodeFormat]] = {
+    "ean13": _F.EAN13,  # also reads UPC-A, as 0-prefixed EAN-13
+    "ean8": _F.EAN8,
+    "upca": _F.UPCA,
+    "upce": _F.UPCE,
+    "code128": _F.Code128,
+    "qr": _F.QRCode,
+    "datamatrix": _F.DataMatrix,
+}
+
+
+class ZxingDecoder:
+    """zxing-cpp restricted to the station's formats (restriction is the main speed lever)."""
+
+    name: str = "zxing"
+
+    def __init__(self, formats: Sequence[str]) -> None:
+        self.formats = _validated(formats)
+        self._zxing_formats = tuple(ZXING_FORMATS[f] for f in self.formats)
+
+    def decode(self, gray: GrayImage) -> list[Symbol]:
+        _require_gray(gray)
+        # Plain keeps GS (0x1D) separators in GS1 data; the default HRI would rewrite them to "(01)...".
+        results = zxingcpp.read_barcodes(gray, formats=self._zxing_formats, text_mode=zxingcpp.TextMode.Plain)
+        return [Symbol(r.text, r.symbology_identifier) for r in results]
+
+
+@dataclass(frozen=True, slots=True)
+class _ZbarFormat:
+    enable: tuple[ZBarSymbol, ...]
+    """Symbologies to switch on in zbar."""
+    report: ZBarSymbol
+    """The zbar type name results of this format come back as."""
+
+
+# zbar only decodes UPC-A when EAN-13 is enabled too; with UPCA enabled it reports UPC-A as 12-digit
+# UPCA, otherwise as a 0-prefixed EAN13 (exactly like zxing-cpp).
+PYZBAR_FORMATS: Final[Mapping[FormatName, _ZbarFormat]] = {
+    "ean13": _ZbarFormat((ZBarSymbol.EAN13,), ZBarSymbol.EAN13),
+    "ean8": _ZbarFormat((ZBarSymbol.EAN8,), ZBarSymbol.EAN8),
+    "upca": _ZbarFormat((ZBarSymbol.EAN13, ZBarSymbol.UPCA), ZBarSymbol.UPCA),
+    "upce": _ZbarFormat((ZBarSymbol.UPCE,), ZBarSymbol.UPCE),
+    "code128": _ZbarFormat((ZBarSymbol.CODE128,), ZBarSymbol.CODE128),
+    "qr": _ZbarFormat((ZBarSymbol.QRCODE,), ZBarSymbol.QRCODE),
+}
+
+# pyzbar exposes neither the AIM identifier nor zbar's GS1 modifier, so GS1-128 (]C1) cannot be told
+# from plain Code 128: pyzbar reports both as ]C0 (FNC1 separators still arrive as GS).
+PYZBAR_AIM: Final[Mapping[str, str]] = {
+    "EAN13": AIM_EAN_UPC,
+    "UPCA": AIM_EAN_UPC,
+    "UPCE": AIM_EAN_UPC,
+    "EAN8": AIM_EAN8,
+    "CODE128": AIM_CODE128,
+    "QRCODE": AIM_QR,
+}
+
+
+def _zbar_text(type_name: str, data: bytes) -> str | None:
+    """Text as zxing-cpp would report it, or None for a UPC-E that does not expand."""
+    text = data.decode("utf-8", errors="replace")  # zbar already transcodes QR text to UTF-8
+    if type_name == "UPCA" and len(text) == UPCA_DIGITS:
+        return "0" + text
+    if type_name == "UPCE":
+        try:
+            return "0" + expand_upce(text)
+        except InvalidCode:
+            return None
+    return text
+
+
+class PyzbarDecoder:
+    """pyzbar (libzbar0); no Data Matrix, and GS1-128 comes back as ]C0 (see PYZBAR_AIM)."""
+
+    name: str = "pyzbar"
+
+    def __init__(self, formats: Sequence[str]) -> None:
+        self.formats = _validated(formats)
+        unsupported = [f for f in self.formats if f not in PYZBAR_FORMATS]
+        if unsupported:
+            raise ValueError(f"pyzbar cannot decode {unsupported}; use the zxing decoder")
+        zbar = [PYZBAR_FORMATS[f] for f in self.formats]
+        self._symbols = sorted({s for z in zbar for s in z.enable})
+        self._reported = frozenset(z.report.name for z in zbar)
+
+    def decode(self, gray: GrayImage) -> list[Symbol]:
+        _require_gray(gray)
+        symbols = []
+        for result in pyzbar.decode(gray, symbols=self._symbols):
+            # Enabling EAN-13 for "upca" must not leak real EAN-13s when only UPC-A was asked for.
+            if result.type not in self._reported:
+                continue
+            text = _zbar_text(result.type, result.data)
+            if text is not None:
+                symbols.append(Symbol(text, PYZBAR_AIM[result.type]))
+        return symbols
+
+
+def make_decoder(name: DecoderName, formats: Sequence[str]) -> Decoder:
+    """Build the configured decoder; raises ValueError for unknown names or unsupported formats."""
+    if name == "zxing":
+        return ZxingDecoder(formats)
+    if name == "pyzbar":
+        return PyzbarDecoder(formats)
+    raise ValueError(f"unknown decoder {name!r}; expected one of {list(get_args(DecoderName))}")

@@ -1,0 +1,84 @@
+"""Pytest fixtures for a real broker and a fault proxy; tests/conftest.py star-imports them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from tests.support.broker import DEFAULT_MAX_QUEUED, MosquittoBroker
+from tests.support.tcp_proxy import TcpFaultProxy
+
+__all__ = ["BrokerFactory", "ProxyFactory", "broker", "broker_factory", "proxy_factory"]
+
+
+class BrokerFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        persistence: bool = False,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED,
+        max_inflight: int | None = None,
+        start: bool = True,
+    ) -> MosquittoBroker: ...
+
+
+class ProxyFactory(Protocol):
+    def __call__(self, target: MosquittoBroker, /) -> TcpFaultProxy: ...
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A started Mosquitto with default options, stopped after the test."""
+    with MosquittoBroker(tmp_path / "broker") as started:
+        yield started
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
+    """Make brokers with options (each in its own workdir); all are stopped after the test."""
+    made: list[MosquittoBroker] = []
+
+    def make(
+        *,
+        persistence: bool = False,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED,
+        max_inflight: int | None = None,
+        start: bool = True,
+    ) -> MosquittoBroker:
+        new = MosquittoBroker(
+            tmp_path / f"broker-{len(made)}",
+            persistence=persistence,
+            max_queued_messages=max_queued_messages,
+            max_inflight=max_inflight,
+        )
+        made.append(new)
+        if start:
+            new.start()
+        return new
+
+    yield make
+    # Stop every broker even if one fails to stop, then report the first failure.
+    with contextlib.ExitStack() as stack:
+        for made_broker in made:
+            stack.callback(made_broker.stop)
+
+
+@pytest.fixture
+def proxy_factory() -> Iterator[ProxyFactory]:
+    """Make started fault proxies in front of a broker; all are stopped after the test."""
+    made: list[TcpFaultProxy] = []
+
+    def make(target: MosquittoBroker, /) -> TcpFaultProxy:
+        proxy = TcpFaultProxy(target.host, target.port)
+        made.append(proxy)
+        proxy.start()
+        return proxy
+
+    yield make
+    with contextlib.ExitStack() as stack:
+        for proxy in made:
+            stack.callback(proxy.stop)
