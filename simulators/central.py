@@ -248,7 +248,7 @@ class CentralPlatform:
                 entries=[SnapshotEntryModel(entry_id=e.entry_id, sku=e.sku, qty=e.qty, hlc=e.hlc,
                                             origin_device=e.origin_device) for e in live],
                 tombstones=carts.tombstones(conn, cart_id),
-                attrs=[SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device)
+                attrs=[SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device, op_id=a.op_id)
                        for a in carts.attrs(conn, cart_id)],
                 hlc_max=self._clock.now(),
             )

@@ -31,10 +31,15 @@ class AttrWrite:
     value: str | None
     hlc: int
     device: str
+    op_id: str
 
     def beats(self, other: AttrWrite | None) -> bool:
-        """LWW order: HLC first, device id breaks ties, so every replica picks the same winner."""
-        return other is None or (self.hlc, self.device) > (other.hlc, other.device)
+        """LWW order: HLC, then device, then op id -- a total order, so every replica picks the same winner.
+
+        The op id matters: a device whose database was recreated with its clock at 1970 can repeat an
+        (hlc, device) pair of its previous life; its epoch, in the op id, still tells the two writes apart.
+        """
+        return other is None or (self.hlc, self.device, self.op_id) > (other.hlc, other.device, other.op_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,7 @@ def effects_of(op: CartOp) -> Effects:
         else ()
     )
     if op.kind is OpKind.ATTR_SET and op.key is not None:
-        return Effects(op.cart_id, attrs=(AttrWrite(op.key, op.value, op.hlc, op.device),))
+        return Effects(op.cart_id, attrs=(AttrWrite(op.key, op.value, op.hlc, op.device, op.op_id),))
     return Effects(op.cart_id, entries=new_entry, tombstones=op.observed)
 
 

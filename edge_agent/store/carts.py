@@ -20,17 +20,18 @@ def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
     for eff in effects:
         entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in eff.entries)
         tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
-        attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device) for a in eff.attrs)
+        attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device, a.op_id) for a in eff.attrs)
     if entries:
         conn.executemany("INSERT OR IGNORE INTO cart_entries VALUES (?, ?, ?, ?, ?, ?)", entries)
     if tombstones:
         conn.executemany("INSERT OR IGNORE INTO cart_tombstones VALUES (?, ?)", tombstones)
     if attrs:
-        # LWW by (hlc, device): the same winner on every replica, whatever the arrival order.
+        # LWW by (hlc, device, op_id), as AttrWrite.beats: one winner on every replica, whatever the order.
         conn.executemany(
-            """INSERT INTO cart_attrs VALUES (?, ?, ?, ?, ?) ON CONFLICT (cart_id, key) DO UPDATE
-               SET value = excluded.value, hlc = excluded.hlc, device = excluded.device
-               WHERE (excluded.hlc, excluded.device) > (cart_attrs.hlc, cart_attrs.device)""",
+            """INSERT INTO cart_attrs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cart_id, key) DO UPDATE
+               SET value = excluded.value, hlc = excluded.hlc, device = excluded.device, op_id = excluded.op_id
+               WHERE (excluded.hlc, excluded.device, excluded.op_id)
+                     > (cart_attrs.hlc, cart_attrs.device, cart_attrs.op_id)""",
             attrs,
         )
 
@@ -52,5 +53,5 @@ def tombstones(conn: sqlite3.Connection, cart_id: str) -> list[str]:
 
 
 def attrs(conn: sqlite3.Connection, cart_id: str) -> list[AttrWrite]:
-    rows = conn.execute("SELECT key, value, hlc, device FROM cart_attrs WHERE cart_id = ? ORDER BY key", (cart_id,))
+    rows = conn.execute("SELECT key, value, hlc, device, op_id FROM cart_attrs WHERE cart_id = ? ORDER BY key", (cart_id,))
     return [AttrWrite(*row) for row in rows]

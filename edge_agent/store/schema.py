@@ -26,6 +26,7 @@ def _cart_tables(db: Database) -> None:
     db.execute(
         """CREATE TABLE cart_attrs (
              cart_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT, hlc INTEGER NOT NULL, device TEXT NOT NULL,
+             op_id TEXT NOT NULL,
              PRIMARY KEY (cart_id, key)
            ) WITHOUT ROWID"""
     )

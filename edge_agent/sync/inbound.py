@@ -87,7 +87,7 @@ class InboundRouter:
         merged = self.store.merge_snapshot(
             snap.cart_id, snap.version,
             [SnapshotEntry(e.entry_id, e.sku, e.qty, e.hlc, e.origin_device) for e in snap.entries],
-            snap.tombstones, [AttrWrite(a.key, a.value, a.hlc, a.device) for a in snap.attrs], snap.hlc_max,
+            snap.tombstones, [AttrWrite(a.key, a.value, a.hlc, a.device, a.op_id) for a in snap.attrs], snap.hlc_max,
         )
         self.accepted["snapshot" if merged else "snapshot_stale"] += 1
         if merged and self.on_cart_changed is not None:

@@ -73,6 +73,7 @@ class SnapshotAttr(_Strict):
     value: str | None
     hlc: int = Field(ge=0)
     device: DeviceId
+    op_id: OpIdStr
 
 
 class CartSnapshot(_Strict):
