@@ -24,6 +24,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import effects_of, quantities
@@ -71,11 +73,12 @@ class CentralStats:
 
 class CentralPlatform:
     def __init__(self, db_path: Path | str, host: str = "127.0.0.1", port: int = 1883, *, protocol: str = "5",
-                 client_id: str = "central-sim", shared: bool = True) -> None:
+                 client_id: str = "central-sim", shared: bool = True, session_expiry_s: int = 3600) -> None:
         self.db_path = Path(db_path)
         self.host, self.port, self.protocol = host, port, protocol
         self.client_id = client_id
         self.shared = shared and protocol == "5"
+        self.session_expiry_s = session_expiry_s
         self.stats = CentralStats()
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
@@ -100,9 +103,11 @@ class CentralPlatform:
         else:
             self._web_epoch = f"{row[0] << 1:016x}"
         mqtt5 = self.protocol == "5"
+        # A persistent session: ops published while the platform is away are queued by the broker
+        # (up to its limits -- beyond them they are dropped, which the devices' ack timeouts repair).
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
-                             clean_session=None if mqtt5 else True)
+                             clean_session=None if mqtt5 else False)
         client.manual_ack_set(True)  # PUBACK only after the transaction committed
         client.suppress_exceptions = True
         client.on_connect = self._on_connect
@@ -110,13 +115,28 @@ class CentralPlatform:
         client.on_disconnect = lambda *a: self.connected.clear()
         client.reconnect_delay_set(0.05, 1.0)
         self._client = client
-        client.connect(self.host, self.port, keepalive=10)
-        client.loop_start()
-        if not self.connected.wait(timeout):
-            raise RuntimeError(f"central simulator could not connect to {self.host}:{self.port}")
+        self.come_online(timeout)
         self._flusher = threading.Thread(target=self._flush_loop, name="central-flush", daemon=True)
         self._flusher.start()
         return self
+
+    def come_online(self, timeout: float = 10.0) -> None:
+        assert self._client is not None
+        props = None
+        if self.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+        self._client.connect(self.host, self.port, keepalive=10, clean_start=False, properties=props)
+        self._client.loop_start()
+        if not self.connected.wait(timeout):
+            raise RuntimeError(f"central simulator could not connect to {self.host}:{self.port}")
+
+    def go_offline(self) -> None:
+        """The platform goes away; its broker session (and queue) stays."""
+        assert self._client is not None
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
 
     def stop(self) -> None:
         self._stop.set()

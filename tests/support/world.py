@@ -24,7 +24,7 @@ from edge_agent.store.db import connect
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
 
-__all__ = ["AgentProcess", "InProcessAgent", "agent_factory", "central", "make_config", "wait_until"]
+__all__ = ["AgentProcess", "InProcessAgent", "agent_factory", "central", "make_config", "wait_until", "write_config"]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -90,6 +90,56 @@ ZXING_FORMATS: Final[Mapping[FormatName, zxingcpp.BarcodeFormat]] = {
 }
 
 
+SAME_SYMBOL_OVERLAP: Final = 0.5
+"""Two reads whose boxes share more than half of the smaller box come from one printed symbol."""
+
+Box = tuple[float, float, float, float]
+"""Axis-aligned bounds (x0, y0, x1, y1) of a read's quadrilateral."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    symbol: Symbol
+    box: Box
+    area: float
+    """Area of the read's quadrilateral: for 1-D codes, how many scan lines agreed."""
+
+
+def _zxing_read(result: zxingcpp.Barcode) -> _Read:
+    p = result.position
+    corners = [(c.x, c.y) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
+    xs, ys = [float(x) for x, _ in corners], [float(y) for _, y in corners]
+    shoelace = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1]))
+    return _Read(Symbol(result.text, result.symbology_identifier), (min(xs), min(ys), max(xs), max(ys)), abs(shoelace) / 2)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box; degenerate (zero-area) boxes count as their bounds' length."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width < 0 or height < 0:
+        return 0.0
+    smaller = min(max(a[2] - a[0], 1.0) * max(a[3] - a[1], 1.0), max(b[2] - b[0], 1.0) * max(b[3] - b[1], 1.0))
+    return max(width, 1.0) * max(height, 1.0) / smaller
+
+
+def _one_per_symbol(reads: list[_Read]) -> list[Symbol]:
+    """Keep the best-supported read of each printed symbol.
+
+    zxing-cpp's downscaled pass occasionally returns a second EAN-13 from a band a few pixels high
+    inside a symbol it has already read, with a valid check digit but wrong digits (3 of 150 clean
+    640x480 frames: 8710398502131 also read as 8710328512131). The full read spans many more lines.
+    This is a mitigation, not a guarantee: a stray band that overlaps nothing survives, which is
+    why the reader still votes across frames.
+    """
+    kept: list[_Read] = []
+    for read in sorted(reads, key=lambda r: r.area, reverse=True):
+        if all(_overlap(read.box, k.box) <= SAME_SYMBOL_OVERLAP for k in kept):
+            kept.append(read)
+    # Separate bands of one symbol can also repeat the same text; a frame reports each payload once.
+    return list(dict.fromkeys(r.symbol for r in kept))
+
+
 class ZxingDecoder:
     """zxing-cpp restricted to the station's formats (restriction is the main speed lever)."""
 
@@ -103,7 +153,9 @@ class ZxingDecoder:
         _require_gray(gray)
         # Plain keeps GS (0x1D) separators in GS1 data; the default HRI would rewrite them to "(01)...".
         results = zxingcpp.read_barcodes(gray, formats=self._zxing_formats, text_mode=zxingcpp.TextMode.Plain)
-        return [Symbol(r.text, r.symbology_identifier) for r in results]
+        if len(results) == 1:  # the usual case: nothing to arbitrate
+            return [Symbol(results[0].text, results[0].symbology_identifier)]
+        return _one_per_symbol([_zxing_read(r) for r in results])
 
 
 @dataclass(frozen=True, slots=True)
