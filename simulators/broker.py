@@ -1,0 +1,274 @@
+"""A real Mosquitto broker for tests, on a private port, that can be killed and restarted.
+
+Tests never touch a system broker on 1883: each `MosquittoBroker` owns a config, log and
+persistence file in its own workdir, and keeps one port for its whole life so clients can
+reconnect to "the same broker" after `kill()` + `restart()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import NoReturn, Self
+
+__all__ = ["MosquittoBroker", "find_mosquitto"]
+
+HOST = "127.0.0.1"
+# Debian installs the broker in /usr/sbin, which is not on a non-root user's PATH.
+FALLBACK_MOSQUITTO = Path("/usr/sbin/mosquitto")
+# Mosquitto is listening within ~50 ms; a loaded CI runner (or a Pi) can be 100x slower.
+START_TIMEOUT_S = 15.0
+# SIGTERM makes Mosquitto write its persistence file, which is tiny in tests.
+STOP_TIMEOUT_S = 10.0
+# How long restart() keeps retrying while the port is still held (TIME_WAIT or a straggler).
+REBIND_TIMEOUT_S = 10.0
+POLL_INTERVAL_S = 0.02
+# Mosquitto's default of 1,000 queued messages per client silently drops messages in backlog
+# tests; the tests that want drops ask for a small queue explicitly.
+DEFAULT_MAX_QUEUED = 100_000
+LOG_TAIL_CHARS = 4_000
+ADDRESS_IN_USE = "Address already in use"
+
+
+def find_mosquitto() -> Path:
+    """Locate the broker binary; tests must fail loudly rather than skip without it."""
+    found = shutil.which("mosquitto")
+    if found:
+        return Path(found)
+    if os.access(FALLBACK_MOSQUITTO, os.X_OK):
+        return FALLBACK_MOSQUITTO
+    raise RuntimeError(
+        "mosquitto not found on PATH or at /usr/sbin/mosquitto; run `make test`, which installs it"
+    )
+
+
+def _free_port() -> int:
+    """Ask the kernel for an unused port; Mosquitto binds it a moment later."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+class MosquittoBroker:
+    """One Mosquitto process at a time, always on the same 127.0.0.1 port once started."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        persistence: bool = False,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED,
+        max_inflight: int | None = None,
+    ) -> None:
+        # No I/O here, so brokers can be declared in fixtures and started only when needed.
+        self._workdir = Path(workdir)
+        self._persistence = persistence
+        self._max_queued_messages = max_queued_messages
+        self._max_inflight = max_inflight
+        self._port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return HOST
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("broker has no port until start() is called")
+        return self._port
+
+    @property
+    def conf_path(self) -> Path:
+        return self._workdir / "mosquitto.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self._workdir / "mosquitto.log"
+
+    @property
+    def db_path(self) -> Path:
+        """Where Mosquitto writes its persistence file (only when persistence is on)."""
+        return self._workdir / "mosquitto.db"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    def log_text(self) -> str:
+        """The whole broker log across restarts, including startup errors."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start on a fresh free port, or on the remembered one if this broker ran before."""
+        if self.running:
+            raise RuntimeError(f"broker already running on port {self._port}")
+        binary = find_mosquitto()
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        if self._port is None:
+            self._start_on_new_port(binary)
+        else:
+            self._start_on_same_port(binary)
+
+    def restart(self) -> None:
+        """Stop (if still running) and start again on the same port, e.g. after kill()."""
+        if self.running:
+            self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        """Graceful stop: SIGTERM lets Mosquitto save persistence and close clients cleanly."""
+        self._signal_and_wait(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Crash stop: SIGKILL loses whatever Mosquitto had not saved yet."""
+        self._signal_and_wait(signal.SIGKILL)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _start_on_new_port(self, binary: Path) -> None:
+        # Another process can take the port between our probe and Mosquitto's bind; until the
+        # broker has run once nobody depends on the number, so just pick another.
+        deadline = time.monotonic() + REBIND_TIMEOUT_S
+        while True:
+            port = _free_port()
+            if self._launch(binary, port):
+                self._port = port
+                return
+            if time.monotonic() > deadline:
+                self._raise_start_failure(port)
+
+    def _start_on_same_port(self, binary: Path) -> None:
+        # Clients were told this port; retry briefly while the old socket is released.
+        port = self.port
+        deadline = time.monotonic() + REBIND_TIMEOUT_S
+        while not self._launch(binary, port):
+            if time.monotonic() > deadline:
+                self._raise_start_failure(port)
+            time.sleep(POLL_INTERVAL_S * 5)
+
+    def _launch(self, binary: Path, port: int) -> bool:
+        """Run Mosquitto; True once it accepts TCP, False if the port was taken."""
+        self._write_conf(port)
+        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        # stderr goes to the log file (log_dest stderr) so config errors printed before
+        # logging is set up land in the same place as everything else.
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [str(binary), "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self._workdir,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                if ADDRESS_IN_USE in self._log_since(log_offset):
+                    return False
+                self._raise_start_failure(port)
+            if _accepts_connections(port):
+                return True
+            time.sleep(POLL_INTERVAL_S)
+        self._signal_and_wait(signal.SIGKILL)
+        self._raise_start_failure(port)
+
+    def _write_conf(self, port: int) -> None:
+        lines = [
+            f"listener {port} {HOST}",
+            "allow_anonymous true",
+            f"max_queued_messages {self._max_queued_messages}",
+            "log_dest stderr",
+            # `log_type all` logs every packet and drowns the failures we read logs for.
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if os.geteuid() == 0:
+            # As root, Mosquitto drops to the "mosquitto" user and then cannot write to the
+            # test's workdir; naming the current user keeps it as is.
+            lines.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
+        if self._max_inflight is not None:
+            lines.append(f"max_inflight_messages {self._max_inflight}")
+        if self._persistence:
+            if any(ch.isspace() for ch in str(self._workdir)):
+                raise ValueError(f"mosquitto.conf paths cannot contain whitespace: {self._workdir}")
+            lines += [
+                "persistence true",
+                f"persistence_location {self._workdir}/",
+                f"persistence_file {self.db_path.name}",
+                # Save after every change instead of every 30 min, so kill -9 tests model the
+                # most durable Mosquitto setup rather than "persistence that never saved".
+                "autosave_on_changes true",
+                "autosave_interval 1",
+            ]
+        self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def _signal_and_wait(self, sig: signal.Signals) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"mosquitto ignored {sig.name}; killed it\n{self._log_tail()}") from None
+
+    def _log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+    def _log_tail(self) -> str:
+        return self.log_text()[-LOG_TAIL_CHARS:]
+
+    def _raise_start_failure(self, port: int) -> NoReturn:
+        raise RuntimeError(
+            f"mosquitto did not start on {HOST}:{port} within {START_TIMEOUT_S}s; log tail:\n"
+            f"{self._log_tail()}"
+        )
