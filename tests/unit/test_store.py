@@ -1,0 +1,114 @@
+"""The device store: PRAGMAs asserted, ops durable on COMMIT, the outbox's lease/ack port."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge_agent.domain.basket import AddItem, RemoveItem
+from edge_agent.store.db import StorageError, connect
+from edge_agent.store.device import DeviceStore
+
+A, B = "04006381333931", "05012345678900"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DeviceStore:
+    return DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+
+
+def test_the_database_runs_in_wal_mode_with_full_sync(store: DeviceStore) -> None:
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_database_that_cannot_do_wal_is_refused(tmp_path: Path) -> None:
+    # An in-memory database cannot use WAL: the same check catches a filesystem that cannot.
+    with pytest.raises(StorageError, match="journal_mode"):
+        from edge_agent.store.db import assert_pragmas
+
+        assert_pragmas(sqlite3.connect(":memory:"))
+
+
+def test_a_saved_op_is_in_the_file_for_any_other_connection_once_record_returns(store: DeviceStore, tmp_path: Path) -> None:
+    [result] = store.record([AddItem("c", A)])
+    assert result.op is not None
+    other = connect(tmp_path / "agent.db", read_only=True)
+    assert other.execute("SELECT body FROM outbox").fetchone()[0].find(result.op.op_id) >= 0
+
+
+def test_a_database_belongs_to_one_device(tmp_path: Path) -> None:
+    DeviceStore.open(tmp_path / "agent.db", "kiosk-01").close()
+    with pytest.raises(StorageError, match="belongs to device 'kiosk-01'"):
+        DeviceStore.open(tmp_path / "agent.db", "kiosk-02")
+
+
+def test_seq_is_never_reused_after_the_newest_rows_are_confirmed_and_the_agent_restarts(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    store.record([AddItem("c", A), AddItem("c", A)])
+    assert store.confirm(store.epoch, 2) == 2
+    store.close()
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    [result] = store.record([AddItem("c", B)])
+    assert result.op is not None and result.op.seq == 3
+
+
+def test_lease_takes_pending_rows_in_seq_order_and_never_hands_out_a_leased_row_again(store: DeviceStore) -> None:
+    store.record([AddItem("c", A) for _ in range(5)])
+    first = store.lease(3, 1 << 20)
+    second = store.lease(3, 1 << 20)
+    assert [r.seq for r in first] == [1, 2, 3]
+    assert [r.seq for r in second] == [4, 5]
+    assert store.lease(3, 1 << 20) == []
+
+
+def test_a_puback_marks_sent_but_only_the_watermark_deletes(store: DeviceStore) -> None:
+    store.record([AddItem("c", A) for _ in range(3)])
+    rows = store.lease(10, 1 << 20)
+    store.mark_sent([r.seq for r in rows])
+    assert store.outbox_stats().sent == 3 and store.outbox_stats().total == 3
+    assert store.confirm("ffffffffffffffff", 3) == 0  # another epoch's watermark is not ours
+    assert store.confirm(store.epoch, 1, [3]) == 2
+    assert [r.seq for r in store.lease(10, 1 << 20)] == []  # seq 2 is sent, not pending
+    assert store.expire_sent(sent_before=float("inf")) == 1  # T_ack passed: back to pending
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [2]
+
+
+def test_release_returns_rows_to_pending_and_a_restart_releases_everything(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    store.record([AddItem("c", A) for _ in range(4)])
+    rows = store.lease(2, 1 << 20)
+    store.release([rows[0].seq])
+    store.mark_sent([rows[1].seq])
+    store.lease(10, 1 << 20)
+    store.close()
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    assert store.outbox_stats().pending == 4
+
+
+def test_lease_respects_the_byte_budget_but_always_makes_progress(store: DeviceStore) -> None:
+    store.record([AddItem("c", A) for _ in range(3)])
+    assert len(store.lease(10, 1)) == 1
+
+
+def test_a_remove_in_the_same_group_commit_sees_the_add_before_it(store: DeviceStore) -> None:
+    results = store.record([AddItem("c", A), RemoveItem("c", A)])
+    assert results[1].op is not None and results[1].op.observed == (results[0].op.op_id,)  # type: ignore[union-attr]
+    assert store.lines("c") == []
+
+
+def test_a_refused_command_is_reported_and_does_not_stop_the_rest_of_the_group(store: DeviceStore) -> None:
+    results = store.record([RemoveItem("c", B), AddItem("c", A)])
+    assert results[0].refused is not None and results[0].refused.reason == "not_in_basket"
+    assert results[1].op is not None
+
+
+def test_the_hlc_survives_a_restart_with_a_clock_that_went_back_to_1970(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01", wall_ms=lambda: 1_795_000_000_000)
+    [before] = store.record([AddItem("c", A)])
+    store.close()
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01", wall_ms=lambda: 0)
+    [after] = store.record([AddItem("c", A)])
+    assert after.op is not None and before.op is not None and after.op.hlc > before.op.hlc
