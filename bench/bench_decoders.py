@@ -23,14 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import zxingcpp  # noqa: E402
-from pyzbar import pyzbar  # noqa: E402
-from pyzbar.pyzbar import ZBarSymbol  # noqa: E402
+import cv2
+import numpy as np
+import zxingcpp
+from pyzbar import pyzbar
+from pyzbar.pyzbar import ZBarSymbol
 
-from edge_agent.readers.barcode.decoders import Decoder, DecoderName, GrayImage, make_decoder  # noqa: E402
-from simulators.camera import DEMO_CODES, Degrade, FrameSize, render_frame  # noqa: E402
+from edge_agent.readers.barcode.decoders import Decoder, DecoderName, GrayImage, make_decoder
+from simulators.camera import DEMO_CODES, Degrade, FrameSize, render_frame
 
 SIZES: tuple[FrameSize, ...] = ((640, 480), (1280, 720))
 DEGRADES: tuple[Degrade, ...] = ("clean", "degraded")
@@ -44,7 +44,7 @@ OVERHEAD_TARGET = 1.2
 def _raw_call(name: DecoderName) -> Callable[[GrayImage], object]:
     """The library call our decoder wraps, with the same restriction to EAN-13."""
     if name == "zxing":
-        formats = (zxingcpp.BarcodeFormat.EAN13,)
+        formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.EAN13])
         return lambda gray: zxingcpp.read_barcodes(gray, formats=formats, text_mode=zxingcpp.TextMode.Plain)
     symbols = [ZBarSymbol.EAN13]
     return lambda gray: pyzbar.decode(gray, symbols=symbols)
@@ -59,7 +59,9 @@ def _best_ns(call: Callable[[], object]) -> int:
     return best
 
 
-def _cell(decoder: Decoder, raw: Callable[[GrayImage], object], frames: Sequence[tuple[str, GrayImage]]) -> str:
+def _cell(
+    decoder: Decoder, raw: Callable[[GrayImage], object], frames: Sequence[tuple[str, GrayImage]]
+) -> str:
     wrapped_ns, raw_ns, hits = [], [], 0
     for code, gray in frames:
         hits += any(s.text == code for s in decoder.decode(gray))
@@ -77,9 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     started = time.monotonic()
-    print(f"{datetime.date.today().isoformat()}, {platform.machine()} x{os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, zxing-cpp {version('zxing-cpp')}, pyzbar {version('pyzbar')}, OpenCV {cv2.__version__}, "
-          f"N={args.n} EAN-13 frames per row, decoders restricted to EAN-13, one thread, best of {REPEATS}")
+    print(
+        f"{datetime.date.today().isoformat()}, {platform.machine()} x{os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, zxing-cpp {version('zxing-cpp')}, pyzbar {version('pyzbar')}, "
+        f"OpenCV {cv2.__version__}, "
+        f"N={args.n} EAN-13 frames per row, decoders restricted to EAN-13, one thread, best of {REPEATS}"
+    )
     print()
     print("| frame | scene | decoder | ours ms (median) | raw ms (median) | overhead | decoded |")
     print("|---|---|---|---|---|---|---|")
@@ -94,8 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cell = _cell(make_decoder(name, ["ean13"]), _raw_call(name), frames)
                 print(f"| {width}x{height} | {degrade} | {name} | {cell} |")
     print()
-    print(f"overhead = ours / raw library call, target <= {OVERHEAD_TARGET}x; "
-          f"total {time.monotonic() - started:.0f} s")
+    print(
+        f"overhead = ours / raw library call, target <= {OVERHEAD_TARGET}x; "
+        f"total {time.monotonic() - started:.0f} s"
+    )
     return 0
 
 

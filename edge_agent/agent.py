@@ -71,8 +71,13 @@ class Agent:
         self.source = source_urn(cfg.device.tenant, cfg.device.store, cfg.device.id)
         self.link = MqttLink(_link_settings(cfg), self, self._will)
         self.pump = OutboxPump(
-            self.store, self.link, self.topics, self.source,
-            PumpSettings(cfg.mqtt.window, cfg.mqtt.batch_max_ops, cfg.mqtt.ack_timeout_s, cfg.mqtt.congestion_timeout_s),
+            self.store,
+            self.link,
+            self.topics,
+            self.source,
+            PumpSettings(
+                cfg.mqtt.window, cfg.mqtt.batch_max_ops, cfg.mqtt.ack_timeout_s, cfg.mqtt.congestion_timeout_s
+            ),
         )
         self.router = InboundRouter(self.store, self.topics, self.pump.applied)
         self.cart_id = self._current_cart()
@@ -87,16 +92,22 @@ class Agent:
                 self._loop.add_signal_handler(sig, stop.set)
         reader_stop = threading.Event()
         threads = [
-            threading.Thread(target=runner, args=(self._emit_threadsafe, reader_stop), name=f"reader-{name}",
-                             daemon=True)
+            threading.Thread(
+                target=runner, args=(self._emit_threadsafe, reader_stop), name=f"reader-{name}", daemon=True
+            )
             for name, runner in self.readers.items()
         ]
         for t in threads:
             t.start()
-        tasks = [asyncio.create_task(c, name=n) for n, c in (
-            ("link", self.link.run()), ("pump", self.pump.run()), ("ingest", self._ingest()),
-            ("heartbeat", self._heartbeat()),
-        )]
+        tasks = [
+            asyncio.create_task(c, name=n)
+            for n, c in (
+                ("link", self.link.run()),
+                ("pump", self.pump.run()),
+                ("ingest", self._ingest()),
+                ("heartbeat", self._heartbeat()),
+            )
+        ]
         self._write_status("starting")
         sd_notify("READY=1")
         log.info("agent %s running: device %s, basket %s", __version__, self.config.device.id, self.cart_id)
@@ -198,24 +209,42 @@ class Agent:
     def _status_event(self, state: str) -> StatusEvent:
         stats = self.store.outbox_stats()
         age = None if stats.oldest_created_at is None else round(time.time() - stats.oldest_created_at, 3)
-        data = DeviceStatus(device=self.config.device.id, state=state,  # type: ignore[arg-type]
-                            session=self._session, agent_version=__version__, pending_ops=stats.total,
-                            oldest_pending_age_s=age)
-        return StatusEvent(source=self.source, id=f"{self.config.device.id}:status:{self._session}:{state}",
-                           time=utcnow(), data=data)
+        data = DeviceStatus(
+            device=self.config.device.id,
+            state=state,  # type: ignore[arg-type]
+            session=self._session,
+            agent_version=__version__,
+            pending_ops=stats.total,
+            oldest_pending_age_s=age,
+        )
+        return StatusEvent(
+            source=self.source,
+            id=f"{self.config.device.id}:status:{self._session}:{state}",
+            time=utcnow(),
+            data=data,
+        )
 
     def _publish_status(self, state: str) -> None:
         event = self._status_event(state)
-        self.link.publish(self.topics.status, event.model_dump_json(exclude_none=True).encode(), retain=True,
-                          user_properties=(("ce_type", T_STATUS), ("ce_id", event.id)))
+        self.link.publish(
+            self.topics.status,
+            event.model_dump_json(exclude_none=True).encode(),
+            retain=True,
+            user_properties=(("ce_type", T_STATUS), ("ce_id", event.id)),
+        )
 
     def _publish_sync_request(self) -> None:
         event = SyncRequestEvent(
-            source=self.source, id=f"{self.config.device.id}:sync:{uuid.uuid4()}", time=utcnow(),
+            source=self.source,
+            id=f"{self.config.device.id}:sync:{uuid.uuid4()}",
+            time=utcnow(),
             data=SyncRequest(device=self.config.device.id, cart_ids=self.store.cart_ids()[-1000:]),
         )
-        self.link.publish(self.topics.sync, event.model_dump_json().encode(),
-                          user_properties=(("ce_type", T_SYNC_REQUEST), ("ce_id", event.id)))
+        self.link.publish(
+            self.topics.sync,
+            event.model_dump_json().encode(),
+            user_properties=(("ce_type", T_SYNC_REQUEST), ("ce_id", event.id)),
+        )
 
     def _current_cart(self) -> str:
         configured = self.config.basket.cart_id
@@ -228,16 +257,25 @@ class Agent:
 
     def _write_status(self, link_state: str, detail: str = "") -> None:
         """What `edge-agent status` shows; written on state changes and by the heartbeat."""
-        self.store.set_meta({
-            "link_state": link_state, "link_detail": detail, "link_endpoint": self.link.counters.endpoint,
-            "status_at": f"{time.time():.3f}", "agent_pid": str(_pid()),
-            "counters": json.dumps({
-                "scans_saved": self.scans_saved, "rejected": dict(self.rejected),
-                "inbound_rejected": dict(self.router.rejected), "pump": vars(self.pump.counters),
-                "link": {k: v for k, v in vars(self.link.counters).items() if k != "last_error"},
-                "readers": self.reader_health,
-            }),
-        })
+        self.store.set_meta(
+            {
+                "link_state": link_state,
+                "link_detail": detail,
+                "link_endpoint": self.link.counters.endpoint,
+                "status_at": f"{time.time():.3f}",
+                "agent_pid": str(_pid()),
+                "counters": json.dumps(
+                    {
+                        "scans_saved": self.scans_saved,
+                        "rejected": dict(self.rejected),
+                        "inbound_rejected": dict(self.router.rejected),
+                        "pump": vars(self.pump.counters),
+                        "link": {k: v for k, v in vars(self.link.counters).items() if k != "last_error"},
+                        "readers": self.reader_health,
+                    }
+                ),
+            }
+        )
 
     async def _heartbeat(self) -> None:
         interval = watchdog_interval_s()
@@ -260,12 +298,23 @@ def _link_settings(cfg: AgentConfig) -> LinkSettings:
     password = m.password_file.read_text().strip() if m.password_file else None
     tls = None
     if m.tls is not None:
-        tls = TlsSettings(str(m.tls.ca_file), str(m.tls.cert_file) if m.tls.cert_file else None,
-                          str(m.tls.key_file) if m.tls.key_file else None, m.tls.server_hostname_check)
+        tls = TlsSettings(
+            str(m.tls.ca_file),
+            str(m.tls.cert_file) if m.tls.cert_file else None,
+            str(m.tls.key_file) if m.tls.key_file else None,
+            m.tls.server_hostname_check,
+        )
     return LinkSettings(
-        endpoints=[(e.host, e.port) for e in m.endpoints], client_id=m.client_id or f"edge-agent-{cfg.device.id}",
-        protocol=m.protocol, keepalive_s=m.keepalive_s, tls=tls, username=m.username, password=password,
-        backoff_base_s=m.backoff_base_s, backoff_cap_s=m.backoff_cap_s, connect_timeout_s=m.connect_timeout_s,
+        endpoints=[(e.host, e.port) for e in m.endpoints],
+        client_id=m.client_id or f"edge-agent-{cfg.device.id}",
+        protocol=m.protocol,
+        keepalive_s=m.keepalive_s,
+        tls=tls,
+        username=m.username,
+        password=password,
+        backoff_base_s=m.backoff_base_s,
+        backoff_cap_s=m.backoff_cap_s,
+        connect_timeout_s=m.connect_timeout_s,
     )
 
 
@@ -290,9 +339,13 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
         decoder = make_decoder(barcode.decoder, barcode.formats)
 
         def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
-            reader = BarcodeReader(lambda: VideoCaptureSource(source, pace=barcode.pace), decoder, emit,
-                                   ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
-                                   barcode.every_nth_frame)
+            reader = BarcodeReader(
+                lambda: VideoCaptureSource(source, pace=barcode.pace),
+                decoder,
+                emit,
+                ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
+                barcode.every_nth_frame,
+            )
             reader.run(stop)
 
         readers["barcode"] = run_barcode

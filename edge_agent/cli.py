@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -44,22 +45,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_db(args: argparse.Namespace) -> tuple[AgentConfig, object]:
-    config = _load(args.config)
-    path = config.database_path()
+def _open_db(args: argparse.Namespace) -> sqlite3.Connection:
+    """The agent's database, read-only: the tools never write while the daemon runs."""
+    path = _load(args.config).database_path()
     if not path.exists():
         print(f"edge-agent: no database at {path} (has the agent run with this config?)", file=sys.stderr)
         raise SystemExit(EXIT_STORAGE)
-    return config, connect(path, read_only=True)
+    return connect(path, read_only=True)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config, conn = _open_db(args)
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())  # type: ignore[attr-defined]
-    stats = read_outbox_stats(conn)  # type: ignore[arg-type]
+    conn = _open_db(args)
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    stats = read_outbox_stats(conn)
     now = time.time()
     status_at = float(meta.get("status_at", "0") or 0)
-    rejects = dict(conn.execute("SELECT reason, count(*) FROM rejects GROUP BY reason").fetchall())  # type: ignore[attr-defined]
+    rejects = dict(conn.execute("SELECT reason, count(*) FROM rejects GROUP BY reason").fetchall())
     report = {
         "device": meta.get("device_id"),
         "epoch": meta.get("epoch"),
@@ -70,7 +71,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         "unconfirmed_ops": stats.total,
         "pending_ops": stats.pending,
         "sent_awaiting_confirmation": stats.sent,
-        "oldest_unconfirmed_age_s": None if stats.oldest_created_at is None else round(now - stats.oldest_created_at, 1),
+        "oldest_unconfirmed_age_s": None
+        if stats.oldest_created_at is None
+        else round(now - stats.oldest_created_at, 1),
         "rejected_inputs": rejects,
         "counters": json.loads(meta.get("counters", "{}")),
     }
@@ -84,11 +87,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_basket_show(args: argparse.Namespace) -> int:
-    config, conn = _open_db(args)
-    cart_ids = [args.cart] if args.cart else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]  # type: ignore[attr-defined]
+    conn = _open_db(args)
+    cart_ids = (
+        [args.cart] if args.cart else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]
+    )
     out = {}
     for cart_id in cart_ids:
-        lines = lines_of(carts.live_entries(conn, cart_id))  # type: ignore[arg-type]
+        lines = lines_of(carts.live_entries(conn, cart_id))
         out[cart_id] = {line.sku: line.qty for line in lines}
     if args.json:
         print(json.dumps(out, indent=2))

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from edge_agent import const
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
@@ -114,11 +115,13 @@ class ConfigError(ValueError):
         super().__init__(f"{path}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def _allowed(err: dict[str, Any]) -> str:
+def _allowed(err: ErrorDetails) -> str:
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         return f"allowed: {ctx['expected']}"
-    bounds = [f"{k.replace('_', ' ')} {ctx[k]}" for k in ("ge", "gt", "le", "lt", "min_length", "max_length") if k in ctx]
+    bounds = [
+        f"{k.replace('_', ' ')} {ctx[k]}" for k in ("ge", "gt", "le", "lt", "min_length", "max_length") if k in ctx
+    ]
     if "pattern" in ctx:
         bounds.append(f"must match {ctx['pattern']}")
     return f"allowed: {', '.join(bounds)}" if bounds else ""

@@ -180,7 +180,7 @@ def _symbol(code: str, fmt: FormatName, module_px: float) -> NDArray[np.float32]
     image = np.asarray(zxingcpp.create_barcode(code, ZXING_FORMATS[fmt]).to_image(scale=scale))
     margin = LABEL_MARGIN_MODULES * scale
     padded = cv2.copyMakeBorder(image, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=MAX_GRAY)
-    return padded.astype(np.float32) / MAX_GRAY
+    return np.asarray(padded, dtype=np.float32) / np.float32(MAX_GRAY)
 
 
 def _background(rng: np.random.Generator, size: FrameSize) -> NDArray[np.float32]:
@@ -208,7 +208,7 @@ def _label_quad(plan: ShotPlan, target_wh: tuple[float, float], size: FrameSize)
     half_h = float(np.abs(rotated[:, 1]).max())
     cx = _fit_centre(plan.centre[0], half_w, size[0])
     cy = _fit_centre(plan.centre[1], half_h, size[1])
-    return (rotated + [cx, cy]).astype(np.float32)
+    return np.asarray(rotated + np.array([cx, cy]), dtype=np.float32)
 
 
 def _place_label(
@@ -254,13 +254,14 @@ def _expose(
     lit = scene * _lighting(plan, size)
     blurred = cv2.GaussianBlur(lit, (0, 0), plan.blur_sigma)
     noisy = blurred + rng.normal(0.0, plan.noise_sigma, size=blurred.shape)
-    image = np.clip(np.rint(noisy), 0, MAX_GRAY).astype(np.uint8)
+    image: GrayImage = np.clip(np.rint(noisy), 0, MAX_GRAY).astype(np.uint8)
     if not jpeg:
         return image
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, plan.jpeg_quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return np.asarray(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+    decoded: GrayImage = np.asarray(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+    return decoded
 
 
 def _shot(
@@ -305,7 +306,7 @@ def write_scan_video(
     """
     out = Path(path)
     rng = np.random.default_rng(seed)
-    writer = cv2.VideoWriter(os.fspath(out), cv2.VideoWriter_fourcc(*MJPG), float(fps), size)
+    writer = cv2.VideoWriter(os.fspath(out), cv2.VideoWriter.fourcc(*MJPG), float(fps), size)
     if not writer.isOpened():
         raise OSError(f"cannot write {MJPG} video to {os.fspath(out)!r}")
     try:
@@ -413,7 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     codes = [c.strip() for c in args.codes.split(",") if c.strip()]
     script = demo_script(codes, args.hold, args.gap)
-    path = write_scan_video(args.out, script, fps=args.fps, size=args.size, seed=args.seed, degrade=args.degrade)
+    path = write_scan_video(
+        args.out, script, fps=args.fps, size=args.size, seed=args.seed, degrade=args.degrade
+    )
     total = sum(frames for _, frames in script)
     width, height = args.size
     print(f"wrote {path}: {total} frames, {width}x{height} @ {args.fps:g} fps, MJPG, seed {args.seed}")

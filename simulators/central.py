@@ -36,9 +36,7 @@ from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from edge_agent.sync.inbound import Rejected, parse_event
 from edge_agent.sync.messages import (
-    T_APPLIED,
     T_OPS,
-    T_SNAPSHOT,
     T_SYNC_REQUEST,
     AppliedEvent,
     AppliedWatermark,
@@ -51,7 +49,13 @@ from edge_agent.sync.messages import (
     SyncRequestEvent,
     utcnow,
 )
-from edge_agent.sync.topics import PLATFORM_OPS_FILTER, PLATFORM_SYNC_FILTER, SHARED_INGEST_GROUP, Topics, parse_device_topic
+from edge_agent.sync.topics import (
+    PLATFORM_OPS_FILTER,
+    PLATFORM_SYNC_FILTER,
+    SHARED_INGEST_GROUP,
+    Topics,
+    parse_device_topic,
+)
 
 log = logging.getLogger("central")
 
@@ -72,8 +76,17 @@ class CentralStats:
 
 
 class CentralPlatform:
-    def __init__(self, db_path: Path | str, host: str = "127.0.0.1", port: int = 1883, *, protocol: str = "5",
-                 client_id: str = "central-sim", shared: bool = True, session_expiry_s: int = 3600) -> None:
+    def __init__(
+        self,
+        db_path: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        protocol: str = "5",
+        client_id: str = "central-sim",
+        shared: bool = True,
+        session_expiry_s: int = 3600,
+    ) -> None:
         self.db_path = Path(db_path)
         self.host, self.port, self.protocol = host, port, protocol
         self.client_id = client_id
@@ -105,15 +118,18 @@ class CentralPlatform:
         mqtt5 = self.protocol == "5"
         # A persistent session: ops published while the platform is away are queued by the broker
         # (up to its limits -- beyond them they are dropped, which the devices' ack timeouts repair).
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
-                             clean_session=None if mqtt5 else False)
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
+            clean_session=None if mqtt5 else False,
+        )
         client.manual_ack_set(True)  # PUBACK only after the transaction committed
         client.suppress_exceptions = True
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = lambda *a: self.connected.clear()
-        client.reconnect_delay_set(0.05, 1.0)
+        client.reconnect_delay_set(1, 2)
         self._client = client
         self.come_online(timeout)
         self._flusher = threading.Thread(target=self._flush_loop, name="central-flush", daemon=True)
@@ -222,14 +238,17 @@ class CentralPlatform:
 
     def _advance_watermark(self, device: str, epoch: str) -> None:
         conn = self._conn
-        row = conn.execute("SELECT applied_upto FROM watermarks WHERE device = ? AND epoch = ?", (device, epoch)).fetchone()
+        row = conn.execute(
+            "SELECT applied_upto FROM watermarks WHERE device = ? AND epoch = ?", (device, epoch)
+        ).fetchone()
         upto = row[0] if row else 0
         while conn.execute(
             "SELECT 1 FROM applied_ops WHERE device = ? AND epoch = ? AND seq = ?", (device, epoch, upto + 1)
         ).fetchone():
             upto += 1
         conn.execute(
-            "INSERT INTO watermarks VALUES (?, ?, ?) ON CONFLICT (device, epoch) DO UPDATE SET applied_upto = excluded.applied_upto",
+            "INSERT INTO watermarks VALUES (?, ?, ?) "
+            "ON CONFLICT (device, epoch) DO UPDATE SET applied_upto = excluded.applied_upto",
             (device, epoch, upto),
         )
 
@@ -240,17 +259,25 @@ class CentralPlatform:
                 "SELECT epoch, applied_upto FROM watermarks WHERE device = ? LIMIT 64", (device,)
             ).fetchall()
             for epoch, upto in rows:
-                above = [r[0] for r in self._conn.execute(
-                    "SELECT seq FROM applied_ops WHERE device = ? AND epoch = ? AND seq > ? ORDER BY seq LIMIT 1000",
-                    (device, epoch, upto),
-                )]
+                above = [
+                    r[0]
+                    for r in self._conn.execute(
+                        "SELECT seq FROM applied_ops WHERE device = ? AND epoch = ? AND seq > ? "
+                        "ORDER BY seq LIMIT 1000",
+                        (device, epoch, upto),
+                    )
+                ]
                 marks.append(EpochWatermark(epoch=epoch, applied_upto=upto, applied_above=above))
             return AppliedWatermark(device=device, watermarks=marks, hlc=self._clock.now())
 
     def _publish_watermark(self, tenant: str, store: str, device: str) -> None:
         wm = self.watermark(device)
-        event = AppliedEvent(source=f"urn:{tenant}:platform:central-sim", id=f"applied:{device}:{uuid.uuid4()}",
-                             time=utcnow(), data=wm)
+        event = AppliedEvent(
+            source=f"urn:{tenant}:platform:central-sim",
+            id=f"applied:{device}:{uuid.uuid4()}",
+            time=utcnow(),
+            data=wm,
+        )
         self._publish(Topics(tenant, store, device).acks, event.model_dump_json().encode(), retain=True)
 
     # --- snapshots and online edits -----------------------------------------------------------------------
@@ -264,12 +291,19 @@ class CentralPlatform:
             version_row = conn.execute("SELECT version FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
             live = carts.live_entries(conn, cart_id)
             return CartSnapshot(
-                cart_id=cart_id, version=version_row[0] if version_row else 1,
-                entries=[SnapshotEntryModel(entry_id=e.entry_id, sku=e.sku, qty=e.qty, hlc=e.hlc,
-                                            origin_device=e.origin_device) for e in live],
+                cart_id=cart_id,
+                version=version_row[0] if version_row else 1,
+                entries=[
+                    SnapshotEntryModel(
+                        entry_id=e.entry_id, sku=e.sku, qty=e.qty, hlc=e.hlc, origin_device=e.origin_device
+                    )
+                    for e in live
+                ],
                 tombstones=carts.tombstones(conn, cart_id),
-                attrs=[SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device, op_id=a.op_id)
-                       for a in carts.attrs(conn, cart_id)],
+                attrs=[
+                    SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device, op_id=a.op_id)
+                    for a in carts.attrs(conn, cart_id)
+                ],
                 hlc_max=self._clock.now(),
             )
 
@@ -280,8 +314,13 @@ class CentralPlatform:
             return
         tenant, store = home
         snap = self.snapshot(cart_id)
-        event = SnapshotEvent(source=f"urn:{tenant}:platform:central-sim", id=f"snapshot:{cart_id}:{snap.version}",
-                              time=utcnow(), subject=cart_id, data=snap)
+        event = SnapshotEvent(
+            source=f"urn:{tenant}:platform:central-sim",
+            id=f"snapshot:{cart_id}:{snap.version}",
+            time=utcnow(),
+            subject=cart_id,
+            data=snap,
+        )
         self._publish(Topics(tenant, store, "-").cart_state(cart_id), event.model_dump_json().encode(), retain=True)
         self.stats.snapshots_published += 1
 
@@ -296,11 +335,17 @@ class CentralPlatform:
         """A shopper edits the cart online: an op from the web channel, applied like any device's op."""
         with self._lock, transaction(self._conn):
             conn = self._conn
-            seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'web_seq' RETURNING value").fetchone()[0]
+            seq = conn.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'web_seq' RETURNING value"
+            ).fetchone()[0]
             intent = plan(command, carts.live_entries(conn, command.cart_id))
-            op = intent.materialise(device=WEB_DEVICE, epoch=self._web_epoch, seq=seq, uuid=uuid.uuid4(),
-                                    hlc=self._clock.now())
-            conn.execute("INSERT INTO applied_ops VALUES (?, ?, ?, ?, ?)", (op.device, op.epoch, op.seq, op.cart_id, time.time()))
+            op = intent.materialise(
+                device=WEB_DEVICE, epoch=self._web_epoch, seq=seq, uuid=uuid.uuid4(), hlc=self._clock.now()
+            )
+            conn.execute(
+                "INSERT INTO applied_ops VALUES (?, ?, ?, ?, ?)",
+                (op.device, op.epoch, op.seq, op.cart_id, time.time()),
+            )
             carts.apply_effects(conn, (effects_of(op),))
             home = self._cart_home(op.cart_id)
             if home is None:

@@ -44,11 +44,14 @@ def _store_view(db: Path, cart_id: str) -> tuple[dict[str, int], int, str]:
         conn.close()
 
 
-def _render(elapsed: float, store: dict[str, int], central: dict[str, int], unconfirmed: int, link: str,
-            note: str) -> str:
+def _render(
+    elapsed: float, store: dict[str, int], central: dict[str, int], unconfirmed: int, link: str, note: str
+) -> str:
     skus = sorted(set(store) | set(central))
-    lines = [f"\n t={elapsed:5.1f}s   link={link:<8} unconfirmed ops={unconfirmed:<4} {note}",
-             "   GTIN-14           store basket   central cart"]
+    lines = [
+        f"\n t={elapsed:5.1f}s   link={link:<8} unconfirmed ops={unconfirmed:<4} {note}",
+        "   GTIN-14           store basket   central cart",
+    ]
     for sku in skus:
         mark = "" if store.get(sku) == central.get(sku) else "   <- syncing"
         lines.append(f"   {sku}   {store.get(sku, 0):>12}   {central.get(sku, 0):>12}{mark}")
@@ -60,8 +63,11 @@ def _render(elapsed: float, store: dict[str, int], central: dict[str, int], unco
 def _config_for(workdir: Path, port: int, video: Path) -> Path:
     """device_config/kiosk.toml with the private broker's port and the demo's video and state paths."""
     text = (REPO / "device_config" / "kiosk.toml").read_text()
-    text = re.sub(r'endpoints = \[\{ host = "127\.0\.0\.1", port = \d+ \}\]',
-                  f'endpoints = [{{ host = "127.0.0.1", port = {port} }}]', text)
+    text = re.sub(
+        r'endpoints = \[\{ host = "127\.0\.0\.1", port = \d+ \}\]',
+        f'endpoints = [{{ host = "127.0.0.1", port = {port} }}]',
+        text,
+    )
     text = text.replace('source = "var/demo/kiosk-scans.avi"', f'source = "{video}"')
     text = text.replace('path = "kiosk-01.db"', f'path = "{workdir / "kiosk-01.db"}"')
     text = text.replace("keepalive_s = 30", "keepalive_s = 5\nbackoff_base_s = 0.2\nbackoff_cap_s = 5")
@@ -90,8 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         with config.open("a") as f:
             f.write(f'\n[basket]\ncart_id = "{cart_id}"\n')
         log = (args.workdir / "agent.log").open("wb")
-        agent = subprocess.Popen([sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
-                                 stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         print(f"demo: broker 127.0.0.1:{broker.port}, agent pid {agent.pid} (log {args.workdir / 'agent.log'})")
         start, online_done, result = time.monotonic(), False, 1
         db = args.workdir / "kiosk-01.db"

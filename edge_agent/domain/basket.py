@@ -37,9 +37,20 @@ class OpIntent:
 
     def materialise(self, *, device: str, epoch: str, seq: int, uuid: UUID, hlc: int) -> CartOp:
         return CartOp(
-            op_id=make_op_id(device, epoch, seq), uuid=uuid, device=device, epoch=epoch, seq=seq,
-            cart_id=self.cart_id, kind=self.kind, hlc=hlc, sku=self.sku, qty=self.qty,
-            observed=self.observed, key=self.key, value=self.value, actor=self.actor,
+            op_id=make_op_id(device, epoch, seq),
+            uuid=uuid,
+            device=device,
+            epoch=epoch,
+            seq=seq,
+            cart_id=self.cart_id,
+            kind=self.kind,
+            hlc=hlc,
+            sku=self.sku,
+            qty=self.qty,
+            observed=self.observed,
+            key=self.key,
+            value=self.value,
+            actor=self.actor,
         )
 
 

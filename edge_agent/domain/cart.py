@@ -109,8 +109,14 @@ class CartReplica:
                 self.attrs[write.key] = write
 
     def merge(self, other: CartReplica) -> None:
-        self.apply(Effects(other.cart_id, tuple(other.entries.values()), tuple(other.tombstones),
-                           tuple(other.attrs.values())))
+        self.apply(
+            Effects(
+                other.cart_id,
+                tuple(other.entries.values()),
+                tuple(other.tombstones),
+                tuple(other.attrs.values()),
+            )
+        )
 
     def live(self) -> list[Entry]:
         return [e for eid, e in self.entries.items() if eid not in self.tombstones]

@@ -16,7 +16,9 @@ _LIVE_SQL = """SELECT e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_devic
 
 
 def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
-    entries, tombstones, attrs = [], [], []
+    entries: list[tuple[str, str, str, int, int, str]] = []
+    tombstones: list[tuple[str, str]] = []
+    attrs: list[tuple[str, str, str | None, int, str, str]] = []
     for eff in effects:
         entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in eff.entries)
         tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
@@ -42,7 +44,8 @@ def live_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
 
 def all_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
     rows = conn.execute(
-        "SELECT entry_id, cart_id, sku, qty, hlc, origin_device FROM cart_entries WHERE cart_id = ?", (cart_id,)
+        "SELECT entry_id, cart_id, sku, qty, hlc, origin_device FROM cart_entries WHERE cart_id = ?",
+        (cart_id,),
     )
     return [Entry(*row) for row in rows]
 
@@ -53,5 +56,7 @@ def tombstones(conn: sqlite3.Connection, cart_id: str) -> list[str]:
 
 
 def attrs(conn: sqlite3.Connection, cart_id: str) -> list[AttrWrite]:
-    rows = conn.execute("SELECT key, value, hlc, device, op_id FROM cart_attrs WHERE cart_id = ? ORDER BY key", (cart_id,))
+    rows = conn.execute(
+        "SELECT key, value, hlc, device, op_id FROM cart_attrs WHERE cart_id = ? ORDER BY key", (cart_id,)
+    )
     return [AttrWrite(*row) for row in rows]

@@ -81,9 +81,10 @@ Migration = Callable[[Database], None]
 def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, Migration]]) -> list[str]:
     """Apply named migrations once each, in order, each in its own transaction; returns those applied."""
     db = sqlite_utils.Database(conn)
-    if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+    migrations_table = db.table("_migrations")
+    if not migrations_table.exists():
+        migrations_table.create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in migrations_table.rows}
     applied = []
     for name, step in migrations:
         if name in done:

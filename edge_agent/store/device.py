@@ -65,8 +65,14 @@ class Recorded:
 class DeviceStore:
     """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
 
-    def __init__(self, conn: sqlite3.Connection, device_id: str, epoch: str, clock: HybridClock,
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        device_id: str,
+        epoch: str,
+        clock: HybridClock,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.conn = conn
         self.device_id = device_id
         self.epoch = epoch
@@ -74,8 +80,14 @@ class DeviceStore:
         self._now = now
 
     @classmethod
-    def open(cls, path: Path | str, device_id: str, *, wall_ms: Callable[[], int] = wall_clock_ms,
-             now: Callable[[], float] = time.time) -> DeviceStore:
+    def open(
+        cls,
+        path: Path | str,
+        device_id: str,
+        *,
+        wall_ms: Callable[[], int] = wall_clock_ms,
+        now: Callable[[], float] = time.time,
+    ) -> DeviceStore:
         conn = connect(path)
         migrate(conn, DEVICE_MIGRATIONS)
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -127,20 +139,35 @@ class DeviceStore:
                 except Refused as refusal:
                     results.append(Recorded(command, None, refusal))
                     continue
-                op = intent.materialise(device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid.uuid4(),
-                                        hlc=self.clock.now())
+                op = intent.materialise(
+                    device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid.uuid4(), hlc=self.clock.now()
+                )
                 carts.apply_effects(conn, (effects_of(op),))
                 conn.execute(
                     "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (seq, op.cart_id, op.kind.value, op.model_dump_json(exclude_none=True), op.hlc, self._now()),
+                    (
+                        seq,
+                        op.cart_id,
+                        op.kind.value,
+                        op.model_dump_json(exclude_none=True),
+                        op.hlc,
+                        self._now(),
+                    ),
                 )
                 results.append(Recorded(command, op))
                 seq += 1
             conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
         return results
 
-    def merge_snapshot(self, cart_id: str, version: int, entries: Iterable[SnapshotEntry],
-                       tombstones: Iterable[str], attrs: Iterable[AttrWrite], hlc_max: int) -> bool:
+    def merge_snapshot(
+        self,
+        cart_id: str,
+        version: int,
+        entries: Iterable[SnapshotEntry],
+        tombstones: Iterable[str],
+        attrs: Iterable[AttrWrite],
+        hlc_max: int,
+    ) -> bool:
         """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions."""
         with transaction(self.conn):
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
@@ -149,7 +176,8 @@ class DeviceStore:
             effects = Effects(
                 cart_id,
                 tuple(Entry(e.entry_id, cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in entries),
-                tuple(tombstones), tuple(attrs),
+                tuple(tombstones),
+                tuple(attrs),
             )
             carts.apply_effects(self.conn, (effects,))
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
@@ -161,9 +189,11 @@ class DeviceStore:
     def lease(self, limit: int, max_bytes: int) -> list[OutboxRow]:
         """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them."""
         with transaction(self.conn):
-            rows, size = [], 0
+            rows: list[OutboxRow] = []
+            size = 0
             for seq, body, created_at in self.conn.execute(
-                "SELECT seq, body, created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?", (limit,)
+                "SELECT seq, body, created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
+                (limit,),
             ):
                 if rows and size + len(body) > max_bytes:
                     break
@@ -199,7 +229,8 @@ class DeviceStore:
             deleted = cur.rowcount
             if applied_above:
                 cur = self.conn.execute(
-                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))", (json.dumps(list(applied_above)),)
+                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(applied_above)),),
                 )
                 deleted += cur.rowcount
         return deleted
@@ -208,7 +239,8 @@ class DeviceStore:
         """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
         with transaction(self.conn):
             cur = self.conn.execute(
-                "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?", (sent_before,)
+                "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?",
+                (sent_before,),
             )
         return cur.rowcount
 

@@ -19,9 +19,7 @@ def _cart_tables(db: Database) -> None:
     )
     db.execute("CREATE INDEX cart_entries_by_cart ON cart_entries(cart_id)")
     # A tombstone may name an entry that has not arrived yet, so there is no foreign key.
-    db.execute(
-        "CREATE TABLE cart_tombstones (entry_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL) WITHOUT ROWID"
-    )
+    db.execute("CREATE TABLE cart_tombstones (entry_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL) WITHOUT ROWID")
     db.execute("CREATE INDEX cart_tombstones_by_cart ON cart_tombstones(cart_id)")
     db.execute(
         """CREATE TABLE cart_attrs (
@@ -77,9 +75,7 @@ def _platform_tables(db: Database) -> None:
              cart_id TEXT PRIMARY KEY, version INTEGER NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL
            ) WITHOUT ROWID"""
     )
-    db.execute(
-        """CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"""
-    )
+    db.execute("""CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID""")
 
 
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [

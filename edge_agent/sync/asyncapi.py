@@ -35,9 +35,18 @@ from edge_agent.sync.messages import (
 _T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 _EPOCH = "5f1c2a9b3d4e6f70"
 _SRC = "urn:acme:store:s042:device:kiosk-01"
-_OP = CartOp(op_id=f"kiosk-01:{_EPOCH}:41", uuid=UUID("8c1d6a4e-6d0b-4f6e-9a57-1f0b7e0c2d11"), device="kiosk-01",
-             epoch=_EPOCH, seq=41, cart_id="kiosk-01-3f9a8b7c6d5e", kind=OpKind.ADD, hlc=117665082339426305,
-             sku="04006381333931", qty=1)
+_OP = CartOp(
+    op_id=f"kiosk-01:{_EPOCH}:41",
+    uuid=UUID("8c1d6a4e-6d0b-4f6e-9a57-1f0b7e0c2d11"),
+    device="kiosk-01",
+    epoch=_EPOCH,
+    seq=41,
+    cart_id="kiosk-01-3f9a8b7c6d5e",
+    kind=OpKind.ADD,
+    hlc=117665082339426305,
+    sku="04006381333931",
+    qty=1,
+)
 
 _PARAMS = {
     "tenant": {"description": "Retailer (tenant) id."},
@@ -49,36 +58,89 @@ _PARAMS = {
 def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
     """name -> (title, envelope model, example, summary)."""
     return {
-        "opsBatch": ("Cart ops batch", OpsBatchEvent, OpsBatchEvent(
-            source=_SRC, id=f"kiosk-01:{_EPOCH}:41-41", time=_T0, sequence=f"{41:020d}", partitionkey="kiosk-01",
-            data=OpsBatch(device="kiosk-01", epoch=_EPOCH, ops=[_OP], hlc_max=_OP.hlc)),
+        "opsBatch": (
+            "Cart ops batch",
+            OpsBatchEvent,
+            OpsBatchEvent(
+                source=_SRC,
+                id=f"kiosk-01:{_EPOCH}:41-41",
+                time=_T0,
+                sequence=f"{41:020d}",
+                partitionkey="kiosk-01",
+                data=OpsBatch(device="kiosk-01", epoch=_EPOCH, ops=[_OP], hlc_max=_OP.hlc),
+            ),
             "Up to 1000 ops (64 KB) from one device epoch. At-least-once: dedupe per op id "
-            "(device, epoch, seq), never per event id; a resend may cut batches differently."),
-        "appliedWatermark": ("Applied watermark", AppliedEvent, AppliedEvent(
-            source="urn:acme:platform:carts", id="applied:kiosk-01:1", time=_T0,
-            data=AppliedWatermark(device="kiosk-01", hlc=_OP.hlc + 1, watermarks=[
-                EpochWatermark(epoch=_EPOCH, applied_upto=41, applied_above=[43])])),
+            "(device, epoch, seq), never per event id; a resend may cut batches differently.",
+        ),
+        "appliedWatermark": (
+            "Applied watermark",
+            AppliedEvent,
+            AppliedEvent(
+                source="urn:acme:platform:carts",
+                id="applied:kiosk-01:1",
+                time=_T0,
+                data=AppliedWatermark(
+                    device="kiosk-01",
+                    hlc=_OP.hlc + 1,
+                    watermarks=[EpochWatermark(epoch=_EPOCH, applied_upto=41, applied_above=[43])],
+                ),
+            ),
             "Retained. Publish only after the ops are durably applied. The device deletes an op only when "
-            "seq <= applied_upto or seq in applied_above for its epoch."),
-        "cartSnapshot": ("Cart snapshot", SnapshotEvent, SnapshotEvent(
-            source="urn:acme:platform:carts", id="snapshot:kiosk-01-3f9a8b7c6d5e:7", time=_T0,
-            subject="kiosk-01-3f9a8b7c6d5e", data=CartSnapshot(
-                cart_id="kiosk-01-3f9a8b7c6d5e", version=7, hlc_max=_OP.hlc + 2, tombstones=[],
-                entries=[SnapshotEntryModel(entry_id=_OP.op_id, sku="04006381333931", qty=1, hlc=_OP.hlc,
-                                            origin_device="kiosk-01")])),
+            "seq <= applied_upto or seq in applied_above for its epoch.",
+        ),
+        "cartSnapshot": (
+            "Cart snapshot",
+            SnapshotEvent,
+            SnapshotEvent(
+                source="urn:acme:platform:carts",
+                id="snapshot:kiosk-01-3f9a8b7c6d5e:7",
+                time=_T0,
+                subject="kiosk-01-3f9a8b7c6d5e",
+                data=CartSnapshot(
+                    cart_id="kiosk-01-3f9a8b7c6d5e",
+                    version=7,
+                    hlc_max=_OP.hlc + 2,
+                    tombstones=[],
+                    entries=[
+                        SnapshotEntryModel(
+                            entry_id=_OP.op_id,
+                            sku="04006381333931",
+                            qty=1,
+                            hlc=_OP.hlc,
+                            origin_device="kiosk-01",
+                        )
+                    ],
+                ),
+            ),
             "Retained. The platform's state of one cart: live entries, tombstones and LWW attributes. "
-            "Merging is a union, so snapshots may arrive late, twice or out of order."),
-        "syncRequest": ("Sync request", SyncRequestEvent, SyncRequestEvent(
-            source=_SRC, id="kiosk-01:sync:1", time=_T0,
-            data=SyncRequest(device="kiosk-01", cart_ids=["kiosk-01-3f9a8b7c6d5e"])),
+            "Merging is a union, so snapshots may arrive late, twice or out of order.",
+        ),
+        "syncRequest": (
+            "Sync request",
+            SyncRequestEvent,
+            SyncRequestEvent(
+                source=_SRC,
+                id="kiosk-01:sync:1",
+                time=_T0,
+                data=SyncRequest(device="kiosk-01", cart_ids=["kiosk-01-3f9a8b7c6d5e"]),
+            ),
             "Sent after every connect; the platform answers with the device's watermark and the carts' "
-            "snapshots, so MQTT 3.1.1 brokers without reliable retained delivery work too."),
-        "deviceStatus": ("Device status", StatusEvent, StatusEvent(
-            source=_SRC, id="kiosk-01:status:12:online", time=_T0,
-            data=DeviceStatus(device="kiosk-01", state="online", session=12, agent_version=__version__,
-                              pending_ops=0)),
+            "snapshots, so MQTT 3.1.1 brokers without reliable retained delivery work too.",
+        ),
+        "deviceStatus": (
+            "Device status",
+            StatusEvent,
+            StatusEvent(
+                source=_SRC,
+                id="kiosk-01:status:12:online",
+                time=_T0,
+                data=DeviceStatus(
+                    device="kiosk-01", state="online", session=12, agent_version=__version__, pending_ops=0
+                ),
+            ),
             "Retained; also the last will (state offline, same session). Keep the highest session: "
-            "a late will must not override a newer online."),
+            "a late will must not override a newer online.",
+        ),
     }
 
 
@@ -93,25 +155,36 @@ _CHANNELS = {
 
 def build_document() -> dict[str, Any]:
     messages = _messages()
-    _, top = models_json_schema([(m[1], "validation") for m in messages.values()],
-                                ref_template="#/components/schemas/{model}")
+    _, top = models_json_schema(
+        [(m[1], "validation") for m in messages.values()], ref_template="#/components/schemas/{model}"
+    )
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for name, (address, message, action, retain) in _CHANNELS.items():
-        params = {p: dict(_PARAMS.get(p, {"description": "Cart id."})) for p in ("tenant", "store", "device", "cartId")
-                  if "{" + p + "}" in address}
-        channels[name] = {"address": address, "parameters": params,
-                          "messages": {message: {"$ref": f"#/components/messages/{message}"}}}
+        params = {
+            p: dict(_PARAMS.get(p, {"description": "Cart id."}))
+            for p in ("tenant", "store", "device", "cartId")
+            if "{" + p + "}" in address
+        }
+        channels[name] = {
+            "address": address,
+            "parameters": params,
+            "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+        }
         operations[f"{action}{name[0].upper()}{name[1:]}"] = {
-            "action": action, "channel": {"$ref": f"#/channels/{name}"},
+            "action": action,
+            "channel": {"$ref": f"#/channels/{name}"},
             "summary": f"The device {'publishes' if action == 'send' else 'subscribes to'} {message}.",
             "messages": [{"$ref": f"#/channels/{name}/messages/{message}"}],
             "bindings": {"mqtt": {"qos": 1, "retain": retain, "bindingVersion": "0.2.0"}},
         }
     components_messages = {
         name: {
-            "name": name, "title": title, "summary": summary, "contentType": "application/cloudevents+json",
+            "name": name,
+            "title": title,
+            "summary": summary,
+            "contentType": "application/cloudevents+json",
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
             "examples": [{"name": f"{name}Example", "payload": example.model_dump(mode="json", exclude_none=True)}],
             "bindings": {"mqtt": {"payloadFormatIndicator": 1, "bindingVersion": "0.2.0"}},
@@ -121,7 +194,8 @@ def build_document() -> dict[str, Any]:
     return {
         "asyncapi": "3.0.0",
         "info": {
-            "title": "edge-agent MQTT contract", "version": __version__,
+            "title": "edge-agent MQTT contract",
+            "version": __version__,
             "description": (
                 "Topics and payloads between an in-store edge-agent and the central platform. Every message is a "
                 "CloudEvents 1.0 structured-mode JSON event; MQTT 5 user properties ce_type/ce_id only mirror "
@@ -130,15 +204,28 @@ def build_document() -> dict[str, Any]:
             ),
         },
         "defaultContentType": "application/cloudevents+json",
-        "servers": {"storeBroker": {
-            "host": "mqtt.example.internal:8883", "protocol": "mqtts", "protocolVersion": "5",
-            "description": "The store's or region's broker; several endpoints may be configured and are tried in turn.",
-            "bindings": {"mqtt": {
-                "cleanSession": False, "keepAlive": 30, "sessionExpiryInterval": SESSION_EXPIRY_S,
-                "lastWill": {"topic": "rt/v1/{tenant}/st/{store}/dv/{device}/status", "qos": 1, "retain": True,
-                             "message": f"deviceStatus with state offline (will delay {WILL_DELAY_S}s)"},
-                "bindingVersion": "0.2.0"}},
-        }},
+        "servers": {
+            "storeBroker": {
+                "host": "mqtt.example.internal:8883",
+                "protocol": "mqtts",
+                "protocolVersion": "5",
+                "description": "The store's or region's broker; several endpoints may be configured, tried in turn.",
+                "bindings": {
+                    "mqtt": {
+                        "cleanSession": False,
+                        "keepAlive": 30,
+                        "sessionExpiryInterval": SESSION_EXPIRY_S,
+                        "lastWill": {
+                            "topic": "rt/v1/{tenant}/st/{store}/dv/{device}/status",
+                            "qos": 1,
+                            "retain": True,
+                            "message": f"deviceStatus with state offline (will delay {WILL_DELAY_S}s)",
+                        },
+                        "bindingVersion": "0.2.0",
+                    }
+                },
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": components_messages, "schemas": schemas},
@@ -147,4 +234,4 @@ def build_document() -> dict[str, Any]:
 
 def render_asyncapi() -> str:
     header = "# Generated by `edge-agent asyncapi` from edge_agent/sync/messages.py -- do not edit by hand.\n"
-    return header + yaml.safe_dump(build_document(), sort_keys=False, allow_unicode=True, width=110)
+    return header + str(yaml.safe_dump(build_document(), sort_keys=False, allow_unicode=True, width=110))

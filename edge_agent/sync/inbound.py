@@ -10,7 +10,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -85,9 +84,12 @@ class InboundRouter:
         if topic != self.topics.cart_state(snap.cart_id):
             raise Rejected("topic_mismatch", f"snapshot of {snap.cart_id} published on {topic[:200]}")
         merged = self.store.merge_snapshot(
-            snap.cart_id, snap.version,
+            snap.cart_id,
+            snap.version,
             [SnapshotEntry(e.entry_id, e.sku, e.qty, e.hlc, e.origin_device) for e in snap.entries],
-            snap.tombstones, [AttrWrite(a.key, a.value, a.hlc, a.device, a.op_id) for a in snap.attrs], snap.hlc_max,
+            snap.tombstones,
+            [AttrWrite(a.key, a.value, a.hlc, a.device, a.op_id) for a in snap.attrs],
+            snap.hlc_max,
         )
         self.accepted["snapshot" if merged else "snapshot_stale"] += 1
         if merged and self.on_cart_changed is not None:

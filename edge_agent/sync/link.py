@@ -25,7 +25,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge_agent.const import BACKOFF_RESET_AFTER_S, CONNECT_TIMEOUT_S, RECEIVE_MAXIMUM_ABSENT, SESSION_EXPIRY_S
+from edge_agent.const import (
+    BACKOFF_RESET_AFTER_S,
+    CONNECT_TIMEOUT_S,
+    RECEIVE_MAXIMUM_ABSENT,
+    SESSION_EXPIRY_S,
+)
 from edge_agent.sync.backoff import FullJitterBackoff
 
 log = logging.getLogger(__name__)
@@ -83,8 +88,9 @@ class LinkCounters:
 class MqttLink:
     """One connection at a time to one of several endpoints, reconnected by ``run`` until cancelled."""
 
-    def __init__(self, settings: LinkSettings, listener: LinkListener,
-                 will_factory: Callable[[], Will] | None = None) -> None:
+    def __init__(
+        self, settings: LinkSettings, listener: LinkListener, will_factory: Callable[[], Will] | None = None
+    ) -> None:
         self.settings = settings
         self.listener = listener
         self.will_factory = will_factory
@@ -149,8 +155,11 @@ class MqttLink:
                 props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = SESSION_EXPIRY_S
             connect: Callable[[], Any] = lambda: client.connect(  # noqa: E731
-                host, port, keepalive=self.settings.keepalive_s,
-                clean_start=False if self.mqtt5 else paho.MQTT_CLEAN_START_FIRST_ONLY, properties=props,
+                host,
+                port,
+                keepalive=self.settings.keepalive_s,
+                clean_start=False if self.mqtt5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+                properties=props,
             )
             await asyncio.wait_for(loop.run_in_executor(None, connect), self.settings.connect_timeout_s)
             client.loop_start()
@@ -197,8 +206,15 @@ class MqttLink:
             self._down.set()
 
     # --- publishing (loop thread only) --------------------------------------------------------------------
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
-                user_properties: Sequence[tuple[str, str]] = (), expiry_s: int | None = None) -> int | None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        user_properties: Sequence[tuple[str, str]] = (),
+        expiry_s: int | None = None,
+    ) -> int | None:
         """QoS 1 publish; returns the mid, or None when not connected (the caller keeps the data)."""
         client = self._client
         if client is None or not self._connected:
@@ -231,17 +247,24 @@ class MqttLink:
     def _build_client(self) -> paho.Client:
         s = self.settings
         client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id=s.client_id,
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
             protocol=paho.MQTTv5 if self.mqtt5 else paho.MQTTv311,
-            clean_session=None if self.mqtt5 else False, reconnect_on_failure=False,
+            clean_session=None if self.mqtt5 else False,
+            reconnect_on_failure=False,
         )
         client.suppress_exceptions = True
         client.enable_logger(logging.getLogger("paho"))
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         if s.tls is not None:
-            client.tls_set(ca_certs=s.tls.ca_file, certfile=s.tls.cert_file, keyfile=s.tls.key_file,
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_set(
+                ca_certs=s.tls.ca_file,
+                certfile=s.tls.cert_file,
+                keyfile=s.tls.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
             client.tls_insecure_set(not s.tls.check_hostname)
         if self.will_factory is not None:
             will = self.will_factory()
@@ -263,6 +286,7 @@ class MqttLink:
             except Exception:  # an escaping exception would end paho's network thread
                 self.counters.callback_errors += 1
                 log.exception("mqtt: callback %s failed", callback.__name__)
+
         return guarded
 
     def _to_loop(self, fn: Callable[..., None], *args: Any) -> None:

@@ -7,21 +7,21 @@ Every field a consumer needs is in the payload; MQTT 5 user properties only mirr
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr
 
-SPEC_VERSION = "1.0"
+SPEC_VERSION: Final = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 TYPE_PREFIX = "com.edgeagent"
 
-T_OPS = f"{TYPE_PREFIX}.cart.ops.v1"
-T_APPLIED = f"{TYPE_PREFIX}.cart.applied.v1"
-T_SNAPSHOT = f"{TYPE_PREFIX}.cart.snapshot.v1"
-T_SYNC_REQUEST = f"{TYPE_PREFIX}.cart.sync_request.v1"
-T_STATUS = f"{TYPE_PREFIX}.device.status.v1"
+T_OPS: Final = "com.edgeagent.cart.ops.v1"
+T_APPLIED: Final = "com.edgeagent.cart.applied.v1"
+T_SNAPSHOT: Final = "com.edgeagent.cart.snapshot.v1"
+T_SYNC_REQUEST: Final = "com.edgeagent.cart.sync_request.v1"
+T_STATUS: Final = "com.edgeagent.device.status.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -43,8 +43,9 @@ class OpsBatch(_Strict):
 class EpochWatermark(_Strict):
     epoch: Epoch
     applied_upto: int = Field(ge=0, description="every seq <= this is applied")
-    applied_above: list[int] = Field(default=[], max_length=MAX_WATERMARK_GAPS,
-                                     description="seqs > applied_upto also applied")
+    applied_above: list[int] = Field(
+        default=[], max_length=MAX_WATERMARK_GAPS, description="seqs > applied_upto also applied"
+    )
 
 
 class RejectedOp(_Strict):
@@ -153,8 +154,15 @@ def source_urn(tenant: str, store: str, device: str) -> str:
     return f"urn:{tenant}:store:{store}:device:{device}"
 
 
-def encode_ops_batch(source: str, device: str, epoch: str, seqs: list[int], bodies: list[str], hlc_max: int,
-                     now: datetime | None = None) -> bytes:
+def encode_ops_batch(
+    source: str,
+    device: str,
+    epoch: str,
+    seqs: list[int],
+    bodies: list[str],
+    hlc_max: int,
+    now: datetime | None = None,
+) -> bytes:
     """The hot path: the ops are already JSON in the outbox, so splice them instead of re-validating.
 
     tests/unit/test_messages.py checks the result against OpsBatchEvent.

@@ -7,6 +7,7 @@ expired T_ack puts rows back to pending (sync note §6). A PUBACK is one hop, ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -69,10 +70,8 @@ class OutboxPump:
 
     async def run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
-            except TimeoutError:
-                pass
             self._wake.clear()
             self._housekeeping()
             self._fill_window()
@@ -120,7 +119,11 @@ class OutboxPump:
                 return
             seqs = [r.seq for r in rows]
             payload = encode_ops_batch(
-                self.source, self.store.device_id, self.store.epoch, seqs, [r.body for r in rows],
+                self.source,
+                self.store.device_id,
+                self.store.epoch,
+                seqs,
+                [r.body for r in rows],
                 self.store.clock.last,
             )
             event_id = f"{self.store.device_id}:{self.store.epoch}:{seqs[0]}-{seqs[-1]}"

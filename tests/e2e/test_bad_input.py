@@ -26,8 +26,14 @@ from tests.support.world import make_config, wait_until
 REPO = Path(__file__).resolve().parents[2]
 TOPICS = Topics("acme", "s042", "kiosk-01")
 CART = "kiosk-01-basket"
-EVENT = {"specversion": "1.0", "type": "com.edgeagent.cart.applied.v1", "source": "urn:x", "id": "1",
-         "time": "2026-11-23T10:00:00Z", "datacontenttype": "application/json"}
+EVENT = {
+    "specversion": "1.0",
+    "type": "com.edgeagent.cart.applied.v1",
+    "source": "urn:x",
+    "id": "1",
+    "time": "2026-11-23T10:00:00Z",
+    "datacontenttype": "application/json",
+}
 
 
 def _publish(broker: MosquittoBroker, topic: str, payload: bytes) -> None:
@@ -50,11 +56,37 @@ HOSTILE_TO_DEVICE = [
     ("too_large", TOPICS.acks, b"{" + b" " * (1024 * 1024 + 10) + b"}"),
     ("unsupported_version", TOPICS.acks, json.dumps({**EVENT, "specversion": "0.3"}).encode()),
     ("unexpected_type", TOPICS.acks, json.dumps({**EVENT, "type": "com.edgeagent.cart.applied.v9"}).encode()),
-    ("schema", TOPICS.acks, json.dumps({**EVENT, "data": {"device": "kiosk-01", "hlc": 1, "watermarks": [
-        {"epoch": "zz", "applied_upto": "all of them"}]}}).encode()),
-    ("schema", TOPICS.cart_state(CART), json.dumps({**EVENT, "type": "com.edgeagent.cart.snapshot.v1", "data": {
-        "cart_id": CART, "version": 99, "hlc_max": 1, "tombstones": [], "entries": [
-            {"entry_id": "x", "sku": "123", "qty": -5, "hlc": 1, "origin_device": "web"}]}}).encode()),
+    (
+        "schema",
+        TOPICS.acks,
+        json.dumps(
+            {
+                **EVENT,
+                "data": {
+                    "device": "kiosk-01",
+                    "hlc": 1,
+                    "watermarks": [{"epoch": "zz", "applied_upto": "all of them"}],
+                },
+            }
+        ).encode(),
+    ),
+    (
+        "schema",
+        TOPICS.cart_state(CART),
+        json.dumps(
+            {
+                **EVENT,
+                "type": "com.edgeagent.cart.snapshot.v1",
+                "data": {
+                    "cart_id": CART,
+                    "version": 99,
+                    "hlc_max": 1,
+                    "tombstones": [],
+                    "entries": [{"entry_id": "x", "sku": "123", "qty": -5, "hlc": 1, "origin_device": "web"}],
+                },
+            }
+        ).encode(),
+    ),
 ]
 
 
@@ -72,8 +104,12 @@ def test_hostile_inbound_payloads_are_rejected_with_reasons_and_change_nothing(
         expected[reason] = expected.get(reason, 0) + 1
     assert agent.agent is not None
     router = agent.agent.router
-    wait_until(lambda: dict(router.rejected) == expected, 15, "every hostile payload rejected",
-               details=lambda: dict(router.rejected))
+    wait_until(
+        lambda: dict(router.rejected) == expected,
+        15,
+        "every hostile payload rejected",
+        details=lambda: dict(router.rejected),
+    )
     # Still running, still syncing, basket untouched by any of it.
     assert agent.connected
     agent.scan(gtin)
@@ -87,16 +123,47 @@ def test_the_platform_rejects_malformed_and_forged_batches_and_keeps_applying(
 ) -> None:
     ops_topic = TOPICS.ops
     _publish(broker, ops_topic, b"garbage")
-    _publish(broker, ops_topic, json.dumps({**EVENT, "type": "com.edgeagent.cart.ops.v1", "data": {
-        "device": "kiosk-01", "epoch": "00000000000000aa", "hlc_max": 1, "ops": []}}).encode())
-    forged = {**EVENT, "type": "com.edgeagent.cart.ops.v1", "data": {
-        "device": "other-dev", "epoch": "00000000000000aa", "hlc_max": 1, "ops": [{
-            "op_id": "other-dev:00000000000000aa:1", "uuid": "8c1d6a4e-6d0b-4f6e-9a57-1f0b7e0c2d11",
-            "device": "other-dev", "epoch": "00000000000000aa", "seq": 1, "cart_id": CART, "kind": "entry.add",
-            "hlc": 1, "sku": "04006381333931", "qty": 1}]}}
+    _publish(
+        broker,
+        ops_topic,
+        json.dumps(
+            {
+                **EVENT,
+                "type": "com.edgeagent.cart.ops.v1",
+                "data": {"device": "kiosk-01", "epoch": "00000000000000aa", "hlc_max": 1, "ops": []},
+            }
+        ).encode(),
+    )
+    forged = {
+        **EVENT,
+        "type": "com.edgeagent.cart.ops.v1",
+        "data": {
+            "device": "other-dev",
+            "epoch": "00000000000000aa",
+            "hlc_max": 1,
+            "ops": [
+                {
+                    "op_id": "other-dev:00000000000000aa:1",
+                    "uuid": "8c1d6a4e-6d0b-4f6e-9a57-1f0b7e0c2d11",
+                    "device": "other-dev",
+                    "epoch": "00000000000000aa",
+                    "seq": 1,
+                    "cart_id": CART,
+                    "kind": "entry.add",
+                    "hlc": 1,
+                    "sku": "04006381333931",
+                    "qty": 1,
+                }
+            ],
+        },
+    }
     _publish(broker, ops_topic, json.dumps(forged).encode())  # other-dev's ops under kiosk-01's topic
-    wait_until(lambda: sum(central.stats.rejected.values()) == 3, 10, "central rejections",
-               details=lambda: central.stats.rejected)
+    wait_until(
+        lambda: sum(central.stats.rejected.values()) == 3,
+        10,
+        "central rejections",
+        details=lambda: central.stats.rejected,
+    )
     assert central.stats.rejected == {"not_json": 1, "schema": 1, "impersonation": 1}
     agent = agent_factory(make_config(tmp_path, broker.port, cart_id=CART))
     gtin = normalise_gtin(DEMO_CODES[1])
@@ -117,8 +184,9 @@ def test_a_code128_label_with_a_bad_check_digit_is_counted_and_the_rest_still_sy
     good = DEMO_CODES[2]
     # 14 digits are printed as Code 128 (EAN-13 itself cannot even encode a bad check digit): a
     # home-made shelf label with a typo, which is what a store actually meets.
-    video = write_scan_video(tmp_path / "bad.avi", [("04006381333932", 8), (None, 8), (good, 8), (None, 8)],
-                             fps=15, seed=5)
+    video = write_scan_video(
+        tmp_path / "bad.avi", [("04006381333932", 8), (None, 8), (good, 8), (None, 8)], fps=15, seed=5
+    )
     agent = agent_factory(make_config(tmp_path, broker.port, video=video, cart_id=CART))
     assert agent.agent is not None
     wait_until(lambda: agent.agent.reader_health.get("barcode") == "stopped", 30, "end of video")  # type: ignore[union-attr]
@@ -141,19 +209,40 @@ def test_a_corrupt_and_truncated_video_ends_the_reader_cleanly_and_the_agent_kee
 
 BROKEN_CONFIGS = [
     ("[device\nid = 1", "not valid TOML", None),
-    ('[device]\nid = "Kiosk 1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = [{host = "b"}]\n',
-     "device.id", "must match"),
-    ('[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "till"\n[mqtt]\nendpoints = [{host = "b"}]\n',
-     "device.role", "'kiosk', 'associate-handheld', 'fitting-room-mirror' or 'shelf'"),
-    ('[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = [{host = "b", port = 70000}]\n',
-     "mqtt.endpoints.0.port", "65535"),
-    ('[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = []\n',
-     "mqtt.endpoints", "at least 1"),
-    ('[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = [{host = "b"}]\nwindw = 5\n',
-     "mqtt.windw", "unknown key"),
+    (
+        '[device]\nid = "Kiosk 1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = [{host = "b"}]\n',
+        "device.id",
+        "must match",
+    ),
+    (
+        '[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "till"\n[mqtt]\nendpoints = [{host = "b"}]\n',
+        "device.role",
+        "'kiosk', 'associate-handheld', 'fitting-room-mirror' or 'shelf'",
+    ),
+    (
+        '[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\n'
+        'endpoints = [{host = "b", port = 70000}]\n',
+        "mqtt.endpoints.0.port",
+        "65535",
+    ),
+    (
+        '[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = []\n',
+        "mqtt.endpoints",
+        "at least 1",
+    ),
+    (
+        '[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\n'
+        'endpoints = [{host = "b"}]\nwindw = 5\n',
+        "mqtt.windw",
+        "unknown key",
+    ),
     ('[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n', "mqtt", "Field required"),
-    ('[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = [{host = "b"}]\n'
-     '[readers.barcode]\nsource = 0\ndecoder = "quagga"\n', "readers.barcode.decoder", "'zxing' or 'pyzbar'"),
+    (
+        '[device]\nid = "k1"\ntenant = "acme"\nstore = "s1"\nrole = "kiosk"\n[mqtt]\nendpoints = [{host = "b"}]\n'
+        '[readers.barcode]\nsource = 0\ndecoder = "quagga"\n',
+        "readers.barcode.decoder",
+        "'zxing' or 'pyzbar'",
+    ),
 ]
 
 
@@ -174,8 +263,13 @@ def test_a_broken_config_names_the_file_the_key_and_what_is_allowed(
 def test_edge_agent_refuses_to_start_on_a_broken_config_with_exit_code_2(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text(BROKEN_CONFIGS[3][0])
-    result = subprocess.run([sys.executable, "-m", "edge_agent", "run", "--config", str(path)], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "run", "--config", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "mqtt.endpoints.0.port" in result.stderr and str(path) in result.stderr
 

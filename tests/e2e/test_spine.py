@@ -19,18 +19,28 @@ AgentFactory = Callable[[AgentConfig], InProcessAgent]
 
 def converge(agent: InProcessAgent, central: CentralPlatform, expected: dict[str, int], timeout: float = 30.0) -> None:
     """Every op confirmed (outbox empty) and both sides show exactly the expected cart."""
-    wait_until(lambda: agent.outbox_total() == 0 and central.cart(agent.cart_id) == agent.basket() == expected,
-               timeout,
-               "store basket and central cart to converge",
-               details=lambda: (agent.outbox_total(), agent.basket(), central.cart(agent.cart_id)))
+    wait_until(
+        lambda: agent.outbox_total() == 0 and central.cart(agent.cart_id) == agent.basket() == expected,
+        timeout,
+        "store basket and central cart to converge",
+        details=lambda: (agent.outbox_total(), agent.basket(), central.cart(agent.cart_id)),
+    )
 
 
 def test_codes_in_a_camera_video_arrive_in_the_central_cart_with_their_quantities(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
 ) -> None:
     # Three products; the first is shown twice (taken away and brought back), so it counts twice.
-    script = [(DEMO_CODES[0], 8), (None, 12), (DEMO_CODES[1], 8), (None, 12), (DEMO_CODES[2], 8), (None, 12),
-              (DEMO_CODES[0], 8), (None, 12)]
+    script = [
+        (DEMO_CODES[0], 8),
+        (None, 12),
+        (DEMO_CODES[1], 8),
+        (None, 12),
+        (DEMO_CODES[2], 8),
+        (None, 12),
+        (DEMO_CODES[0], 8),
+        (None, 12),
+    ]
     video = write_scan_video(tmp_path / "scans.avi", script, fps=15, seed=7)
     config = make_config(tmp_path, broker.port, video=video)
     # Played in real time like a camera: 8 frames held = 0.53 s, shorter than the debounce needs to
@@ -40,8 +50,11 @@ def test_codes_in_a_camera_video_arrive_in_the_central_cart_with_their_quantitie
     agent = agent_factory(config)
 
     expected = Counter(normalise_gtin(code) for code, _ in script if code)
-    wait_until(lambda: agent.agent is not None and agent.agent.reader_health.get("barcode") == "stopped", 30,
-               "the reader to reach the end of the video")
+    wait_until(
+        lambda: agent.agent is not None and agent.agent.reader_health.get("barcode") == "stopped",
+        30,
+        "the reader to reach the end of the video",
+    )
     converge(agent, central, dict(expected))
 
 
@@ -64,8 +77,12 @@ def test_an_online_edit_arrives_in_the_store_basket(
     agent.scan(gtin_store)
     converge(agent, central, {gtin_store: 1})
     central.add_online(agent.cart_id, gtin_online, 2)
-    wait_until(lambda: agent.basket().get(gtin_online) == 2, 15, "online edit in the store basket",
-               details=agent.basket)
+    wait_until(
+        lambda: agent.basket().get(gtin_online) == 2,
+        15,
+        "online edit in the store basket",
+        details=agent.basket,
+    )
     assert agent.basket() == central.cart(agent.cart_id) == {gtin_store: 1, gtin_online: 2}
 
 
@@ -81,8 +98,12 @@ def test_a_remove_in_store_and_an_add_online_made_concurrently_both_survive_as_a
     # The web adds one more while the kiosk removes the one it saw: the unseen add survives.
     central.add_online(agent.cart_id, gtin, 1)
     agent.call(lambda: agent.agent.store.record([RemoveItem(agent.cart_id, gtin)]) and agent.agent.pump.wake())  # type: ignore[union-attr]
-    wait_until(lambda: central.cart(agent.cart_id) == agent.basket() == {gtin: 1} and agent.outbox_total() == 0, 15,
-               "add-wins outcome on both sides", details=lambda: (agent.basket(), central.cart(agent.cart_id)))
+    wait_until(
+        lambda: central.cart(agent.cart_id) == agent.basket() == {gtin: 1} and agent.outbox_total() == 0,
+        15,
+        "add-wins outcome on both sides",
+        details=lambda: (agent.basket(), central.cart(agent.cart_id)),
+    )
 
 
 def test_the_mqtt_3_1_1_profile_carries_the_same_contract(

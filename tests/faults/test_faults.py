@@ -10,10 +10,10 @@ from pathlib import Path
 from edge_agent.identifiers.gtin import normalise_gtin
 from simulators.camera import write_scan_video
 from simulators.central import CentralPlatform
+from tests.e2e.test_spine import AgentFactory, converge
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import BrokerFactory, ProxyFactory
 from tests.support.world import AgentProcess, basket_of, make_config, outbox_total, wait_until, write_config
-from tests.e2e.test_spine import AgentFactory, converge
 
 BURST_CODES = [f"{n:012d}" for n in range(400638133390, 400638133390 + 40)]
 
@@ -61,9 +61,15 @@ def test_agent_sigkilled_in_a_burst_of_scans_loses_no_saved_op(
         proc.config_path = write_config(proc.config, tmp_path / "kiosk-01.toml")
         proc.start()
         cart = config.basket.cart_id or ""
-        wait_until(lambda: outbox_total(config.database_path()) == 0
-                   and central.cart(cart) == basket_of(config.database_path(), cart), 60,
-                   "drain after restart", details=lambda: (outbox_total(config.database_path()), central.cart(cart)))
+        wait_until(
+            lambda: (
+                outbox_total(config.database_path()) == 0
+                and central.cart(cart) == basket_of(config.database_path(), cart)
+            ),
+            60,
+            "drain after restart",
+            details=lambda: (outbox_total(config.database_path()), central.cart(cart)),
+        )
     finally:
         proc.stop()
     applied = _applied_op_ids(central, "kiosk-01")
@@ -72,7 +78,10 @@ def test_agent_sigkilled_in_a_burst_of_scans_loses_no_saved_op(
 
 
 def test_a_black_holed_uplink_is_detected_and_nothing_is_lost_when_it_heals(
-    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory,
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
     proxy_factory: ProxyFactory,
 ) -> None:
     proxy = proxy_factory(broker)
@@ -103,7 +112,11 @@ def test_a_broker_that_drops_queued_messages_still_ends_with_nothing_missing(
         agent = agent_factory(make_config(tmp_path, small.port, batch_max_ops=1, ack_timeout_s=2))
         gtins = [normalise_gtin(_ean13(c)) for c in BURST_CODES[:30]]
         agent.scan(*gtins)
-        wait_until(lambda: agent.outbox_total() == 30 and _sent(agent.db_path) == 30, 20, "all PUBACKed, none confirmed")
+        wait_until(
+            lambda: agent.outbox_total() == 30 and _sent(agent.db_path) == 30,
+            20,
+            "all PUBACKed, none confirmed",
+        )
         central.come_online()
         converge(agent, central, dict.fromkeys(gtins, 1), timeout=60)
         assert agent.agent is not None and agent.agent.pump.counters.ack_timeouts > 0, "nothing was dropped?"

@@ -24,13 +24,26 @@ from edge_agent.store.db import connect
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
 
-__all__ = ["AgentProcess", "InProcessAgent", "agent_factory", "central", "make_config", "wait_until", "write_config"]
+__all__ = [
+    "AgentProcess",
+    "InProcessAgent",
+    "agent_factory",
+    "central",
+    "make_config",
+    "wait_until",
+    "write_config",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition",
-               interval: float = 0.05, details: Callable[[], object] | None = None) -> None:
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float = 30.0,
+    what: str = "condition",
+    interval: float = 0.05,
+    details: Callable[[], object] | None = None,
+) -> None:
     """Poll for a condition; fail with a description (and current details) if it never holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -41,11 +54,24 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {what}{extra}")
 
 
-def make_config(tmp_path: Path, port: int, *, device: str = "kiosk-01", video: Path | None = None,
-                protocol: str = "5", cart_id: str | None = None, **mqtt: Any) -> AgentConfig:
+def make_config(
+    tmp_path: Path,
+    port: int,
+    *,
+    device: str = "kiosk-01",
+    video: Path | None = None,
+    protocol: str = "5",
+    cart_id: str | None = None,
+    **mqtt: Any,
+) -> AgentConfig:
     mqtt_cfg: dict[str, Any] = {
-        "endpoints": [{"host": "127.0.0.1", "port": port}], "protocol": protocol, "keepalive_s": 2,
-        "backoff_base_s": 0.05, "backoff_cap_s": 0.5, "connect_timeout_s": 3, "ack_timeout_s": 5,
+        "endpoints": [{"host": "127.0.0.1", "port": port}],
+        "protocol": protocol,
+        "keepalive_s": 2,
+        "backoff_base_s": 0.05,
+        "backoff_cap_s": 0.5,
+        "connect_timeout_s": 3,
+        "ack_timeout_s": 5,
         "congestion_timeout_s": 5,
     }
     mqtt_cfg.update(mqtt)
@@ -56,13 +82,20 @@ def make_config(tmp_path: Path, port: int, *, device: str = "kiosk-01", video: P
         "basket": {"cart_id": cart_id or f"{device}-basket"},
     }
     if video is not None:
-        raw["readers"] = {"barcode": {"source": str(video), "pace": False, "debounce_s": 0.5,
-                                      "formats": ["ean13", "upca", "ean8", "code128"]}}
+        raw["readers"] = {
+            "barcode": {
+                "source": str(video),
+                "pace": False,
+                "debounce_s": 0.5,
+                "formats": ["ean13", "upca", "ean8", "code128"],
+            }
+        }
     return AgentConfig.model_validate(raw)
 
 
 def write_config(config: AgentConfig, path: Path) -> Path:
     """TOML for a subprocess agent (only what make_config produces)."""
+
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -78,8 +111,12 @@ def write_config(config: AgentConfig, path: Path) -> Path:
         out.append(f"[{name}]")
         for k, v in scalars.items():
             if isinstance(v, list):
-                items = [("{" + ", ".join(f"{ik} = {value(iv)}" for ik, iv in i.items()) + "}") if isinstance(i, dict)
-                         else value(i) for i in v]
+                items = [
+                    ("{" + ", ".join(f"{ik} = {value(iv)}" for ik, iv in i.items()) + "}")
+                    if isinstance(i, dict)
+                    else value(i)
+                    for i in v
+                ]
                 out.append(f"{k} = [{', '.join(items)}]")
             else:
                 out.append(f"{k} = {value(v)}")
@@ -213,13 +250,19 @@ class AgentProcess:
         self.runs += 1
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "edge_agent", "run", "--config", str(self.config_path)],
-                                         stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "edge_agent", "run", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=env,
+            )
         return self
 
     def log_text(self) -> str:
-        return "\n".join(p.read_text(errors="replace")
-                         for p in sorted(self.workdir.glob(f"{self.config.device.id}.run*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.workdir.glob(f"{self.config.device.id}.run*.log"))
+        )
 
     def saved_op_ids(self) -> set[str]:
         """Op ids the agent reported as saved (it logs only after COMMIT)."""

@@ -141,7 +141,7 @@ def test_closed_source_reads_none(scan_video: Path) -> None:
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-video.avi"
-    with pytest.raises(FrameSourceError, match="no-such-video.avi") as info:
+    with pytest.raises(FrameSourceError, match=r"no-such-video\.avi") as info:
         VideoCaptureSource(missing)
     assert isinstance(info.value, OSError)
 
@@ -154,7 +154,9 @@ def test_missing_camera_index_raises() -> None:
 def test_cli_writes_the_demo_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo.avi"
     codes = DEMO_CODES[:2]
-    assert main(["--out", str(out), "--codes", ",".join(codes), "--hold", "3", "--gap", "2", "--seed", "5"]) == 0
+    assert (
+        main(["--out", str(out), "--codes", ",".join(codes), "--hold", "3", "--gap", "2", "--seed", "5"]) == 0
+    )
     printed = capsys.readouterr().out
     assert str(out) in printed
     assert all(code in printed for code in codes)

@@ -27,8 +27,9 @@ class Replica:
 
     def do(self, command: BasketCommand) -> CartOp:
         self.seq += 1
-        op = plan(command, self.state.live()).materialise(device=self.device, epoch=EPOCH, seq=self.seq,
-                                                          uuid=uuid.uuid4(), hlc=self.seq)
+        op = plan(command, self.state.live()).materialise(
+            device=self.device, epoch=EPOCH, seq=self.seq, uuid=uuid.uuid4(), hlc=self.seq
+        )
         self.state.apply(effects_of(op))
         return op
 
@@ -93,15 +94,20 @@ ops_strategy = st.lists(
 
 
 @given(ops_strategy, st.randoms())
-def test_the_sqlite_tables_hold_the_same_cart_as_the_in_memory_replica(steps: list[tuple[str, str, int]],
-                                                                      rnd: object) -> None:
+def test_the_sqlite_tables_hold_the_same_cart_as_the_in_memory_replica(
+    steps: list[tuple[str, str, int]], rnd: object
+) -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     migrate(conn, DEVICE_MIGRATIONS)
     replica = Replica("kiosk")
     made: list[CartOp] = []
     for kind, sku, qty in steps:
-        command: BasketCommand = {"add": AddItem("c", sku, max(qty, 1)), "remove": RemoveItem("c", sku),
-                                  "set": SetQuantity("c", sku, qty), "clear": ClearCart("c")}[kind]
+        command: BasketCommand = {
+            "add": AddItem("c", sku, max(qty, 1)),
+            "remove": RemoveItem("c", sku),
+            "set": SetQuantity("c", sku, qty),
+            "clear": ClearCart("c"),
+        }[kind]
         try:
             made.append(replica.do(command))
         except Refused:

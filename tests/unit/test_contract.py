@@ -17,10 +17,29 @@ EPOCH = "00000000000000aa"
 
 
 def test_the_spliced_ops_batch_is_a_valid_cloudevent_that_round_trips() -> None:
-    ops = [CartOp(op_id=f"kiosk-01:{EPOCH}:{n}", uuid=uuid.uuid4(), device="kiosk-01", epoch=EPOCH, seq=n,
-                  cart_id="c1", kind=OpKind.ADD, hlc=n, sku="04006381333931", qty=1) for n in (7, 8, 9)]
-    payload = encode_ops_batch("urn:acme:store:s:device:kiosk-01", "kiosk-01", EPOCH, [7, 8, 9],
-                               [op.model_dump_json(exclude_none=True) for op in ops], 9)
+    ops = [
+        CartOp(
+            op_id=f"kiosk-01:{EPOCH}:{n}",
+            uuid=uuid.uuid4(),
+            device="kiosk-01",
+            epoch=EPOCH,
+            seq=n,
+            cart_id="c1",
+            kind=OpKind.ADD,
+            hlc=n,
+            sku="04006381333931",
+            qty=1,
+        )
+        for n in (7, 8, 9)
+    ]
+    payload = encode_ops_batch(
+        "urn:acme:store:s:device:kiosk-01",
+        "kiosk-01",
+        EPOCH,
+        [7, 8, 9],
+        [op.model_dump_json(exclude_none=True) for op in ops],
+        9,
+    )
     event = OpsBatchEvent.model_validate_json(payload)
     assert event.data.ops == ops
     assert event.id == f"kiosk-01:{EPOCH}:7-9"

@@ -17,6 +17,8 @@ from edge_agent.readers.barcode.decoders import (
     PyzbarDecoder,
     Symbol,
     ZxingDecoder,
+    _one_per_symbol,
+    _Read,
     make_decoder,
 )
 from simulators.camera import DEMO_CODES, render_frame
@@ -84,6 +86,22 @@ def test_empty_scene_decodes_nothing(name: DecoderName) -> None:
     assert make_decoder(name, ["ean13", "ean8", "code128", "qr"]).decode(blank) == []
 
 
+@pytest.mark.parametrize("name", DECODERS)
+def test_two_labels_in_one_frame_are_both_reported(name: DecoderName) -> None:
+    left, right = DEMO_CODES[2], DEMO_CODES[3]
+    pair = np.hstack([frame(left, "ean13"), frame(right, "ean13", seed=8)])
+    assert sorted(s.text for s in make_decoder(name, ["ean13"]).decode(pair)) == sorted([left, right])
+
+
+def test_one_read_per_symbol() -> None:
+    full = _Read(Symbol("8710398502131", "]E0"), (195, 71, 533, 242), 56_000.0)
+    # A real zxing-cpp misread: a 3-px band inside the symbol it had already read.
+    band = _Read(Symbol("8710328512131", "]E0"), (195, 204, 531, 207), 1_000.0)
+    again = _Read(Symbol("8710398502131", "]E0"), (195, 300, 531, 303), 1_000.0)
+    other = _Read(Symbol("4006381333931", "]E0"), (600, 71, 900, 242), 50_000.0)
+    assert _one_per_symbol([band, full, again, other]) == [full.symbol, other.symbol]
+
+
 def test_pyzbar_rejects_datamatrix() -> None:
     with pytest.raises(ValueError, match="datamatrix"):
         PyzbarDecoder(["datamatrix"])
@@ -101,7 +119,7 @@ def test_rejects_bad_format_lists(name: DecoderName) -> None:
 
 @pytest.mark.parametrize("name", DECODERS)
 def test_rejects_colour_frames(name: DecoderName) -> None:
-    bgr = cv2.cvtColor(frame(DEMO_CODES[0], "ean13"), cv2.COLOR_GRAY2BGR)
+    bgr = np.asarray(cv2.cvtColor(frame(DEMO_CODES[0], "ean13"), cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     with pytest.raises(ValueError, match="grayscale"):
         make_decoder(name, ["ean13"]).decode(bgr)
 

@@ -32,7 +32,9 @@ def test_a_database_that_cannot_do_wal_is_refused(tmp_path: Path) -> None:
         assert_pragmas(sqlite3.connect(":memory:"))
 
 
-def test_a_saved_op_is_in_the_file_for_any_other_connection_once_record_returns(store: DeviceStore, tmp_path: Path) -> None:
+def test_a_saved_op_is_in_the_file_for_any_other_connection_once_record_returns(
+    store: DeviceStore, tmp_path: Path
+) -> None:
     [result] = store.record([AddItem("c", A)])
     assert result.op is not None
     other = connect(tmp_path / "agent.db", read_only=True)
@@ -45,7 +47,9 @@ def test_a_database_belongs_to_one_device(tmp_path: Path) -> None:
         DeviceStore.open(tmp_path / "agent.db", "kiosk-02")
 
 
-def test_seq_is_never_reused_after_the_newest_rows_are_confirmed_and_the_agent_restarts(tmp_path: Path) -> None:
+def test_seq_is_never_reused_after_the_newest_rows_are_confirmed_and_the_agent_restarts(
+    tmp_path: Path,
+) -> None:
     store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
     store.record([AddItem("c", A), AddItem("c", A)])
     assert store.confirm(store.epoch, 2) == 2
@@ -55,7 +59,9 @@ def test_seq_is_never_reused_after_the_newest_rows_are_confirmed_and_the_agent_r
     assert result.op is not None and result.op.seq == 3
 
 
-def test_lease_takes_pending_rows_in_seq_order_and_never_hands_out_a_leased_row_again(store: DeviceStore) -> None:
+def test_lease_takes_pending_rows_in_seq_order_and_never_hands_out_a_leased_row_again(
+    store: DeviceStore,
+) -> None:
     store.record([AddItem("c", A) for _ in range(5)])
     first = store.lease(3, 1 << 20)
     second = store.lease(3, 1 << 20)

@@ -26,13 +26,12 @@ FORMAT_NAMES: Final[tuple[FormatName, ...]] = get_args(FormatName)
 DecoderName = Literal["zxing", "pyzbar"]
 GrayImage = NDArray[np.uint8]
 
-# Median ms/frame on a 2-core x86-64, one thread, EAN-13 only, N=30 (bench/bench_decoders.py,
-# docs/bench_decoders.md). zxing-cpp is 4-7x faster everywhere and reads as much as pyzbar
-# except clean 640x480, where pyzbar read 30/30 to zxing's 29/30:
-#   640x480 clean     zxing 1.7 ms 29/30   pyzbar  7.9 ms 30/30
-#   640x480 degraded  zxing 2.0 ms 25/30   pyzbar 10.8 ms 20/30
-#   1280x720 clean    zxing 3.3 ms 30/30   pyzbar 20.0 ms 30/30
-#   1280x720 degraded zxing 4.3 ms 30/30   pyzbar 32.3 ms 30/30
+# Median ms/frame, successes of 30 (bench/bench_decoders.py, 2026-11-23, 2-core x86-64, one thread,
+# EAN-13 only; docs/bench_decoders.md). zxing-cpp is 4-8x faster and reads at least as many:
+#   640x480  clean     zxing 3.3 ms 30/30   pyzbar 13.3 ms 30/30
+#   640x480  degraded  zxing 3.1 ms 17/30   pyzbar 17.6 ms 14/30
+#   1280x720 clean     zxing 6.7 ms 30/30   pyzbar 39.0 ms 29/30
+#   1280x720 degraded  zxing 6.9 ms 30/30   pyzbar 52.7 ms 13/30
 DEFAULT_DECODER: Final[DecoderName] = "zxing"
 
 AIM_EAN_UPC: Final = "]E0"
@@ -102,24 +101,32 @@ class _Read:
     symbol: Symbol
     box: Box
     area: float
-    """Area of the read's quadrilateral: for 1-D codes, how many scan lines agreed."""
+    """Area of the read's quadrilateral; for 1-D codes it grows with the number of scan lines that agreed."""
 
 
 def _zxing_read(result: zxingcpp.Barcode) -> _Read:
     p = result.position
     corners = [(c.x, c.y) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
     xs, ys = [float(x) for x, _ in corners], [float(y) for _, y in corners]
-    shoelace = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1]))
-    return _Read(Symbol(result.text, result.symbology_identifier), (min(xs), min(ys), max(xs), max(ys)), abs(shoelace) / 2)
+    shoelace = sum(
+        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1], strict=True)
+    )
+    return _Read(
+        Symbol(result.text, result.symbology_identifier),
+        (min(xs), min(ys), max(xs), max(ys)),
+        abs(shoelace) / 2,
+    )
 
 
 def _overlap(a: Box, b: Box) -> float:
-    """Intersection over the smaller box; degenerate (zero-area) boxes count as their bounds' length."""
+    """Intersection over the smaller box; sides are floored at 1 px so a one-line read still has an area."""
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
     if width < 0 or height < 0:
         return 0.0
-    smaller = min(max(a[2] - a[0], 1.0) * max(a[3] - a[1], 1.0), max(b[2] - b[0], 1.0) * max(b[3] - b[1], 1.0))
+    smaller = min(
+        max(a[2] - a[0], 1.0) * max(a[3] - a[1], 1.0), max(b[2] - b[0], 1.0) * max(b[3] - b[1], 1.0)
+    )
     return max(width, 1.0) * max(height, 1.0) / smaller
 
 
@@ -147,7 +154,8 @@ class ZxingDecoder:
 
     def __init__(self, formats: Sequence[str]) -> None:
         self.formats = _validated(formats)
-        self._zxing_formats = tuple(ZXING_FORMATS[f] for f in self.formats)
+        # Built once from a sequence: `a | b` is deprecated in zxing-cpp 3 and converting per frame is waste.
+        self._zxing_formats = zxingcpp.BarcodeFormats([ZXING_FORMATS[f] for f in self.formats])
 
     def decode(self, gray: GrayImage) -> list[Symbol]:
         _require_gray(gray)

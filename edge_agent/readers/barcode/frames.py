@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol, Self
 
@@ -30,7 +29,7 @@ of a second at 30 fps) means end of file or an unplugged camera, so the stream e
 FALLBACK_FPS: Final = 30.0
 """Some V4L2 drivers and containers report 0 fps; 30 is the usual UVC default."""
 
-MJPG_FOURCC: Final = cv2.VideoWriter_fourcc(*"MJPG")
+MJPG_FOURCC: Final = cv2.VideoWriter.fourcc(*"MJPG")
 """YUYV at 720p/1080p exceeds USB 2 bandwidth and drops to ~5 fps; MJPG keeps the full rate."""
 
 
@@ -77,11 +76,12 @@ class VideoCaptureSource:
         self._pending_failures = 0
         self._ended = False
         self._next_due: float | None = None
-        if self.is_device:
-            index_or_path = source if isinstance(source, int) else os.fspath(source)
-            self._capture = cv2.VideoCapture(index_or_path, cv2.CAP_V4L2)
+        if isinstance(source, int):
+            self._capture = cv2.VideoCapture(source, cv2.CAP_V4L2)
+        elif self.is_device:
+            self._capture = cv2.VideoCapture(os.fspath(source), cv2.CAP_V4L2)
         else:
-            self._capture = cv2.VideoCapture(os.fspath(Path(source)))
+            self._capture = cv2.VideoCapture(os.fspath(source))
         if not self._capture.isOpened():
             self._capture.release()
             kind = "camera" if self.is_device else "video file"
@@ -112,7 +112,7 @@ class VideoCaptureSource:
             self._pending_failures = 0
             self.frames_read += 1
             self._wait_for_frame_time()
-            return self._to_gray(frame)
+            return self._to_gray(np.asarray(frame, dtype=np.uint8))
         return None
 
     def _wait_for_frame_time(self) -> None:
@@ -128,8 +128,7 @@ class VideoCaptureSource:
     def _to_gray(frame: NDArray[np.uint8]) -> GrayFrame:
         if frame.ndim == 2:
             return frame
-        gray: GrayFrame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        return gray
+        return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
 
     def close(self) -> None:
         self._ended = True
