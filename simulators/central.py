@@ -138,11 +138,12 @@ class CentralPlatform:
 
     def come_online(self, timeout: float = 10.0) -> None:
         assert self._client is not None
-        props = None
         if self.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.session_expiry_s
-        self._client.connect(self.host, self.port, keepalive=10, clean_start=False, properties=props)
+            self._client.connect(self.host, self.port, keepalive=10, clean_start=False, properties=props)
+        else:  # 3.1.1: clean_session=False was set on the client
+            self._client.connect(self.host, self.port, keepalive=10)
         self._client.loop_start()
         if not self.connected.wait(timeout):
             raise RuntimeError(f"central simulator could not connect to {self.host}:{self.port}")

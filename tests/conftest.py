@@ -7,8 +7,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.fixtures import *  # noqa: F403  (broker, broker_factory, proxy_factory)
-from tests.support.world import *  # noqa: F403  (central, agent_factory)
+pytest_plugins = [
+    "tests.support.fixtures",  # broker, broker_factory, proxy_factory
+    "tests.support.world",  # central, agent_factory
+]
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("soak", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support import broker as broker_module
+from simulators import broker as broker_module
 from tests.support.broker import MosquittoBroker
 from tests.support.tcp_proxy import ProxyMode
 
