@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn, Self
@@ -45,9 +46,7 @@ def find_mosquitto() -> Path:
         return Path(found)
     if os.access(FALLBACK_MOSQUITTO, os.X_OK):
         return FALLBACK_MOSQUITTO
-    raise RuntimeError(
-        "mosquitto not found on PATH or at /usr/sbin/mosquitto; run `make test`, which installs it"
-    )
+    raise RuntimeError("mosquitto not found on PATH or at /usr/sbin/mosquitto; run `make test`, which installs it")
 
 
 def _free_port() -> int:
@@ -76,12 +75,14 @@ class MosquittoBroker:
         persistence: bool = False,
         max_queued_messages: int = DEFAULT_MAX_QUEUED,
         max_inflight: int | None = None,
+        listener_options: Sequence[str] = (),
     ) -> None:
         # No I/O here, so brokers can be declared in fixtures and started only when needed.
         self._workdir = Path(workdir)
         self._persistence = persistence
         self._max_queued_messages = max_queued_messages
         self._max_inflight = max_inflight
+        self._listener_options = tuple(listener_options)  # e.g. TLS: cafile/certfile/keyfile lines
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -218,6 +219,7 @@ class MosquittoBroker:
     def _write_conf(self, port: int) -> None:
         lines = [
             f"listener {port} {HOST}",
+            *self._listener_options,
             "allow_anonymous true",
             f"max_queued_messages {self._max_queued_messages}",
             "log_dest stderr",
@@ -269,6 +271,5 @@ class MosquittoBroker:
 
     def _raise_start_failure(self, port: int) -> NoReturn:
         raise RuntimeError(
-            f"mosquitto did not start on {HOST}:{port} within {START_TIMEOUT_S}s; log tail:\n"
-            f"{self._log_tail()}"
+            f"mosquitto did not start on {HOST}:{port} within {START_TIMEOUT_S}s; log tail:\n{self._log_tail()}"
         )

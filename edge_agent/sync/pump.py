@@ -38,6 +38,7 @@ class PumpCounters:
     ops_confirmed: int = 0
     ack_timeouts: int = 0
     congestion_reconnects: int = 0
+    max_inflight_seen: int = 0
 
 
 @dataclass
@@ -135,6 +136,7 @@ class OutboxPump:
             self._inflight[mid] = _InFlight(seqs, self.monotonic())
             self.counters.batches_published += 1
             self.counters.ops_published += len(seqs)
+            self.counters.max_inflight_seen = max(self.counters.max_inflight_seen, len(self._inflight))
 
     def _housekeeping(self) -> None:
         expired = self.store.expire_sent(self.wall() - self.settings.ack_timeout_s)
