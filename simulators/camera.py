@@ -414,9 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     codes = [c.strip() for c in args.codes.split(",") if c.strip()]
     script = demo_script(codes, args.hold, args.gap)
-    path = write_scan_video(
-        args.out, script, fps=args.fps, size=args.size, seed=args.seed, degrade=args.degrade
-    )
+    path = write_scan_video(args.out, script, fps=args.fps, size=args.size, seed=args.seed, degrade=args.degrade)
     total = sum(frames for _, frames in script)
     width, height = args.size
     print(f"wrote {path}: {total} frames, {width}x{height} @ {args.fps:g} fps, MJPG, seed {args.seed}")

@@ -30,7 +30,7 @@ from paho.mqtt.properties import Properties
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import effects_of, quantities
 from edge_agent.domain.hlc import HybridClock
-from edge_agent.store import carts
+from edge_agent.store import carts, inspect
 from edge_agent.store.db import connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
@@ -391,9 +391,9 @@ class CentralPlatform:
 
 def dump_carts(db_path: Path) -> dict[str, dict[str, int]]:
     """Read a central database without a broker (``--dump``)."""
-    conn = connect(db_path, read_only=True)
-    ids = [r[0] for r in conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
-    return {c: quantities(carts.live_entries(conn, c)) for c in ids}
+    with inspect.read_only(db_path) as conn:
+        ids = [r[0] for r in conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
+    return {c: inspect.basket_quantities(db_path, c) for c in ids}
 
 
 def main(argv: list[str] | None = None) -> int:

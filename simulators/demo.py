@@ -11,15 +11,14 @@ import argparse
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from edge_agent.domain.cart import quantities
 from edge_agent.identifiers.gtin import normalise_gtin
-from edge_agent.store import carts
-from edge_agent.store.db import connect
+from edge_agent.store import inspect
 from simulators.broker import MosquittoBroker
 from simulators.camera import DEMO_CODES, demo_script, write_scan_video
 from simulators.central import CentralPlatform
@@ -32,16 +31,12 @@ ONLINE_ITEM = normalise_gtin("8710398502131")
 def _store_view(db: Path, cart_id: str) -> tuple[dict[str, int], int, str]:
     if not db.exists():
         return {}, 0, "starting"
-    conn = connect(db, read_only=True)
     try:
-        basket = quantities(carts.live_entries(conn, cart_id))
-        unconfirmed = int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
-        row = conn.execute("SELECT value FROM meta WHERE key = 'link_state'").fetchone()
-        return basket, unconfirmed, row[0] if row else "starting"
-    except Exception:  # the agent is still creating its schema
+        with inspect.read_only(db) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'link_state'").fetchone()
+        return inspect.basket_quantities(db, cart_id), inspect.outbox_stats(db).total, row[0] if row else "starting"
+    except sqlite3.Error:  # the agent is still creating its schema
         return {}, 0, "starting"
-    finally:
-        conn.close()
 
 
 def _render(
@@ -132,21 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             log.close()
             central.stop()
         store, unconfirmed, _ = _store_view(db, cart_id)
-        final_central = dump_central(args.workdir / "central.db", cart_id)
+        final_central = inspect.basket_quantities(args.workdir / "central.db", cart_id)
         print(_render(time.monotonic() - start, store, final_central, unconfirmed, "stopped", "final"))
         if result == 0 and store == final_central:
             print("\ndemo: OK -- the store basket and the central cart converged, the online edit arrived in store.")
             return 0
         print("\ndemo: FAILED -- the carts differ (or did not converge in time); see the agent log above.")
         return 1
-
-
-def dump_central(db: Path, cart_id: str) -> dict[str, int]:
-    conn = connect(db, read_only=True)
-    try:
-        return quantities(carts.live_entries(conn, cart_id))
-    finally:
-        conn.close()
 
 
 if __name__ == "__main__":

@@ -44,9 +44,7 @@ def _require_digits(code: str) -> None:
 def gtin_check_digit(body: str) -> int:
     """Mod-10 check digit of ``body`` (the GTIN without its check digit)."""
     _require_digits(body)
-    total = sum(
-        int(digit) * (WEIGHT_ODD if i % 2 == 0 else WEIGHT_EVEN) for i, digit in enumerate(reversed(body))
-    )
+    total = sum(int(digit) * (WEIGHT_ODD if i % 2 == 0 else WEIGHT_EVEN) for i, digit in enumerate(reversed(body)))
     return (CHECK_MODULUS - total % CHECK_MODULUS) % CHECK_MODULUS
 
 

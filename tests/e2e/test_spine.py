@@ -95,9 +95,13 @@ def test_a_remove_in_store_and_an_add_online_made_concurrently_both_survive_as_a
     gtin = normalise_gtin(DEMO_CODES[0])
     agent.scan(gtin)
     converge(agent, central, {gtin: 1})
-    # The web adds one more while the kiosk removes the one it saw: the unseen add survives.
+    # The kiosk removes the unit it saw (committed before the web acts), then the web adds one without
+    # having seen that remove: neither observed the other, so the web's unit survives in any delivery order.
+    assert agent.agent is not None
+    store, pump = agent.agent.store, agent.agent.pump
+    agent.call(lambda: store.record([RemoveItem(agent.cart_id, gtin)]))
     central.add_online(agent.cart_id, gtin, 1)
-    agent.call(lambda: agent.agent.store.record([RemoveItem(agent.cart_id, gtin)]) and agent.agent.pump.wake())  # type: ignore[union-attr]
+    agent.call(pump.wake)
     wait_until(
         lambda: central.cart(agent.cart_id) == agent.basket() == {gtin: 1} and agent.outbox_total() == 0,
         15,

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from edge_agent.identifiers.gtin import normalise_gtin
+from edge_agent.store import inspect
 from simulators.camera import write_scan_video
 from simulators.central import CentralPlatform
 from tests.e2e.test_spine import AgentFactory, converge
@@ -125,10 +126,4 @@ def test_a_broker_that_drops_queued_messages_still_ends_with_nothing_missing(
 
 
 def _sent(db_path: Path) -> int:
-    from edge_agent.store.db import connect
-
-    conn = connect(db_path, read_only=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM outbox WHERE state = 'sent'").fetchone()[0])
-    finally:
-        conn.close()
+    return inspect.outbox_stats(db_path).sent

@@ -17,10 +17,8 @@ import pytest
 
 from edge_agent.agent import Agent, build_agent
 from edge_agent.config import AgentConfig
-from edge_agent.domain.cart import quantities
 from edge_agent.readers.events import ProductScanned, ReaderEvent
-from edge_agent.store import carts
-from edge_agent.store.db import connect
+from edge_agent.store import inspect
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
 
@@ -131,28 +129,15 @@ def write_config(config: AgentConfig, path: Path) -> Path:
 
 
 def basket_of(db_path: Path, cart_id: str) -> dict[str, int]:
-    conn = connect(db_path, read_only=True)
-    try:
-        return quantities(carts.live_entries(conn, cart_id))
-    finally:
-        conn.close()
+    return inspect.basket_quantities(db_path, cart_id)
 
 
 def outbox_total(db_path: Path) -> int:
-    conn = connect(db_path, read_only=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
-    finally:
-        conn.close()
+    return inspect.outbox_stats(db_path).total
 
 
 def ops_created(db_path: Path) -> int:
-    conn = connect(db_path, read_only=True)
-    try:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return int(row[0]) if row else 0
-    finally:
-        conn.close()
+    return inspect.ops_created(db_path)
 
 
 class InProcessAgent:

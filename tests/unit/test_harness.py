@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     # Only for annotations: importing the module here would stop pytest rewriting its asserts.
     from tests.support.fixtures import BrokerFactory, ProxyFactory
 
-# The fixtures; redundant (and harmless) once the root conftest registers the same plugin.
-pytest_plugins = ["tests.support.fixtures"]
-
 # Bounds every wait for a condition; generous because CI runners and Pis can be slow.
 WAIT_S = 30.0
 # Short enough that a black-holed link is noticed within seconds, as paho pings after 1 s idle.

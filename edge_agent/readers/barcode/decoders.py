@@ -108,9 +108,7 @@ def _zxing_read(result: zxingcpp.Barcode) -> _Read:
     p = result.position
     corners = [(c.x, c.y) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
     xs, ys = [float(x) for x, _ in corners], [float(y) for _, y in corners]
-    shoelace = sum(
-        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1], strict=True)
-    )
+    shoelace = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1], strict=True))
     return _Read(
         Symbol(result.text, result.symbology_identifier),
         (min(xs), min(ys), max(xs), max(ys)),
@@ -124,9 +122,7 @@ def _overlap(a: Box, b: Box) -> float:
     height = min(a[3], b[3]) - max(a[1], b[1])
     if width < 0 or height < 0:
         return 0.0
-    smaller = min(
-        max(a[2] - a[0], 1.0) * max(a[3] - a[1], 1.0), max(b[2] - b[0], 1.0) * max(b[3] - b[1], 1.0)
-    )
+    smaller = min(max(a[2] - a[0], 1.0) * max(a[3] - a[1], 1.0), max(b[2] - b[0], 1.0) * max(b[3] - b[1], 1.0))
     return max(width, 1.0) * max(height, 1.0) / smaller
 
 
