@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_agent import __version__
+from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
 from edge_agent.const import INGEST_GROUP_MAX, WILL_DELAY_S
 from edge_agent.domain.basket import AddItem
@@ -65,6 +65,8 @@ class Agent:
     _session: int = field(default=0, init=False)
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
     _last_progress: float = field(default_factory=time.monotonic, init=False)
+    _offline_mid: int | None = field(default=None, init=False)
+    _offline_acked: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -120,6 +122,7 @@ class Agent:
         finally:
             sd_notify("STOPPING=1")
             reader_stop.set()
+            await self._say_offline()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -191,6 +194,9 @@ class Agent:
         self._write_status("offline", reason)
 
     def published(self, mid: int, ok: bool, reason: str) -> None:
+        if mid == self._offline_mid:
+            self._offline_acked.set()
+            return
         self.pump.published(mid, ok, reason)
 
     def message(self, topic: str, payload: bytes) -> None:
@@ -224,9 +230,18 @@ class Agent:
             data=data,
         )
 
-    def _publish_status(self, state: str) -> None:
+    async def _say_offline(self) -> None:
+        """A clean DISCONNECT suppresses the will, so a stopping agent says "offline" itself (bounded wait)."""
+        if not self.link.connected:
+            return
+        self._offline_mid = self._publish_status("offline")
+        if self._offline_mid is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._offline_acked.wait(), const.SHUTDOWN_PUBACK_WAIT_S)
+
+    def _publish_status(self, state: str) -> int | None:
         event = self._status_event(state)
-        self.link.publish(
+        return self.link.publish(
             self.topics.status,
             event.model_dump_json(exclude_none=True).encode(),
             retain=True,

@@ -74,6 +74,9 @@ SESSION_EXPIRY_S = 48 * 3600
 WILL_DELAY_S = 30
 """MQTT 5 will delay: a quick reconnect does not flap the device's status to offline."""
 
+SHUTDOWN_PUBACK_WAIT_S = 2.0
+"""A stopping agent waits this long at most for its "offline" status to be acknowledged (paho #597)."""
+
 INBOUND_MAX_BYTES = 1024 * 1024
 """Inbound payloads above 1 MiB are rejected before parsing; a snapshot of a real basket is a few KB."""
 

@@ -90,6 +90,25 @@ def test_the_retained_status_goes_offline_by_last_will_when_the_agent_is_killed(
         watcher.disconnect()
 
 
+def test_a_clean_stop_leaves_the_retained_status_offline(tmp_path: Path, broker: MosquittoBroker) -> None:
+    """A normal DISCONNECT suppresses the will, so the agent must say it itself before it goes."""
+    proc = AgentProcess(make_config(tmp_path, broker.port), tmp_path).start()
+    wait_until(lambda: "mqtt: connected" in proc.log_text(), 20, "agent connected", details=proc.log_text)
+    assert proc.stop() == 0
+    retained: list[dict[str, object]] = []
+    reader = paho.Client(CallbackAPIVersion.VERSION2, client_id="late-reader")
+    reader.on_message = lambda _c, _u, msg: retained.append(json.loads(msg.payload)["data"])
+    reader.connect(broker.host, broker.port)
+    reader.subscribe("rt/v1/acme/st/s042/dv/kiosk-01/status", qos=1)
+    reader.loop_start()
+    try:
+        wait_until(lambda: bool(retained), 10, "the retained status")
+        assert retained[-1]["state"] == "offline"
+    finally:
+        reader.loop_stop()
+        reader.disconnect()
+
+
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 

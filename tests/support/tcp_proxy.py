@@ -309,6 +309,9 @@ class TcpFaultProxy:
                 assert self._sel is not None
                 for key, mask in self._sel.select(self._select_timeout()):
                     self._dispatch(cast(socket.socket, key.fileobj), mask)
+                # Flush before commands so a stats() snapshot never sees bytes that are due and
+                # about to go out, and again after so a mode change (e.g. healing) acts at once.
+                self._flush_all()
                 self._run_commands()
                 self._flush_all()
         except BaseException as exc:

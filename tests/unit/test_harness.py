@@ -46,9 +46,7 @@ class Probe:
     """A paho client that records connects, disconnects and messages for tests to wait on."""
 
     def __init__(self, client_id: str, *, clean_session: bool = True) -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session
-        )
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
         # Reconnect quickly after a fault so the tests spend their time on the fault itself.
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.connects = 0
@@ -106,9 +104,7 @@ class Probe:
 
 
 @contextmanager
-def probe(
-    host: str, port: int, client_id: str, *, clean_session: bool = True, keepalive: int = 60
-) -> Iterator[Probe]:
+def probe(host: str, port: int, client_id: str, *, clean_session: bool = True, keepalive: int = 60) -> Iterator[Probe]:
     p = Probe(client_id, clean_session=clean_session)
     p.connect(host, port, keepalive=keepalive)
     try:
@@ -168,9 +164,7 @@ def test_kill_and_restart_keep_the_port_and_clients_reconnect(broker: MosquittoB
 
 
 @pytest.mark.parametrize("persistence", [True, False], ids=["persistence", "no-persistence"])
-def test_retained_message_survives_kill_only_with_persistence(
-    broker_factory: BrokerFactory, persistence: bool
-) -> None:
+def test_retained_message_survives_kill_only_with_persistence(broker_factory: BrokerFactory, persistence: bool) -> None:
     b = broker_factory(persistence=persistence)
     retained = b"retained-payload-7f3a"
     with probe(b.host, b.port, "retainer") as pub:
@@ -192,9 +186,7 @@ def test_retained_message_survives_kill_only_with_persistence(
 # -- proxy ------------------------------------------------------------------------------------
 
 
-def test_proxy_passes_mqtt_traffic_and_counts_bytes(
-    broker: MosquittoBroker, proxy_factory: ProxyFactory
-) -> None:
+def test_proxy_passes_mqtt_traffic_and_counts_bytes(broker: MosquittoBroker, proxy_factory: ProxyFactory) -> None:
     proxy = proxy_factory(broker)
     with probe(proxy.host, proxy.port, "via-proxy") as client:
         client.subscribe("harness/proxied")

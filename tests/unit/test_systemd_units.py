@@ -30,9 +30,7 @@ TOOL_TIMEOUT_S = 60
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(
-            f"{name} not found: it ships with systemd, which Debian and Raspberry Pi OS install by default"
-        )
+        pytest.fail(f"{name} not found: it ships with systemd, which Debian and Raspberry Pi OS install by default")
     return path
 
 
@@ -45,9 +43,7 @@ def _rejections(output: str) -> list[str]:
 
 
 def _directive_lines(path: Path) -> list[str]:
-    return [
-        line.strip() for line in path.read_text().splitlines() if line.strip() and line.strip()[0] not in "#;"
-    ]
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and line.strip()[0] not in "#;"]
 
 
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.name)
