@@ -22,7 +22,7 @@ from pathlib import Path
 from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
 from edge_agent.const import INGEST_GROUP_MAX, WILL_DELAY_S
-from edge_agent.domain.basket import AddItem
+from edge_agent.domain.basket import AddItem, RequestCheckout
 from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import InboundRouter
@@ -81,7 +81,7 @@ class Agent:
                 cfg.mqtt.window, cfg.mqtt.batch_max_ops, cfg.mqtt.ack_timeout_s, cfg.mqtt.congestion_timeout_s
             ),
         )
-        self.router = InboundRouter(self.store, self.topics, self.pump.applied)
+        self.router = InboundRouter(self.store, self.topics, self.pump.applied, self._cart_changed)
         self.cart_id = self._current_cart()
         self._queue = asyncio.Queue()
 
@@ -177,6 +177,19 @@ class Agent:
             self.pump.wake()
         self._last_progress = time.monotonic()
 
+    def checkout(self) -> None:
+        """The shopper asks to pay (from the kiosk UI): a durable op; the platform seals the basket."""
+        self.store.record([RequestCheckout(self.cart_id)])
+        self.pump.wake()
+
+    def _cart_changed(self, cart_id: str) -> None:
+        """A snapshot arrived. When the platform sealed the current basket, new scans go to a fresh one."""
+        seal = self.store.seal_of(cart_id)
+        if cart_id == self.cart_id and seal is not None:
+            log.info("basket %s became order %s; starting a new basket", cart_id, seal.order_id)
+            self.cart_id = self._new_cart()
+            self._ensure_cart_subscribed(self.cart_id)
+
     # --- LinkListener ---------------------------------------------------------------------------------------
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
@@ -262,11 +275,21 @@ class Agent:
         )
 
     def _current_cart(self) -> str:
-        configured = self.config.basket.cart_id
         row = self.store.conn.execute("SELECT value FROM meta WHERE key = 'current_cart'").fetchone()
-        cart_id = configured or (row[0] if row else f"{self.config.device.id}-{uuid.uuid4().hex[:12]}")
-        if row is None or row[0] != cart_id:
+        cart_id = row[0] if row else (self.config.basket.cart_id or self._fresh_cart_id())
+        if self.store.seal_of(cart_id) is not None:  # sealed while the agent was down
+            return self._new_cart()
+        if row is None:
             self.store.set_meta({"current_cart": cart_id})
+        self.store.open_cart(cart_id)
+        return cart_id
+
+    def _fresh_cart_id(self) -> str:
+        return f"{self.config.device.id}-{uuid.uuid4().hex[:12]}"
+
+    def _new_cart(self) -> str:
+        cart_id = self._fresh_cart_id()
+        self.store.set_meta({"current_cart": cart_id})
         self.store.open_cart(cart_id)
         return cart_id
 

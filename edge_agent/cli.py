@@ -91,17 +91,23 @@ def cmd_basket_show(args: argparse.Namespace) -> int:
     cart_ids = (
         [args.cart] if args.cart else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]
     )
-    out = {}
+    out: dict[str, dict[str, object]] = {}
     for cart_id in cart_ids:
-        lines = lines_of(carts.live_entries(conn, cart_id))
-        out[cart_id] = {line.sku: line.qty for line in lines}
+        seal = carts.seal_of(conn, cart_id)
+        out[cart_id] = {
+            "lines": {line.sku: line.qty for line in lines_of(carts.live_entries(conn, cart_id))},
+            "order_id": None if seal is None else seal.order_id,
+        }
     if args.json:
         print(json.dumps(out, indent=2))
-    else:
-        for cart_id, lines_ in out.items():
-            print(f"basket {cart_id}: {sum(lines_.values())} item(s)")
-            for sku, qty in lines_.items():
-                print(f"  {sku}  x{qty}")
+        return 0
+    for cart_id, basket in out.items():
+        lines = basket["lines"]
+        assert isinstance(lines, dict)
+        sealed = f", checked out as order {basket['order_id']}" if basket["order_id"] else ""
+        print(f"basket {cart_id}: {sum(lines.values())} item(s){sealed}")
+        for sku, qty in lines.items():
+            print(f"  {sku}  x{qty}")
     return 0
 
 

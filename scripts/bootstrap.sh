@@ -6,7 +6,7 @@ exec </dev/null
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# mosquitto: the real broker the tests start on private ports (tests/support/broker.py).
+# mosquitto: the real broker the tests and the demo start on private ports (simulators/broker.py).
 # libzbar0: native library behind pyzbar. dbus: dbus-daemon for the BLE tests' fake BlueZ.
 # python3-venv: Debian splits venv/ensurepip out of python3.
 SYSTEM_PACKAGES=(mosquitto libzbar0 dbus python3-venv)

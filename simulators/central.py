@@ -28,8 +28,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import effects_of, quantities
+from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
 from edge_agent.domain.hlc import HybridClock
+from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.store import carts, inspect
 from edge_agent.store.db import connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
@@ -43,6 +44,7 @@ from edge_agent.sync.messages import (
     CartSnapshot,
     EpochWatermark,
     OpsBatchEvent,
+    SealModel,
     SnapshotAttr,
     SnapshotEntryModel,
     SnapshotEvent,
@@ -73,6 +75,8 @@ class CentralStats:
     ops_duplicate: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     snapshots_published: int = 0
+    orders_sealed: int = 0
+    checkout_already_sealed: int = 0
 
 
 class CentralPlatform:
@@ -219,6 +223,9 @@ class CentralPlatform:
                 if cur.rowcount:
                     new_ops.append(op)
             carts.apply_effects(conn, (effects_of(op) for op in new_ops))
+            for op in new_ops:
+                if op.kind is OpKind.CHECKOUT:
+                    self._decide_checkout(op)
             touched = {op.cart_id for op in new_ops}
             for cart_id in touched:
                 self._bump_version(cart_id, tenant, store)
@@ -230,6 +237,17 @@ class CentralPlatform:
         self._publish_watermark(tenant, store, device)
         with self._lock:
             self._dirty |= touched
+
+    def _decide_checkout(self, op: CartOp) -> None:
+        """In the same transaction as the op: the first request seals, later ones learn the existing seal."""
+        decision = decide_checkout(
+            carts.live_entries(self._conn, op.cart_id), op, carts.seal_of(self._conn, op.cart_id)
+        )
+        if decision.newly_sealed:
+            carts.record_seal(self._conn, op.cart_id, decision.seal)
+            self.stats.orders_sealed += 1
+        else:
+            self.stats.checkout_already_sealed += 1
 
     def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
         self._conn.execute(
@@ -291,6 +309,7 @@ class CentralPlatform:
             conn = self._conn
             version_row = conn.execute("SELECT version FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
             live = carts.live_entries(conn, cart_id)
+            seal = carts.seal_of(conn, cart_id)
             return CartSnapshot(
                 cart_id=cart_id,
                 version=version_row[0] if version_row else 1,
@@ -305,6 +324,10 @@ class CentralPlatform:
                     SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device, op_id=a.op_id)
                     for a in carts.attrs(conn, cart_id)
                 ],
+                sealed=None
+                if seal is None
+                else SealModel(order_id=seal.order_id, entry_ids=list(seal.entry_ids), hlc=seal.hlc),
+                added_after_checkout=[] if seal is None else sorted({e.entry_id for e in live} - set(seal.entry_ids)),
                 hlc_max=self._clock.now(),
             )
 
@@ -373,6 +396,10 @@ class CentralPlatform:
             self._client.publish(topic, payload, qos=1, retain=retain)
 
     # --- inspection ---------------------------------------------------------------------------------------
+    def seal(self, cart_id: str) -> Seal | None:
+        with self._lock:
+            return carts.seal_of(self._conn, cart_id)
+
     def cart(self, cart_id: str) -> dict[str, int]:
         with self._lock:
             return quantities(carts.live_entries(self._conn, cart_id))

@@ -128,7 +128,15 @@ class SetAttribute:
     actor: str | None = None
 
 
-BasketCommand = AddItem | RemoveItem | SetQuantity | ClearCart | SetAttribute
+@dataclass(frozen=True, slots=True)
+class RequestCheckout:
+    """The shopper asks to pay for what they see; the platform seals the cart (or says it already did)."""
+
+    cart_id: str
+    actor: str | None = None
+
+
+BasketCommand = AddItem | RemoveItem | SetQuantity | ClearCart | SetAttribute | RequestCheckout
 
 
 def plan(command: BasketCommand, live: Sequence[Entry]) -> OpIntent:
@@ -144,3 +152,7 @@ def plan(command: BasketCommand, live: Sequence[Entry]) -> OpIntent:
             return plan_clear(cart_id, live, actor)
         case SetAttribute(cart_id, key, value, actor):
             return plan_attr(cart_id, key, value, actor)
+        case RequestCheckout(cart_id, actor):
+            if not live:
+                raise Refused("empty_basket", f"basket {cart_id} is empty: nothing to check out")
+            return OpIntent(cart_id, OpKind.CHECKOUT, observed=_observed(live), actor=actor)

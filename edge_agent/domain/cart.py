@@ -59,6 +59,8 @@ def effects_of(op: CartOp) -> Effects:
         if op.kind in (OpKind.ADD, OpKind.SET_QTY) and op.sku is not None and op.qty is not None
         else ()
     )
+    if op.kind is OpKind.CHECKOUT:
+        return Effects(op.cart_id)  # membership is untouched; only the platform seals (decide_checkout)
     if op.kind is OpKind.ATTR_SET and op.key is not None:
         return Effects(op.cart_id, attrs=(AttrWrite(op.key, op.value, op.hlc, op.device, op.op_id),))
     return Effects(op.cart_id, entries=new_entry, tombstones=op.observed)
@@ -126,3 +128,34 @@ class CartReplica:
 
     def attr_values(self) -> Mapping[str, str | None]:
         return {k: w.value for k, w in self.attrs.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """The platform's decision: this cart became order ``order_id`` with exactly these entries."""
+
+    order_id: str
+    entry_ids: tuple[str, ...]
+    hlc: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutDecision:
+    seal: Seal
+    newly_sealed: bool
+    added_after_checkout: tuple[str, ...]
+    """Live entries the shopper had not seen when asking to pay: flagged for a successor, never dropped."""
+
+
+def decide_checkout(live: Iterable[Entry], request: CartOp, existing: Seal | None) -> CheckoutDecision:
+    """Checkout is not monotonic, so one authority decides, once (sync note §3.2).
+
+    The order is the entries the request observed that are still live; a second request gets the seal
+    that already exists.
+    """
+    live_ids = {e.entry_id for e in live}
+    if existing is not None:
+        return CheckoutDecision(existing, False, tuple(sorted(live_ids - set(existing.entry_ids))))
+    included = tuple(sorted(live_ids & set(request.observed)))
+    seal = Seal(request.op_id, included, request.hlc)
+    return CheckoutDecision(seal, True, tuple(sorted(live_ids - set(included))))

@@ -51,6 +51,7 @@ class OpKind(StrEnum):
     SET_QTY = "entry.set_qty"
     CLEAR = "cart.clear"
     ATTR_SET = "attr.set"
+    CHECKOUT = "checkout.request"
 
 
 _NEEDS_SKU = {OpKind.ADD, OpKind.REMOVE, OpKind.SET_QTY}
@@ -85,7 +86,7 @@ class CartOp(BaseModel):
             raise ValueError(f"{self.kind.value} {'needs' if self.kind in _NEEDS_SKU else 'takes no'} sku")
         if (self.qty is not None) != (self.kind in _NEEDS_QTY):
             raise ValueError(f"{self.kind.value} {'needs' if self.kind in _NEEDS_QTY else 'takes no'} qty")
-        if self.observed and self.kind not in (OpKind.REMOVE, OpKind.SET_QTY, OpKind.CLEAR):
+        if self.observed and self.kind not in (OpKind.REMOVE, OpKind.SET_QTY, OpKind.CLEAR, OpKind.CHECKOUT):
             raise ValueError(f"{self.kind.value} takes no observed ids")
         if (self.key is not None) != (self.kind is OpKind.ATTR_SET):
             raise ValueError("attr.set needs key (and only attr.set takes one)")

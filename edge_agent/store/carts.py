@@ -5,10 +5,11 @@ Used by the device and by the platform simulator alike; callers own the transact
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 
-from edge_agent.domain.cart import AttrWrite, Effects, Entry
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Seal
 
 _LIVE_SQL = """SELECT e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device FROM cart_entries e
                WHERE e.cart_id = ? AND NOT EXISTS (SELECT 1 FROM cart_tombstones t WHERE t.entry_id = e.entry_id)
@@ -60,3 +61,17 @@ def attrs(conn: sqlite3.Connection, cart_id: str) -> list[AttrWrite]:
         "SELECT key, value, hlc, device, op_id FROM cart_attrs WHERE cart_id = ? ORDER BY key", (cart_id,)
     )
     return [AttrWrite(*row) for row in rows]
+
+
+def seal_of(conn: sqlite3.Connection, cart_id: str) -> Seal | None:
+    row = conn.execute("SELECT order_id, entry_ids, hlc FROM cart_seals WHERE cart_id = ?", (cart_id,)).fetchone()
+    return None if row is None else Seal(row[0], tuple(json.loads(row[1])), row[2])
+
+
+def record_seal(conn: sqlite3.Connection, cart_id: str, seal: Seal) -> bool:
+    """First seal wins (the platform decides once); returns whether this one was recorded."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO cart_seals VALUES (?, ?, ?, ?)",
+        (cart_id, seal.order_id, json.dumps(list(seal.entry_ids)), seal.hlc),
+    )
+    return cur.rowcount > 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.domain.basket import BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, effects_of, lines_of
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp
 from edge_agent.store import carts
@@ -119,6 +119,9 @@ class DeviceStore:
     def live_entries(self, cart_id: str) -> list[Entry]:
         return carts.live_entries(self.conn, cart_id)
 
+    def seal_of(self, cart_id: str) -> Seal | None:
+        return carts.seal_of(self.conn, cart_id)
+
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))
 
@@ -167,6 +170,7 @@ class DeviceStore:
         tombstones: Iterable[str],
         attrs: Iterable[AttrWrite],
         hlc_max: int,
+        seal: Seal | None = None,
     ) -> bool:
         """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions."""
         with transaction(self.conn):
@@ -180,6 +184,8 @@ class DeviceStore:
                 tuple(attrs),
             )
             carts.apply_effects(self.conn, (effects,))
+            if seal is not None:
+                carts.record_seal(self.conn, cart_id, seal)
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
             self.clock.observe(hlc_max)
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))

@@ -78,12 +78,23 @@ def _platform_tables(db: Database) -> None:
     db.execute("""CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID""")
 
 
+def _cart_seals(db: Database) -> None:
+    # Written by the platform only; replicas learn it from snapshots. The first seal of a cart is final.
+    db.execute(
+        """CREATE TABLE cart_seals (
+             cart_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, entry_ids TEXT NOT NULL, hlc INTEGER NOT NULL
+           ) WITHOUT ROWID"""
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
+    ("0003_cart_seals", _cart_seals),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_platform_tables", _platform_tables),
+    ("0003_cart_seals", _cart_seals),
 ]

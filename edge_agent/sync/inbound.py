@@ -15,7 +15,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from edge_agent.const import INBOUND_MAX_BYTES
-from edge_agent.domain.cart import AttrWrite
+from edge_agent.domain.cart import AttrWrite, Seal
 from edge_agent.store.device import DeviceStore, SnapshotEntry
 from edge_agent.sync.messages import T_APPLIED, T_SNAPSHOT, AppliedEvent, AppliedWatermark, SnapshotEvent
 from edge_agent.sync.topics import Topics
@@ -90,6 +90,7 @@ class InboundRouter:
             snap.tombstones,
             [AttrWrite(a.key, a.value, a.hlc, a.device, a.op_id) for a in snap.attrs],
             snap.hlc_max,
+            None if snap.sealed is None else Seal(snap.sealed.order_id, tuple(snap.sealed.entry_ids), snap.sealed.hlc),
         )
         self.accepted["snapshot" if merged else "snapshot_stale"] += 1
         if merged and self.on_cart_changed is not None:

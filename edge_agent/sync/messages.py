@@ -77,6 +77,14 @@ class SnapshotAttr(_Strict):
     op_id: OpIdStr
 
 
+class SealModel(_Strict):
+    """Written by the platform only: the cart became this order, with exactly these entries."""
+
+    order_id: OpIdStr = Field(description="the op id of the checkout request that won")
+    entry_ids: list[OpIdStr] = Field(max_length=10_000)
+    hlc: int = Field(ge=0)
+
+
 class CartSnapshot(_Strict):
     """Down, retained: the platform's state of one cart; merging it is a union, so order never matters."""
 
@@ -85,6 +93,10 @@ class CartSnapshot(_Strict):
     entries: list[SnapshotEntryModel] = Field(max_length=10_000)
     tombstones: list[OpIdStr] = Field(max_length=100_000)
     attrs: list[SnapshotAttr] = Field(default=[], max_length=256)
+    sealed: SealModel | None = None
+    added_after_checkout: list[OpIdStr] = Field(
+        default=[], max_length=10_000, description="live entries not in the seal: kept for a successor, flagged"
+    )
     hlc_max: int = Field(ge=0)
 
 

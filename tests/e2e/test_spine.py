@@ -136,3 +136,26 @@ def test_scans_made_while_the_broker_is_down_are_saved_and_synced_when_it_return
     assert agent.outbox_total() == 5
     broker.restart()
     converge(agent, central, dict.fromkeys(gtins, 1))
+
+
+def test_checkout_is_sealed_by_the_platform_and_the_kiosk_moves_on_to_a_fresh_basket(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
+) -> None:
+    agent = agent_factory(make_config(tmp_path, broker.port))
+    gtins = [normalise_gtin(c) for c in DEMO_CODES]
+    agent.scan(gtins[0], gtins[1])
+    converge(agent, central, {gtins[0]: 1, gtins[1]: 1})
+    assert agent.agent is not None
+    first_basket = agent.cart_id
+    agent.call(agent.agent.checkout)  # committed before the web acts: the web's add is concurrent
+    central.add_online(first_basket, gtins[2], 1)
+    wait_until(lambda: central.seal(first_basket) is not None, 15, "the platform's seal")
+    seal = central.seal(first_basket)
+    assert seal is not None and len(seal.entry_ids) == 2  # exactly what the shopper saw
+    snapshot = central.snapshot(first_basket)
+    assert len(snapshot.added_after_checkout) == 1  # the web's unit: flagged, not dropped, not in the order
+    wait_until(lambda: agent.agent.cart_id != first_basket, 15, "the kiosk to start a fresh basket")  # type: ignore[union-attr]
+    assert agent.agent.store.seal_of(first_basket) == seal
+    agent.cart_id = agent.agent.cart_id
+    agent.scan(gtins[3])
+    converge(agent, central, {gtins[3]: 1})

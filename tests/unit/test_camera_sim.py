@@ -47,9 +47,7 @@ def test_demo_codes_are_distinct_valid_ean13() -> None:
 
 @pytest.mark.parametrize(("size", "shape"), [((640, 480), (480, 640)), ((1280, 720), (720, 1280))])
 @pytest.mark.parametrize("degrade", ["clean", "degraded"])
-def test_render_frame_is_gray_and_deterministic(
-    size: tuple[int, int], shape: tuple[int, int], degrade: str
-) -> None:
+def test_render_frame_is_gray_and_deterministic(size: tuple[int, int], shape: tuple[int, int], degrade: str) -> None:
     def render(seed: int) -> GrayImage:
         return render_frame(DEMO_CODES[0], "ean13", np.random.default_rng(seed), size, degrade)  # type: ignore[arg-type]
 
@@ -154,9 +152,7 @@ def test_missing_camera_index_raises() -> None:
 def test_cli_writes_the_demo_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo.avi"
     codes = DEMO_CODES[:2]
-    assert (
-        main(["--out", str(out), "--codes", ",".join(codes), "--hold", "3", "--gap", "2", "--seed", "5"]) == 0
-    )
+    assert main(["--out", str(out), "--codes", ",".join(codes), "--hold", "3", "--gap", "2", "--seed", "5"]) == 0
     printed = capsys.readouterr().out
     assert str(out) in printed
     assert all(code in printed for code in codes)

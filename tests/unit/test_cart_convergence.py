@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from edge_agent.domain.basket import AddItem, ClearCart, RemoveItem, SetAttribute, SetQuantity, plan
+from edge_agent.domain.basket import (
+    AddItem,
+    BasketCommand,
+    ClearCart,
+    RemoveItem,
+    RequestCheckout,
+    SetAttribute,
+    SetQuantity,
+    plan,
+)
 from edge_agent.domain.basket import Refused as PlanRefused
 from edge_agent.domain.cart import CartReplica, effects_of
 from edge_agent.domain.hlc import HybridClock
@@ -50,7 +59,8 @@ class Replica:
 def oracle(all_ops: list[CartOp]) -> dict[str, int]:
     """The add-wins rule, computed from the set of every op ever made, independently of any replica."""
     created = {op.op_id: op for op in all_ops if op.kind in (OpKind.ADD, OpKind.SET_QTY)}
-    dead = {eid for op in all_ops for eid in op.observed}
+    removing = (OpKind.REMOVE, OpKind.SET_QTY, OpKind.CLEAR)  # a checkout observes but removes nothing
+    dead = {eid for op in all_ops if op.kind in removing for eid in op.observed}
     out: dict[str, int] = {}
     for eid, op in created.items():
         if eid not in dead and op.sku is not None and op.qty is not None:
@@ -67,7 +77,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.rng = random.Random(seed)
         self.duplicates_delivered = 0
 
-    def _issue(self, r: int, command: AddItem | RemoveItem | SetQuantity | ClearCart | SetAttribute) -> None:
+    def _issue(self, r: int, command: BasketCommand) -> None:
         rep = self.replicas[r]
         try:
             intent = plan(command, rep.state.live())
@@ -96,6 +106,10 @@ class ConvergenceMachine(RuleBasedStateMachine):
     @rule(r=st.integers(0, 2))
     def clear(self, r: int) -> None:
         self._issue(r, ClearCart(CART))
+
+    @rule(r=st.integers(0, 2))
+    def request_checkout(self, r: int) -> None:
+        self._issue(r, RequestCheckout(CART))
 
     @rule(r=st.integers(0, 2), value=st.sampled_from(["store-1", "store-2", None]))
     def set_pickup_store(self, r: int, value: str | None) -> None:

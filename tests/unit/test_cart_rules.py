@@ -117,3 +117,29 @@ def test_the_sqlite_tables_hold_the_same_cart_as_the_in_memory_replica(
     for op in shuffled:  # any order, twice
         carts.apply_effects(conn, [effects_of(op)])
     assert quantities(carts.live_entries(conn, "c")) == replica.state.quantities()
+
+
+def test_checkout_seals_what_the_shopper_saw_and_flags_what_was_added_meanwhile() -> None:
+    from edge_agent.domain.basket import RequestCheckout
+    from edge_agent.domain.cart import decide_checkout
+
+    kiosk, web = Replica("kiosk"), Replica("web")
+    a, b = kiosk.do(AddItem("c", A)), kiosk.do(AddItem("c", B))
+    web.get(a, b)
+    request = kiosk.do(RequestCheckout("c"))
+    late = web.do(AddItem("c", C))  # the web did not see the request
+    web.get(request)
+    first = decide_checkout(web.state.live(), request, None)
+    assert first.newly_sealed and first.seal.order_id == request.op_id
+    assert first.seal.entry_ids == tuple(sorted([a.op_id, b.op_id]))
+    assert first.added_after_checkout == (late.op_id,)  # kept, flagged, never dropped
+    again = decide_checkout(web.state.live(), kiosk.do(RequestCheckout("c")), first.seal)
+    assert not again.newly_sealed and again.seal == first.seal
+
+
+def test_checking_out_an_empty_basket_is_refused() -> None:
+    from edge_agent.domain.basket import RequestCheckout
+
+    with pytest.raises(Refused) as exc:
+        plan(RequestCheckout("c"), [])
+    assert exc.value.reason == "empty_basket"

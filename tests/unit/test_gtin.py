@@ -11,9 +11,7 @@ from edge_agent.identifiers.gtin import InvalidCode, expand_upce, gtin_check_dig
 BODY_LENGTHS = (7, 11, 12, 13)
 """Bodies of GTIN-8, -12, -13 and -14."""
 
-bodies = st.sampled_from(BODY_LENGTHS).flatmap(
-    lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)
-)
+bodies = st.sampled_from(BODY_LENGTHS).flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n))
 
 
 def with_check(body: str) -> str:
@@ -122,9 +120,7 @@ def test_single_digit_errors_are_rejected(body: str, data: st.DataObject) -> Non
 def test_non_digits_are_rejected(body: str, data: st.DataObject) -> None:
     code = with_check(body)
     position = data.draw(st.integers(0, len(code) - 1))
-    intruder = data.draw(
-        st.characters(exclude_characters="0123456789", exclude_categories=("Zs", "Cc", "Zl", "Zp"))
-    )
+    intruder = data.draw(st.characters(exclude_characters="0123456789", exclude_categories=("Zs", "Cc", "Zl", "Zp")))
     mutated = code[:position] + intruder + code[position + 1 :]
     with pytest.raises(InvalidCode) as info:
         normalise_gtin(mutated)

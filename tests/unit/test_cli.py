@@ -1,0 +1,46 @@
+"""The commands store IT runs on a device read the database without writing to it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from edge_agent.domain.basket import AddItem
+from edge_agent.store.device import DeviceStore
+from tests.support.world import make_config, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge_agent", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_status_and_basket_show_report_what_the_database_holds(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 1883)
+    path = write_config(config, tmp_path / "kiosk.toml")
+    store = DeviceStore.open(config.database_path(), "kiosk-01")
+    store.record([AddItem("kiosk-01-basket", "04006381333931"), AddItem("kiosk-01-basket", "04006381333931")])
+    store.close()
+    status = json.loads(_run("status", "--config", str(path), "--json").stdout)
+    assert status["unconfirmed_ops"] == 2 and status["pending_ops"] == 2
+    assert status["oldest_unconfirmed_age_s"] is not None and status["connection"] == "never started"
+    basket = json.loads(_run("basket", "show", "--config", str(path), "--json").stdout)
+    assert basket["kiosk-01-basket"]["lines"] == {"04006381333931": 2}
+    human = _run("basket", "show", "--config", str(path)).stdout
+    assert "basket kiosk-01-basket: 2 item(s)" in human
+
+
+def test_status_without_a_database_says_so_and_exits_3(tmp_path: Path) -> None:
+    path = write_config(make_config(tmp_path, 1883), tmp_path / "kiosk.toml")
+    result = _run("status", "--config", str(path))
+    assert result.returncode == 3 and "no database" in result.stderr
+
+
+def test_config_check_accepts_the_shipped_kiosk_config() -> None:
+    result = _run("config", "check", "device_config/kiosk.toml")
+    assert result.returncode == 0 and "ok" in result.stdout
