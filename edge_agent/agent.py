@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -301,7 +302,7 @@ class Agent:
                 "link_detail": detail,
                 "link_endpoint": self.link.counters.endpoint,
                 "status_at": f"{time.time():.3f}",
-                "agent_pid": str(_pid()),
+                "agent_pid": str(os.getpid()),
                 "counters": json.dumps(
                     {
                         "scans_saved": self.scans_saved,
@@ -323,12 +324,6 @@ class Agent:
             self._write_status("online" if self.link.connected else "offline")
             # The store and loop made progress (this coroutine ran after a commit): feed the watchdog.
             sd_notify("WATCHDOG=1")
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 def _link_settings(cfg: AgentConfig) -> LinkSettings:
