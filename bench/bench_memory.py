@@ -1,0 +1,257 @@
+"""Benchmark: peak memory of `edge-agent run` playing a camera video against Mosquitto and the platform.
+
+Usage: python bench/bench_memory.py [--quick] [--seconds S]
+
+The agent runs as a real process (``python -m edge_agent run --config agent.toml``, config written with
+tests.support.world.write_config(make_config(...))) reading a generated MJPG scan video (simulators.camera:
+the DEMO_CODES held in view in turn, 640x480 @ 15 fps) paced in real time, for ~20 s (--quick 8 s),
+with Mosquitto and the central simulator (in this process) applying its ops.
+
+Figures: the agent's VmHWM (/proc/<pid>/status, read just before SIGTERM), its ru_maxrss (os.wait4 on that
+one child) and the largest VmRSS sampled every 0.25 s. Floor, same run: a bare interpreter that imports the
+same libraries (cv2, numpy, zxing-cpp, paho-mqtt, pydantic, sqlite-utils), opens the same video and decodes
+one frame -- what any Python agent with this stack costs before doing anything.
+Target: agent peak RSS <= 80 MB. Nothing here asserts a size; it only prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# Only the standard library at import time: the launcher (below) must fork from a lean process.
+REPO = Path(__file__).resolve().parents[1]
+
+TARGET_MB = 80.0
+HOLD, GAP = 10, 8
+SAMPLE_S = 0.25
+KB = 1024
+
+LAUNCHER_SCRIPT = r"""
+import json, os, subprocess, sys
+# Linux carries ru_maxrss across fork+exec (the parent's RSS at fork), so the agent and the floor are started
+# by this small process, forked while the bench was still lean; wait4 then gives each child's own peak.
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["log"], "wb") as log:
+        proc = subprocess.Popen(job["argv"], cwd=job["cwd"], env=job["env"], stdout=log, stderr=subprocess.STDOUT)
+    print(json.dumps({"pid": proc.pid}), flush=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    print(json.dumps({"code": proc.returncode, "maxrss": usage.ru_maxrss}), flush=True)
+"""
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", LAUNCHER_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.own_maxrss_kb = _self_rss_kb()
+
+    def spawn(self, argv: list[str], log: Path) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc.stdin.write(json.dumps({"argv": argv, "cwd": str(REPO), "env": env, "log": str(log)}) + "\n")
+        self.proc.stdin.flush()
+        return int(json.loads(self.proc.stdout.readline())["pid"])
+
+    def reap(self) -> tuple[int, int]:
+        """(exit code, ru_maxrss KB) of the child spawned last, once it has exited."""
+        assert self.proc.stdout is not None
+        done = json.loads(self.proc.stdout.readline())
+        return int(done["code"]), int(done["maxrss"])
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def _self_rss_kb() -> int:
+    return proc_status_kb(os.getpid(), "VmRSS") or 0
+
+
+FLOOR_SCRIPT = """
+import sys
+import cv2, numpy, zxingcpp, paho.mqtt.client, pydantic, sqlite_utils, sqlite3
+cap = cv2.VideoCapture(sys.argv[1])
+ok, frame = cap.read()
+gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+zxingcpp.read_barcodes(gray)
+cap.release()
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(*(int(status[k].split()[0]) for k in ("VmHWM", "RssAnon", "RssFile")))
+"""
+
+
+def proc_status_kb(pid: int, field: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def make_video(path: Path, seconds: float) -> tuple[Path, int]:
+    from simulators.camera import DEFAULT_FPS, DEMO_CODES, demo_script, write_scan_video
+
+    cycle = demo_script(DEMO_CODES, HOLD, GAP)
+    per_cycle = sum(frames for _, frames in cycle)
+    cycles = max(1, int(seconds * DEFAULT_FPS / per_cycle + 0.999))
+    write_scan_video(path, cycle * cycles, fps=DEFAULT_FPS)
+    return path, per_cycle * cycles
+
+
+def floor_kb(launcher: Launcher, workdir: Path, video: Path) -> tuple[int, int, int, int]:
+    """(VmHWM, ru_maxrss, RssAnon, RssFile) in KB."""
+    log = workdir / "floor.log"
+    launcher.spawn([sys.executable, "-c", FLOOR_SCRIPT, str(video)], log)
+    code, maxrss = launcher.reap()
+    if code != 0:
+        raise RuntimeError(f"floor process failed: {log.read_text(errors='replace')[-2000:]}")
+    hwm, anon, file = (int(v) for v in log.read_text().split()[-3:])
+    return hwm, maxrss, anon, file
+
+
+def run_agent(launcher: Launcher, workdir: Path, port: int, video: Path, seconds: float) -> dict[str, Any]:
+    from tests.support.world import make_config, write_config
+
+    config = make_config(workdir, port, video=video)
+    assert config.readers.barcode is not None
+    config.readers.barcode.pace = True  # a live camera's rate, not as fast as the decoder can go
+    config_path = write_config(config, workdir / "agent.toml")
+    log_path = workdir / "agent.log"
+    samples: list[int] = []
+    pid = launcher.spawn([sys.executable, "-m", "edge_agent", "run", "--config", str(config_path)], log_path)
+    hwm = anon = file = None
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            rss = proc_status_kb(pid, "VmRSS")
+            if rss is None:  # exited early
+                break
+            samples.append(rss)
+            time.sleep(SAMPLE_S)
+        hwm = proc_status_kb(pid, "VmHWM")
+        anon, file = proc_status_kb(pid, "RssAnon"), proc_status_kb(pid, "RssFile")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        returncode, maxrss = launcher.reap()
+    text = log_path.read_text(errors="replace")
+    return {
+        "hwm": hwm,
+        "anon": anon,
+        "file": file,
+        "maxrss": maxrss,
+        "max_sampled": max(samples) if samples else None,
+        "last_sampled": samples[-1] if samples else None,
+        "samples": len(samples),
+        "saved": sum(1 for line in text.splitlines() if " saved " in line),
+        "returncode": returncode,
+        "log_tail": text[-1500:],
+    }
+
+
+def mb(kb: int | None) -> str:
+    return "n/a" if kb is None else f"{kb / KB:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="8 s of video (under a minute)")
+    parser.add_argument("--seconds", type=float, default=None, help="default 20; --quick 8")
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (8.0 if args.quick else 20.0)
+
+    launcher = Launcher()  # first, while this process holds only the standard library
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _common as c  # also puts the repo on sys.path
+
+    from simulators.camera import DEFAULT_FPS
+    from simulators.central import CentralPlatform
+    from tests.support.broker import MosquittoBroker
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    print(f"# Peak memory of `edge-agent run`: {seconds:g} s of paced camera video, Mosquitto, central\n")
+    print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
+    try:
+        video, frames = make_video(workdir / "scan.avi", seconds)
+        floor_hwm, floor_maxrss, floor_anon, floor_file = floor_kb(launcher, workdir, video)
+        broker = MosquittoBroker(workdir / "broker")
+        broker.start()
+        try:
+            central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()
+            try:
+                res = run_agent(launcher, workdir, broker.port, video, seconds)
+                applied = central.applied_count()
+            finally:
+                central.stop()
+        finally:
+            broker.stop()
+    finally:
+        launcher.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    hwm, maxrss = res["hwm"], res["maxrss"]
+    print(
+        c.md_table(
+            ["figure", "agent MB", "floor MB", "ratio", "target"],
+            [
+                ["VmHWM (peak RSS)", mb(hwm), mb(floor_hwm), c.ratio(hwm or 0, floor_hwm), f"<= {TARGET_MB:g} MB"],
+                [
+                    "ru_maxrss (wait4)",
+                    mb(maxrss),
+                    mb(floor_maxrss),
+                    c.ratio(maxrss, floor_maxrss),
+                    f"<= {TARGET_MB:g} MB",
+                ],
+                [
+                    "RssAnon at the end (heap, stacks)",
+                    mb(res["anon"]),
+                    mb(floor_anon),
+                    c.ratio(res["anon"] or 0, floor_anon),
+                    "",
+                ],
+                [
+                    "RssFile at the end (mapped libraries)",
+                    mb(res["file"]),
+                    mb(floor_file),
+                    c.ratio(res["file"] or 0, floor_file),
+                    "",
+                ],
+                ["largest sampled VmRSS", mb(res["max_sampled"]), "", "", ""],
+                ["VmRSS at the end", mb(res["last_sampled"]), "", "", ""],
+            ],
+        )
+    )
+    print()
+    print(
+        f"Video: {frames} frames 640x480 MJPG @ {DEFAULT_FPS} fps ({frames / DEFAULT_FPS:.1f} s), paced; the agent "
+        f"ran {seconds:g} s ({res['samples']} RSS samples), saved {res['saved']} scans, the central applied "
+        f"{applied}; exit code after SIGTERM {res['returncode']}. Floor: the same interpreter importing cv2, numpy, "
+        f"zxing-cpp, paho-mqtt, pydantic and sqlite-utils, decoding one frame of the same video. Both were started "
+        f"by a launcher forked at {mb(launcher.own_maxrss_kb)} MB, so ru_maxrss is each child's own."
+    )
+    if res["returncode"] not in (0, -signal.SIGTERM):
+        print("\nAgent log tail:\n```\n" + str(res["log_tail"]) + "\n```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
