@@ -49,6 +49,10 @@ DEFAULT_BATCH_MAX_OPS = 100
 BATCH_MAX_BYTES = 64 * 1024
 """A batch stays under 64 KB so any broker's default maximum packet size accepts it (sync note §5)."""
 
+MAX_UNCONFIRMED_OPS = 10_000
+"""Ops PUBACKed but not yet confirmed by the platform: beyond this the pump waits. Without a cap a large
+backlog is published faster than the platform applies it, T_ack expires and ops are sent twice (bench)."""
+
 DEFAULT_ACK_TIMEOUT_S = 60.0
 """*default* T_ack: a `sent` op not covered by the applied watermark after this goes back to pending."""
 

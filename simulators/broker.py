@@ -221,6 +221,8 @@ class MosquittoBroker:
             f"listener {port} {HOST}",
             *self._listener_options,
             "allow_anonymous true",
+            # Nagle + delayed ACK hold small QoS 1 packets for up to 40 ms; a store broker should set this too.
+            "set_tcp_nodelay true",
             f"max_queued_messages {self._max_queued_messages}",
             "log_dest stderr",
             # `log_type all` logs every packet and drowns the failures we read logs for.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -148,6 +149,9 @@ class CentralPlatform:
             self._client.connect(self.host, self.port, keepalive=10, clean_start=False, properties=props)
         else:  # 3.1.1: clean_session=False was set on the client
             self._client.connect(self.host, self.port, keepalive=10)
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):  # see edge_agent.sync.link._disable_nagle
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client.loop_start()
         if not self.connected.wait(timeout):
             raise RuntimeError(f"central simulator could not connect to {self.host}:{self.port}")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge_agent.const import BATCH_MAX_BYTES, TICK_S
+from edge_agent.const import BATCH_MAX_BYTES, MAX_UNCONFIRMED_OPS, TICK_S
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.link import MqttLink
 from edge_agent.sync.messages import T_OPS, AppliedWatermark, encode_ops_batch
@@ -58,8 +58,12 @@ class OutboxPump:
     wall: Callable[[], float] = time.time
     counters: PumpCounters = field(default_factory=PumpCounters)
     on_confirmed: Callable[[int], None] | None = None
+    max_unconfirmed_ops: int = MAX_UNCONFIRMED_OPS
     _window: int = 0
     _inflight: dict[int, _InFlight] = field(default_factory=dict)
+    _inflight_ops: int = 0
+    _awaiting_confirmation: int = 0
+    _last_housekeeping: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self) -> None:
@@ -74,27 +78,37 @@ class OutboxPump:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
             self._wake.clear()
-            self._housekeeping()
+            if self.monotonic() - self._last_housekeeping >= TICK_S:  # on the tick, not on every wake-up
+                self._last_housekeeping = self.monotonic()
+                self._housekeeping()
             self._fill_window()
 
     # --- link events (on the loop) ------------------------------------------------------------------------
     def link_up(self, receive_maximum: int) -> None:
         """At once after a reconnect, everything unconfirmed goes back to pending and is sent again."""
-        self._inflight.clear()
+        self._forget_flights()
         self._window = max(1, min(self.settings.window, receive_maximum))
         self.store.release()
         self.wake()
 
     def link_down(self) -> None:
-        self._inflight.clear()
+        self._forget_flights()
         self.store.release()
+
+    def _forget_flights(self) -> None:
+        """Everything unconfirmed is pending again (released in the store), so nothing is in flight."""
+        self._inflight.clear()
+        self._inflight_ops = 0
+        self._awaiting_confirmation = 0
 
     def published(self, mid: int, ok: bool, reason: str) -> None:
         flight = self._inflight.pop(mid, None)
         if flight is None:
             return
+        self._inflight_ops -= len(flight.seqs)
         if ok:
             self.store.mark_sent(flight.seqs)
+            self._awaiting_confirmation += len(flight.seqs)
         else:  # e.g. 0x87 not authorized, 0x97 quota exceeded: not sent
             self.counters.puback_failures += 1
             log.warning("sync: broker refused ops batch (%s); will retry", reason)
@@ -107,6 +121,8 @@ class OutboxPump:
             deleted += self.store.confirm(wm.epoch, wm.applied_upto, wm.applied_above)
         self.store.clock.observe(watermark.hlc)
         if deleted:
+            self._awaiting_confirmation = max(0, self._awaiting_confirmation - deleted)
+            self.wake()  # room under the unconfirmed cap
             self.counters.ops_confirmed += deleted
             if self.on_confirmed is not None:
                 self.on_confirmed(deleted)
@@ -114,7 +130,11 @@ class OutboxPump:
 
     # --- internals ----------------------------------------------------------------------------------------
     def _fill_window(self) -> None:
-        while self.link.connected and len(self._inflight) < self._window:
+        while (
+            self.link.connected
+            and len(self._inflight) < self._window
+            and self._inflight_ops + self._awaiting_confirmation < self.max_unconfirmed_ops
+        ):
             rows = self.store.lease(self.settings.batch_max_ops, BATCH_MAX_BYTES)
             if not rows:
                 return
@@ -134,6 +154,7 @@ class OutboxPump:
                 return
             # Registered before the loop yields, so an early on_publish always finds it.
             self._inflight[mid] = _InFlight(seqs, self.monotonic())
+            self._inflight_ops += len(seqs)
             self.counters.batches_published += 1
             self.counters.ops_published += len(seqs)
             self.counters.max_inflight_seen = max(self.counters.max_inflight_seen, len(self._inflight))
@@ -141,6 +162,7 @@ class OutboxPump:
     def _housekeeping(self) -> None:
         expired = self.store.expire_sent(self.wall() - self.settings.ack_timeout_s)
         if expired:
+            self._awaiting_confirmation = max(0, self._awaiting_confirmation - expired)
             self.counters.ack_timeouts += expired
             log.info("sync: %d ops unconfirmed after %.0fs, sending again", expired, self.settings.ack_timeout_s)
         if self._inflight and self.link.connected:
