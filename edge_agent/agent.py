@@ -295,7 +295,7 @@ class Agent:
         return cart_id
 
     def _write_status(self, link_state: str, detail: str = "") -> None:
-        """What `edge-agent status` shows; written on state changes and by the heartbeat."""
+        """What `edge-agent status` shows; written on state changes and by the heartbeat (no fsync needed)."""
         self.store.set_meta(
             {
                 "link_state": link_state,
@@ -313,7 +313,8 @@ class Agent:
                         "readers": self.reader_health,
                     }
                 ),
-            }
+            },
+            durable=False,
         )
 
     async def _heartbeat(self) -> None:

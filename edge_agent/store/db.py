@@ -75,6 +75,22 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+@contextmanager
+def bookkeeping_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A transaction whose loss on power failure is harmless, committed without an fsync of its own.
+
+    For the outbox's lease/sent/confirm states (reset to pending at startup anyway: the worst case is a
+    resend) and diagnostics. The next FULL commit syncs the WAL including these frames. Ops themselves
+    are always recorded with ``transaction`` at synchronous=FULL.
+    """
+    conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with transaction(conn):
+            yield conn
+    finally:
+        conn.execute("PRAGMA synchronous=FULL")
+
+
 Migration = Callable[[Database], None]
 
 

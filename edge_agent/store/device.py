@@ -20,7 +20,7 @@ from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effect
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp
 from edge_agent.store import carts
-from edge_agent.store.db import StorageError, connect, migrate, new_epoch, transaction
+from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
 REJECTS_KEPT = 1000
@@ -196,7 +196,7 @@ class DeviceStore:
     # --- outbox port --------------------------------------------------------------------------------------
     def lease(self, limit: int, max_bytes: int) -> list[OutboxRow]:
         """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them."""
-        with transaction(self.conn):
+        with bookkeeping_transaction(self.conn):
             rows: list[OutboxRow] = []
             size = 0
             for seq, body, created_at in self.conn.execute(
@@ -213,7 +213,7 @@ class DeviceStore:
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
-        with transaction(self.conn):
+        with bookkeeping_transaction(self.conn):
             self.conn.execute(
                 "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_sent_at = ? "
                 "WHERE state = 'leased' AND seq IN (SELECT value FROM json_each(?))",
@@ -222,7 +222,7 @@ class DeviceStore:
 
     def release(self, seqs: Sequence[int] | None = None) -> None:
         """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
-        with transaction(self.conn):
+        with bookkeeping_transaction(self.conn):
             if seqs is None:
                 self.conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
             else:
@@ -232,7 +232,7 @@ class DeviceStore:
         """Delete the rows the platform says it applied; returns how many. Other epochs are not ours."""
         if epoch != self.epoch:
             return 0
-        with transaction(self.conn):
+        with bookkeeping_transaction(self.conn):
             cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
             deleted = cur.rowcount
             if applied_above:
@@ -245,7 +245,7 @@ class DeviceStore:
 
     def expire_sent(self, sent_before: float) -> int:
         """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
-        with transaction(self.conn):
+        with bookkeeping_transaction(self.conn):
             cur = self.conn.execute(
                 "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?",
                 (sent_before,),
@@ -266,12 +266,12 @@ class DeviceStore:
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
         return int(row[0])
 
-    def set_meta(self, values: dict[str, str]) -> None:
-        with transaction(self.conn):
+    def set_meta(self, values: dict[str, str], *, durable: bool = True) -> None:
+        with transaction(self.conn) if durable else bookkeeping_transaction(self.conn):
             self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     def record_reject(self, source: str, reason: str, detail: str) -> None:
-        with transaction(self.conn):
+        with bookkeeping_transaction(self.conn):
             cur = self.conn.execute(
                 "INSERT INTO rejects (at, source, reason, detail) VALUES (?, ?, ?, ?)",
                 (self._now(), source, reason, detail[:500]),

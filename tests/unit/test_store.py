@@ -118,3 +118,10 @@ def test_the_hlc_survives_a_restart_with_a_clock_that_went_back_to_1970(tmp_path
     store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01", wall_ms=lambda: 0)
     [after] = store.record([AddItem("c", A)])
     assert after.op is not None and before.op is not None and after.op.hlc > before.op.hlc
+
+
+def test_bookkeeping_leaves_the_connection_at_full_sync_for_the_next_op(store: DeviceStore) -> None:
+    store.record([AddItem("c", A)])
+    store.mark_sent([r.seq for r in store.lease(10, 1 << 20)])
+    store.confirm(store.epoch, 1)
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again for record()
