@@ -27,7 +27,7 @@ DecoderName = Literal["zxing", "pyzbar"]
 GrayImage = NDArray[np.uint8]
 
 # Median ms/frame, successes of 30 (bench/bench_decoders.py, 2026-11-23, 2-core x86-64, one thread,
-# EAN-13 only; docs/bench_decoders.md). zxing-cpp is 4-8x faster and reads at least as many:
+# EAN-13 only; docs/benchmarks.md). zxing-cpp is 4-8x faster and reads at least as many:
 #   640x480  clean     zxing 3.3 ms 30/30   pyzbar 13.3 ms 30/30
 #   640x480  degraded  zxing 3.1 ms 17/30   pyzbar 17.6 ms 14/30
 #   1280x720 clean     zxing 6.7 ms 30/30   pyzbar 39.0 ms 29/30
