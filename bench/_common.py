@@ -30,6 +30,10 @@ if str(REPO) not in sys.path:
 import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
+from edge_agent import const  # noqa: E402
+from edge_agent.config import AgentConfig  # noqa: E402
+from tests.support.world import make_config  # noqa: E402
+
 # The agent's paho logger has no handler in a bench: keep teardown chatter ("Client is not connected") quiet.
 logging.getLogger("paho").setLevel(logging.CRITICAL)
 
@@ -259,3 +263,16 @@ def _wait_central_ready(host: str, port: int, proc: subprocess.Popen[bytes]) -> 
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def production_config(workdir: Path, port: int, device: str, **mqtt: Any) -> AgentConfig:
+    """The tests' config builder, with the production keepalive and timeouts (the tests shorten them)."""
+    return make_config(
+        workdir,
+        port,
+        device=device,
+        keepalive_s=const.DEFAULT_KEEPALIVE_S,
+        ack_timeout_s=const.DEFAULT_ACK_TIMEOUT_S,
+        congestion_timeout_s=const.DEFAULT_CONGESTION_TIMEOUT_S,
+        **mqtt,
+    )

@@ -41,7 +41,7 @@ from edge_agent.store.device import DeviceStore
 from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
-from tests.support.world import InProcessAgent, make_config
+from tests.support.world import InProcessAgent
 
 DEVICE = "kiosk-01"
 RECORD_GROUP = 500
@@ -110,16 +110,7 @@ class Drain:
 
 
 def drain(workdir: Path, broker: MosquittoBroker, n: int, args: argparse.Namespace) -> Drain:
-    config = make_config(
-        workdir,
-        broker.port,
-        device=DEVICE,
-        batch_max_ops=args.batch_max_ops,
-        window=args.window,
-        keepalive_s=const.DEFAULT_KEEPALIVE_S,
-        ack_timeout_s=const.DEFAULT_ACK_TIMEOUT_S,
-        congestion_timeout_s=const.DEFAULT_CONGESTION_TIMEOUT_S,
-    )
+    config = c.production_config(workdir, broker.port, DEVICE, batch_max_ops=args.batch_max_ops, window=args.window)
     confirmed = 0
     done = threading.Event()
     finished_at = 0.0

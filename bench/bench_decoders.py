@@ -59,9 +59,7 @@ def _best_ns(call: Callable[[], object]) -> int:
     return best
 
 
-def _cell(
-    decoder: Decoder, raw: Callable[[GrayImage], object], frames: Sequence[tuple[str, GrayImage]]
-) -> str:
+def _cell(decoder: Decoder, raw: Callable[[GrayImage], object], frames: Sequence[tuple[str, GrayImage]]) -> str:
     wrapped_ns, raw_ns, hits = [], [], 0
     for code, gray in frames:
         hits += any(s.text == code for s in decoder.decode(gray))
@@ -99,10 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cell = _cell(make_decoder(name, ["ean13"]), _raw_call(name), frames)
                 print(f"| {width}x{height} | {degrade} | {name} | {cell} |")
     print()
-    print(
-        f"overhead = ours / raw library call, target <= {OVERHEAD_TARGET}x; "
-        f"total {time.monotonic() - started:.0f} s"
-    )
+    print(f"overhead = ours / raw library call, target <= {OVERHEAD_TARGET}x; total {time.monotonic() - started:.0f} s")
     return 0
 
 

@@ -35,12 +35,11 @@ from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 
-from edge_agent import const
 from edge_agent.store.device import DeviceStore, Recorded
 from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
-from tests.support.world import InProcessAgent, make_config
+from tests.support.world import InProcessAgent
 
 DEVICE = "kiosk-01"
 TARGET_P99_MS = 10.0
@@ -91,14 +90,7 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
 
 
 def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, nodelay: bool) -> dict[str, Any]:
-    config = make_config(
-        workdir,
-        broker.port,
-        device=DEVICE,
-        keepalive_s=const.DEFAULT_KEEPALIVE_S,
-        ack_timeout_s=const.DEFAULT_ACK_TIMEOUT_S,
-        congestion_timeout_s=const.DEFAULT_CONGESTION_TIMEOUT_S,
-    )
+    config = c.production_config(workdir, broker.port, DEVICE)
     central = TimedCentral(workdir / "central.db", broker.host, broker.port).start()
     agent = InProcessAgent(config).start()
     try:
