@@ -160,7 +160,7 @@ class Agent:
         commands = []
         for event in group:
             if isinstance(event, ProductScanned):
-                commands.append(AddItem(self.cart_id, event.gtin14))
+                commands.append(AddItem(self.cart_id, event.key.gtin14, serial=event.key.serial))
             elif isinstance(event, InputRejected):
                 self.rejected[f"{event.reader}:{event.reason}"] += 1
                 log.warning("reader %s rejected input: %s: %s", event.reader, event.reason, event.detail)

@@ -319,7 +319,12 @@ class CentralPlatform:
                 version=version_row[0] if version_row else 1,
                 entries=[
                     SnapshotEntryModel(
-                        entry_id=e.entry_id, sku=e.sku, qty=e.qty, hlc=e.hlc, origin_device=e.origin_device
+                        entry_id=e.entry_id,
+                        sku=e.sku,
+                        qty=e.qty,
+                        hlc=e.hlc,
+                        origin_device=e.origin_device,
+                        serial=e.serial,
                     )
                     for e in live
                 ],

@@ -34,6 +34,7 @@ class OpIntent:
     key: str | None = None
     value: str | None = None
     actor: str | None = None
+    serial: str | None = None
 
     def materialise(self, *, device: str, epoch: str, seq: int, uuid: UUID, hlc: int) -> CartOp:
         return CartOp(
@@ -51,6 +52,7 @@ class OpIntent:
             key=self.key,
             value=self.value,
             actor=self.actor,
+            serial=self.serial,
         )
 
 
@@ -63,9 +65,21 @@ def _observed(live: Sequence[Entry], sku: str | None = None) -> tuple[str, ...]:
     return tuple(sorted(e.entry_id for e in live if sku is None or e.sku == sku))
 
 
-def plan_add(cart_id: str, sku: str, qty: int = 1, actor: str | None = None) -> OpIntent:
+def plan_add(
+    cart_id: str,
+    sku: str,
+    qty: int = 1,
+    actor: str | None = None,
+    serial: str | None = None,
+    live: Sequence[Entry] = (),
+) -> OpIntent:
     _check_qty(qty)
-    return OpIntent(cart_id, OpKind.ADD, sku=sku, qty=qty, actor=actor)
+    if serial is not None:
+        if qty != 1:
+            raise Refused("bad_quantity", f"a serialised item is one item; got quantity {qty}")
+        if any(e.sku == sku and e.serial == serial for e in live):
+            raise Refused("serial_already_in_basket", f"{sku} serial {serial} is already in basket {cart_id}")
+    return OpIntent(cart_id, OpKind.ADD, sku=sku, qty=qty, actor=actor, serial=serial)
 
 
 def plan_remove(cart_id: str, live: Sequence[Entry], sku: str, actor: str | None = None) -> OpIntent:
@@ -97,6 +111,8 @@ class AddItem:
     sku: str
     qty: int = 1
     actor: str | None = None
+    serial: str | None = None
+    """Set for serialised items (GS1 AI 21): a second add of the same serial is refused, not counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +158,8 @@ BasketCommand = AddItem | RemoveItem | SetQuantity | ClearCart | SetAttribute | 
 def plan(command: BasketCommand, live: Sequence[Entry]) -> OpIntent:
     """The op a command becomes, given the live entries of its cart as this replica sees them now."""
     match command:
-        case AddItem(cart_id, sku, qty, actor):
-            return plan_add(cart_id, sku, qty, actor)
+        case AddItem(cart_id, sku, qty, actor, serial):
+            return plan_add(cart_id, sku, qty, actor, serial, live)
         case RemoveItem(cart_id, sku, actor):
             return plan_remove(cart_id, live, sku, actor)
         case SetQuantity(cart_id, sku, qty, actor):

@@ -23,6 +23,8 @@ class Entry:
     qty: int
     hlc: int
     origin_device: str
+    serial: str | None = None
+    """A serialised item (GS1 AI 21): entries with the same sku and serial are one item, whoever added them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,7 @@ class Effects:
 def effects_of(op: CartOp) -> Effects:
     """The one place that says what each op kind means (sync note §3.2)."""
     new_entry = (
-        (Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device),)
+        (Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device, op.serial),)
         if op.kind in (OpKind.ADD, OpKind.SET_QTY) and op.sku is not None and op.qty is not None
         else ()
     )
@@ -74,23 +76,38 @@ class Line:
     entry_ids: tuple[str, ...]
 
 
+def line_qty(entries: Iterable[Entry]) -> int:
+    """Unserialised entries add up; serialised ones count once per distinct serial.
+
+    Two replicas that both add serial S of one item (a tag tapped at two readers, a scan repeated while
+    offline) hold two entries, and every replica still shows one item: the rule is a function of the set.
+    """
+    plain, serials = 0, set()
+    for e in entries:
+        if e.serial is None:
+            plain += e.qty
+        else:
+            serials.add(e.serial)
+    return plain + len(serials)
+
+
 def lines_of(live: Iterable[Entry]) -> list[Line]:
-    """Group live entries into display lines: qty is the sum, order is the earliest HLC of the line."""
+    """Group live entries into display lines: qty per :func:`line_qty`, order is the earliest HLC of the line."""
     by_sku: dict[str, list[Entry]] = {}
     for entry in live:
         by_sku.setdefault(entry.sku, []).append(entry)
     lines = [
-        Line(sku, sum(e.qty for e in es), min(e.hlc for e in es), tuple(sorted(e.entry_id for e in es)))
+        Line(sku, line_qty(es), min(e.hlc for e in es), tuple(sorted(e.entry_id for e in es)))
         for sku, es in by_sku.items()
     ]
     return sorted(lines, key=lambda line: (line.first_hlc, line.sku))
 
 
 def quantities(live: Iterable[Entry]) -> dict[str, int]:
-    out: dict[str, int] = {}
+    by_sku: dict[str, list[Entry]] = {}
     for entry in live:
-        out[entry.sku] = out.get(entry.sku, 0) + entry.qty
-    return out
+        by_sku.setdefault(entry.sku, []).append(entry)
+    return {sku: line_qty(es) for sku, es in by_sku.items()}
 
 
 @dataclass

@@ -29,6 +29,8 @@ Epoch = Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]
 CartId = Annotated[str, StringConstraints(pattern=CART_ID_PATTERN)]
 Gtin14 = Annotated[str, StringConstraints(pattern=GTIN14_PATTERN)]
 OpIdStr = Annotated[str, StringConstraints(pattern=OP_ID_PATTERN)]
+Serial = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+"""GS1 AI 21 is X..20."""
 AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 
 _OP_ID_RE = re.compile(OP_ID_PATTERN)
@@ -77,6 +79,7 @@ class CartOp(BaseModel):
     key: AttrKey | None = None
     value: Annotated[str, StringConstraints(max_length=256)] | None = None
     actor: Annotated[str, StringConstraints(max_length=64)] | None = None
+    serial: Serial | None = Field(default=None, description="GS1 AI 21: a serialised item counts once per serial")
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Self:
@@ -88,6 +91,8 @@ class CartOp(BaseModel):
             raise ValueError(f"{self.kind.value} {'needs' if self.kind in _NEEDS_QTY else 'takes no'} qty")
         if self.observed and self.kind not in (OpKind.REMOVE, OpKind.SET_QTY, OpKind.CLEAR, OpKind.CHECKOUT):
             raise ValueError(f"{self.kind.value} takes no observed ids")
+        if self.serial is not None and (self.kind is not OpKind.ADD or self.qty != 1):
+            raise ValueError("only entry.add of quantity 1 takes a serial")
         if (self.key is not None) != (self.kind is OpKind.ATTR_SET):
             raise ValueError("attr.set needs key (and only attr.set takes one)")
         return self

@@ -5,13 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from edge_agent.identifiers.product_key import ProductKey
+
 
 @dataclass(frozen=True, slots=True)
 class ProductScanned:
-    gtin14: str
+    """A product code read and resolved to its key (identifiers.product_key); symbology is the AIM id or ""."""
+
+    key: ProductKey
     symbology: str
     reader: str
     at: float
+
+    @property
+    def gtin14(self) -> str:
+        return self.key.gtin14
 
 
 @dataclass(frozen=True, slots=True)

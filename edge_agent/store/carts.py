@@ -11,21 +11,25 @@ from collections.abc import Iterable
 
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Seal
 
-_LIVE_SQL = """SELECT e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device FROM cart_entries e
+_LIVE_SQL = """SELECT e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial FROM cart_entries e
                WHERE e.cart_id = ? AND NOT EXISTS (SELECT 1 FROM cart_tombstones t WHERE t.entry_id = e.entry_id)
                ORDER BY e.hlc, e.entry_id"""
 
 
 def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
-    entries: list[tuple[str, str, str, int, int, str]] = []
+    entries: list[tuple[str, str, str, int, int, str, str | None]] = []
     tombstones: list[tuple[str, str]] = []
     attrs: list[tuple[str, str, str | None, int, str, str]] = []
     for eff in effects:
-        entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in eff.entries)
+        entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in eff.entries)
         tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
         attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device, a.op_id) for a in eff.attrs)
     if entries:
-        conn.executemany("INSERT OR IGNORE INTO cart_entries VALUES (?, ?, ?, ?, ?, ?)", entries)
+        conn.executemany(
+            """INSERT OR IGNORE INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            entries,
+        )
     if tombstones:
         conn.executemany("INSERT OR IGNORE INTO cart_tombstones VALUES (?, ?)", tombstones)
     if attrs:
@@ -45,7 +49,7 @@ def live_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
 
 def all_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
     rows = conn.execute(
-        "SELECT entry_id, cart_id, sku, qty, hlc, origin_device FROM cart_entries WHERE cart_id = ?",
+        "SELECT entry_id, cart_id, sku, qty, hlc, origin_device, serial FROM cart_entries WHERE cart_id = ?",
         (cart_id,),
     )
     return [Entry(*row) for row in rows]

@@ -53,6 +53,7 @@ class SnapshotEntry:
     qty: int
     hlc: int
     origin_device: str
+    serial: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,9 @@ class DeviceStore:
             for command in commands:
                 self._ensure_cart(command.cart_id)
                 # An add observes nothing, so it skips the read (half the cost of recording a scan).
-                live = [] if isinstance(command, AddItem) else carts.live_entries(conn, command.cart_id)
+                # A plain add needs no read (the hot path); a serialised one checks for its serial.
+                plain_add = isinstance(command, AddItem) and command.serial is None
+                live = [] if plain_add else carts.live_entries(conn, command.cart_id)
                 try:
                     intent = plan(command, live)
                 except Refused as refusal:
@@ -181,7 +184,7 @@ class DeviceStore:
                 return False
             effects = Effects(
                 cart_id,
-                tuple(Entry(e.entry_id, cart_id, e.sku, e.qty, e.hlc, e.origin_device) for e in entries),
+                tuple(Entry(e.entry_id, cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in entries),
                 tuple(tombstones),
                 tuple(attrs),
             )

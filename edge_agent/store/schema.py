@@ -87,14 +87,21 @@ def _cart_seals(db: Database) -> None:
     )
 
 
+def _entry_serials(db: Database) -> None:
+    # GS1 AI 21: NULL for unserialised entries; entries sharing (cart, sku, serial) are one item.
+    db.execute("ALTER TABLE cart_entries ADD COLUMN serial TEXT")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
     ("0003_cart_seals", _cart_seals),
+    ("0004_entry_serials", _entry_serials),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_platform_tables", _platform_tables),
     ("0003_cart_seals", _cart_seals),
+    ("0004_entry_serials", _entry_serials),
 ]

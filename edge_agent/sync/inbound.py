@@ -86,7 +86,7 @@ class InboundRouter:
         merged = self.store.merge_snapshot(
             snap.cart_id,
             snap.version,
-            [SnapshotEntry(e.entry_id, e.sku, e.qty, e.hlc, e.origin_device) for e in snap.entries],
+            [SnapshotEntry(e.entry_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in snap.entries],
             snap.tombstones,
             [AttrWrite(a.key, a.value, a.hlc, a.device, a.op_id) for a in snap.attrs],
             snap.hlc_max,

@@ -11,7 +11,7 @@ from typing import Annotated, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr
+from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr, Serial
 
 SPEC_VERSION: Final = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -67,6 +67,7 @@ class SnapshotEntryModel(_Strict):
     qty: int = Field(ge=1)
     hlc: int = Field(ge=0)
     origin_device: DeviceId
+    serial: Serial | None = None
 
 
 class SnapshotAttr(_Strict):

@@ -172,7 +172,7 @@ def test_the_platform_rejects_malformed_and_forged_batches_and_keeps_applying(
 
 
 def test_a_wrong_check_digit_is_rejected_with_a_reason_never_added() -> None:
-    event = symbol_to_event(Symbol("4006381333932", "]C1"), 0.0)
+    event = symbol_to_event(Symbol("4006381333932", "]C0"), 0.0)
     assert isinstance(event, InputRejected)
     assert event.reason == "bad_check_digit"
     assert "4006381333932" in event.detail

@@ -17,6 +17,7 @@ import pytest
 
 from edge_agent.agent import Agent, build_agent
 from edge_agent.config import AgentConfig
+from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import ProductScanned, ReaderEvent
 from edge_agent.store import inspect
 from simulators.central import CentralPlatform
@@ -182,7 +183,7 @@ class InProcessAgent:
         return fut.result(10)
 
     def scan(self, *gtins: str) -> None:
-        events: list[ReaderEvent] = [ProductScanned(g, "]E0", "test", time.time()) for g in gtins]
+        events: list[ReaderEvent] = [ProductScanned(ProductKey(g), "]E0", "test", time.time()) for g in gtins]
         assert self._loop is not None and self.agent is not None
         agent = self.agent
         for event in events:

@@ -53,6 +53,23 @@ def test_two_concurrent_adds_are_two_units() -> None:
     assert pair([], AddItem("c", A), AddItem("c", A)) == {A: 2}
 
 
+def test_one_serialised_item_added_on_two_replicas_is_one_item() -> None:
+    assert pair([], AddItem("c", A, serial="S1"), AddItem("c", A, serial="S1")) == {A: 1}
+
+
+def test_two_serials_of_one_product_are_two_items_on_one_line() -> None:
+    assert pair([AddItem("c", A)], AddItem("c", A, serial="S1"), AddItem("c", A, serial="S2")) == {A: 3}
+
+
+def test_a_serial_already_in_the_basket_is_refused_with_a_reason() -> None:
+    kiosk = Replica("kiosk")
+    kiosk.do(AddItem("c", A, serial="S1"))
+    with pytest.raises(Refused) as caught:
+        kiosk.do(AddItem("c", A, serial="S1"))
+    assert caught.value.reason == "serial_already_in_basket"
+    assert kiosk.state.quantities() == {A: 1}
+
+
 def test_a_remove_keeps_an_add_it_did_not_see() -> None:
     assert pair([AddItem("c", A)], RemoveItem("c", A), AddItem("c", A)) == {A: 1}
 

@@ -11,7 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge_agent.identifiers.gtin import InvalidCode, normalise_gtin
+from biip.rcn import RcnRegion
+
+from edge_agent.identifiers.gtin import InvalidCode
+from edge_agent.identifiers.product_key import parse_code
 from edge_agent.readers.barcode.decoders import Decoder, Symbol
 from edge_agent.readers.barcode.frames import FrameSource
 from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
@@ -64,12 +67,12 @@ class ScanGate:
             self._last_seen = {c: t for c, t in self._last_seen.items() if now - t <= self.debounce_s}
 
 
-def symbol_to_event(symbol: Symbol, now: float) -> ProductScanned | InputRejected:
+def symbol_to_event(symbol: Symbol, now: float, rcn_region: RcnRegion | None = None) -> ProductScanned | InputRejected:
     try:
-        gtin = normalise_gtin(symbol.text)
+        key = parse_code(symbol.text, symbol.symbology, rcn_region=rcn_region)
     except InvalidCode as exc:
         return InputRejected(READER_NAME, exc.reason, f"{symbol.symbology} {symbol.text[:32]!r}: {exc}")
-    return ProductScanned(gtin, symbol.symbology, READER_NAME, now)
+    return ProductScanned(key, symbol.symbology, READER_NAME, now)
 
 
 @dataclass
@@ -79,6 +82,7 @@ class BarcodeReader:
     emit: Callable[[ReaderEvent], None]
     gate: ScanGate
     every_nth_frame: int = 1
+    rcn_region: RcnRegion | None = None
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     frames_read: int = 0
@@ -109,4 +113,4 @@ class BarcodeReader:
     def process(self, symbols: list[Symbol]) -> None:
         by_key = {symbol.symbology + symbol.text: symbol for symbol in symbols}
         for key in self.gate.frame(list(by_key), self.clock()):
-            self.emit(symbol_to_event(by_key[key], self.wall()))
+            self.emit(symbol_to_event(by_key[key], self.wall(), self.rcn_region))
