@@ -90,3 +90,15 @@ TICK_S = 0.5
 # --- barcode reader -------------------------------------------------------------------------------------
 DEFAULT_DEBOUNCE_S = 2.0
 """*default* The same code held in view is one scan: it must leave view (or this long pass) to count again."""
+
+# --- NFC reader -----------------------------------------------------------------------------------------
+DEFAULT_NFC_REPEAT_S = 1.0
+"""*default* The same tag content read again within 1 s of the last read is a bounce on the antenna, not a tap."""
+
+NFC_GATE_MAX_KEYS = 256
+"""Bound on the tap gate's memory of recent tags; older keys are forgotten first."""
+
+NFC_REOPEN_BASE_S = 1.0
+NFC_REOPEN_CAP_S = 30.0
+"""A missing or unplugged reader is reopened with full-jitter backoff up to 30 s: a replug is noticed quickly,
+and a reader that is simply absent does not spin the CPU."""

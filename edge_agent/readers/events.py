@@ -23,6 +23,19 @@ class ProductScanned:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityPresented:
+    """A shopper's deliberate act (loyalty tap, app QR): an unverified credential for the session to check."""
+
+    token: str
+    method: Literal["nfc", "qr"]
+    reader: str
+    at: float
+
+    def __repr__(self) -> str:  # the token is a credential: keep it out of logs and tracebacks
+        return f"IdentityPresented(method={self.method!r}, reader={self.reader!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class InputRejected:
     """Something a reader saw but will not turn into an action; counted and logged with its reason."""
 
@@ -38,4 +51,4 @@ class ReaderHealth:
     detail: str = ""
 
 
-ReaderEvent = ProductScanned | InputRejected | ReaderHealth
+ReaderEvent = ProductScanned | IdentityPresented | InputRejected | ReaderHealth

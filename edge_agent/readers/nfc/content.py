@@ -1,0 +1,92 @@
+"""What an NFC tag's NDEF says, decided without any I/O: a product, an identity credential, or a refusal.
+
+Tags are keyed by their content, never their UID (phones and emulated tags randomise it, and a UID is a
+persistent identifier of whoever carries the card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import ndef
+
+from edge_agent.identifiers.gtin import InvalidCode
+from edge_agent.identifiers.product_key import ProductKey, parse_code
+
+CREDENTIAL_URI_MARKER: Final = "/ea1/"
+"""Identity credentials travel as ``https://<any host>/ea1/<token>`` (or a bare ``EA1.`` token in a Text record),
+so a loyalty card still opens the retailer's page on a phone while the agent reads the token."""
+
+TOKEN_PREFIX: Final = "EA1."
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTag:
+    key: ProductKey
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialTag:
+    token: str
+    """Opaque here; identity.tokens verifies it. Never logged or stored as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedTag:
+    reason: str
+    detail: str
+
+
+TagContent = ProductTag | CredentialTag | RejectedTag
+
+
+def _texts(records: Sequence[ndef.Record]) -> list[str]:
+    """The candidate strings of a message: URI and Text records, and those inside Smart Posters."""
+    out: list[str] = []
+    for record in records:
+        if isinstance(record, ndef.UriRecord):
+            out.append(record.iri)
+        elif isinstance(record, ndef.TextRecord):
+            out.append(record.text)
+        elif isinstance(record, ndef.SmartposterRecord) and record.resource is not None:
+            out.append(record.resource.iri)
+    return out
+
+
+def _credential(text: str) -> str | None:
+    if text.startswith(TOKEN_PREFIX):
+        return text
+    marker = text.find(CREDENTIAL_URI_MARKER)
+    if text.startswith("https://") and marker > len("https://"):
+        token = text[marker + len(CREDENTIAL_URI_MARKER) :]
+        return TOKEN_PREFIX + token if token and not token.startswith(TOKEN_PREFIX) else token or None
+    return None
+
+
+def classify(records: Sequence[ndef.Record]) -> TagContent:
+    """The first record that means something decides; a message with none is refused with the best reason."""
+    texts = _texts(records)
+    if not texts:
+        kinds = ",".join(sorted({r.type for r in records})) or "empty message"
+        return RejectedTag("no_usable_record", f"no URI, Text or Smart Poster record ({kinds})")
+    last_reason = InvalidCode("not_a_product_code", "")
+    for text in texts:
+        token = _credential(text)
+        if token is not None:
+            return CredentialTag(token)
+        try:
+            return ProductTag(parse_code(text))
+        except InvalidCode as exc:
+            last_reason = exc
+    return RejectedTag(last_reason.reason, f"{len(texts)} record(s), none a product or credential: {last_reason}")
+
+
+def decode_message(octets: bytes) -> TagContent:
+    """Raw NDEF bytes (truncated, hostile) to content; ndeflib's strict decoder refuses broken messages."""
+    try:
+        records = list(ndef.message_decoder(octets, errors="strict"))
+    except ndef.DecodeError as exc:
+        return RejectedTag("malformed_ndef", str(exc)[:120])
+    return classify(records)
