@@ -23,12 +23,17 @@ from pathlib import Path
 from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
 from edge_agent.const import INGEST_GROUP_MAX, WILL_DELAY_S
-from edge_agent.domain.basket import AddItem, RequestCheckout
-from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
+from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
+from edge_agent.domain.ops import OpKind
+from edge_agent.domain.session import MergePolicy
+from edge_agent.identity.tokens import TokenVerifier
+from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
+from edge_agent.sessions import SessionDesk
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import InboundRouter
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
+    T_SESSION,
     T_STATUS,
     T_SYNC_REQUEST,
     DeviceStatus,
@@ -60,7 +65,7 @@ class Agent:
     link: MqttLink = field(init=False)
     pump: OutboxPump = field(init=False)
     router: InboundRouter = field(init=False)
-    cart_id: str = field(init=False)
+    sessions: SessionDesk = field(init=False)
     _queue: asyncio.Queue[ReaderEvent] = field(init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _session: int = field(default=0, init=False)
@@ -83,8 +88,24 @@ class Agent:
             ),
         )
         self.router = InboundRouter(self.store, self.topics, self.pump.applied, self._cart_changed)
-        self.cart_id = self._current_cart()
+        self.sessions = SessionDesk(
+            self.store,
+            self.source,
+            MergePolicy(cfg.identity.merge_policy if cfg.identity else "sum"),
+            _token_verifier(cfg),
+            cfg.session.idle_timeout_s,
+            cfg.session.anonymous_retention_s,
+            self._publish_session,
+            self._ensure_cart_subscribed,
+            self._record,
+        )
+        self.sessions.start(self._current_cart())
         self._queue = asyncio.Queue()
+
+    @property
+    def cart_id(self) -> str:
+        """Where a scan goes now: the session's guest basket, or the profile cart once merged."""
+        return self.sessions.active_cart
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -157,10 +178,15 @@ class Agent:
             self._handle_group(group)
 
     def _handle_group(self, group: list[ReaderEvent]) -> None:
-        commands = []
+        commands: list[BasketCommand] = []
         for event in group:
             if isinstance(event, ProductScanned):
                 commands.append(AddItem(self.cart_id, event.key.gtin14, serial=event.key.serial))
+                self.sessions.touch()
+            elif isinstance(event, IdentityPresented):
+                self._record(commands)  # scans made before the tap belong in the preview
+                commands = []
+                self.sessions.present(event)
             elif isinstance(event, InputRejected):
                 self.rejected[f"{event.reader}:{event.reason}"] += 1
                 log.warning("reader %s rejected input: %s: %s", event.reader, event.reason, event.detail)
@@ -168,15 +194,36 @@ class Agent:
             elif isinstance(event, ReaderHealth):
                 self.reader_health[event.reader] = event.state
                 log.info("reader %s: %s %s", event.reader, event.state, event.detail)
-        if commands:
-            results = self.store.record(commands)  # durable when this returns
-            saved = [r.op for r in results if r.op is not None]
-            self.scans_saved += len(saved)
-            for op in saved:
-                log.info("saved %s x%s in basket %s (%s)", op.sku, op.qty, op.cart_id, op.op_id)
-            self._ensure_cart_subscribed(self.cart_id)
-            self.pump.wake()
+        self._record(commands)
         self._last_progress = time.monotonic()
+
+    def _record(self, commands: list[BasketCommand]) -> None:
+        if not commands:
+            return
+        results = self.store.record(commands)  # durable when this returns
+        for r in results:
+            if r.refused is not None:
+                self.rejected[f"basket:{r.refused.reason}"] += 1
+                log.warning("basket refused %s: %s", type(r.command).__name__, r.refused)
+        saved = [r.op for r in results if r.op is not None]
+        self.scans_saved += sum(1 for op in saved if op.kind is OpKind.ADD)
+        for op in saved:
+            log.info("saved %s %s x%s in basket %s (%s)", op.kind.value, op.sku or "", op.qty, op.cart_id, op.op_id)
+            self._ensure_cart_subscribed(op.cart_id)
+        self.pump.wake()
+
+    # --- shopper session (kiosk UI and tests call these on the loop) ----------------------------------------
+    def confirm_merge(self, preview_id: str | None = None) -> None:
+        self.sessions.confirm(preview_id)
+
+    def decline_merge(self) -> None:
+        self.sessions.decline()
+
+    def end_session(self, reason: str = "explicit") -> None:
+        self.sessions.end(reason, self._new_cart())
+
+    def _publish_session(self, payload: bytes) -> None:
+        self.link.publish(self.topics.session, payload, retain=True, user_properties=(("ce_type", T_SESSION),))
 
     def checkout(self) -> None:
         """The shopper asks to pay (from the kiosk UI): a durable op; the platform seals the basket."""
@@ -188,17 +235,20 @@ class Agent:
         seal = self.store.seal_of(cart_id)
         if cart_id == self.cart_id and seal is not None:
             log.info("basket %s became order %s; starting a new basket", cart_id, seal.order_id)
-            self.cart_id = self._new_cart()
+            self.sessions.end("checkout", self._new_cart())
             self._ensure_cart_subscribed(self.cart_id)
+            return
+        self.sessions.cart_changed(cart_id)
 
     # --- LinkListener ---------------------------------------------------------------------------------------
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
-        self.link.subscribe([self.topics.acks])
+        self.link.subscribe([self.topics.acks, self.topics.ui])
         for cart_id in self.store.cart_ids():
             self._ensure_cart_subscribed(cart_id)
         self._publish_status("online")
         self._publish_sync_request()
+        self.sessions.publish()
         self.pump.link_up(receive_maximum)
         self._write_status("online")
 
@@ -214,7 +264,10 @@ class Agent:
         self.pump.published(mid, ok, reason)
 
     def message(self, topic: str, payload: bytes) -> None:
-        self.router.handle(topic, payload)
+        if topic == self.topics.ui:
+            self.sessions.command(payload)
+        else:
+            self.router.handle(topic, payload)
 
     # --- internals ----------------------------------------------------------------------------------------
     def _ensure_cart_subscribed(self, cart_id: str) -> None:
@@ -317,14 +370,28 @@ class Agent:
             durable=False,
         )
 
+    def _session_housekeeping(self) -> None:
+        """Idle sessions end (only if they hold something: an empty kiosk needs no new session every 15 min)."""
+        s = self.sessions.session
+        if self.sessions.idle() and (s.identity is not None or self.store.quantities(s.guest_cart)):
+            self.end_session("timeout")
+        self.sessions.purge_due()
+
     async def _heartbeat(self) -> None:
         interval = watchdog_interval_s()
         period = min(interval, 5.0) if interval else 5.0
         while True:
             await asyncio.sleep(period)
             self._write_status("online" if self.link.connected else "offline")
+            self._session_housekeeping()
             # The store and loop made progress (this coroutine ran after a commit): feed the watchdog.
             sd_notify("WATCHDOG=1")
+
+
+def _token_verifier(cfg: AgentConfig) -> TokenVerifier | None:
+    if cfg.identity is None:
+        return None
+    return TokenVerifier(tuple(bytes.fromhex(p.read_text().strip()) for p in cfg.identity.key_files))
 
 
 def _link_settings(cfg: AgentConfig) -> LinkSettings:
@@ -363,6 +430,8 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
     readers: dict[str, ReaderRunner] = {}
     barcode = config.readers.barcode
     if barcode is not None and barcode.enabled:
+        from biip.rcn import RcnRegion
+
         from edge_agent.readers.barcode.decoders import make_decoder
         from edge_agent.readers.barcode.frames import VideoCaptureSource
         from edge_agent.readers.barcode.reader import BarcodeReader, ScanGate
@@ -379,8 +448,17 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
                 emit,
                 ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
                 barcode.every_nth_frame,
+                rcn_region=RcnRegion(config.identifiers.rcn_region) if config.identifiers.rcn_region else None,
             )
             reader.run(stop)
 
         readers["barcode"] = run_barcode
+    nfc = config.readers.nfc
+    if nfc is not None and nfc.enabled:
+        from edge_agent.readers.nfc.reader import NfcReader
+
+        def run_nfc(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
+            NfcReader(nfc.path, emit, tag_types=nfc.tag_types, repeat_s=nfc.repeat_s).run(stop)
+
+        readers["nfc"] = run_nfc
     return readers

@@ -18,6 +18,8 @@ from edge_agent.domain.ops import DEVICE_ID_PATTERN
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+RcnRegionName = Literal["dk", "ee", "fi", "de", "gb", "lv", "lt", "no", "se"]
+"""biip's RcnRegion values: the countries whose variable-measure layouts GS1 publishes."""
 BarcodeFormatName = Literal["ean13", "ean8", "upca", "upce", "code128", "qr", "datamatrix"]
 
 
@@ -83,8 +85,34 @@ class BarcodeSection(_Section):
     every_nth_frame: int = Field(default=1, ge=1, le=30)
 
 
+class NfcSection(_Section):
+    enabled: bool = True
+    path: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="nfcpy device path: usb, usb:054c:06c3, tty:USB0:pn532, udp:HOST:PORT"
+    )
+    tag_types: list[Literal["type2", "type3", "type4"]] = Field(default=["type2", "type4"], min_length=1)
+    repeat_s: float = Field(default=const.DEFAULT_NFC_REPEAT_S, ge=0, le=60)
+
+
 class ReadersSection(_Section):
     barcode: BarcodeSection | None = None
+    nfc: NfcSection | None = None
+
+
+class IdentifiersSection(_Section):
+    rcn_region: RcnRegionName | None = Field(
+        default=None, description="GS1 member organisation whose variable-measure layout the store's scales print"
+    )
+
+
+class IdentitySection(_Section):
+    key_files: list[Path] = Field(min_length=1, description="hex HMAC keys from the platform; current key first")
+    merge_policy: Literal["sum", "max", "replace", "keep_online", "separate"] = "sum"
+
+
+class SessionSection(_Section):
+    idle_timeout_s: float = Field(default=const.DEFAULT_SESSION_IDLE_S, gt=0)
+    anonymous_retention_s: float = Field(default=const.DEFAULT_ANONYMOUS_RETENTION_S, ge=0)
 
 
 class BasketSection(_Section):
@@ -99,6 +127,9 @@ class AgentConfig(_Section):
     mqtt: MqttSection
     readers: ReadersSection = ReadersSection()
     basket: BasketSection = BasketSection()
+    identifiers: IdentifiersSection = IdentifiersSection()
+    identity: IdentitySection | None = None
+    session: SessionSection = SessionSection()
 
     def database_path(self) -> Path:
         if self.storage.path.is_absolute():

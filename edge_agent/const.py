@@ -102,3 +102,12 @@ NFC_REOPEN_BASE_S = 1.0
 NFC_REOPEN_CAP_S = 30.0
 """A missing or unplugged reader is reopened with full-jitter backoff up to 30 s: a replug is noticed quickly,
 and a reader that is simply absent does not spin the CPU."""
+
+# --- shopper sessions -----------------------------------------------------------------------------------
+DEFAULT_SESSION_IDLE_S = 15 * 60
+"""*default* A kiosk session with no scan, tap or UI action for 15 min has been walked away from (shopreme
+marks 30 min stale; a kiosk is shorter-lived than a phone session)."""
+
+DEFAULT_ANONYMOUS_RETENTION_S = 2 * 3600
+"""*default* An ended anonymous basket is kept 2 h (a shopper may come back to the kiosk), then purged
+once the platform has confirmed every op in it (retail note §4: anonymous baskets are kept hours)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp
 from edge_agent.store import carts
@@ -122,6 +122,19 @@ class DeviceStore:
 
     def seal_of(self, cart_id: str) -> Seal | None:
         return carts.seal_of(self.conn, cart_id)
+
+    def quantities(self, cart_id: str) -> dict[str, int]:
+        return quantities(self.live_entries(cart_id))
+
+    def purge_cart(self, cart_id: str) -> bool:
+        """Forget a cart on this device (retention, consent). Refused while any of its ops is unconfirmed:
+        purging must never lose an op the shopper saw saved. Returns whether it was purged."""
+        with transaction(self.conn):
+            if self.conn.execute("SELECT 1 FROM outbox WHERE cart_id = ? LIMIT 1", (cart_id,)).fetchone():
+                return False
+            for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts"):
+                self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+        return True
 
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))

@@ -22,6 +22,8 @@ T_APPLIED: Final = "com.edgeagent.cart.applied.v1"
 T_SNAPSHOT: Final = "com.edgeagent.cart.snapshot.v1"
 T_SYNC_REQUEST: Final = "com.edgeagent.cart.sync_request.v1"
 T_STATUS: Final = "com.edgeagent.device.status.v1"
+T_SESSION: Final = "com.edgeagent.session.state.v1"
+T_SESSION_COMMAND: Final = "com.edgeagent.session.command.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -119,6 +121,37 @@ class DeviceStatus(_Strict):
     oldest_pending_age_s: float | None = None
 
 
+class PreviewLineModel(_Strict):
+    sku: Gtin14
+    store_qty: int = Field(ge=0)
+    online_qty: int = Field(ge=0)
+    result_qty: int = Field(ge=0)
+
+
+class SessionState(_Strict):
+    """Up, retained: what the device's screen shows. No pseudonym, no credential: identified is a flag."""
+
+    session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
+    state: Literal["anonymous", "merge_preview", "merged", "kept_separate", "merge_declined", "ended"]
+    active_cart: CartId
+    guest_cart: CartId
+    identified: bool
+    consent: list[Literal["profile", "cart_sync", "analytics"]] = []
+    policy: Literal["sum", "max", "replace", "keep_online", "separate"] | None = None
+    preview_id: str | None = None
+    lines: list[PreviewLineModel] = Field(default=[], max_length=1000)
+    end_reason: str | None = None
+    refused: str | None = Field(default=None, description="reason the last UI command or tap was refused")
+
+
+class SessionCommand(_Strict):
+    """Down, from the device's UI: the shopper's decision. Confirm names the preview the shopper saw."""
+
+    action: Literal["confirm_merge", "decline_merge", "end_session", "checkout"]
+    session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
+    preview_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
+
+
 D = TypeVar("D", bound=BaseModel)
 
 
@@ -157,6 +190,14 @@ class SyncRequestEvent(CloudEvent[SyncRequest]):
 
 class StatusEvent(CloudEvent[DeviceStatus]):
     type: Literal["com.edgeagent.device.status.v1"] = T_STATUS
+
+
+class SessionStateEvent(CloudEvent[SessionState]):
+    type: Literal["com.edgeagent.session.state.v1"] = T_SESSION
+
+
+class SessionCommandEvent(CloudEvent[SessionCommand]):
+    type: Literal["com.edgeagent.session.command.v1"] = T_SESSION_COMMAND
 
 
 def utcnow() -> datetime:

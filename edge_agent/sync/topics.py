@@ -35,6 +35,16 @@ class Topics:
     def sync(self) -> str:
         return f"{self.prefix}/dv/{self.device}/sync"
 
+    @property
+    def session(self) -> str:
+        """Up, retained: the device's current shopper session (state and merge preview) for its UI."""
+        return f"{self.prefix}/dv/{self.device}/session"
+
+    @property
+    def ui(self) -> str:
+        """Down: the kiosk or mirror UI's session commands (confirm or decline a merge, end the session)."""
+        return f"{self.prefix}/dv/{self.device}/ui"
+
     def cart_state(self, cart_id: str) -> str:
         return f"{self.prefix}/carts/{cart_id}/state"
 

@@ -1,0 +1,213 @@
+"""The device's shopper session, wired: credentials in, merge previews out, the shopper's decision carried out.
+
+The rules live in :mod:`edge_agent.domain.session`; this module verifies credentials, reads the two carts
+from the store, records the merge as ordinary durable ops and publishes the session state for the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge_agent.domain.basket import BasketCommand, Refused
+from edge_agent.domain.session import MergePolicy, Session, SessionState
+from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
+from edge_agent.readers.events import IdentityPresented
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.inbound import Rejected, parse_event
+from edge_agent.sync.messages import (
+    T_SESSION_COMMAND,
+    PreviewLineModel,
+    SessionCommandEvent,
+    SessionStateEvent,
+    utcnow,
+)
+from edge_agent.sync.messages import SessionState as SessionStateModel
+
+log = logging.getLogger(__name__)
+
+PURGE_META_KEY = "purge_due"
+
+
+@dataclass
+class SessionDesk:
+    store: DeviceStore
+    source: str
+    policy: MergePolicy
+    verifier: TokenVerifier | None
+    idle_timeout_s: float
+    anonymous_retention_s: float
+    publish_state: Callable[[bytes], object]
+    """Publishes the retained session state (the agent's link; a no-op while offline)."""
+    follow_cart: Callable[[str], None]
+    """Subscribes to a cart's snapshots (the profile cart, once identified)."""
+    record: Callable[[list[BasketCommand]], object]
+    now: Callable[[], float] = time.time
+    rejected: Counter[str] = field(default_factory=Counter)
+    session: Session = field(init=False)
+
+    def start(self, guest_cart: str) -> None:
+        now = self.now()
+        self.session = Session(uuid.uuid4().hex, guest_cart, now, self.policy, last_activity=now)
+        self.publish()
+
+    @property
+    def active_cart(self) -> str:
+        return self.session.active_cart
+
+    def touch(self) -> None:
+        self.session.touch(self.now())
+
+    # --- shopper acts -------------------------------------------------------------------------------------
+    def present(self, event: IdentityPresented) -> None:
+        """A loyalty tap or app code. Presented again while the preview shows, it is the confirm tap."""
+        if self.verifier is None:
+            self._refuse("identity_not_configured", "no [identity] section in config")
+            return
+        try:
+            identity = self.verifier.verify(event.token, self.now(), event.method)
+        except IdentityRejected as exc:
+            self._refuse(exc.reason, str(exc))
+            return
+        s = self.session
+        if s.state is SessionState.MERGE_PREVIEW and s.identity and s.identity.pseudonym == identity.pseudonym:
+            self.confirm(None)
+            return
+        try:
+            s.identify(identity, self.store.quantities(s.guest_cart), self._online(identity.profile_cart), self.now())
+        except Refused as exc:
+            self._refuse(exc.reason, str(exc))
+            return
+        self.follow_cart(identity.profile_cart)
+        log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
+        self.publish()
+
+    def confirm(self, preview_id: str | None) -> None:
+        s = self.session
+        try:
+            commands = s.confirm(preview_id, self.store.live_entries(s.guest_cart), self.now())
+        except Refused as exc:
+            self._refuse(exc.reason, str(exc))
+            return
+        self.record(commands)
+        log.info("session %s: merge confirmed under %s (%d ops)", s.session_id, s.policy.value, len(commands))
+        self.publish()
+
+    def decline(self) -> None:
+        try:
+            self.session.decline(self.now())
+        except Refused as exc:
+            self._refuse(exc.reason, str(exc))
+            return
+        self.publish()
+
+    def end(self, reason: str, next_guest_cart: str) -> None:
+        """End the session; its carts are forgotten on this device once retention passes and ops are confirmed."""
+        s = self.session
+        if s.state is not SessionState.ENDED:
+            s.end(reason)
+            self.publish()
+        anonymous = s.identity is None
+        keeps_profile = s.identity is not None and "profile" in s.identity.consent
+        due = self.now() + (self.anonymous_retention_s if anonymous else 0.0)
+        purge = {s.guest_cart: due}
+        if s.identity is not None and not keeps_profile:
+            purge[s.identity.profile_cart] = due
+        elif s.identity is not None:
+            purge[s.identity.profile_cart] = self.now() + self.anonymous_retention_s
+        self._schedule_purge(purge)
+        self.start(next_guest_cart)
+
+    def command(self, payload: bytes) -> None:
+        """A command from the device's UI (MQTT ``.../ui``); bad ones are rejected with a reason, never acted on."""
+        try:
+            cmd = parse_event(payload, SessionCommandEvent, T_SESSION_COMMAND).data
+        except Rejected as rej:
+            self._refuse(f"ui_{rej.reason}", rej.detail, publish=False)
+            return
+        if cmd.session_id != self.session.session_id:
+            self._refuse("stale_session", f"command for session {cmd.session_id}")
+            return
+        if cmd.action == "confirm_merge":
+            self.confirm(cmd.preview_id)
+        elif cmd.action == "decline_merge":
+            self.decline()
+
+    # --- platform and time --------------------------------------------------------------------------------
+    def cart_changed(self, cart_id: str) -> None:
+        s = self.session
+        if s.identity is not None and cart_id == s.identity.profile_cart:
+            preview = s.refresh_preview(self.store.quantities(s.guest_cart), self._online(cart_id))
+            if preview is not None:
+                self.publish()
+
+    def idle(self) -> bool:
+        return self.session.idle_for(self.now()) > self.idle_timeout_s
+
+    def purge_due(self) -> list[str]:
+        """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round."""
+        due = self._purges()
+        now, purged = self.now(), []
+        for cart_id, at in list(due.items()):
+            if at <= now and cart_id != self.active_cart and self.store.purge_cart(cart_id):
+                purged.append(cart_id)
+                del due[cart_id]
+        if purged:
+            self.store.set_meta({PURGE_META_KEY: json.dumps(due)})
+            log.info("purged %d ended basket(s) from this device", len(purged))
+        return purged
+
+    # --- internals ----------------------------------------------------------------------------------------
+    def _online(self, profile_cart: str) -> dict[str, int]:
+        return self.store.quantities(profile_cart)
+
+    def _refuse(self, reason: str, detail: str, *, publish: bool = True) -> None:
+        self.rejected[reason] += 1
+        log.warning("session: refused: %s: %s", reason, detail)
+        self.store.record_reject("session", reason, detail[:200])
+        if publish:
+            self.publish(refused=reason)
+
+    def _purges(self) -> dict[str, float]:
+        row = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (PURGE_META_KEY,)).fetchone()
+        return {str(k): float(v) for k, v in json.loads(row[0]).items()} if row else {}
+
+    def _schedule_purge(self, carts: dict[str, float]) -> None:
+        due = self._purges()
+        due.update(carts)
+        self.store.set_meta({PURGE_META_KEY: json.dumps(due)})
+
+    def state_model(self, refused: str | None = None) -> SessionStateModel:
+        s = self.session
+        preview = s.preview
+        return SessionStateModel(
+            session_id=s.session_id,
+            state=s.state.value,
+            active_cart=s.active_cart,
+            guest_cart=s.guest_cart,
+            identified=s.identity is not None,
+            consent=sorted(s.identity.consent) if s.identity else [],  # type: ignore[arg-type]
+            policy=preview.policy.value if preview else None,
+            preview_id=preview.preview_id if preview else None,
+            lines=[
+                PreviewLineModel(sku=ln.sku, store_qty=ln.store_qty, online_qty=ln.online_qty, result_qty=ln.result_qty)
+                for ln in (preview.lines if preview else ())
+            ],
+            end_reason=s.end_reason,
+            refused=refused,
+        )
+
+    def publish(self, refused: str | None = None) -> None:
+        event = SessionStateEvent(
+            source=self.source,
+            id=f"{self.session.session_id}:{uuid.uuid4().hex[:8]}",
+            time=utcnow(),
+            subject=self.session.session_id,
+            data=self.state_model(refused),
+        )
+        self.publish_state(event.model_dump_json(exclude_none=True).encode())
