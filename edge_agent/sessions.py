@@ -83,6 +83,7 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
+        self.store.open_cart(identity.profile_cart)  # snapshots of carts the device does not hold are ignored
         self.follow_cart(identity.profile_cart)
         log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
         self.publish()

@@ -387,6 +387,11 @@ class CentralPlatform:
         self.publish_snapshot(op.cart_id)
         return op.op_id
 
+    def open_profile_cart(self, cart_id: str, tenant: str, store: str) -> None:
+        """A shopper's online cart, homed at a store so its snapshots reach that store's devices."""
+        with self._lock, transaction(self._conn):
+            self._conn.execute("INSERT OR IGNORE INTO cart_versions VALUES (?, 1, ?, ?)", (cart_id, tenant, store))
+
     def add_online(self, cart_id: str, sku: str, qty: int = 1) -> str:
         return self.online_edit(AddItem(cart_id, sku, qty, actor="web"))
 

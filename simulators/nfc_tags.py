@@ -90,6 +90,10 @@ def payment_card(uid: bytes = bytes.fromhex("08112233")) -> Card:
 # --- Type 2 ------------------------------------------------------------------------------------------------
 NTAG213_PAGES: Final = 45
 NTAG213_VERSION: Final = bytes.fromhex("0004040201000F03")
+NTAG215_PAGES: Final = 135
+NTAG215_VERSION: Final = bytes.fromhex("0004040201001103")
+NTAG213_DATA_BYTES: Final = 144
+"""A message that does not fit an NTAG213 goes on an NTAG215 (504 bytes), as a card printer would choose."""
 
 
 def type2_memory(card: Card) -> bytes:
@@ -97,21 +101,22 @@ def type2_memory(card: Card) -> bytes:
     bcc0 = 0x88 ^ uid[0] ^ uid[1] ^ uid[2]
     bcc1 = uid[3] ^ uid[4] ^ uid[5] ^ uid[6]
     header = uid[:3] + bytes([bcc0]) + uid[3:7] + bytes([bcc1, 0x48, 0, 0])
-    cc = bytes.fromhex("E1101200")  # NDEF 1.0, 144 bytes data area, read/write
     msg = card.message()
-    tlv = (
-        (b"\x03" + bytes([len(msg)]) if len(msg) < 0xFF else b"\x03\xff" + struct.pack(">H", len(msg))) + msg + b"\xfe"
-    )
-    return (header + cc + tlv).ljust(NTAG213_PAGES * 4, b"\0")[: NTAG213_PAGES * 4]
+    length = bytes([len(msg)]) if len(msg) < 0xFF else b"\xff" + struct.pack(">H", len(msg))
+    tlv = b"\x03" + length + msg + b"\xfe"
+    pages = NTAG213_PAGES if len(tlv) <= NTAG213_DATA_BYTES else NTAG215_PAGES
+    cc = bytes([0xE1, 0x10, (pages - 9) * 4 // 8, 0x00])  # NDEF 1.0, data area size / 8, read/write
+    return (header + cc + tlv).ljust(pages * 4, b"\0")[: pages * 4]
 
 
 def type2_response(memory: bytes, command: bytes) -> bytes | None:
+    pages = len(memory) // 4
     if command[:1] == b"\x30" and len(command) == 2:  # READ: 4 pages, wrapping round
-        start = (command[1] % NTAG213_PAGES) * 4
+        start = (command[1] % pages) * 4
         doubled = memory + memory
         return doubled[start : start + 16]
     if command == b"\x60":  # GET_VERSION
-        return NTAG213_VERSION
+        return NTAG213_VERSION if pages == NTAG213_PAGES else NTAG215_VERSION
     if command[:1] == b"\x1a":  # Ultralight C AUTHENTICATE: an NTAG stays silent
         return None
     return b"\x00"  # NAK
