@@ -113,14 +113,14 @@ class SessionDesk:
         if s.state is not SessionState.ENDED:
             s.end(reason)
             self.publish()
-        anonymous = s.identity is None
-        keeps_profile = s.identity is not None and "profile" in s.identity.consent
-        due = self.now() + (self.anonymous_retention_s if anonymous else 0.0)
-        purge = {s.guest_cart: due}
-        if s.identity is not None and not keeps_profile:
-            purge[s.identity.profile_cart] = due
-        elif s.identity is not None:
-            purge[s.identity.profile_cart] = self.now() + self.anonymous_retention_s
+        # Anonymous: the basket is kept a while (the shopper may come back). Identified: the guest basket is
+        # done with at once, and the profile cart's local copy stays only with the shopper's "profile" consent.
+        now = self.now()
+        kept = now + self.anonymous_retention_s
+        if s.identity is None:
+            purge = {s.guest_cart: kept}
+        else:
+            purge = {s.guest_cart: now, s.identity.profile_cart: kept if "profile" in s.identity.consent else now}
         self._schedule_purge(purge)
         self.start(next_guest_cart)
 

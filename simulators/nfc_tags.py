@@ -133,7 +133,8 @@ class _IsoDepFiles:
     selected_file: bytes | None = None
 
     def files(self) -> dict[bytes, bytes]:
-        cc = bytes.fromhex("000F2000FF00FF0406E10404000000FF")[:15]
+        # CCLEN 000F, version 2.0, MLe 00FF, MLc 00FF, NDEF file control TLV: E104, 1 KB, read 00, write FF
+        cc = bytes.fromhex("000F 20 00FF 00FF 04 06 E104 0400 00 FF")
         return {b"\xe1\x03": cc, b"\xe1\x04": struct.pack(">H", len(self.message)) + self.message}
 
     def respond(self, apdu: bytes) -> bytes:

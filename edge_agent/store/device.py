@@ -47,16 +47,6 @@ class OutboxStats:
 
 
 @dataclass(frozen=True, slots=True)
-class SnapshotEntry:
-    entry_id: str
-    sku: str
-    qty: int
-    hlc: int
-    origin_device: str
-    serial: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Recorded:
     command: BasketCommand
     op: CartOp | None
@@ -184,7 +174,7 @@ class DeviceStore:
         self,
         cart_id: str,
         version: int,
-        entries: Iterable[SnapshotEntry],
+        entries: Iterable[Entry],
         tombstones: Iterable[str],
         attrs: Iterable[AttrWrite],
         hlc_max: int,
@@ -195,12 +185,7 @@ class DeviceStore:
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
-            effects = Effects(
-                cart_id,
-                tuple(Entry(e.entry_id, cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in entries),
-                tuple(tombstones),
-                tuple(attrs),
-            )
+            effects = Effects(cart_id, tuple(entries), tuple(tombstones), tuple(attrs))
             carts.apply_effects(self.conn, (effects,))
             if seal is not None:
                 carts.record_seal(self.conn, cart_id, seal)

@@ -15,8 +15,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from edge_agent.const import INBOUND_MAX_BYTES
-from edge_agent.domain.cart import AttrWrite, Seal
-from edge_agent.store.device import DeviceStore, SnapshotEntry
+from edge_agent.domain.cart import AttrWrite, Entry, Seal
+from edge_agent.store.device import DeviceStore
 from edge_agent.sync.messages import T_APPLIED, T_SNAPSHOT, AppliedEvent, AppliedWatermark, SnapshotEvent
 from edge_agent.sync.topics import Topics
 
@@ -86,7 +86,7 @@ class InboundRouter:
         merged = self.store.merge_snapshot(
             snap.cart_id,
             snap.version,
-            [SnapshotEntry(e.entry_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in snap.entries],
+            [Entry(e.entry_id, snap.cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in snap.entries],
             snap.tombstones,
             [AttrWrite(a.key, a.value, a.hlc, a.device, a.op_id) for a in snap.attrs],
             snap.hlc_max,

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from edge_agent.domain.basket import AddItem, ClearCart, Refused, SetAttribute, SetQuantity
 from edge_agent.domain.cart import Entry
 from edge_agent.domain.session import MergePolicy, Session, SessionState, merge_commands, preview_merge
+from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import Claims, Identity, IdentityRejected, TokenVerifier, issue_token
 from edge_agent.readers.nfc.content import CredentialTag, ProductTag, RejectedTag, classify, decode_message
 from edge_agent.readers.nfc.reader import apdu_allowed
@@ -57,23 +58,17 @@ def test_a_replayed_app_code_is_refused_and_the_previous_key_still_verifies() ->
 
 
 def test_ndef_content_decides_product_credential_or_refusal() -> None:
-    assert classify([ndef.UriRecord(f"https://id.gs1.org/01/{A}")]) == ProductTag(parse_key(A))
+    assert classify([ndef.UriRecord(f"https://id.gs1.org/01/{A}")]) == ProductTag(ProductKey(A))
     assert classify([ndef.UriRecord("https://loyalty.example.com/ea1/abc.def")]) == CredentialTag("EA1.abc.def")
     assert classify([ndef.TextRecord("EA1.abc.def")]) == CredentialTag("EA1.abc.def")
     assert isinstance(classify([ndef.UriRecord("https://example.com/menu")]), RejectedTag)
     assert classify([]) == RejectedTag("no_usable_record", "no URI, Text or Smart Poster record (empty message)")
 
 
-def parse_key(gtin14: str) -> object:
-    from edge_agent.identifiers.product_key import ProductKey
-
-    return ProductKey(gtin14)
-
-
 def test_truncated_ndef_is_refused_as_malformed() -> None:
     octets = b"".join(ndef.message_encoder([ndef.UriRecord(f"https://id.gs1.org/01/{A}")]))
-    assert decode_message(octets[:-5]) == RejectedTag("malformed_ndef", decode_message(octets[:-5]).detail)  # type: ignore[union-attr]
-    assert isinstance(decode_message(octets[:-5]), RejectedTag)
+    content = decode_message(octets[:-5])
+    assert isinstance(content, RejectedTag) and content.reason == "malformed_ndef"
 
 
 @settings(max_examples=300)

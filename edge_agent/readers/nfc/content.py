@@ -56,13 +56,13 @@ def _texts(records: Sequence[ndef.Record]) -> list[str]:
 
 
 def _credential(text: str) -> str | None:
+    """``EA1.<claims>.<mac>`` as is, or ``https://<host>/ea1/<claims>.<mac>`` with the prefix put back."""
     if text.startswith(TOKEN_PREFIX):
         return text
-    marker = text.find(CREDENTIAL_URI_MARKER)
-    if text.startswith("https://") and marker > len("https://"):
-        token = text[marker + len(CREDENTIAL_URI_MARKER) :]
-        return TOKEN_PREFIX + token if token and not token.startswith(TOKEN_PREFIX) else token or None
-    return None
+    if not text.startswith("https://"):
+        return None
+    _, marker, token = text.partition(CREDENTIAL_URI_MARKER)
+    return TOKEN_PREFIX + token if marker and token else None
 
 
 def classify(records: Sequence[ndef.Record]) -> TagContent:
