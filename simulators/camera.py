@@ -46,6 +46,8 @@ EAN13_DIGITS: Final = 13
 UPCA_DIGITS: Final = 12
 EAN8_DIGITS: Final = 8
 URI_PREFIXES: Final = ("http://", "https://")
+APP_CODE_PREFIXES: Final = ("EA1.",)
+"""A shopper app's identity code (edge_agent.identity.tokens) is shown as a QR on the phone's screen."""
 
 LABEL_MARGIN_MODULES: Final = 3
 """Extra paper around zxing's quiet zone, so the label edge never eats into it."""
@@ -160,12 +162,12 @@ def _is_matrix(fmt: FormatName) -> bool:
 
 
 def format_for(code: str) -> FormatName:
-    """Symbology a script code is printed in: GTIN digits by length, URIs as QR, else Code 128."""
+    """Symbology a script code is printed in: GTIN digits by length, URIs and app codes as QR, else Code 128."""
     if code.isascii() and code.isdigit():
         by_length: dict[int, FormatName] = {EAN13_DIGITS: "ean13", UPCA_DIGITS: "upca", EAN8_DIGITS: "ean8"}
         if len(code) in by_length:
             return by_length[len(code)]
-    if code.startswith(URI_PREFIXES):
+    if code.startswith(URI_PREFIXES + APP_CODE_PREFIXES):
         return "qr"
     return "code128"
 

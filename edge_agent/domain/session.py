@@ -14,12 +14,21 @@ from enum import StrEnum
 
 from edge_agent.domain.basket import AddItem, BasketCommand, ClearCart, Refused, SetAttribute, SetQuantity
 from edge_agent.domain.cart import Entry
-from edge_agent.identity.tokens import Identity
 
 ATTRIBUTION_ATTR = "attribution_key"
 """Written into the profile cart at merge: the platform credits this session for later online orders."""
 OWNER_ATTR = "owner"
 """Written into a guest basket kept separate: whose tote it is, for the platform to attach it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A verified shopper as the session knows them: a pseudonym, their profile cart and consent scopes."""
+
+    pseudonym: str
+    profile_cart: str
+    consent: frozenset[str]
+    method: str
 
 
 class MergePolicy(StrEnum):

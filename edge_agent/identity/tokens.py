@@ -22,8 +22,12 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from edge_agent.domain.ops import CartId
+from edge_agent.domain.session import Identity
 
 PREFIX: Final = "EA1"
+CREDENTIAL_URI_MARKER: Final = "/ea1/"
+"""On a card or in a QR, a credential may travel as ``https://<any host>/ea1/<claims>.<mac>``, so a phone that
+reads the card opens the retailer's page, while the agent reads the token."""
 MAX_TOKEN_CHARS: Final = 1024
 """A QR at the kiosk's camera resolution and an NTAG215 both hold this comfortably; longer is not ours."""
 
@@ -54,18 +58,21 @@ class Claims(BaseModel):
     nonce: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    pseudonym: str
-    profile_cart: str
-    consent: frozenset[str]
-    method: str
-
-
 class IdentityRejected(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def find_credential(text: str) -> str | None:
+    """The token in a scanned or tapped text: ``EA1.<claims>.<mac>`` as is, or the URI form with the prefix put
+    back; ``None`` when the text is not a credential (it may still be a product code)."""
+    if text.startswith(PREFIX + "."):
+        return text
+    if not text.startswith("https://"):
+        return None
+    _, marker, token = text.partition(CREDENTIAL_URI_MARKER)
+    return f"{PREFIX}.{token}" if marker and token else None
 
 
 def _b64(data: bytes) -> str:

@@ -25,6 +25,11 @@ from edge_agent.sync.messages import (
     EpochWatermark,
     OpsBatch,
     OpsBatchEvent,
+    PreviewLineModel,
+    SessionCommand,
+    SessionCommandEvent,
+    SessionState,
+    SessionStateEvent,
     SnapshotEntryModel,
     SnapshotEvent,
     StatusEvent,
@@ -141,6 +146,45 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "Retained; also the last will (state offline, same session). Keep the highest session: "
             "a late will must not override a newer online.",
         ),
+        "sessionState": (
+            "Shopper session state",
+            SessionStateEvent,
+            SessionStateEvent(
+                source=_SRC,
+                id="kiosk-01:session:9c4e1f0a2b3d4c5e:3",
+                time=_T0,
+                data=SessionState(
+                    session_id="9c4e1f0a2b3d4c5e",
+                    state="merge_preview",
+                    active_cart="kiosk-01-3f9a8b7c6d5e",
+                    guest_cart="kiosk-01-3f9a8b7c6d5e",
+                    identified=True,
+                    consent=["profile", "cart_sync"],
+                    policy="sum",
+                    preview_id="7a1b2c3d4e5f6071",
+                    lines=[
+                        PreviewLineModel(sku="04006381333931", store_qty=1, online_qty=2, result_qty=3),
+                    ],
+                ),
+            ),
+            "Retained, for the device's own screen (kiosk, mirror). No pseudonym and no credential: "
+            "`identified` is a flag. A merge preview names its `preview_id`; the shopper's confirmation "
+            "must quote it. `refused` explains the last refused command or tap.",
+        ),
+        "sessionCommand": (
+            "Session command from the UI",
+            SessionCommandEvent,
+            SessionCommandEvent(
+                source="urn:acme:store:s042:kiosk-ui:kiosk-01",
+                id="ui-1",
+                time=_T0,
+                data=SessionCommand(
+                    action="confirm_merge", session_id="9c4e1f0a2b3d4c5e", preview_id="7a1b2c3d4e5f6071"
+                ),
+            ),
+            "The shopper's decision at the screen. A confirm that names a stale preview, another session, "
+            "or arrives when there is no preview is refused with a reason and changes nothing.",
+        ),
     }
 
 
@@ -150,6 +194,8 @@ _CHANNELS = {
     "cartState": ("rt/v1/{tenant}/st/{store}/carts/{cartId}/state", "cartSnapshot", "receive", True),
     "deviceSync": ("rt/v1/{tenant}/st/{store}/dv/{device}/sync", "syncRequest", "send", False),
     "deviceStatus": ("rt/v1/{tenant}/st/{store}/dv/{device}/status", "deviceStatus", "send", True),
+    "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
+    "deviceUi": ("rt/v1/{tenant}/st/{store}/dv/{device}/ui", "sessionCommand", "receive", False),
 }
 
 

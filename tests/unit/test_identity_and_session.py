@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from edge_agent.domain.basket import AddItem, ClearCart, Refused, SetAttribute, SetQuantity
 from edge_agent.domain.cart import Entry
-from edge_agent.domain.session import MergePolicy, Session, SessionState, merge_commands, preview_merge
+from edge_agent.domain.session import Identity, MergePolicy, Session, SessionState, merge_commands, preview_merge
 from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.identity.tokens import Claims, Identity, IdentityRejected, TokenVerifier, issue_token
+from edge_agent.identity.tokens import Claims, IdentityRejected, TokenVerifier, issue_token
 from edge_agent.readers.nfc.content import CredentialTag, ProductTag, RejectedTag, classify, decode_message
 from edge_agent.readers.nfc.reader import apdu_allowed
 

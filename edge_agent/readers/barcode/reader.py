@@ -1,4 +1,4 @@
-"""Camera barcode reader: frames -> decoder -> GTIN-14 -> one scan event per code held in view.
+"""Camera barcode reader: frames -> decoder -> product key (or an app QR credential) -> one event per code held in view.
 
 Runs in its own thread (cv2 and the decoders block) and hands events to the loop through ``emit``.
 """
@@ -15,9 +15,10 @@ from biip.rcn import RcnRegion
 
 from edge_agent.identifiers.gtin import InvalidCode
 from edge_agent.identifiers.product_key import parse_code
+from edge_agent.identity.tokens import find_credential
 from edge_agent.readers.barcode.decoders import Decoder, Symbol
 from edge_agent.readers.barcode.frames import FrameSource
-from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
+from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,13 @@ class ScanGate:
             self._last_seen = {c: t for c, t in self._last_seen.items() if now - t <= self.debounce_s}
 
 
-def symbol_to_event(symbol: Symbol, now: float, rcn_region: RcnRegion | None = None) -> ProductScanned | InputRejected:
+def symbol_to_event(
+    symbol: Symbol, now: float, rcn_region: RcnRegion | None = None
+) -> ProductScanned | IdentityPresented | InputRejected:
+    """A shopper's app QR code is an identity presentation; anything else must be a product code."""
+    token = find_credential(symbol.text)
+    if token is not None:
+        return IdentityPresented(token, "qr", READER_NAME, now)
     try:
         key = parse_code(symbol.text, symbol.symbology, rcn_region=rcn_region)
     except InvalidCode as exc:

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
 import ndef
 
 from edge_agent.identifiers.gtin import InvalidCode
 from edge_agent.identifiers.product_key import ProductKey, parse_code
-
-CREDENTIAL_URI_MARKER: Final = "/ea1/"
-"""Identity credentials travel as ``https://<any host>/ea1/<token>`` (or a bare ``EA1.`` token in a Text record),
-so a loyalty card still opens the retailer's page on a phone while the agent reads the token."""
-
-TOKEN_PREFIX: Final = "EA1."
+from edge_agent.identity.tokens import find_credential
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +49,6 @@ def _texts(records: Sequence[ndef.Record]) -> list[str]:
     return out
 
 
-def _credential(text: str) -> str | None:
-    """``EA1.<claims>.<mac>`` as is, or ``https://<host>/ea1/<claims>.<mac>`` with the prefix put back."""
-    if text.startswith(TOKEN_PREFIX):
-        return text
-    if not text.startswith("https://"):
-        return None
-    _, marker, token = text.partition(CREDENTIAL_URI_MARKER)
-    return TOKEN_PREFIX + token if marker and token else None
-
-
 def classify(records: Sequence[ndef.Record]) -> TagContent:
     """The first record that means something decides; a message with none is refused with the best reason."""
     texts = _texts(records)
@@ -73,7 +57,7 @@ def classify(records: Sequence[ndef.Record]) -> TagContent:
         return RejectedTag("no_usable_record", f"no URI, Text or Smart Poster record ({kinds})")
     last_reason = InvalidCode("not_a_product_code", "")
     for text in texts:
-        token = _credential(text)
+        token = find_credential(text)
         if token is not None:
             return CredentialTag(token)
         try:
