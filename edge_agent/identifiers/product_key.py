@@ -109,7 +109,10 @@ def _from_gs1(message: GS1Message, what: str) -> ProductKey:
 
 
 def _digital_link(text: str) -> ProductKey:
-    result = biip.parse(text)
+    try:
+        result = biip.parse(text)
+    except ValueError as exc:  # urllib's "Invalid IPv6 URL" escapes biip (found by the NDEF bit-flip fuzz)
+        raise _reject("not_gs1_digital_link", f"URI does not parse: {exc}") from None
     uri = result.gs1_digital_link_uri
     if uri is None:
         raise _reject("not_gs1_digital_link", f"URI is not a GS1 Digital Link: {result.gs1_digital_link_uri_error}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ndef
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_agent.domain.basket import AddItem, ClearCart, Refused, SetAttribute, SetQuantity
@@ -14,6 +14,7 @@ from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import Claims, IdentityRejected, TokenVerifier, issue_token
 from edge_agent.readers.nfc.content import CredentialTag, ProductTag, RejectedTag, classify, decode_message
 from edge_agent.readers.nfc.reader import apdu_allowed
+from tests.support.fuzz import fuzz
 
 KEY, OTHER_KEY = b"k" * 32, b"o" * 32
 NOW = 1_800_000_000
@@ -71,13 +72,42 @@ def test_truncated_ndef_is_refused_as_malformed() -> None:
     assert isinstance(content, RejectedTag) and content.reason == "malformed_ndef"
 
 
-@settings(max_examples=300)
+@fuzz(300)
 @given(octets=st.binary(max_size=300))
 def test_fuzz_any_ndef_bytes_become_content_or_a_reasoned_refusal(octets: bytes) -> None:
     content = decode_message(octets)
     assert isinstance(content, ProductTag | CredentialTag | RejectedTag)
     if isinstance(content, RejectedTag):
         assert content.reason
+
+
+MIME_OR_EXTERNAL = ["application/octet-stream", "urn:nfc:ext:acme:x"]
+ndef_records = st.lists(
+    st.one_of(
+        st.builds(ndef.UriRecord, st.sampled_from(["https://id.gs1.org/01/09506000134352", "https://x/ea1/a.b"])),
+        st.builds(ndef.TextRecord, st.text(max_size=40)),
+        st.builds(ndef.Record, st.sampled_from(MIME_OR_EXTERNAL), st.just(""), st.binary(max_size=40)),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@fuzz(300)
+@given(records=ndef_records, cut=st.integers(0, 200), flip=st.tuples(st.integers(0, 400), st.integers(1, 255)))
+def test_fuzz_truncated_and_bit_flipped_ndef_messages_are_content_or_reasoned_refusals(
+    records: list[ndef.Record], cut: int, flip: tuple[int, int]
+) -> None:
+    """Valid messages torn off mid-record (a tag pulled away) or with a corrupted byte: never a crash."""
+    octets = bytearray(b"".join(ndef.message_encoder(records)))
+    where, mask = flip
+    if octets:
+        octets[where % len(octets)] ^= mask
+    for candidate in (bytes(octets), bytes(octets[: max(0, len(octets) - cut)])):
+        content = decode_message(candidate)
+        assert isinstance(content, ProductTag | CredentialTag | RejectedTag)
+        if isinstance(content, RejectedTag):
+            assert content.reason
 
 
 @pytest.mark.parametrize(

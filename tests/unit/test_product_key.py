@@ -8,11 +8,12 @@ from urllib.parse import quote
 
 import pytest
 from biip.rcn import RcnRegion
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_agent.identifiers.gtin import InvalidCode, gtin_check_digit
 from edge_agent.identifiers.product_key import GS, Measure, MeasureKind, ProductKey, parse_code
+from tests.support.fuzz import fuzz
 
 
 def with_check(body: str) -> str:
@@ -129,7 +130,7 @@ def test_property_a_wrong_check_digit_is_never_a_product(gtin13: str, wrong: int
             parse_code(text, sym)
 
 
-@settings(max_examples=500)
+@fuzz(500)
 @given(text=st.text(max_size=80), symbology=st.sampled_from(["", "]E0", "]E4", "]C1", "]d2", "]Q1", "]Q3"]))
 def test_fuzz_any_text_is_a_key_or_a_reasoned_refusal(text: str, symbology: str) -> None:
     try:
@@ -138,4 +139,33 @@ def test_fuzz_any_text_is_a_key_or_a_reasoned_refusal(text: str, symbology: str)
         assert exc.reason
     else:
         assert len(key.gtin14) == 14 and key.gtin14.isdigit()
+        assert int(key.gtin14[-1]) == gtin_check_digit(key.gtin14[:-1])
+
+
+gs1_like = st.lists(
+    st.one_of(
+        st.sampled_from(["01", "10", "17", "21", "3103", "3922", "(01)", "(21)", "(17)", "]C1", "]d2", GS]),
+        st.text(alphabet="0123456789", min_size=1, max_size=16),
+        st.text(alphabet="ABCxyz-/.%", max_size=6),
+    ),
+    max_size=12,
+).map("".join)
+digital_link_like = st.builds(
+    lambda host, path, q: f"https://{host}/{path}{q}",
+    st.sampled_from(["id.gs1.org", "example.com", "shop.example.com/p", "[::1", "h]st", "a:b@c:99999"]),
+    gs1_like.map(lambda t: t.replace("(", "").replace(")", "/")),
+    st.sampled_from(["", "?17=261231", "?linkType=all", "?%zz", "#x"]),
+)
+
+
+@fuzz(500)
+@given(text=st.one_of(gs1_like, digital_link_like), symbology=st.sampled_from(["", "]C1", "]d2", "]Q3", "]E0"]))
+def test_fuzz_near_miss_gs1_strings_and_links_are_keys_or_reasoned_refusals(text: str, symbology: str) -> None:
+    """Random text rarely looks like GS1; these are built from AIs, digits and separators, so the parser's
+    deeper branches (element strings, Digital Link paths, variable measure) meet broken input too."""
+    try:
+        key = parse_code(text, symbology)
+    except InvalidCode as exc:
+        assert exc.reason
+    else:
         assert int(key.gtin14[-1]) == gtin_check_digit(key.gtin14[:-1])

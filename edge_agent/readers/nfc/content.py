@@ -71,6 +71,8 @@ def decode_message(octets: bytes) -> TagContent:
     """Raw NDEF bytes (truncated, hostile) to content; ndeflib's strict decoder refuses broken messages."""
     try:
         records = list(ndef.message_decoder(octets, errors="strict"))
-    except ndef.DecodeError as exc:
+    except (ndef.DecodeError, ValueError) as exc:
+        # ndeflib raises a bare ValueError for some corrupt headers (an absolute-URI TNF with a type that is no
+        # URI); found by the bit-flip fuzz in tests/unit/test_identity_and_session.py.
         return RejectedTag("malformed_ndef", str(exc)[:120])
     return classify(records)
