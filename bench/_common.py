@@ -32,6 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge_agent import const  # noqa: E402
 from edge_agent.config import AgentConfig  # noqa: E402
+from simulators.central import CentralPlatform  # noqa: E402
 from tests.support.world import make_config  # noqa: E402
 
 # The agent's paho logger has no handler in a bench: keep teardown chatter ("Client is not connected") quiet.
@@ -276,3 +277,25 @@ def production_config(workdir: Path, port: int, device: str, **mqtt: Any) -> Age
         congestion_timeout_s=const.DEFAULT_CONGESTION_TIMEOUT_S,
         **mqtt,
     )
+
+
+class TimedCentral(CentralPlatform):
+    """The platform simulator, stamping perf_counter() once a batch's transaction has committed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.applied_at: list[float] = []
+        self.changed = threading.Condition()
+
+    def _apply_batch(self, tenant: str, store: str, device: str, event: Any) -> None:
+        super()._apply_batch(tenant, store, device, event)
+        now = time.perf_counter()
+        with self.changed:
+            self.applied_at.extend(now for _ in event.data.ops)
+            self.changed.notify_all()
+
+    def wait_applied(self, count: int, timeout: float) -> float:
+        with self.changed:
+            if not self.changed.wait_for(lambda: len(self.applied_at) >= count, timeout):
+                raise RuntimeError(f"central applied {len(self.applied_at)}/{count} ops after {timeout}s")
+            return self.applied_at[count - 1]

@@ -28,7 +28,6 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ import _common as c  # also puts the repo on sys.path
 
 from edge_agent.store.device import DeviceStore, Recorded
 from simulators.camera import DEMO_CODES
-from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
 from tests.support.world import InProcessAgent
 
@@ -47,28 +45,6 @@ WARMUP_SCANS = 10
 WAIT_S = 30.0
 SKUS = tuple("0" + code for code in DEMO_CODES)
 RAW_COMMITS = 500
-
-
-class TimedCentral(CentralPlatform):
-    """The platform simulator, stamping perf_counter() once a batch's transaction has committed."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.applied_at: list[float] = []
-        self.changed = threading.Condition()
-
-    def _apply_batch(self, tenant: str, store: str, device: str, event: Any) -> None:
-        super()._apply_batch(tenant, store, device, event)
-        now = time.perf_counter()
-        with self.changed:
-            self.applied_at.extend(now for _ in event.data.ops)
-            self.changed.notify_all()
-
-    def wait_applied(self, count: int, timeout: float) -> float:
-        with self.changed:
-            if not self.changed.wait_for(lambda: len(self.applied_at) >= count, timeout):
-                raise RuntimeError(f"central applied {len(self.applied_at)}/{count} ops after {timeout}s")
-            return self.applied_at[count - 1]
 
 
 def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
@@ -91,7 +67,7 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
 
 def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, nodelay: bool) -> dict[str, Any]:
     config = c.production_config(workdir, broker.port, DEVICE)
-    central = TimedCentral(workdir / "central.db", broker.host, broker.port).start()
+    central = c.TimedCentral(workdir / "central.db", broker.host, broker.port).start()
     agent = InProcessAgent(config).start()
     try:
         assert agent.agent is not None

@@ -36,6 +36,9 @@ TagType = Literal["type2", "type3", "type4", "payment"]
 
 LISTEN_SLICE_S: Final = 0.5
 """How long one ``listen`` waits for the reader before the emulator re-checks its queue and stop flag."""
+REMOVAL_GAP_S: Final = 0.3
+"""Empty field between two cards: longer than nfcpy's presence-check period (0.1 s) plus its timeout, and
+about as fast as a hand can swap one card for another."""
 
 EXCHANGE_TIMEOUT_S: Final = 1.0
 """How long an activated emulated tag waits for the reader's next command before it goes away."""
@@ -246,6 +249,9 @@ class TagEmulator:
                 while not served and not self._stop.is_set() and time.monotonic() < deadline:
                     served = self._present(clf, card)
                 self.taps_served += served
+                # The hand moves away before the next card comes: the reader's presence check must go
+                # unanswered, or nfcpy takes the next card's replies for the old tag and never reads it.
+                self._stop.wait(REMOVAL_GAP_S)
                 with self._lock:
                     self._pending -= 1
                     if self._pending == 0:
