@@ -59,6 +59,8 @@ class Agent:
     store: DeviceStore
     topics: Topics
     readers: dict[str, ReaderRunner] = field(default_factory=dict)
+    verifier: TokenVerifier | None = None
+    """Checks shoppers' credentials; None when the device identifies nobody (no [identity] in config)."""
     rejected: Counter[str] = field(default_factory=Counter)
     reader_health: dict[str, str] = field(default_factory=dict)
     scans_saved: int = 0
@@ -92,7 +94,7 @@ class Agent:
             self.store,
             self.source,
             MergePolicy(cfg.identity.merge_policy if cfg.identity else "sum"),
-            _token_verifier(cfg),
+            self.verifier,
             cfg.session.idle_timeout_s,
             cfg.session.anonymous_retention_s,
             self._publish_session,
@@ -388,10 +390,23 @@ class Agent:
             sd_notify("WATCHDOG=1")
 
 
-def _token_verifier(cfg: AgentConfig) -> TokenVerifier | None:
+class KeyFileError(ValueError):
+    """An identity key file that cannot be used; reported like a configuration error (key, file, allowed)."""
+
+
+def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
+    """Reads the platform's signing keys (current first); None when the device identifies nobody."""
     if cfg.identity is None:
         return None
-    return TokenVerifier(tuple(bytes.fromhex(p.read_text().strip()) for p in cfg.identity.key_files))
+    keys: list[bytes] = []
+    for path in cfg.identity.key_files:
+        try:
+            keys.append(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+        except OSError as exc:
+            raise KeyFileError(f"identity.key_files: {path}: cannot be read ({exc.strerror or exc})") from None
+        except ValueError:
+            raise KeyFileError(f"identity.key_files: {path}: not a key; allowed: the key as hex digits") from None
+    return TokenVerifier(tuple(keys))
 
 
 def _link_settings(cfg: AgentConfig) -> LinkSettings:
@@ -421,9 +436,10 @@ def _link_settings(cfg: AgentConfig) -> LinkSettings:
 
 def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = None) -> Agent:
     """Opens the database (I/O lives here, not in constructors) and wires the agent."""
+    verifier = identity_verifier(config)  # before the database opens: a bad key file leaves nothing open
     store = DeviceStore.open(config.database_path(), config.device.id)
     topics = Topics(config.device.tenant, config.device.store, config.device.id)
-    return Agent(config, store, topics, readers if readers is not None else default_readers(config))
+    return Agent(config, store, topics, readers if readers is not None else default_readers(config), verifier)
 
 
 def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:

@@ -34,10 +34,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("paho").setLevel(logging.WARNING)
-    from edge_agent.agent import build_agent
+    from edge_agent.agent import KeyFileError, build_agent
 
     try:
         agent = build_agent(config)
+    except KeyFileError as exc:
+        print(ConfigError(args.config, [str(exc)]), file=sys.stderr)
+        return EXIT_CONFIG
     except StorageError as exc:
         print(f"edge-agent: storage: {exc}", file=sys.stderr)
         return EXIT_STORAGE

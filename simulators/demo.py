@@ -1,8 +1,12 @@
-"""`make demo`: the agent on simulated hardware against a private broker and the central simulator.
+"""`make demo`: a kiosk agent on simulated hardware, a private Mosquitto and the central simulator.
 
-It plays a camera video of retail barcodes into a kiosk agent, shows the store basket and the central
-cart side by side, adds an item "online" at the central and shows it arrive in the store basket, and exits
-non-zero if the two carts differ at the end.
+The scene, step by step, with the store's and the platform's view of each cart printed as it goes:
+1. A guest scans two products at the kiosk camera (a generated video, read through OpenCV and zxing).
+2. The guest taps a loyalty card on the NFC reader (an emulated tag on nfcpy's udp driver).
+3. The kiosk screen shows the merge preview: the guest basket plus the shopper's online cart.
+4. The shopper confirms on the screen (the demo plays the kiosk UI over MQTT); the carts join.
+5. The shopper adds an item on the website; it arrives in the store's copy of the cart.
+Exits non-zero if any step does not happen in time or the store and the platform disagree at the end.
 """
 
 from __future__ import annotations
@@ -14,49 +18,112 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import ValidationError
 
 from edge_agent.identifiers.gtin import normalise_gtin
+from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.store import inspect
+from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent, utcnow
+from edge_agent.sync.topics import Topics
 from simulators.broker import MosquittoBroker
 from simulators.camera import DEMO_CODES, demo_script, write_scan_video
 from simulators.central import CentralPlatform
+from simulators.nfc_tags import TagEmulator, uri_card
 
 REPO = Path(__file__).resolve().parents[1]
-ONLINE_ITEM = normalise_gtin("8710398502131")
-"""What the shopper adds on the website during the demo (one of the demo products, a second unit)."""
+DEVICE, TENANT, STORE = "kiosk-01", "acme", "s042"
+GUEST_CART: Final = "kiosk-01-demo"
+PROFILE_CART: Final = "profile-ada"
+PSEUDONYM: Final = "shopper-ada-7f3c"
+DEMO_KEY: Final = bytes(range(32))
+"""The platform's credential-signing key for the demo only; a store gets its own with the device."""
+SCANNED: Final = (normalise_gtin(DEMO_CODES[0]), normalise_gtin(DEMO_CODES[1]))
+ALREADY_ONLINE: Final = normalise_gtin(DEMO_CODES[2])
+"""In the shopper's online cart before the visit."""
+ADDED_ONLINE_LATER: Final = normalise_gtin(DEMO_CODES[3])
+"""Added on the website after the carts joined."""
+STEP_TIMEOUT_S: Final = 30.0
 
 
-def _store_view(db: Path, cart_id: str) -> tuple[dict[str, int], int, str]:
+def _cart_in_store(db: Path, cart_id: str) -> dict[str, int]:
     if not db.exists():
-        return {}, 0, "starting"
+        return {}
     try:
-        with inspect.read_only(db) as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'link_state'").fetchone()
-        return inspect.basket_quantities(db, cart_id), inspect.outbox_stats(db).total, row[0] if row else "starting"
+        return inspect.basket_quantities(db, cart_id)
     except sqlite3.Error:  # the agent is still creating its schema
-        return {}, 0, "starting"
+        return {}
 
 
-def _render(
-    elapsed: float, store: dict[str, int], central: dict[str, int], unconfirmed: int, link: str, note: str
-) -> str:
-    skus = sorted(set(store) | set(central))
-    lines = [
-        f"\n t={elapsed:5.1f}s   link={link:<8} unconfirmed ops={unconfirmed:<4} {note}",
-        "   GTIN-14           store basket   central cart",
-    ]
-    for sku in skus:
+def _unconfirmed(db: Path) -> int:
+    try:
+        return inspect.outbox_stats(db).total if db.exists() else 0
+    except sqlite3.Error:
+        return 0
+
+
+def _table(title: str, store: dict[str, int], central: dict[str, int]) -> list[str]:
+    lines = [f"   {title}", "     GTIN-14           store   platform"]
+    for sku in sorted(set(store) | set(central)):
         mark = "" if store.get(sku) == central.get(sku) else "   <- syncing"
-        lines.append(f"   {sku}   {store.get(sku, 0):>12}   {central.get(sku, 0):>12}{mark}")
-    if not skus:
-        lines.append("   (empty)")
-    return "\n".join(lines)
+        lines.append(f"     {sku}   {store.get(sku, 0):>5}   {central.get(sku, 0):>8}{mark}")
+    if not store and not central:
+        lines.append("     (empty)")
+    return lines
 
 
-def _config_for(workdir: Path, port: int, video: Path) -> Path:
-    """device_config/kiosk.toml with the private broker's port and the demo's video and state paths."""
+@dataclass
+class KioskScreen:
+    """The kiosk's UI, played by the demo: it shows the retained session state and sends the shopper's taps."""
+
+    broker: MosquittoBroker
+    topics: Topics
+    state: SessionState | None = None
+    _client: paho.Client = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id="demo-kiosk-screen")
+        self._client.on_message = self._on_message
+
+    def open(self) -> KioskScreen:
+        self._client.connect(self.broker.host, self.broker.port)
+        self._client.subscribe(self.topics.session, qos=1)
+        self._client.loop_start()
+        return self
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_message(self, _c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        try:
+            event = SessionStateEvent.model_validate_json(message.payload)
+        except ValidationError:
+            return
+        with self._lock:
+            self.state = event.data
+
+    def current(self) -> SessionState | None:
+        with self._lock:
+            return self.state
+
+    def confirm(self, state: SessionState) -> None:
+        command = SessionCommand(action="confirm_merge", session_id=state.session_id, preview_id=state.preview_id)
+        event = SessionCommandEvent(source=f"urn:{TENANT}:kiosk-ui", id="demo-confirm", time=utcnow(), data=command)
+        self._client.publish(self.topics.ui, event.model_dump_json().encode(), qos=1).wait_for_publish(5)
+
+
+def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: Path) -> Path:
+    """device_config/kiosk.toml with the private broker, the demo's video, NFC emulator, key and state paths."""
     text = (REPO / "device_config" / "kiosk.toml").read_text()
     text = re.sub(
         r'endpoints = \[\{ host = "127\.0\.0\.1", port = \d+ \}\]',
@@ -65,31 +132,139 @@ def _config_for(workdir: Path, port: int, video: Path) -> Path:
     )
     text = text.replace('source = "var/demo/kiosk-scans.avi"', f'source = "{video}"')
     text = text.replace('path = "kiosk-01.db"', f'path = "{workdir / "kiosk-01.db"}"')
+    text = text.replace('path = "usb"', f'path = "{nfc_path}"')
+    text = text.replace('key_files = ["/etc/edge-agent/identity.key"]', f'key_files = ["{key_file}"]')
     text = text.replace("keepalive_s = 30", "keepalive_s = 5\nbackoff_base_s = 0.2\nbackoff_cap_s = 5")
     text = text.replace("debounce_s = 2.0", "debounce_s = 1.0")
     out = workdir / "kiosk.toml"
-    out.write_text(text)
+    out.write_text(text + f'\n[basket]\ncart_id = "{GUEST_CART}"\n')
     return out
+
+
+def loyalty_card_uri() -> str:
+    """What is printed into the loyalty card's NDEF: the retailer's page, with the signed credential."""
+    claims = Claims(
+        kind="card",
+        sub=PSEUDONYM,
+        cart=PROFILE_CART,
+        consent=("profile", "cart_sync"),
+        iat=int(time.time()),
+        nonce="card-ada-0001",
+    )
+    return f"https://loyalty.example.com/ea1/{issue_token(DEMO_KEY, claims).removeprefix('EA1.')}"
+
+
+@dataclass
+class Scene:
+    workdir: Path
+    central: CentralPlatform
+    screen: KioskScreen
+    agent: subprocess.Popen[bytes]
+    quiet: bool
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def db(self) -> Path:
+        return self.workdir / "kiosk-01.db"
+
+    def show(self, note: str = "") -> None:
+        if self.quiet:
+            return
+        state = self.screen.current()
+        session = f"session={state.state}" if state else "session=(none yet)"
+        lines = [
+            f"\n t={time.monotonic() - self.started:5.1f}s  {session}  unconfirmed ops={_unconfirmed(self.db)}  {note}"
+        ]
+        lines += _table(
+            f"guest basket {GUEST_CART}", _cart_in_store(self.db, GUEST_CART), self.central.cart(GUEST_CART)
+        )
+        lines += _table(
+            f"shopper's cart {PROFILE_CART}", _cart_in_store(self.db, PROFILE_CART), self.central.cart(PROFILE_CART)
+        )
+        print("\n".join(lines), flush=True)
+
+    def step(self, title: str) -> None:
+        print(f"\n== {title}", flush=True)
+
+    def wait(self, what: str, done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while not done():
+            if self.agent.poll() is not None:
+                raise SceneFailed(f"the agent exited with {self.agent.returncode}")
+            if time.monotonic() > deadline:
+                self.show("(timed out)")
+                raise SceneFailed(f"timed out after {STEP_TIMEOUT_S:g}s waiting for {what}")
+            self.show()
+            time.sleep(1.0)
+        self.show(f"<- {what}")
+
+
+class SceneFailed(RuntimeError):
+    pass
+
+
+def play(scene: Scene, tags: TagEmulator) -> None:
+    central, screen, db = scene.central, scene.screen, scene.db
+
+    def in_sync(cart: str) -> bool:
+        return _cart_in_store(db, cart) == central.cart(cart)
+
+    scene.step(f"1. A guest scans two products at the camera; the shopper's online cart already holds {ALREADY_ONLINE}")
+    guest = {sku: 1 for sku in SCANNED}
+    scene.wait(
+        "the guest basket is saved and at the platform",
+        lambda: central.cart(GUEST_CART) == guest and in_sync(GUEST_CART),
+    )
+
+    scene.step("2. The guest taps a loyalty card on the NFC reader")
+    tags.tap(uri_card(loyalty_card_uri(), uid=bytes.fromhex("04AD4A00000001")))
+
+    def preview_shown() -> bool:
+        state = screen.current()
+        return state is not None and state.state == "merge_preview" and len(state.lines) == 3
+
+    scene.wait("the kiosk screen shows the merge preview", preview_shown)
+    state = screen.current()
+    assert state is not None
+    print(f"   preview {state.preview_id} under policy '{state.policy}' (nothing has joined yet):")
+    for line in state.lines:
+        print(f"     {line.sku}   in store {line.store_qty} + online {line.online_qty} -> {line.result_qty}")
+
+    scene.step("3. The shopper confirms on the screen")
+    screen.confirm(state)
+    joined = {**guest, ALREADY_ONLINE: 1}
+    scene.wait(
+        "the carts joined, and the platform confirmed every op",
+        lambda: central.cart(PROFILE_CART) == joined and in_sync(PROFILE_CART) and _unconfirmed(db) == 0,
+    )
+
+    scene.step(f"4. At home, the shopper adds {ADDED_ONLINE_LATER} on the website")
+    central.add_online(PROFILE_CART, ADDED_ONLINE_LATER, 1)
+    scene.wait(
+        "the online edit arrived in the store",
+        lambda: _cart_in_store(db, PROFILE_CART) == {**joined, ADDED_ONLINE_LATER: 1} and in_sync(PROFILE_CART),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=40.0, help="give up after this many seconds")
     parser.add_argument("--workdir", type=Path, default=REPO / "var" / "demo")
-    parser.add_argument("--quiet", action="store_true", help="print only the final result")
+    parser.add_argument("--quiet", action="store_true", help="print the steps, not the cart tables")
     args = parser.parse_args(argv)
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
-    video = write_scan_video(args.workdir / "kiosk-scans.avi", demo_script(DEMO_CODES[:4], hold=12, gap=20), seed=11)
-    expected_scans = {normalise_gtin(c): 1 for c in DEMO_CODES[:4]}
-    cart_id = "kiosk-01-demo"
+    video = write_scan_video(args.workdir / "kiosk-scans.avi", demo_script(DEMO_CODES[:2], hold=12, gap=20), seed=11)
+    key_file = args.workdir / "identity.key"
+    key_file.write_text(DEMO_KEY.hex())
+    tags = TagEmulator(_free_udp_port()).start()
 
     with MosquittoBroker(args.workdir / "broker") as broker:
         central = CentralPlatform(args.workdir / "central.db", broker.host, broker.port).start()
-        config = _config_for(args.workdir, broker.port, video)
-        with config.open("a") as f:
-            f.write(f'\n[basket]\ncart_id = "{cart_id}"\n')
+        central.open_profile_cart(PROFILE_CART, TENANT, STORE)
+        central.add_online(PROFILE_CART, ALREADY_ONLINE, 1)
+        screen = KioskScreen(broker, Topics(TENANT, STORE, DEVICE)).open()
+        config = _config_for(args.workdir, broker.port, video, tags.path, key_file)
         log = (args.workdir / "agent.log").open("wb")
         agent = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
@@ -98,42 +273,34 @@ def main(argv: list[str] | None = None) -> int:
             cwd=REPO,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
-        print(f"demo: broker 127.0.0.1:{broker.port}, agent pid {agent.pid} (log {args.workdir / 'agent.log'})")
-        start, online_done, result = time.monotonic(), False, 1
-        db = args.workdir / "kiosk-01.db"
+        print(f"demo: broker 127.0.0.1:{broker.port}, NFC {tags.path}, agent pid {agent.pid}")
+        print(f"demo: agent log {args.workdir / 'agent.log'}")
+        scene = Scene(args.workdir, central, screen, agent, args.quiet)
         try:
-            while (elapsed := time.monotonic() - start) < args.duration:
-                if agent.poll() is not None:
-                    print(f"demo: the agent exited with {agent.returncode}; see {args.workdir / 'agent.log'}")
-                    break
-                store, unconfirmed, link = _store_view(db, cart_id)
-                central_cart = central.cart(cart_id)
-                note = ""
-                if not online_done and store == central_cart and store.get(normalise_gtin(DEMO_CODES[1])):
-                    central.add_online(cart_id, ONLINE_ITEM, 1)
-                    online_done = True
-                    note = f"<- shopper adds {ONLINE_ITEM} online"
-                if not args.quiet:
-                    print(_render(elapsed, store, central_cart, unconfirmed, link, note), flush=True)
-                want = dict(expected_scans)
-                want[ONLINE_ITEM] = want.get(ONLINE_ITEM, 0) + 1
-                if online_done and unconfirmed == 0 and store == central_cart == want:
-                    result = 0
-                    break
-                time.sleep(1.0)
+            play(scene, tags)
+        except SceneFailed as exc:
+            print(f"\ndemo: FAILED -- {exc}; see {args.workdir / 'agent.log'}")
+            return 1
         finally:
             agent.terminate()
             agent.wait(15)
             log.close()
+            screen.close()
             central.stop()
-        store, unconfirmed, _ = _store_view(db, cart_id)
-        final_central = inspect.basket_quantities(args.workdir / "central.db", cart_id)
-        print(_render(time.monotonic() - start, store, final_central, unconfirmed, "stopped", "final"))
-        if result == 0 and store == final_central:
-            print("\ndemo: OK -- the store basket and the central cart converged, the online edit arrived in store.")
-            return 0
-        print("\ndemo: FAILED -- the carts differ (or did not converge in time); see the agent log above.")
-        return 1
+            tags.stop()
+    print(
+        "\ndemo: OK -- the guest's scans joined the shopper's online cart after the confirmation, "
+        "and the online edit arrived in store."
+    )
+    return 0
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -44,3 +44,18 @@ def test_status_without_a_database_says_so_and_exits_3(tmp_path: Path) -> None:
 def test_config_check_accepts_the_shipped_kiosk_config() -> None:
     result = _run("config", "check", "device_config/kiosk.toml")
     assert result.returncode == 0 and "ok" in result.stdout
+
+
+def test_run_with_an_unreadable_identity_key_names_the_file_and_the_key_and_opens_nothing(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 1883)
+    raw = config.model_dump(mode="json", exclude_none=True)
+    missing = tmp_path / "no-such.key"
+    raw["identity"] = {"key_files": [str(missing)]}
+    path = write_config(type(config).model_validate(raw), tmp_path / "kiosk.toml")
+    result = _run("run", "--config", str(path))
+    assert result.returncode == 2
+    assert str(path) in result.stderr and f"identity.key_files: {missing}: cannot be read" in result.stderr
+    assert not config.database_path().exists(), "the database is not created for an agent that cannot start"
+    missing.write_text("not hex at all")
+    result = _run("run", "--config", str(path))
+    assert result.returncode == 2 and "not a key; allowed: the key as hex digits" in result.stderr
