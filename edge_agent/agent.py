@@ -33,10 +33,14 @@ from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import InboundRouter
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
+    T_ERASED,
     T_SESSION,
     T_STATUS,
     T_SYNC_REQUEST,
     DeviceStatus,
+    ErasureDone,
+    ErasureDoneEvent,
+    ErasureRequest,
     StatusEvent,
     SyncRequest,
     SyncRequestEvent,
@@ -89,7 +93,7 @@ class Agent:
                 cfg.mqtt.window, cfg.mqtt.batch_max_ops, cfg.mqtt.ack_timeout_s, cfg.mqtt.congestion_timeout_s
             ),
         )
-        self.router = InboundRouter(self.store, self.topics, self.pump.applied, self._cart_changed)
+        self.router = InboundRouter(self.store, self.topics, self.pump.applied, self._cart_changed, self._erase)
         self.sessions = SessionDesk(
             self.store,
             self.source,
@@ -242,10 +246,37 @@ class Agent:
             return
         self.sessions.cart_changed(cart_id)
 
+    def _erase(self, request: ErasureRequest) -> None:
+        """The platform's erasure request: end the shopper's session here, then forget the carts, unsent
+        edits included, and say so. Carts this device never held are answered too (with nothing erased)."""
+        carts = set(request.carts)
+        identity = self.sessions.session.identity
+        session_ended = identity is not None and identity.profile_cart in carts
+        if session_ended:
+            self.sessions.end("erased", self._new_cart())
+        held = carts & set(self.store.cart_ids())
+        dropped = sum(self.store.erase_cart(cart_id) for cart_id in sorted(held))
+        self.sessions.forget(carts)
+        self._subscribed_carts -= carts
+        log.info("erasure %s: forgot %d cart(s), dropped %d unsent op(s)", request.request_id, len(held), dropped)
+        done = ErasureDone(
+            request_id=request.request_id,
+            device=self.config.device.id,
+            carts=sorted(held),
+            ops_dropped=dropped,
+            session_ended=session_ended,
+        )
+        event = ErasureDoneEvent(
+            source=self.source, id=f"{self.config.device.id}:erased:{request.request_id}", time=utcnow(), data=done
+        )
+        self.link.publish(
+            self.topics.erased, event.model_dump_json().encode(), user_properties=(("ce_type", T_ERASED),)
+        )
+
     # --- LinkListener ---------------------------------------------------------------------------------------
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
-        self.link.subscribe([self.topics.acks, self.topics.ui])
+        self.link.subscribe([self.topics.acks, self.topics.ui, self.topics.erasure])
         for cart_id in self.store.cart_ids():
             self._ensure_cart_subscribed(cart_id)
         self._publish_status("online")

@@ -124,6 +124,12 @@ class SessionDesk:
         self._schedule_purge(purge)
         self.start(next_guest_cart)
 
+    def forget(self, carts: set[str]) -> None:
+        """Erased carts need no purge any more; the schedule must not name them either."""
+        due = self._purges()
+        if carts & set(due):
+            self.store.set_meta({PURGE_META_KEY: json.dumps({k: v for k, v in due.items() if k not in carts})})
+
     def command(self, payload: bytes) -> None:
         """A command from the device's UI (MQTT ``.../ui``); bad ones are rejected with a reason, never acted on."""
         try:

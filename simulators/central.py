@@ -38,12 +38,17 @@ from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from edge_agent.sync.inbound import Rejected, parse_event
 from edge_agent.sync.messages import (
+    T_ERASED,
     T_OPS,
     T_SYNC_REQUEST,
     AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
     EpochWatermark,
+    ErasureDone,
+    ErasureDoneEvent,
+    ErasureRequest,
+    ErasureRequestEvent,
     OpsBatchEvent,
     SealModel,
     SnapshotAttr,
@@ -53,6 +58,7 @@ from edge_agent.sync.messages import (
     utcnow,
 )
 from edge_agent.sync.topics import (
+    PLATFORM_ERASED_FILTER,
     PLATFORM_OPS_FILTER,
     PLATFORM_SYNC_FILTER,
     SHARED_INGEST_GROUP,
@@ -75,6 +81,8 @@ class CentralStats:
     ops_applied: int = 0
     ops_duplicate: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    erasures_done: list[ErasureDone] = field(default_factory=list)
+    ops_for_erased_carts: int = 0
     snapshots_published: int = 0
     orders_sealed: int = 0
     checkout_already_sealed: int = 0
@@ -100,6 +108,7 @@ class CentralPlatform:
         self.stats = CentralStats()
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
+        self._erased: set[str] = set()
         self._stop = threading.Event()
         self._conn: Any = None
         self._client: paho.Client | None = None
@@ -184,7 +193,9 @@ class CentralPlatform:
         if reason.is_failure:
             return
         prefix = f"$share/{SHARED_INGEST_GROUP}/" if self.shared else ""
-        client.subscribe([(prefix + PLATFORM_OPS_FILTER, 1), (prefix + PLATFORM_SYNC_FILTER, 1)])
+        client.subscribe(
+            [(prefix + PLATFORM_OPS_FILTER, 1), (prefix + PLATFORM_SYNC_FILTER, 1), (PLATFORM_ERASED_FILTER, 1)]
+        )
         self.connected.set()
 
     def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
@@ -206,6 +217,8 @@ class CentralPlatform:
                 self._apply_batch(tenant, store, device, parse_event(payload, OpsBatchEvent, T_OPS))
             elif leaf == "sync":
                 self._answer_sync(tenant, store, device, parse_event(payload, SyncRequestEvent, T_SYNC_REQUEST))
+            elif leaf == "erased":
+                self.stats.erasures_done.append(parse_event(payload, ErasureDoneEvent, T_ERASED).data)
         except Rejected as rej:
             # Poison messages are acknowledged (else redelivered forever) and counted.
             self.stats.rejected[rej.reason] += 1
@@ -226,6 +239,9 @@ class CentralPlatform:
                 )
                 if cur.rowcount:
                     new_ops.append(op)
+            erased = [op for op in new_ops if op.cart_id in self._erased]
+            self.stats.ops_for_erased_carts += len(erased)
+            new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
             carts.apply_effects(conn, (effects_of(op) for op in new_ops))
             for op in new_ops:
                 if op.kind is OpKind.CHECKOUT:
@@ -391,6 +407,24 @@ class CentralPlatform:
         """A shopper's online cart, homed at a store so its snapshots reach that store's devices."""
         with self._lock, transaction(self._conn):
             self._conn.execute("INSERT OR IGNORE INTO cart_versions VALUES (?, 1, ?, ?)", (cart_id, tenant, store))
+
+    def erase_shopper(self, cart_id: str, tenant: str, store: str, request_id: str) -> None:
+        """Right to be forgotten: drop the cart here, clear its retained snapshot, and ask the store's devices
+        to forget their copies. Ops for it that are still in flight are acknowledged and never applied."""
+        with self._lock, transaction(self._conn):
+            self._erased.add(cart_id)
+            for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
+                self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+            self._dirty.discard(cart_id)
+        topics = Topics(tenant, store, "-")
+        self._publish(topics.cart_state(cart_id), b"", retain=True)
+        request = ErasureRequestEvent(
+            source=f"urn:{tenant}:platform:central-sim",
+            id=f"erasure:{request_id}",
+            time=utcnow(),
+            data=ErasureRequest(request_id=request_id, carts=[cart_id]),
+        )
+        self._publish(topics.erasure, request.model_dump_json().encode())
 
     def add_online(self, cart_id: str, sku: str, qty: int = 1) -> str:
         return self.online_edit(AddItem(cart_id, sku, qty, actor="web"))

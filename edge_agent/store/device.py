@@ -24,6 +24,8 @@ from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, 
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
 REJECTS_KEPT = 1000
+CART_TABLES = ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts")
+"""Every table keyed by cart_id that holds a cart's state (not the outbox)."""
 """The rejects table is a diagnostic ring, not an archive: keep the newest 1000."""
 
 
@@ -122,9 +124,18 @@ class DeviceStore:
         with transaction(self.conn):
             if self.conn.execute("SELECT 1 FROM outbox WHERE cart_id = ? LIMIT 1", (cart_id,)).fetchone():
                 return False
-            for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts"):
+            for table in CART_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
         return True
+
+    def erase_cart(self, cart_id: str) -> int:
+        """Forget a cart at the platform's erasure request, unsent edits included (the platform has erased
+        the cart; delivering them would bring the shopper's data back). Returns how many ops were dropped."""
+        with transaction(self.conn):
+            dropped = self.conn.execute("DELETE FROM outbox WHERE cart_id = ?", (cart_id,)).rowcount
+            for table in CART_TABLES:
+                self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+        return int(dropped)
 
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))

@@ -23,6 +23,10 @@ from edge_agent.sync.messages import (
     CartSnapshot,
     DeviceStatus,
     EpochWatermark,
+    ErasureDone,
+    ErasureDoneEvent,
+    ErasureRequest,
+    ErasureRequestEvent,
     OpsBatch,
     OpsBatchEvent,
     PreviewLineModel,
@@ -185,6 +189,33 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "The shopper's decision at the screen. A confirm that names a stale preview, another session, "
             "or arrives when there is no preview is refused with a reason and changes nothing.",
         ),
+        "erasureRequest": (
+            "Erasure request",
+            ErasureRequestEvent,
+            ErasureRequestEvent(
+                source="urn:acme:platform:privacy",
+                id="erasure:gdpr-0001",
+                time=_T0,
+                data=ErasureRequest(request_id="gdpr-0001", carts=["profile-ada"]),
+            ),
+            "Store-wide, QoS 1 (queued for offline devices by their persistent sessions). Every device ends "
+            "a session of that shopper and forgets the carts, unsent edits included, then answers. Erase "
+            "the cart and clear its retained snapshot first; acknowledge and drop ops for it that arrive later. "
+            "Idempotent: a repeated request is answered with nothing left to erase.",
+        ),
+        "erasureDone": (
+            "Erasure done",
+            ErasureDoneEvent,
+            ErasureDoneEvent(
+                source=_SRC,
+                id="kiosk-01:erased:gdpr-0001",
+                time=_T0,
+                data=ErasureDone(
+                    request_id="gdpr-0001", device="kiosk-01", carts=["profile-ada"], ops_dropped=0, session_ended=True
+                ),
+            ),
+            "The device's answer once its copies are gone (deleted rows are zeroed in the database file).",
+        ),
     }
 
 
@@ -196,6 +227,8 @@ _CHANNELS = {
     "deviceStatus": ("rt/v1/{tenant}/st/{store}/dv/{device}/status", "deviceStatus", "send", True),
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": ("rt/v1/{tenant}/st/{store}/dv/{device}/ui", "sessionCommand", "receive", False),
+    "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
+    "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),
 }
 
 

@@ -17,7 +17,16 @@ from pydantic import BaseModel, ValidationError
 from edge_agent.const import INBOUND_MAX_BYTES
 from edge_agent.domain.cart import AttrWrite, Entry, Seal
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.messages import T_APPLIED, T_SNAPSHOT, AppliedEvent, AppliedWatermark, SnapshotEvent
+from edge_agent.sync.messages import (
+    T_APPLIED,
+    T_ERASURE,
+    T_SNAPSHOT,
+    AppliedEvent,
+    AppliedWatermark,
+    ErasureRequest,
+    ErasureRequestEvent,
+    SnapshotEvent,
+)
 from edge_agent.sync.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -59,6 +68,7 @@ class InboundRouter:
     topics: Topics
     on_applied: Callable[[AppliedWatermark], object]
     on_cart_changed: Callable[[str], None] | None = None
+    on_erasure: Callable[[ErasureRequest], None] | None = None
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)
 
@@ -69,6 +79,10 @@ class InboundRouter:
                     return
                 self.on_applied(parse_event(payload, AppliedEvent, T_APPLIED).data)
                 self.accepted["applied"] += 1
+            elif topic == self.topics.erasure:
+                if payload and self.on_erasure is not None:
+                    self.on_erasure(parse_event(payload, ErasureRequestEvent, T_ERASURE).data)
+                    self.accepted["erasure"] += 1
             elif topic.startswith(f"{self.topics.prefix}/carts/") and topic.endswith("/state"):
                 if payload:
                     self._snapshot(topic, parse_event(payload, SnapshotEvent, T_SNAPSHOT))

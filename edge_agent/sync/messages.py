@@ -24,6 +24,8 @@ T_SYNC_REQUEST: Final = "com.edgeagent.cart.sync_request.v1"
 T_STATUS: Final = "com.edgeagent.device.status.v1"
 T_SESSION: Final = "com.edgeagent.session.state.v1"
 T_SESSION_COMMAND: Final = "com.edgeagent.session.command.v1"
+T_ERASURE: Final = "com.edgeagent.privacy.erasure.v1"
+T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -152,6 +154,23 @@ class SessionCommand(_Strict):
     preview_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
 
 
+class ErasureRequest(_Strict):
+    """Down, store-wide: a shopper withdrew consent or asked to be forgotten; devices drop their copies."""
+
+    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+    carts: list[CartId] = Field(min_length=1, max_length=100, description="the shopper's profile cart(s)")
+
+
+class ErasureDone(_Strict):
+    """Up: what this device forgot. ``ops_dropped`` counts unsent edits of those carts that were discarded."""
+
+    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+    device: DeviceId
+    carts: list[CartId] = Field(max_length=100)
+    ops_dropped: int = Field(ge=0)
+    session_ended: bool
+
+
 D = TypeVar("D", bound=BaseModel)
 
 
@@ -198,6 +217,14 @@ class SessionStateEvent(CloudEvent[SessionState]):
 
 class SessionCommandEvent(CloudEvent[SessionCommand]):
     type: Literal["com.edgeagent.session.command.v1"] = T_SESSION_COMMAND
+
+
+class ErasureRequestEvent(CloudEvent[ErasureRequest]):
+    type: Literal["com.edgeagent.privacy.erasure.v1"] = T_ERASURE
+
+
+class ErasureDoneEvent(CloudEvent[ErasureDone]):
+    type: Literal["com.edgeagent.privacy.erased.v1"] = T_ERASED
 
 
 def utcnow() -> datetime:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 PLATFORM_OPS_FILTER = "rt/v1/+/st/+/dv/+/ops"
 PLATFORM_SYNC_FILTER = "rt/v1/+/st/+/dv/+/sync"
+PLATFORM_ERASED_FILTER = "rt/v1/+/st/+/dv/+/erased"
 SHARED_INGEST_GROUP = "cart-ingest"
 
 
@@ -44,6 +45,16 @@ class Topics:
     def ui(self) -> str:
         """Down: the kiosk or mirror UI's session commands (confirm or decline a merge, end the session)."""
         return f"{self.prefix}/dv/{self.device}/ui"
+
+    @property
+    def erasure(self) -> str:
+        """Down, store-wide: the platform's erasure requests (consent withdrawn, right to be forgotten)."""
+        return f"{self.prefix}/privacy/erasure"
+
+    @property
+    def erased(self) -> str:
+        """Up: this device's answer to an erasure request, once its copies are gone."""
+        return f"{self.prefix}/dv/{self.device}/erased"
 
     def cart_state(self, cart_id: str) -> str:
         return f"{self.prefix}/carts/{cart_id}/state"

@@ -237,3 +237,38 @@ def test_session_state_on_mqtt_carries_no_pseudonym_or_credential(
     state = agent.agent.sessions.state_model().model_dump_json()
     assert PSEUDONYM not in state and "EA1" not in state
     assert json.loads(state)["identified"] is True
+
+
+def test_an_erasure_request_ends_the_session_and_leaves_no_trace_of_the_shopper_on_the_device(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, tags: TagEmulator
+) -> None:
+    agent = agent_factory(nfc_config(tmp_path, broker.port, tags))
+    guest_taps_two_products_then_a_loyalty_card(tags, agent, central)
+    send_ui_command(broker, agent, "confirm_merge", session_of(agent).preview.preview_id)
+    wait_until(
+        lambda: agent.outbox_total() == 0 and PROFILE_CART in agent.call(agent.agent.store.cart_ids), 15, "merged"
+    )
+
+    central.erase_shopper(PROFILE_CART, "acme", "s042", request_id="gdpr-0001")
+
+    wait_until(lambda: len(central.stats.erasures_done) == 1, 15, "the device answered the erasure request")
+    done = central.stats.erasures_done[0]
+    assert done.request_id == "gdpr-0001" and done.carts == [PROFILE_CART] and done.session_ended
+    assert session_of(agent).state is SessionState.ANONYMOUS and session_of(agent).identity is None
+    assert PROFILE_CART.encode() not in _live_rows(tmp_path / "kiosk-01.db")
+    agent.stop()  # the WAL is checkpointed into the main file on close
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("kiosk-01.db*"))
+    assert PROFILE_CART.encode() not in on_disk, "deleted rows are zeroed (secure_delete), not left in free space"
+    assert central.cart(PROFILE_CART) == {}
+
+
+def _live_rows(db_path: Path) -> bytes:
+    """Every value in every table, as bytes: deleted rows may linger in free pages, live ones may not."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return repr([conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables]).encode()
+    finally:
+        conn.close()

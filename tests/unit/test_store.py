@@ -125,3 +125,18 @@ def test_bookkeeping_leaves_the_connection_at_full_sync_for_the_next_op(store: D
     store.mark_sent([r.seq for r in store.lease(10, 1 << 20)])
     store.confirm(store.epoch, 1)
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again for record()
+
+
+def test_retention_purge_waits_for_confirmation_but_an_erasure_drops_unsent_edits_too(store: DeviceStore) -> None:
+    store.record([AddItem("profile-ada", "04006381333931"), AddItem("profile-ada", "05012345678900")])
+    store.record([AddItem("guest-1", "04006381333931")])
+    assert store.purge_cart("profile-ada") is False, "retention never loses an op the shopper saw saved"
+    assert store.erase_cart("profile-ada") == 2
+    assert "profile-ada" not in store.cart_ids() and store.lines("profile-ada") == []
+    leftovers = [
+        (table, n)
+        for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts", "outbox")
+        if (n := store.conn.execute(f"SELECT count(*) FROM {table} WHERE cart_id = 'profile-ada'").fetchone()[0])
+    ]
+    assert leftovers == []
+    assert store.lines("guest-1")[0].qty == 1, "other carts are untouched"
