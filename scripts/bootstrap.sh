@@ -9,8 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # mosquitto: the real broker the tests and the demo start on private ports (simulators/broker.py).
 # libzbar0: native library behind pyzbar. dbus: dbus-daemon for the BLE tests' fake BlueZ.
 # python3-venv: Debian splits venv/ensurepip out of python3.
+# libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev: pip builds dbus-python (python-dbusmock's dependency,
+#   BLE tests) from source; without them it fails at "generating package metadata".
 # libusb-1.0-0: nfcpy opens USB readers (RC-S380, PN533) through it; without it "usb" paths fail to open.
-SYSTEM_PACKAGES=(mosquitto libzbar0 dbus python3-venv libusb-1.0-0)
+SYSTEM_PACKAGES=(mosquitto libzbar0 dbus python3-venv libusb-1.0-0 libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev)
 VENV=.venv
 STAMP="$VENV/.installed"
 
