@@ -15,18 +15,21 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
-from edge_agent.const import INGEST_GROUP_MAX, WILL_DELAY_S
+from edge_agent.const import INGEST_GROUP_MAX, PRESENCE_BACKLOG_MAX, WILL_DELAY_S
 from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
 from edge_agent.domain.ops import OpKind
 from edge_agent.domain.session import MergePolicy
 from edge_agent.identity.tokens import TokenVerifier
+from edge_agent.presence import PresenceAggregator, PresenceReport
+from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.sessions import SessionDesk
 from edge_agent.store.device import DeviceStore
@@ -34,6 +37,7 @@ from edge_agent.sync.inbound import InboundRouter
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
     T_ERASED,
+    T_PRESENCE,
     T_SESSION,
     T_STATUS,
     T_SYNC_REQUEST,
@@ -41,6 +45,8 @@ from edge_agent.sync.messages import (
     ErasureDone,
     ErasureDoneEvent,
     ErasureRequest,
+    PresenceReportEvent,
+    ReaderStatus,
     StatusEvent,
     SyncRequest,
     SyncRequestEvent,
@@ -53,7 +59,11 @@ from edge_agent.systemd_notify import sd_notify, watchdog_interval_s
 
 log = logging.getLogger(__name__)
 
+AgentEvent = ReaderEvent | BleEvent
 ReaderRunner = Callable[[Callable[[ReaderEvent], None], threading.Event], None]
+"""A blocking reader (nfcpy, cv2): runs in its own thread, hands events over thread-safely."""
+AsyncReaderRunner = Callable[[Callable[[AgentEvent], None], asyncio.Event], Coroutine[Any, Any, None]]
+"""An asyncio-native reader (bleak): a task on the agent's loop; it must not raise."""
 """A reader's blocking loop: it calls ``emit`` from its own thread until the event is set."""
 
 
@@ -64,15 +74,20 @@ class Agent:
     topics: Topics
     readers: dict[str, ReaderRunner] = field(default_factory=dict)
     verifier: TokenVerifier | None = None
+    async_readers: dict[str, AsyncReaderRunner] = field(default_factory=dict)
+    presence: PresenceAggregator | None = None
+    """Aggregates BLE zone changes into presence reports; None on devices without a BLE reader."""
     """Checks shoppers' credentials; None when the device identifies nobody (no [identity] in config)."""
     rejected: Counter[str] = field(default_factory=Counter)
     reader_health: dict[str, str] = field(default_factory=dict)
+    reader_details: dict[str, str] = field(default_factory=dict)
+    presence_backlog: deque[PresenceReport] = field(default_factory=lambda: deque(maxlen=PRESENCE_BACKLOG_MAX))
     scans_saved: int = 0
     link: MqttLink = field(init=False)
     pump: OutboxPump = field(init=False)
     router: InboundRouter = field(init=False)
     sessions: SessionDesk = field(init=False)
-    _queue: asyncio.Queue[ReaderEvent] = field(init=False)
+    _queue: asyncio.Queue[AgentEvent] = field(init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _session: int = field(default=0, init=False)
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
@@ -129,6 +144,11 @@ class Agent:
         ]
         for t in threads:
             t.start()
+        async_stop = asyncio.Event()
+        reader_tasks = [
+            asyncio.create_task(runner(self.submit, async_stop), name=f"reader-{name}")
+            for name, runner in self.async_readers.items()
+        ]
         tasks = [
             asyncio.create_task(c, name=n)
             for n, c in (
@@ -150,6 +170,9 @@ class Agent:
         finally:
             sd_notify("STOPPING=1")
             reader_stop.set()
+            async_stop.set()
+            if reader_tasks:
+                await asyncio.wait(reader_tasks, timeout=const.READER_STOP_WAIT_S)
             await self._say_offline()
             for task in tasks:
                 task.cancel()
@@ -165,7 +188,7 @@ class Agent:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._queue.put_nowait, event)
 
-    def submit(self, event: ReaderEvent) -> None:
+    def submit(self, event: AgentEvent) -> None:
         """For events produced on the loop itself (tests, UI)."""
         self._queue.put_nowait(event)
 
@@ -183,7 +206,7 @@ class Agent:
         if group:
             self._handle_group(group)
 
-    def _handle_group(self, group: list[ReaderEvent]) -> None:
+    def _handle_group(self, group: list[AgentEvent]) -> None:
         commands: list[BasketCommand] = []
         for event in group:
             if isinstance(event, ProductScanned):
@@ -198,10 +221,43 @@ class Agent:
                 log.warning("reader %s rejected input: %s: %s", event.reader, event.reason, event.detail)
                 self.store.record_reject(event.reader, event.reason, event.detail)
             elif isinstance(event, ReaderHealth):
-                self.reader_health[event.reader] = event.state
-                log.info("reader %s: %s %s", event.reader, event.state, event.detail)
+                self._reader_health(event)
+            elif isinstance(event, ZoneChanged):
+                if self.presence is not None:
+                    self.presence.observe(event)
+            elif isinstance(event, ProximityTokenSeen):
+                self.sessions.app_nearby()
         self._record(commands)
         self._last_progress = time.monotonic()
+
+    def _reader_health(self, event: ReaderHealth) -> None:
+        """Kept for `edge-agent status`, and a change is published on the status topic for store IT."""
+        changed = (self.reader_health.get(event.reader), self.reader_details.get(event.reader)) != (
+            event.state,
+            event.detail,
+        )
+        self.reader_health[event.reader] = event.state
+        self.reader_details[event.reader] = event.detail
+        log.info("reader %s: %s %s", event.reader, event.state, event.detail)
+        if changed and self.link.connected:
+            self._publish_status("online")
+
+    def _publish_presence(self) -> None:
+        """Finished buckets join the backlog; the backlog goes out while the link is up (aggregates only)."""
+        if self.presence is not None:
+            self.presence_backlog.extend(self.presence.flush(time.time()))
+        while self.presence_backlog and self.link.connected:
+            report = self.presence_backlog[0]
+            event = PresenceReportEvent(
+                source=self.source,
+                id=f"{self.config.device.id}:presence:{int(report.bucket_start.timestamp())}",
+                time=utcnow(),
+                data=report,
+            )
+            payload = event.model_dump_json().encode()
+            if self.link.publish(self.topics.presence, payload, user_properties=(("ce_type", T_PRESENCE),)) is None:
+                return
+            self.presence_backlog.popleft()
 
     def _record(self, commands: list[BasketCommand]) -> None:
         if not commands:
@@ -322,6 +378,11 @@ class Agent:
             agent_version=__version__,
             pending_ops=stats.total,
             oldest_pending_age_s=age,
+            readers={
+                name: ReaderStatus(state=state, detail=self.reader_details.get(name, "")[:300])  # type: ignore[arg-type]
+                for name, state in self.reader_health.items()
+            }
+            or None,
         )
         return StatusEvent(
             source=self.source,
@@ -409,6 +470,7 @@ class Agent:
         if self.sessions.idle() and (s.identity is not None or self.store.quantities(s.guest_cart)):
             self.end_session("timeout")
         self.sessions.purge_due()
+        self.sessions.invitation_expired()
 
     async def _heartbeat(self) -> None:
         interval = watchdog_interval_s()
@@ -417,6 +479,7 @@ class Agent:
             await asyncio.sleep(period)
             self._write_status("online" if self.link.connected else "offline")
             self._session_housekeeping()
+            self._publish_presence()
             # The store and loop made progress (this coroutine ran after a commit): feed the watchdog.
             sd_notify("WATCHDOG=1")
 
@@ -470,7 +533,28 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
     verifier = identity_verifier(config)  # before the database opens: a bad key file leaves nothing open
     store = DeviceStore.open(config.database_path(), config.device.id)
     topics = Topics(config.device.tenant, config.device.store, config.device.id)
-    return Agent(config, store, topics, readers if readers is not None else default_readers(config), verifier)
+    ble = config.readers.ble if readers is None else None
+    return Agent(
+        config,
+        store,
+        topics,
+        readers if readers is not None else default_readers(config),
+        verifier,
+        async_readers=default_async_readers(config) if readers is None else {},
+        presence=PresenceAggregator(ble.analytics) if ble is not None and ble.enabled else None,
+    )
+
+
+def default_async_readers(config: AgentConfig) -> dict[str, AsyncReaderRunner]:
+    ble = config.readers.ble
+    if ble is None or not ble.enabled:
+        return {}
+    from edge_agent.readers.ble.reader import BleReader
+
+    def run_ble(emit: Callable[[AgentEvent], None], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        return BleReader(ble, emit).run(stop)
+
+    return {"ble": run_ble}
 
 
 def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:

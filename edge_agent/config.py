@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from edge_agent import const
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
+from edge_agent.readers.ble.config import BleConfig
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -97,6 +98,7 @@ class NfcSection(_Section):
 class ReadersSection(_Section):
     barcode: BarcodeSection | None = None
     nfc: NfcSection | None = None
+    ble: BleConfig | None = None
 
 
 class IdentifiersSection(_Section):

@@ -111,3 +111,14 @@ marks 30 min stale; a kiosk is shorter-lived than a phone session)."""
 DEFAULT_ANONYMOUS_RETENTION_S = 2 * 3600
 """*default* An ended anonymous basket is kept 2 h (a shopper may come back to the kiosk), then purged
 once the platform has confirmed every op in it (retail note §4: anonymous baskets are kept hours)."""
+
+APP_NEARBY_OFFER_S = 30.0
+"""How long the screen may keep inviting a shopper whose opted-in app was seen near the device: long enough to
+walk up and tap, short enough that the invitation is gone once they walk on (BLE proximity, issue 4)."""
+PRESENCE_FLUSH_CHECK_S = 5.0
+"""How often the heartbeat asks the presence aggregator for finished buckets (a bucket is minutes long)."""
+PRESENCE_BACKLOG_MAX = 24 * 12
+"""Presence reports held while the uplink is down: a day of 5-minute buckets, then the oldest are dropped
+(aggregates only, never raw sightings; losing old analytics never loses a basket)."""
+READER_STOP_WAIT_S = 10.0
+"""How long a stopping agent waits for its asyncio readers (bleak's StopDiscovery has its own timeout)."""

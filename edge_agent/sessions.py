@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edge_agent.const import APP_NEARBY_OFFER_S
 from edge_agent.domain.basket import BasketCommand, Refused
 from edge_agent.domain.session import MergePolicy, Session, SessionState
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
@@ -50,6 +51,8 @@ class SessionDesk:
     now: Callable[[], float] = time.time
     rejected: Counter[str] = field(default_factory=Counter)
     session: Session = field(init=False)
+    app_nearby_until: float = 0.0
+    """An opted-in app was seen close by until then: the screen may invite the shopper to identify."""
 
     def start(self, guest_cart: str) -> None:
         now = self.now()
@@ -62,6 +65,24 @@ class SessionDesk:
 
     def touch(self) -> None:
         self.session.touch(self.now())
+
+    def app_nearby(self) -> None:
+        """An opted-in shopper app came close (BLE). It only lets the screen invite the shopper to identify:
+        a phone in a passer-by's pocket must never put someone's cart on a kiosk screen."""
+        now = self.now()
+        inviting = self._inviting(now)
+        self.app_nearby_until = now + APP_NEARBY_OFFER_S
+        if not inviting and self._inviting(now):
+            self.publish()
+
+    def invitation_expired(self) -> None:
+        """Called by the heartbeat: take the invitation off the screen once the app has gone."""
+        if self.app_nearby_until and not self._inviting(self.now()):
+            self.app_nearby_until = 0.0
+            self.publish()
+
+    def _inviting(self, now: float) -> bool:
+        return now < self.app_nearby_until and self.session.identity is None
 
     # --- shopper acts -------------------------------------------------------------------------------------
     def present(self, event: IdentityPresented) -> None:
@@ -207,6 +228,7 @@ class SessionDesk:
             ],
             end_reason=s.end_reason,
             refused=refused,
+            app_nearby=self._inviting(self.now()),
         )
 
     def publish(self, refused: str | None = None) -> None:

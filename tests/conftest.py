@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 pytest_plugins = [
     "tests.support.fixtures",  # broker, broker_factory, proxy_factory
     "tests.support.world",  # central, agent_factory
+    "tests.support.bluez",  # system_bus, fake_bluez (python-dbusmock's BlueZ on a private D-Bus)
 ]
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

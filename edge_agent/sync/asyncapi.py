@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from edge_agent import __version__
 from edge_agent.const import SESSION_EXPIRY_S, WILL_DELAY_S
 from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.presence import PresenceReport, ZonePresence
 from edge_agent.sync.messages import (
     AppliedEvent,
     AppliedWatermark,
@@ -29,6 +30,7 @@ from edge_agent.sync.messages import (
     ErasureRequestEvent,
     OpsBatch,
     OpsBatchEvent,
+    PresenceReportEvent,
     PreviewLineModel,
     SessionCommand,
     SessionCommandEvent,
@@ -189,6 +191,36 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "The shopper's decision at the screen. A confirm that names a stale preview, another session, "
             "or arrives when there is no preview is refused with a reason and changes nothing.",
         ),
+        "presenceReport": (
+            "Presence report",
+            PresenceReportEvent,
+            PresenceReportEvent(
+                source=_SRC,
+                id="kiosk-01:presence:1795428000",
+                time=_T0,
+                data=PresenceReport(
+                    bucket_start=_T0,
+                    bucket_s=300,
+                    dwell_bins_s=[10, 30, 60, 120, 300, 900],
+                    zones=[
+                        ZonePresence(
+                            role="app", zone="near", visitors=4, peak_occupancy=2, dwell_histogram=[0, 1, 2, 1, 0, 0, 0]
+                        ),
+                        ZonePresence(
+                            role="associate",
+                            zone="immediate",
+                            visitors=1,
+                            peak_occupancy=1,
+                            dwell_histogram=[0, 0, 0, 0, 1, 0, 0],
+                        ),
+                    ],
+                    suppressed_cells=1,
+                ),
+            ),
+            "One per finished bucket (BLE devices only): distinct visitors, peak occupancy and a dwell histogram per "
+            "beacon role and proximity zone. Aggregates only: no beacon id of a shopper, no address, no raw "
+            "sighting; shopper cells under k visitors are suppressed. Held while offline (a day of buckets).",
+        ),
         "erasureRequest": (
             "Erasure request",
             ErasureRequestEvent,
@@ -227,6 +259,7 @@ _CHANNELS = {
     "deviceStatus": ("rt/v1/{tenant}/st/{store}/dv/{device}/status", "deviceStatus", "send", True),
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": ("rt/v1/{tenant}/st/{store}/dv/{device}/ui", "sessionCommand", "receive", False),
+    "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),
 }

@@ -12,6 +12,7 @@ from typing import Annotated, Final, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr, Serial
+from edge_agent.presence import PresenceReport
 
 SPEC_VERSION: Final = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -26,6 +27,7 @@ T_SESSION: Final = "com.edgeagent.session.state.v1"
 T_SESSION_COMMAND: Final = "com.edgeagent.session.command.v1"
 T_ERASURE: Final = "com.edgeagent.privacy.erasure.v1"
 T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
+T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -112,6 +114,11 @@ class SyncRequest(_Strict):
     cart_ids: list[CartId] = Field(max_length=1000)
 
 
+class ReaderStatus(_Strict):
+    state: Literal["ok", "degraded", "stopped"]
+    detail: str = Field(default="", max_length=300, description="for degraded: a stable reason prefix, then text")
+
+
 class DeviceStatus(_Strict):
     """Retained; also the last will. Consumers keep the highest ``session`` so a late will cannot win."""
 
@@ -121,6 +128,9 @@ class DeviceStatus(_Strict):
     agent_version: str | None = None
     pending_ops: int | None = None
     oldest_pending_age_s: float | None = None
+    readers: dict[str, ReaderStatus] | None = Field(
+        default=None, description="reader name -> health; republished whenever a reader's health changes"
+    )
 
 
 class PreviewLineModel(_Strict):
@@ -144,6 +154,11 @@ class SessionState(_Strict):
     lines: list[PreviewLineModel] = Field(default=[], max_length=1000)
     end_reason: str | None = None
     refused: str | None = Field(default=None, description="reason the last UI command or tap was refused")
+    app_nearby: bool = Field(
+        default=False,
+        description="an opted-in shopper app is close to the device: the screen may invite the shopper to "
+        "identify (tap or show the app code). It identifies nobody by itself.",
+    )
 
 
 class SessionCommand(_Strict):
@@ -225,6 +240,10 @@ class ErasureRequestEvent(CloudEvent[ErasureRequest]):
 
 class ErasureDoneEvent(CloudEvent[ErasureDone]):
     type: Literal["com.edgeagent.privacy.erased.v1"] = T_ERASED
+
+
+class PresenceReportEvent(CloudEvent[PresenceReport]):
+    type: Literal["com.edgeagent.presence.report.v1"] = T_PRESENCE
 
 
 def utcnow() -> datetime:

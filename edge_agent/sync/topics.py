@@ -47,6 +47,11 @@ class Topics:
         return f"{self.prefix}/dv/{self.device}/ui"
 
     @property
+    def presence(self) -> str:
+        """Up: aggregated presence reports (occupancy and dwell per zone and bucket); never raw sightings."""
+        return f"{self.prefix}/dv/{self.device}/presence"
+
+    @property
     def erasure(self) -> str:
         """Down, store-wide: the platform's erasure requests (consent withdrawn, right to be forgotten)."""
         return f"{self.prefix}/privacy/erasure"

@@ -17,10 +17,7 @@ import pytest
 from edge_agent.readers.ble import BleConfig
 from edge_agent.readers.ble.events import ZONES, BeaconTelemetry, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import InputRejected, ReaderHealth
-
-pytest.register_assert_rewrite("tests.support.bluez")  # it is a plugin here too (pytest_plugins below)
-
-from simulators.beacons import (  # noqa: E402
+from simulators.beacons import (
     EDDYSTONE_UUID,
     FakeBlueZ,
     PrivateSystemBus,
@@ -32,9 +29,7 @@ from simulators.beacons import (  # noqa: E402
     ibeacon,
     walk_by,
 )
-from tests.support.bluez import RunningReader  # noqa: E402
-
-pytest_plugins = ["tests.support.bluez"]  # system_bus, fake_bluez
+from tests.support.bluez import RunningReader
 
 STORE_UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 BADGE_UUID = "2f234454-cf6d-4a0f-adf2-f4911ba9ffa6"

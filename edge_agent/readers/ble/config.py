@@ -93,7 +93,7 @@ class PresenceConfig(_Section):
     visits may be held (≤ 24 h) and k, the smallest shopper cell that is reported."""
 
     bucket_s: int = Field(
-        default=const.DEFAULT_BUCKET_S, ge=60, le=3600, description="report period; must divide an hour"
+        default=const.DEFAULT_BUCKET_S, ge=10, le=3600, description="report period; must divide an hour"
     )
     dwell_bins_s: Annotated[list[float], Field(min_length=1, max_length=20)] = list(const.DEFAULT_DWELL_BINS_S)
     sightings_retention_s: int = Field(default=const.DEFAULT_RETENTION_S, ge=60, le=const.MAX_RETENTION_S)
