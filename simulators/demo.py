@@ -1,6 +1,8 @@
 """`make demo`: a kiosk agent on simulated hardware, a private Mosquitto and the central simulator.
 
 The scene, step by step, with the store's and the platform's view of each cart printed as it goes:
+0. The shopper walks up with the retailer's app (opted in to proximity): its beacon, seen through bleak's real
+   BlueZ backend against a mock BlueZ on a private D-Bus, makes the screen invite them to identify.
 1. A guest scans two products at the kiosk camera (a generated video, read through OpenCV and zxing).
 2. The guest taps a loyalty card on the NFC reader (an emulated tag on nfcpy's udp driver).
 3. The kiosk screen shows the merge preview: the guest basket plus the shopper's online cart.
@@ -34,6 +36,7 @@ from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.store import inspect
 from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent, utcnow
 from edge_agent.sync.topics import Topics
+from simulators.beacons import FakeBlueZ, PrivateSystemBus, app_token
 from simulators.broker import MosquittoBroker
 from simulators.camera import DEMO_CODES, demo_script, write_scan_video
 from simulators.central import CentralPlatform
@@ -52,6 +55,10 @@ ALREADY_ONLINE: Final = normalise_gtin(DEMO_CODES[2])
 ADDED_ONLINE_LATER: Final = normalise_gtin(DEMO_CODES[3])
 """Added on the website after the carts joined."""
 STEP_TIMEOUT_S: Final = 30.0
+APP_UUID: Final = "5a4bcfce-174e-4bac-a814-092e77f6b7e5"
+"""The app's proximity UUID, as in device_config/kiosk.toml."""
+PHONE_ADDRESS: Final = "E2:55:66:77:88:04"
+"""The simulated phone's (random) Bluetooth address: seen by BlueZ, never kept by the agent."""
 
 
 def _cart_in_store(db: Path, cart_id: str) -> dict[str, int]:
@@ -172,6 +179,8 @@ class Scene:
             return
         state = self.screen.current()
         session = f"session={state.state}" if state else "session=(none yet)"
+        if state is not None and state.app_nearby:
+            session += " (app nearby: 'tap your card or show your app code')"
         lines = [
             f"\n t={time.monotonic() - self.started:5.1f}s  {session}  unconfirmed ops={_unconfirmed(self.db)}  {note}"
         ]
@@ -203,8 +212,19 @@ class SceneFailed(RuntimeError):
     pass
 
 
-def play(scene: Scene, tags: TagEmulator) -> None:
+def play(scene: Scene, tags: TagEmulator, bluez: FakeBlueZ) -> None:
     central, screen, db = scene.central, scene.screen, scene.db
+
+    scene.step("0. The shopper walks up to the kiosk; their app (opted in) advertises a rotating token")
+    walking = threading.Event()
+    threading.Thread(target=_phone_nearby, args=(bluez, walking), daemon=True).start()
+    try:
+        scene.wait(
+            "the screen invites the shopper to identify (nobody is identified by it)",
+            lambda: (state := screen.current()) is not None and state.app_nearby and not state.identified,
+        )
+    finally:
+        walking.set()
 
     def in_sync(cart: str) -> bool:
         return _cart_in_store(db, cart) == central.cart(cart)
@@ -259,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     key_file.write_text(DEMO_KEY.hex())
     tags = TagEmulator(_free_udp_port()).start()
 
-    with MosquittoBroker(args.workdir / "broker") as broker:
+    # A private system bus (DBUS_SYSTEM_BUS_ADDRESS is set here and inherited by the agent) with a mock BlueZ.
+    with PrivateSystemBus(), FakeBlueZ() as bluez, MosquittoBroker(args.workdir / "broker") as broker:
         central = CentralPlatform(args.workdir / "central.db", broker.host, broker.port).start()
         central.open_profile_cart(PROFILE_CART, TENANT, STORE)
         central.add_online(PROFILE_CART, ALREADY_ONLINE, 1)
@@ -277,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: agent log {args.workdir / 'agent.log'}")
         scene = Scene(args.workdir, central, screen, agent, args.quiet)
         try:
-            play(scene, tags)
+            play(scene, tags, bluez)
         except SceneFailed as exc:
             print(f"\ndemo: FAILED -- {exc}; see {args.workdir / 'agent.log'}")
             return 1
@@ -293,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         "and the online edit arrived in store."
     )
     return 0
+
+
+def _phone_nearby(bluez: FakeBlueZ, done: threading.Event) -> None:
+    """The phone beacons twice a second, a metre from the kiosk, until the step is over."""
+    while not done.is_set():
+        bluez.advertise(PHONE_ADDRESS, -50, mfr=app_token(APP_UUID, 0x5EC2E7A1))
+        done.wait(0.5)
 
 
 def _free_udp_port() -> int:

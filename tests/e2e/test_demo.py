@@ -19,5 +19,5 @@ def test_the_demo_plays_the_guest_to_shopper_story_and_the_carts_converge(tmp_pa
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     steps = [line for line in result.stdout.splitlines() if line.startswith("== ")]
-    assert len(steps) == 4 and "loyalty card" in steps[1] and "confirms" in steps[2]
+    assert len(steps) == 5 and "app" in steps[0] and "loyalty card" in steps[2] and "confirms" in steps[3]
     assert "preview" in result.stdout and "demo: OK" in result.stdout
