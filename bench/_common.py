@@ -88,6 +88,11 @@ def summary_ms(samples_s: Sequence[float]) -> tuple[float, float, float, float]:
     return percentile(ms, 50), percentile(ms, 99), max(ms), statistics.fmean(ms)
 
 
+def fmt_ms(samples_s: Sequence[float], digits: int = 2) -> list[str]:
+    """p50, p99, max and mean of seconds, as milliseconds for a table row."""
+    return [f"{v:.{digits}f}" for v in summary_ms(samples_s)]
+
+
 def mosquitto_version() -> str:
     from tests.support.broker import find_mosquitto
 

@@ -136,11 +136,6 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, 
     }
 
 
-def fmt(samples: list[float]) -> list[str]:
-    p50, p99, worst, mean = c.summary_ms(samples)
-    return [f"{p50:.2f}", f"{p99:.2f}", f"{worst:.2f}", f"{mean:.2f}"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 scans (under a minute)")
@@ -171,11 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         c.md_table(
             headers,
             [
-                ["agent: scan -> committed locally (durable)", len(res["commit"]), *fmt(res["commit"])],
-                ["agent: scan -> applied by the platform", len(res["applied"]), *fmt(res["applied"])],
-                ["agent: scan -> watermark back, row deleted", len(res["confirmed"]), *fmt(res["confirmed"])],
-                ["raw paho QoS 1 round trip (300 B)", len(raw_rtt), *fmt(raw_rtt)],
-                ["raw SQLite commit, WAL + FULL (300 B row)", len(raw_commit), *fmt(raw_commit)],
+                ["agent: scan -> committed locally (durable)", len(res["commit"]), *c.fmt_ms(res["commit"])],
+                ["agent: scan -> applied by the platform", len(res["applied"]), *c.fmt_ms(res["applied"])],
+                ["agent: scan -> watermark back, row deleted", len(res["confirmed"]), *c.fmt_ms(res["confirmed"])],
+                ["raw paho QoS 1 round trip (300 B)", len(raw_rtt), *c.fmt_ms(raw_rtt)],
+                ["raw SQLite commit, WAL + FULL (300 B row)", len(raw_commit), *c.fmt_ms(raw_commit)],
             ],
         )
     )

@@ -125,11 +125,6 @@ def agent_tap_latencies(workdir: Path, broker: MosquittoBroker, n: int) -> tuple
     return applied, {"rejected": rejected}
 
 
-def fmt(samples: list[float]) -> list[str]:
-    p50, p99, worst, mean = c.summary_ms(samples)
-    return [f"{p50:.1f}", f"{p99:.1f}", f"{worst:.1f}", f"{mean:.1f}"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 taps each")
@@ -153,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         c.md_table(
             ["path", "taps", "p50 ms", "p99 ms", "max ms", "mean ms"],
             [
-                ["agent: tap -> applied by the platform", len(applied), *fmt(applied)],
-                ["raw nfcpy: tap -> NDEF read (same emulator, same poll interval)", len(ceiling), *fmt(ceiling)],
+                ["agent: tap -> applied by the platform", len(applied), *c.fmt_ms(applied, 1)],
+                [
+                    "raw nfcpy: tap -> NDEF read (same emulator, same poll interval)",
+                    len(ceiling),
+                    *c.fmt_ms(ceiling, 1),
+                ],
             ],
         )
     )
