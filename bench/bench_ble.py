@@ -109,9 +109,10 @@ def pure(n: int) -> tuple[float, float, dict[str, int]]:
     return n / ours_s, n / raw_s, counts
 
 
-def feeder(rate: float, seconds: float, ready: Any) -> None:
+def feeder(rate: float, seconds: float, ready: Any, seed: int = 1) -> None:
+    """One process sending ``rate`` adverts/s; each blocking D-Bus call caps one feeder near 350/s."""
     fake = FakeBlueZ().attach()
-    rng = random.Random(1)
+    rng = random.Random(seed)
     beacons = [(random_address(rng), ibeacon(STORE_UUID, 1, i)) for i in range(20)]
     ready.wait()
     start = time.monotonic()
@@ -124,7 +125,7 @@ def feeder(rate: float, seconds: float, ready: Any) -> None:
     fake.stop()
 
 
-async def live(rate: float, seconds: float) -> tuple[float, int, float]:
+async def live(rate: float, seconds: float, feeders: int) -> tuple[float, int, float]:
     events: list[object] = []
     reader = BleReader(config(), events.append)
     stop = asyncio.Event()
@@ -133,18 +134,20 @@ async def live(rate: float, seconds: float) -> tuple[float, int, float]:
         await asyncio.sleep(0.05)
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of this loop or bleak's bus
     ready = ctx.Event()
-    proc = ctx.Process(target=feeder, args=(rate, seconds, ready))
-    proc.start()
+    procs = [ctx.Process(target=feeder, args=(rate / feeders, seconds, ready, k)) for k in range(feeders)]
+    for proc in procs:
+        proc.start()
     await asyncio.sleep(1.0)  # the feeder process has imported dbus and connected
     cpu0, wall0, seen0 = time.process_time(), time.perf_counter(), reader.counts["adverts"]
     ready.set()
     total = int(rate * seconds)
-    while proc.is_alive() and reader.counts["adverts"] - seen0 < total:
+    while any(p.is_alive() for p in procs) and reader.counts["adverts"] - seen0 < total:
         await asyncio.sleep(0.05)
     cpu, wall, seen = time.process_time() - cpu0, time.perf_counter() - wall0, reader.counts["adverts"] - seen0
     stop.set()
     await task
-    proc.join(10)
+    for proc in procs:
+        proc.join(10)
     return 100 * cpu / wall, seen, seen / wall
 
 
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--feeders", type=int, default=2, help="feeder processes sharing --rate")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n, seconds = (20_000, 3.0) if args.quick else (args.n, args.seconds)
@@ -165,8 +169,8 @@ def main() -> None:
     print(f"| BleReader.process_advert (parse + filter + zones) | {ours:,.0f} | {ours / raw:.2f}x |")
     print(f"target >= 50,000 adverts/s: {'met' if ours >= 50_000 else 'MISSED'}")
     with PrivateSystemBus(), FakeBlueZ():
-        cpu, seen, delivered = asyncio.run(live(args.rate, seconds))
-    print(f"\nlive: bleak + dbusmock, feeder process at {args.rate:.0f} adverts/s for {seconds:g} s")
+        cpu, seen, delivered = asyncio.run(live(args.rate, seconds, args.feeders))
+    print(f"\nlive: bleak + dbusmock, {args.feeders} feeder process(es) at {args.rate:.0f} adverts/s for {seconds:g} s")
     print("| adverts handled | handled/s | reader process CPU |")
     print("|---|---|---|")
     print(f"| {seen} | {delivered:,.0f} | {cpu:.1f} % of one core |")
