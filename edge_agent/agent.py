@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__, const
+from edge_agent.catalog.lookup import LookupResult, lookup
 from edge_agent.config import AgentConfig
 from edge_agent.const import INGEST_GROUP_MAX, PRESENCE_BACKLOG_MAX, WILL_DELAY_S
 from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
@@ -37,6 +38,7 @@ from edge_agent.sync.inbound import InboundRouter
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
     T_ERASED,
+    T_LOOKUP,
     T_PRESENCE,
     T_SESSION,
     T_STATUS,
@@ -45,6 +47,7 @@ from edge_agent.sync.messages import (
     ErasureDone,
     ErasureDoneEvent,
     ErasureRequest,
+    LookupEvent,
     PresenceReportEvent,
     ReaderStatus,
     StatusEvent,
@@ -81,6 +84,9 @@ class Agent:
     rejected: Counter[str] = field(default_factory=Counter)
     reader_health: dict[str, str] = field(default_factory=dict)
     reader_details: dict[str, str] = field(default_factory=dict)
+    lookups: Counter[bool] = field(default_factory=Counter)
+    last_lookup: LookupResult | None = None
+    """What the screen shows now (shelf role); also published, retained, on dv/{device}/display."""
     presence_backlog: deque[PresenceReport] = field(default_factory=lambda: deque(maxlen=PRESENCE_BACKLOG_MAX))
     scans_saved: int = 0
     link: MqttLink = field(init=False)
@@ -209,7 +215,9 @@ class Agent:
     def _handle_group(self, group: list[AgentEvent]) -> None:
         commands: list[BasketCommand] = []
         for event in group:
-            if isinstance(event, ProductScanned):
+            if isinstance(event, ProductScanned) and self.config.device.role == "shelf":
+                self._show_lookup(event)  # at a shelf, a scan asks "what is this, what does it cost"
+            elif isinstance(event, ProductScanned):
                 commands.append(AddItem(self.cart_id, event.key.gtin14, serial=event.key.serial))
                 self.sessions.touch()
             elif isinstance(event, IdentityPresented):
@@ -241,6 +249,19 @@ class Agent:
         log.info("reader %s: %s %s", event.reader, event.state, event.detail)
         if changed and self.link.connected:
             self._publish_status("online")
+
+    def _show_lookup(self, event: ProductScanned) -> None:
+        """Price, stock and other sizes from the catalog cache, each with its as-of time, flagged when offline."""
+        result = lookup(self.store.conn, event.key, online=self.link.connected)
+        self.lookups[result.found] += 1
+        lookup_event = LookupEvent(
+            source=self.source, id=f"{self.config.device.id}:lookup:{uuid.uuid4()}", time=utcnow(), data=result
+        )
+        self.last_lookup = result
+        self.link.publish(
+            self.topics.display, lookup_event.model_dump_json(exclude_none=True).encode(), retain=True,
+            user_properties=(("ce_type", T_LOOKUP),),
+        )  # fmt: skip
 
     def _publish_presence(self) -> None:
         """Finished buckets join the backlog; the backlog goes out while the link is up (aggregates only)."""
@@ -332,7 +353,7 @@ class Agent:
     # --- LinkListener ---------------------------------------------------------------------------------------
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
-        self.link.subscribe([self.topics.acks, self.topics.ui, self.topics.erasure])
+        self.link.subscribe([self.topics.acks, self.topics.ui, self.topics.erasure, self.topics.catalog])
         for cart_id in self.store.cart_ids():
             self._ensure_cart_subscribed(cart_id)
         self._publish_status("online")
@@ -414,7 +435,11 @@ class Agent:
             source=self.source,
             id=f"{self.config.device.id}:sync:{uuid.uuid4()}",
             time=utcnow(),
-            data=SyncRequest(device=self.config.device.id, cart_ids=self.store.cart_ids()[-1000:]),
+            data=SyncRequest(
+                device=self.config.device.id,
+                cart_ids=self.store.cart_ids()[-1000:],
+                catalog_version=self.store.catalog_version(),
+            ),
         )
         self.link.publish(
             self.topics.sync,

@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge_agent.catalog.models import CatalogItem, CatalogUpdate
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
 from edge_agent.domain.hlc import HybridClock
@@ -44,6 +45,7 @@ from edge_agent.sync.messages import (
     AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
+    CatalogUpdateEvent,
     EpochWatermark,
     ErasureDone,
     ErasureDoneEvent,
@@ -109,6 +111,8 @@ class CentralPlatform:
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
         self._erased: set[str] = set()
+        self._catalogs: dict[tuple[str, str], dict[str, CatalogItem]] = {}
+        self._catalog_versions: dict[tuple[str, str], int] = {}
         self._stop = threading.Event()
         self._conn: Any = None
         self._client: paho.Client | None = None
@@ -379,6 +383,40 @@ class CentralPlatform:
             known = [c for c in event.data.cart_ids if self._cart_home(c) is not None]
         for cart_id in known:
             self.publish_snapshot(cart_id)
+        since = event.data.catalog_version
+        with self._lock:
+            items = [i for i in self._catalogs.get((tenant, store), {}).values() if since is None or i.version > since]
+            version = self._catalog_versions.get((tenant, store), 0)
+        if items:  # what changed while the device was away (pages of at most 500 items)
+            for start in range(0, len(items), 500):
+                self._publish_catalog(tenant, store, CatalogUpdate(version=version, items=items[start : start + 500]))
+
+    # --- catalog ------------------------------------------------------------------------------------------
+    def publish_catalog(self, tenant: str, store: str, items: list[dict[str, Any]]) -> int:
+        """New or changed items (fields of CatalogItem without ``version``): stamped, kept, published."""
+        with self._lock:
+            key = (tenant, store)
+            version = self._catalog_versions.get(key, 0) + 1
+            self._catalog_versions[key] = version
+            stamped = [CatalogItem.model_validate({**item, "version": version}) for item in items]
+            self._catalogs.setdefault(key, {}).update({i.gtin14: i for i in stamped})
+        self._publish_catalog(tenant, store, CatalogUpdate(version=version, items=stamped))
+        return version
+
+    def change_item(self, tenant: str, store: str, gtin14: str, **changes: Any) -> int:
+        """A price or stock change (pass ``price_minor``/``stock`` with their ``*_as_of``)."""
+        with self._lock:
+            current = self._catalogs[(tenant, store)][gtin14]
+        return self.publish_catalog(tenant, store, [{**current.model_dump(exclude={"version"}), **changes}])
+
+    def _publish_catalog(self, tenant: str, store: str, update: CatalogUpdate) -> None:
+        event = CatalogUpdateEvent(
+            source=f"urn:{tenant}:platform:central-sim",
+            id=f"catalog:{store}:{update.version}",
+            time=utcnow(),
+            data=update,
+        )
+        self._publish(Topics(tenant, store, "-").catalog, event.model_dump_json(exclude_none=True).encode())
 
     def online_edit(self, command: BasketCommand) -> str:
         """A shopper edits the cart online: an op from the web channel, applied like any device's op."""

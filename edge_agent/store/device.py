@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_agent.catalog.models import CatalogUpdate
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp
-from edge_agent.store import carts
+from edge_agent.store import carts, catalog
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
@@ -136,6 +137,13 @@ class DeviceStore:
             for table in CART_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
         return int(dropped)
+
+    def apply_catalog(self, update: CatalogUpdate) -> int:
+        """The platform's catalog, price and stock update, kept for offline lookups (store/catalog.py)."""
+        return catalog.apply_update(self.conn, update)
+
+    def catalog_version(self) -> int | None:
+        return catalog.catalog_version(self.conn)
 
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))

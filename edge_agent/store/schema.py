@@ -92,11 +92,26 @@ def _entry_serials(db: Database) -> None:
     db.execute("ALTER TABLE cart_entries ADD COLUMN serial TEXT")
 
 
+def _catalog(db: Database) -> None:
+    """The store's catalog, prices and stock as the platform last published them, for offline lookups.
+    Each figure keeps its own as-of time; ``version`` orders updates of one item (older ones are ignored)."""
+    db.execute(
+        """CREATE TABLE catalog_items (
+             gtin14 TEXT PRIMARY KEY, version INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+             name TEXT NOT NULL DEFAULT '', style TEXT, size TEXT, colour TEXT,
+             price_minor INTEGER, currency TEXT, price_as_of REAL,
+             stock INTEGER, stock_as_of REAL, related TEXT NOT NULL DEFAULT '[]'
+           ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX catalog_by_style ON catalog_items(style) WHERE style IS NOT NULL")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
     ("0003_cart_seals", _cart_seals),
     ("0004_entry_serials", _entry_serials),
+    ("0005_catalog", _catalog),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [

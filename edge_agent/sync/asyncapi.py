@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from edge_agent import __version__
+from edge_agent.catalog.lookup import LookupResult, VariantModel
+from edge_agent.catalog.models import CatalogItem, CatalogUpdate
 from edge_agent.const import SESSION_EXPIRY_S, WILL_DELAY_S
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.presence import PresenceReport, ZonePresence
@@ -22,12 +24,14 @@ from edge_agent.sync.messages import (
     AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
+    CatalogUpdateEvent,
     DeviceStatus,
     EpochWatermark,
     ErasureDone,
     ErasureDoneEvent,
     ErasureRequest,
     ErasureRequestEvent,
+    LookupEvent,
     OpsBatch,
     OpsBatchEvent,
     PresenceReportEvent,
@@ -191,6 +195,62 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "The shopper's decision at the screen. A confirm that names a stale preview, another session, "
             "or arrives when there is no preview is refused with a reason and changes nothing.",
         ),
+        "catalogUpdate": (
+            "Catalog, price and stock update",
+            CatalogUpdateEvent,
+            CatalogUpdateEvent(
+                source="urn:acme:platform:catalog",
+                id="catalog:s042:42",
+                time=_T0,
+                data=CatalogUpdate(
+                    version=42,
+                    items=[
+                        CatalogItem(
+                            gtin14="05012345678900",
+                            version=42,
+                            name="Oxford shirt",
+                            style="oxford",
+                            size="M",
+                            colour="blue",
+                            price_minor=3999,
+                            currency="EUR",
+                            price_as_of=_T0,
+                            stock=3,
+                            stock_as_of=_T0,
+                        )
+                    ],
+                    removed=["04006381333931"],
+                ),
+            ),
+            "Store-wide, QoS 1. Items are applied by `version` (an older or equal one is ignored; at equal versions a "
+            "removal wins), so updates may be repeated or reordered. After a sync request naming `catalog_version`, "
+            "send every item changed since, in pages of at most 500.",
+        ),
+        "lookupShown": (
+            "Lookup shown on the device",
+            LookupEvent,
+            LookupEvent(
+                source=_SRC,
+                id="shelf-07:lookup:1",
+                time=_T0,
+                data=LookupResult(
+                    gtin14="05012345678900",
+                    found=True,
+                    name="Oxford shirt",
+                    size="M",
+                    colour="blue",
+                    price_minor=3999,
+                    currency="EUR",
+                    price_as_of=_T0,
+                    stock=3,
+                    stock_as_of=_T0,
+                    offline=False,
+                    variants=[VariantModel(gtin14="05901234123457", size="L", colour="blue", stock=0)],
+                ),
+            ),
+            "Retained, for the device's own screen (shelf). Every figure carries its as-of time; `offline` says the "
+            "lookup was made while the uplink was down.",
+        ),
         "presenceReport": (
             "Presence report",
             PresenceReportEvent,
@@ -259,6 +319,8 @@ _CHANNELS = {
     "deviceStatus": ("rt/v1/{tenant}/st/{store}/dv/{device}/status", "deviceStatus", "send", True),
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": ("rt/v1/{tenant}/st/{store}/dv/{device}/ui", "sessionCommand", "receive", False),
+    "storeCatalog": ("rt/v1/{tenant}/st/{store}/catalog", "catalogUpdate", "receive", False),
+    "deviceDisplay": ("rt/v1/{tenant}/st/{store}/dv/{device}/display", "lookupShown", "send", True),
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),

@@ -19,10 +19,12 @@ from edge_agent.domain.cart import AttrWrite, Entry, Seal
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.messages import (
     T_APPLIED,
+    T_CATALOG,
     T_ERASURE,
     T_SNAPSHOT,
     AppliedEvent,
     AppliedWatermark,
+    CatalogUpdateEvent,
     ErasureRequest,
     ErasureRequestEvent,
     SnapshotEvent,
@@ -79,6 +81,10 @@ class InboundRouter:
                     return
                 self.on_applied(parse_event(payload, AppliedEvent, T_APPLIED).data)
                 self.accepted["applied"] += 1
+            elif topic == self.topics.catalog:
+                if payload:
+                    changed = self.store.apply_catalog(parse_event(payload, CatalogUpdateEvent, T_CATALOG).data)
+                    self.accepted["catalog" if changed else "catalog_stale"] += 1
             elif topic == self.topics.erasure:
                 if payload and self.on_erasure is not None:
                     self.on_erasure(parse_event(payload, ErasureRequestEvent, T_ERASURE).data)

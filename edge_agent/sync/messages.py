@@ -11,6 +11,8 @@ from typing import Annotated, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from edge_agent.catalog.lookup import LookupResult
+from edge_agent.catalog.models import CatalogUpdate
 from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr, Serial
 from edge_agent.presence import PresenceReport
 
@@ -28,6 +30,8 @@ T_SESSION_COMMAND: Final = "com.edgeagent.session.command.v1"
 T_ERASURE: Final = "com.edgeagent.privacy.erasure.v1"
 T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
 T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
+T_CATALOG: Final = "com.edgeagent.catalog.update.v1"
+T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -112,6 +116,9 @@ class SyncRequest(_Strict):
 
     device: DeviceId
     cart_ids: list[CartId] = Field(max_length=1000)
+    catalog_version: int | None = Field(
+        default=None, ge=0, description="the newest catalog version this device holds; send what changed since"
+    )
 
 
 class ReaderStatus(_Strict):
@@ -240,6 +247,14 @@ class ErasureRequestEvent(CloudEvent[ErasureRequest]):
 
 class ErasureDoneEvent(CloudEvent[ErasureDone]):
     type: Literal["com.edgeagent.privacy.erased.v1"] = T_ERASED
+
+
+class CatalogUpdateEvent(CloudEvent[CatalogUpdate]):
+    type: Literal["com.edgeagent.catalog.update.v1"] = T_CATALOG
+
+
+class LookupEvent(CloudEvent[LookupResult]):
+    type: Literal["com.edgeagent.display.lookup.v1"] = T_LOOKUP
 
 
 class PresenceReportEvent(CloudEvent[PresenceReport]):

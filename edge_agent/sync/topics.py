@@ -47,6 +47,16 @@ class Topics:
         return f"{self.prefix}/dv/{self.device}/ui"
 
     @property
+    def catalog(self) -> str:
+        """Down, store-wide: catalog, price and stock updates (QoS 1; queued for offline devices)."""
+        return f"{self.prefix}/catalog"
+
+    @property
+    def display(self) -> str:
+        """Up, retained: what the device's screen shows for the last lookup (shelf, mirror)."""
+        return f"{self.prefix}/dv/{self.device}/display"
+
+    @property
     def presence(self) -> str:
         """Up: aggregated presence reports (occupancy and dwell per zone and bucket); never raw sightings."""
         return f"{self.prefix}/dv/{self.device}/presence"

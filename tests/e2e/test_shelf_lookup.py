@@ -1,0 +1,84 @@
+"""A shelf device looks products up in its catalog cache: price and stock with their as-of times, from the
+platform's catalog over real Mosquitto; offline it still answers, and says the figures are as of then."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from edge_agent.config import AgentConfig
+from edge_agent.identifiers.product_key import parse_code
+from edge_agent.readers.events import ProductScanned
+from simulators.central import CentralPlatform
+from tests.support.broker import MosquittoBroker
+from tests.support.fixtures import ProxyFactory
+from tests.support.world import InProcessAgent, make_config, wait_until
+
+AgentFactory = Callable[[AgentConfig], InProcessAgent]
+OXFORD_M, OXFORD_L = "05012345678900", "05901234123457"
+MORNING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def shelf_config(tmp_path: Path, port: int) -> AgentConfig:
+    raw: dict[str, Any] = make_config(tmp_path, port, device="shelf-07", keepalive_s=1, connect_timeout_s=1).model_dump(
+        mode="json", exclude_none=True
+    )
+    raw["device"]["role"] = "shelf"
+    return AgentConfig.model_validate(raw)
+
+
+def scan(agent: InProcessAgent, gtin14: str) -> None:
+    assert agent.agent is not None
+    inner = agent.agent
+    agent.call(lambda: inner.submit(ProductScanned(parse_code(gtin14), "]E0", "barcode", 0.0)))
+
+
+def shown(agent: InProcessAgent) -> Any:
+    assert agent.agent is not None
+    return agent.agent.last_lookup
+
+
+def test_a_shelf_scan_shows_price_and_stock_as_of_their_times_and_offline_lookups_say_so(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    proxy_factory: ProxyFactory,
+) -> None:
+    proxy = proxy_factory(broker)
+    agent = agent_factory(shelf_config(tmp_path, proxy.port))
+    wait_until(lambda: agent.connected, 10, "connected")
+    shirt = {"name": "Oxford shirt", "style": "oxford", "colour": "blue", "currency": "EUR", "price_as_of": MORNING}
+    central.publish_catalog(
+        "acme",
+        "s042",
+        [
+            {"gtin14": OXFORD_M, "size": "M", "price_minor": 3999, "stock": 3, "stock_as_of": MORNING, **shirt},
+            {"gtin14": OXFORD_L, "size": "L", "price_minor": 3999, "stock": 0, "stock_as_of": MORNING, **shirt},
+        ],
+    )
+    wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog cached")
+
+    scan(agent, OXFORD_M)
+    wait_until(lambda: shown(agent) is not None, 10, "a lookup shown")
+    first = shown(agent)
+    assert (first.found, first.price_minor, first.price_as_of, first.offline) == (True, 3999, MORNING, False)
+    assert [(v.size, v.stock) for v in first.variants] == [("L", 0)]
+    assert agent.basket() == {}, "a scan at a shelf looks up; it adds nothing to any basket"
+
+    proxy.black_hole()
+    wait_until(lambda: not agent.connected, 15, "the shelf notices the uplink is gone")
+    noon = MORNING + timedelta(hours=4)
+    central.change_item("acme", "s042", OXFORD_M, price_minor=2999, price_as_of=noon)  # a markdown it cannot see
+    scan(agent, OXFORD_M)
+    wait_until(lambda: shown(agent) is not first, 10, "an offline lookup")
+    offline = shown(agent)
+    assert (offline.price_minor, offline.price_as_of, offline.offline) == (3999, MORNING, True)
+
+    proxy.pass_through()
+    wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 2, 30, "the markdown arrives")
+    scan(agent, OXFORD_M)
+    wait_until(lambda: shown(agent).price_minor == 2999, 10, "the new price shown")
+    assert shown(agent).price_as_of == noon and shown(agent).offline is False
