@@ -114,6 +114,38 @@ def cmd_basket_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_lookup(args: argparse.Namespace) -> int:
+    """What the device would show for a code, from its catalog cache (read-only; always labelled offline)."""
+    from biip.rcn import RcnRegion
+
+    from edge_agent.catalog.lookup import lookup
+    from edge_agent.identifiers.gtin import InvalidCode
+    from edge_agent.identifiers.product_key import parse_code
+
+    config = _load(args.config)
+    try:
+        region = config.identifiers.rcn_region
+        key = parse_code(args.code, rcn_region=RcnRegion(region) if region else None)
+    except InvalidCode as exc:
+        print(f"edge-agent: {args.code!r} is not a product code: {exc.reason}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    result = lookup(_open_db(args), key, online=False)
+    if args.json:
+        print(result.model_dump_json(indent=2, exclude_none=True))
+        return 0 if result.found else 1
+    if not result.found:
+        print(f"{result.gtin14}: {result.reason}")
+        return 1
+    price = "no price" if result.price_minor is None else f"{result.price_minor / 100:.2f} {result.currency}"
+    print(
+        f"{result.gtin14}  {result.name}  {price} (as of {result.price_as_of})  "
+        f"stock {result.stock} (as of {result.stock_as_of})"
+    )
+    for v in result.variants:
+        print(f"  also {v.gtin14}  size {v.size}  colour {v.colour}  stock {v.stock}")
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
@@ -160,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--cart")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_basket_show)
+
+    catalog = sub.add_parser("catalog", help="the catalog cache on this device")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    look = catalog_sub.add_parser("lookup", help="what the device knows of a code: price, stock, as-of times")
+    look.add_argument("code", help="any product code: GTIN, GS1 element string, Digital Link, scale label")
+    look.add_argument("--config", type=Path, required=True)
+    look.add_argument("--json", action="store_true")
+    look.set_defaults(func=cmd_catalog_lookup)
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -59,3 +59,24 @@ def test_run_with_an_unreadable_identity_key_names_the_file_and_the_key_and_open
     missing.write_text("not hex at all")
     result = _run("run", "--config", str(path))
     assert result.returncode == 2 and "not a key; allowed: the key as hex digits" in result.stderr
+
+
+def test_catalog_lookup_shows_what_the_device_would_show_with_as_of_times(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from edge_agent.catalog.models import CatalogItem, CatalogUpdate
+
+    config = make_config(tmp_path, 1883)
+    path = write_config(config, tmp_path / "shelf.toml")
+    store = DeviceStore.open(config.database_path(), "kiosk-01")
+    when = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    item = CatalogItem(
+        gtin14="04006381333931", version=1, name="Pencil", price_minor=199, currency="EUR", price_as_of=when, stock=12
+    )
+    store.apply_catalog(CatalogUpdate(version=1, items=[item]))
+    store.close()
+    shown = json.loads(_run("catalog", "lookup", "4006381333931", "--config", str(path), "--json").stdout)
+    assert shown["found"] and shown["price_minor"] == 199 and shown["price_as_of"].startswith("2026-11-23T08:00")
+    assert shown["offline"] is True, "the tool reads the cache, so it never claims the figures are live"
+    assert _run("catalog", "lookup", "4006381333932", "--config", str(path)).returncode == 2  # bad check digit
+    assert _run("catalog", "lookup", "5012345678900", "--config", str(path)).stdout.strip().endswith("not_in_catalog")
