@@ -22,25 +22,30 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__, const
-from edge_agent.catalog.lookup import LookupResult, lookup
+from edge_agent.catalog.lookup import LookupResult
+from edge_agent.catalog.models import CatalogUpdate
 from edge_agent.config import AgentConfig
 from edge_agent.const import INGEST_GROUP_MAX, PRESENCE_BACKLOG_MAX, WILL_DELAY_S
 from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
 from edge_agent.domain.ops import OpKind
 from edge_agent.domain.session import MergePolicy
+from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identity.tokens import TokenVerifier
 from edge_agent.presence import PresenceAggregator, PresenceReport
 from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.sessions import SessionDesk
+from edge_agent.shelf import ShelfDesk
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.inbound import InboundRouter
+from edge_agent.sync.events import EventContext, EventPublisher
+from edge_agent.sync.inbound import InboundRouter, Rejected, parse_event
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
     T_ERASED,
     T_LOOKUP,
     T_PRESENCE,
     T_SESSION,
+    T_SHELF_COMMAND,
     T_STATUS,
     T_SYNC_REQUEST,
     DeviceStatus,
@@ -50,6 +55,7 @@ from edge_agent.sync.messages import (
     LookupEvent,
     PresenceReportEvent,
     ReaderStatus,
+    ShelfCommandEvent,
     StatusEvent,
     SyncRequest,
     SyncRequestEvent,
@@ -93,6 +99,9 @@ class Agent:
     pump: OutboxPump = field(init=False)
     router: InboundRouter = field(init=False)
     sessions: SessionDesk = field(init=False)
+    events: EventPublisher = field(init=False)
+    shelf: ShelfDesk | None = field(init=False)
+    """The shelf role's desk (lookups, stock signals, price reports); None on other roles."""
     _queue: asyncio.Queue[AgentEvent] = field(init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _session: int = field(default=0, init=False)
@@ -114,7 +123,11 @@ class Agent:
                 cfg.mqtt.window, cfg.mqtt.batch_max_ops, cfg.mqtt.ack_timeout_s, cfg.mqtt.congestion_timeout_s
             ),
         )
-        self.router = InboundRouter(self.store, self.topics, self.pump.applied, self._cart_changed, self._erase)
+        self.router = InboundRouter(
+            self.store, self.topics, self.pump.applied, self._cart_changed, self._erase, self._catalog_updated
+        )
+        self.events = EventPublisher(self.store, self.link, self.topics)
+        self.shelf = ShelfDesk(self.store, self._emit_workflow) if cfg.device.role == "shelf" else None
         self.sessions = SessionDesk(
             self.store,
             self.source,
@@ -252,7 +265,8 @@ class Agent:
 
     def _show_lookup(self, event: ProductScanned) -> None:
         """Price, stock and other sizes from the catalog cache, each with its as-of time, flagged when offline."""
-        result = lookup(self.store.conn, event.key, online=self.link.connected)
+        assert self.shelf is not None
+        result = self.shelf.scanned(event.key, online=self.link.connected, now=time.time())
         self.lookups[result.found] += 1
         lookup_event = LookupEvent(
             source=self.source, id=f"{self.config.device.id}:lookup:{uuid.uuid4()}", time=utcnow(), data=result
@@ -262,6 +276,37 @@ class Agent:
             self.topics.display, lookup_event.model_dump_json(exclude_none=True).encode(), retain=True,
             user_properties=(("ce_type", T_LOOKUP),),
         )  # fmt: skip
+
+    def _catalog_updated(self, update: CatalogUpdate) -> None:
+        if self.shelf is not None:
+            self.shelf.catalog_updated(update, time.time())
+
+    def _emit_workflow(self, events: list[WorkflowEvent]) -> None:
+        """Workflow events leave with this device's and the current session's context (profile only with consent)."""
+        s = self.sessions.session
+        identity = s.identity
+        ctx = EventContext(
+            source=self.source,
+            store=self.config.device.store,
+            device=self.config.device.id,
+            session_id=s.session_id,
+            attribution_key=s.attribution_key,
+            profile=identity.pseudonym if identity is not None and "profile" in identity.consent else None,
+        )
+        self.events.queue(events, ctx)
+
+    def _ui_message(self, payload: bytes) -> None:
+        """The device's UI topic carries session commands and, on a shelf, price-label reports."""
+        if self.shelf is not None and T_SHELF_COMMAND.encode() in payload[:400]:
+            try:
+                command = parse_event(payload, ShelfCommandEvent, T_SHELF_COMMAND).data
+            except Rejected as rej:
+                self.router.reject(self.topics.ui, rej)
+                return
+            actor = command.associate or "shopper"
+            self.shelf.report_price(command.gtin14, command.shelf_price_minor, actor, time.time())
+            return
+        self.sessions.command(payload)
 
     def _publish_presence(self) -> None:
         """Finished buckets join the backlog; the backlog goes out while the link is up (aggregates only)."""
@@ -360,22 +405,26 @@ class Agent:
         self._publish_sync_request()
         self.sessions.publish()
         self.pump.link_up(receive_maximum)
+        self.events.flush()
         self._write_status("online")
 
     def link_down(self, reason: str) -> None:
         log.warning("mqtt link down: %s", reason)
         self.pump.link_down()
+        self.events.link_down()
         self._write_status("offline", reason)
 
     def published(self, mid: int, ok: bool, reason: str) -> None:
         if mid == self._offline_mid:
             self._offline_acked.set()
             return
+        if self.events.published(mid, ok):
+            return
         self.pump.published(mid, ok, reason)
 
     def message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.ui:
-            self.sessions.command(payload)
+            self._ui_message(payload)
         else:
             self.router.handle(topic, payload)
 
@@ -505,6 +554,7 @@ class Agent:
             self._write_status("online" if self.link.connected else "offline")
             self._session_housekeeping()
             self._publish_presence()
+            self.events.flush()
             # The store and loop made progress (this coroutine ran after a commit): feed the watchdog.
             sd_notify("WATCHDOG=1")
 

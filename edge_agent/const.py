@@ -122,3 +122,8 @@ PRESENCE_BACKLOG_MAX = 24 * 12
 (aggregates only, never raw sightings; losing old analytics never loses a basket)."""
 READER_STOP_WAIT_S = 10.0
 """How long a stopping agent waits for its asyncio readers (bleak's StopDiscovery has its own timeout)."""
+EVENT_OUTBOX_MAX = 50_000
+"""Workflow events kept while the uplink is down (about a week of a busy shelf's lookups, ~25 MB); beyond it the
+oldest are dropped. Analytics may thin out in a very long outage; the shopper's carts never do (op outbox)."""
+EVENTS_IN_FLIGHT = 20
+"""Workflow event PUBLISHes awaiting PUBACK at once; a small share of the broker's Receive Maximum."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.catalog.models import CatalogUpdate
+from edge_agent.const import EVENT_OUTBOX_MAX
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock
@@ -144,6 +145,26 @@ class DeviceStore:
 
     def catalog_version(self) -> int | None:
         return catalog.catalog_version(self.conn)
+
+    def queue_events(self, events: Sequence[tuple[str, str]]) -> None:
+        """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX."""
+        with transaction(self.conn):
+            self.conn.executemany(
+                "INSERT INTO event_outbox (name, body, created_at) VALUES (?, ?, ?)",
+                [(name, body, time.time()) for name, body in events],
+            )
+            self.conn.execute(
+                "DELETE FROM event_outbox WHERE id <= (SELECT max(id) FROM event_outbox) - ?", (EVENT_OUTBOX_MAX,)
+            )
+
+    def pending_events(self, limit: int, after_id: int = 0) -> list[tuple[int, str]]:
+        return list(
+            self.conn.execute("SELECT id, body FROM event_outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        )
+
+    def drop_events(self, ids: Sequence[int]) -> None:
+        with bookkeeping_transaction(self.conn):
+            self.conn.executemany("DELETE FROM event_outbox WHERE id = ?", [(i,) for i in ids])
 
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))

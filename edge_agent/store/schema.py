@@ -106,12 +106,23 @@ def _catalog(db: Database) -> None:
     db.execute("CREATE INDEX catalog_by_style ON catalog_items(style) WHERE style IS NOT NULL")
 
 
+def _event_outbox(db: Database) -> None:
+    """Workflow events (lookups, stock signals, price reports) waiting for the broker. At least once: a row goes
+    on PUBACK; consumers dedupe by the CloudEvent id. The shopper's carts never travel this way (the op outbox)."""
+    db.execute(
+        """CREATE TABLE event_outbox (
+             id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL
+           )"""
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
     ("0003_cart_seals", _cart_seals),
     ("0004_entry_serials", _entry_serials),
     ("0005_catalog", _catalog),
+    ("0006_event_outbox", _event_outbox),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [

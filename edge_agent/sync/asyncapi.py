@@ -40,11 +40,15 @@ from edge_agent.sync.messages import (
     SessionCommandEvent,
     SessionState,
     SessionStateEvent,
+    ShelfCommand,
+    ShelfCommandEvent,
     SnapshotEntryModel,
     SnapshotEvent,
     StatusEvent,
     SyncRequest,
     SyncRequestEvent,
+    WorkflowCloudEvent,
+    WorkflowEventData,
 )
 
 _T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
@@ -251,6 +255,46 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "Retained, for the device's own screen (shelf). Every figure carries its as-of time; `offline` says the "
             "lookup was made while the uplink was down.",
         ),
+        "workflowEvent": (
+            "Workflow event",
+            WorkflowCloudEvent,
+            WorkflowCloudEvent(
+                type="com.edgeagent.workflow.lookup.performed.v1",
+                source="urn:acme:store:s042:device:shelf-07",
+                id="shelf-07:3b0c2c1e-2f7e-4a55-9d1a-0f5d2e6b7c10",
+                time=_T0,
+                subject="05012345678900",
+                data=WorkflowEventData(
+                    name="lookup.performed",
+                    actor="shopper",
+                    occurred_at=_T0,
+                    store="s042",
+                    device="shelf-07",
+                    session_id="9c4e1f0a2b3d4c5e",
+                    attribution_key="5d6e7f8091a2b3c4",
+                    ga4="view_item",
+                    segment="Product Viewed",
+                    data={"gtin14": "05012345678900", "found": True, "offline": False},
+                ),
+            ),
+            "At least once (a device deletes its copy on PUBACK and re-sends after a reconnect): dedupe by `id`. "
+            "`type` is com.edgeagent.workflow.<name>.v1; `ga4`/`segment` name the analytics event "
+            "(docs/event-mapping.md). `profile` is present only with the shopper's 'profile' consent.",
+        ),
+        "shelfCommand": (
+            "Shelf command",
+            ShelfCommandEvent,
+            ShelfCommandEvent(
+                source="urn:acme:store:s042:handheld:emp-042",
+                id="ui-7",
+                time=_T0,
+                data=ShelfCommand(
+                    action="report_price", gtin14="05012345678900", shelf_price_minor=4499, associate="emp-042"
+                ),
+            ),
+            "On the shelf's UI topic: the label shows another price than the system; a `price.mismatch` event "
+            "follows, or the refusal is counted (`not_in_catalog`, `prices_match`).",
+        ),
         "presenceReport": (
             "Presence report",
             PresenceReportEvent,
@@ -321,6 +365,7 @@ _CHANNELS = {
     "deviceUi": ("rt/v1/{tenant}/st/{store}/dv/{device}/ui", "sessionCommand", "receive", False),
     "storeCatalog": ("rt/v1/{tenant}/st/{store}/catalog", "catalogUpdate", "receive", False),
     "deviceDisplay": ("rt/v1/{tenant}/st/{store}/dv/{device}/display", "lookupShown", "send", True),
+    "deviceEvents": ("rt/v1/{tenant}/st/{store}/dv/{device}/events", "workflowEvent", "send", False),
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from edge_agent.catalog.models import CatalogUpdate
 from edge_agent.const import INBOUND_MAX_BYTES
 from edge_agent.domain.cart import AttrWrite, Entry, Seal
 from edge_agent.store.device import DeviceStore
@@ -71,6 +72,7 @@ class InboundRouter:
     on_applied: Callable[[AppliedWatermark], object]
     on_cart_changed: Callable[[str], None] | None = None
     on_erasure: Callable[[ErasureRequest], None] | None = None
+    on_catalog: Callable[[CatalogUpdate], None] | None = None
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)
 
@@ -83,8 +85,11 @@ class InboundRouter:
                 self.accepted["applied"] += 1
             elif topic == self.topics.catalog:
                 if payload:
-                    changed = self.store.apply_catalog(parse_event(payload, CatalogUpdateEvent, T_CATALOG).data)
+                    update = parse_event(payload, CatalogUpdateEvent, T_CATALOG).data
+                    changed = self.store.apply_catalog(update)
                     self.accepted["catalog" if changed else "catalog_stale"] += 1
+                    if changed and self.on_catalog is not None:
+                        self.on_catalog(update)
             elif topic == self.topics.erasure:
                 if payload and self.on_erasure is not None:
                     self.on_erasure(parse_event(payload, ErasureRequestEvent, T_ERASURE).data)
@@ -95,9 +100,13 @@ class InboundRouter:
             else:
                 raise Rejected("unknown_topic", topic[:200])
         except Rejected as rej:
-            self.rejected[rej.reason] += 1
-            log.warning("inbound: rejected message on %s: %s: %s", topic[:200], rej.reason, rej.detail)
-            self.store.record_reject("mqtt", rej.reason, f"{topic[:200]}: {rej.detail}")
+            self.reject(topic, rej)
+
+    def reject(self, topic: str, rej: Rejected) -> None:
+        """Counted, logged with its reason and kept in the rejects table; never acted on."""
+        self.rejected[rej.reason] += 1
+        log.warning("inbound: rejected message on %s: %s: %s", topic[:200], rej.reason, rej.detail)
+        self.store.record_reject("mqtt", rej.reason, f"{topic[:200]}: {rej.detail}")
 
     def _snapshot(self, topic: str, event: SnapshotEvent) -> None:
         snap = event.data

@@ -32,6 +32,9 @@ T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
 T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
 T_CATALOG: Final = "com.edgeagent.catalog.update.v1"
 T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
+T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
+"""A workflow event's CloudEvents type is this prefix, its ``domain.verb`` name and ``.v1``."""
+T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -176,6 +179,33 @@ class SessionCommand(_Strict):
     preview_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
 
 
+class WorkflowEventData(_Strict):
+    """What a store workflow reports (retail note §1, §6), with the context analytics needs to attribute it."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$")]
+    actor: Annotated[str, StringConstraints(max_length=64)] = Field(
+        description="an associate id, 'shopper', 'system' or 'platform' (never a shopper's name)"
+    )
+    occurred_at: datetime
+    store: str
+    device: DeviceId
+    session_id: str | None = None
+    attribution_key: str | None = Field(default=None, description="opaque per-session key, no PII (retail note §6)")
+    profile: str | None = Field(default=None, description="the shopper's pseudonym, only with their 'profile' consent")
+    ga4: str = Field(description="the GA4 event name this maps to (docs/event-mapping.md)")
+    segment: str = Field(description="the Segment Ecommerce v2 event name this maps to")
+    data: dict[str, str | int | float | bool | None] = Field(default={}, max_length=50)
+
+
+class ShelfCommand(_Strict):
+    """Down, from the shelf's screen or an associate's handheld: a label price that disagrees with the system."""
+
+    action: Literal["report_price"]
+    gtin14: Gtin14
+    shelf_price_minor: int = Field(ge=0, le=100_000_000)
+    associate: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+
+
 class ErasureRequest(_Strict):
     """Down, store-wide: a shopper withdrew consent or asked to be forgotten; devices drop their copies."""
 
@@ -251,6 +281,14 @@ class ErasureDoneEvent(CloudEvent[ErasureDone]):
 
 class CatalogUpdateEvent(CloudEvent[CatalogUpdate]):
     type: Literal["com.edgeagent.catalog.update.v1"] = T_CATALOG
+
+
+class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):
+    type: Annotated[str, StringConstraints(pattern=r"^com\.edgeagent\.workflow\.[a-z_.]+\.v1$")]
+
+
+class ShelfCommandEvent(CloudEvent[ShelfCommand]):
+    type: Literal["com.edgeagent.shelf.command.v1"] = T_SHELF_COMMAND
 
 
 class LookupEvent(CloudEvent[LookupResult]):

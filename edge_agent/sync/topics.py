@@ -57,6 +57,11 @@ class Topics:
         return f"{self.prefix}/dv/{self.device}/display"
 
     @property
+    def events(self) -> str:
+        """Up: workflow events (CloudEvents, at least once; dedupe by id) for analytics and store operations."""
+        return f"{self.prefix}/dv/{self.device}/events"
+
+    @property
     def presence(self) -> str:
         """Up: aggregated presence reports (occupancy and dwell per zone and bucket); never raw sightings."""
         return f"{self.prefix}/dv/{self.device}/presence"

@@ -82,3 +82,54 @@ def test_a_shelf_scan_shows_price_and_stock_as_of_their_times_and_offline_lookup
     scan(agent, OXFORD_M)
     wait_until(lambda: shown(agent).price_minor == 2999, 10, "the new price shown")
     assert shown(agent).price_as_of == noon and shown(agent).offline is False
+
+
+def test_shelf_events_reach_the_platform_mapped_for_analytics_and_survive_an_outage(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    proxy_factory: ProxyFactory,
+) -> None:
+    from tests.e2e.test_ble_agent import Spy
+
+    spy = Spy(broker)
+    try:
+        proxy = proxy_factory(broker)
+        agent = agent_factory(shelf_config(tmp_path, proxy.port))
+        wait_until(lambda: agent.connected, 10, "connected")
+        shirt = {"name": "Oxford shirt", "currency": "EUR", "price_as_of": MORNING, "stock_as_of": MORNING}
+        central.publish_catalog("acme", "s042", [{"gtin14": OXFORD_M, "price_minor": 3999, "stock": 9, **shirt}])
+        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        topic = "rt/v1/acme/st/s042/dv/shelf-07/events"
+
+        def names() -> list[str]:
+            return [e["data"]["name"] for e in spy.on(topic)]
+
+        scan(agent, OXFORD_M)
+        wait_until(lambda: "lookup.performed" in names(), 10, "the lookup reported")
+        looked = next(e for e in spy.on(topic) if e["data"]["name"] == "lookup.performed")
+        assert looked["type"] == "com.edgeagent.workflow.lookup.performed.v1" and looked["subject"] == OXFORD_M
+        assert (looked["data"]["ga4"], looked["data"]["segment"]) == ("view_item", "Product Viewed")
+        assert looked["data"]["store"] == "s042" and looked["data"]["session_id"] and "profile" not in looked["data"]
+
+        proxy.black_hole()
+        wait_until(lambda: not agent.connected, 15, "offline")
+        assert agent.agent is not None
+        inner = agent.agent
+        agent.call(lambda: inner.shelf.report_price(OXFORD_M, 4499, "emp-042", 1.0))  # type: ignore[union-attr]
+        scan(agent, OXFORD_M)  # offline lookups are reported too, flagged
+        proxy.pass_through()
+        central.change_item("acme", "s042", OXFORD_M, stock=1, stock_as_of=MORNING + timedelta(hours=2))
+
+        wait_until(lambda: {"price.mismatch", "stock.low"} <= set(names()), 30, "queued events and the stock signal")
+        mismatch = next(e for e in spy.on(topic) if e["data"]["name"] == "price.mismatch")["data"]
+        assert mismatch["actor"] == "emp-042"
+        assert (mismatch["data"]["shelf_price"], mismatch["data"]["system_price"]) == ("4499", "3999")
+        offline_lookups = [
+            e for e in spy.on(topic) if e["data"]["name"] == "lookup.performed" and e["data"]["data"]["offline"]
+        ]
+        assert len(offline_lookups) >= 1, "the lookup made during the outage arrives after it"
+        wait_until(lambda: agent.call(lambda: inner.store.pending_events(10)) == [], 10, "the event outbox empties")
+    finally:
+        spy.close()

@@ -24,7 +24,8 @@ class StockState(StrEnum):
     REPLENISHED = "replenished"
 
 
-COUNT_METHODS: Final = frozenset({"rfid", "scan", "associate"})
+COUNT_METHODS: Final = frozenset({"rfid", "scan", "associate", "platform"})
+"""How a count was taken; "platform" is the inventory feed in the catalog updates (catalog cache)."""
 
 EVENT_NAMES: Final = frozenset({"stock.low", "stock.out", "stock.replenished", "price.mismatch"})
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from edge_agent.domain.workflows import assist, fitting_room, picking, stock, tote
+from edge_agent.domain.workflows import assist, fitting_room, picking, shelf, stock, tote
 
 RECOMMENDED: Final = "recommended"
 """A GA4 recommended ecommerce event, or an event of the Segment Ecommerce v2 spec."""
@@ -26,6 +26,7 @@ EMITTERS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "fitting_room": fitting_room.EVENT_NAMES,
         "assist": assist.EVENT_NAMES,
         "stock": stock.EVENT_NAMES,
+        "shelf": shelf.EVENT_NAMES,
     }
 )
 """Which machine module emits which names (each module's ``EVENT_NAMES``)."""
@@ -114,6 +115,8 @@ EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "stock.out": _custom("stock.out"),
         "stock.replenished": _custom("stock.replenished"),
         "price.mismatch": _custom("price.mismatch"),
+        # --- shelf lookups ------------------------------------------------------------------------------------
+        "lookup.performed": _standard("view_item", "Product Viewed", "item: gtin14 → item_id; offline lookups say so"),
     }
 )
 

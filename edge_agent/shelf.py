@@ -1,0 +1,77 @@
+"""The shelf role: lookups, price-label reports and low-stock signals, as retail note §1.5 describes them.
+
+A scan at a shelf is a question ("what is this, what does it cost, is my size here"), never a basket line.
+The answer comes from the catalog cache with its as-of times; stock signals come from the platform's
+inventory feed in the catalog updates; a label price that disagrees with the system is reported. Everything
+the shelf learns leaves as workflow events (edge_agent/sync/events.py), mapped to GA4 and Segment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final
+
+from edge_agent.catalog.lookup import LookupResult, lookup
+from edge_agent.catalog.models import CatalogUpdate
+from edge_agent.domain.workflows.common import SHOPPER, SYSTEM, Refused, WorkflowEvent
+from edge_agent.domain.workflows.const import DEFAULT_STOCK_LOW_AT
+from edge_agent.domain.workflows.shelf import lookup_performed
+from edge_agent.domain.workflows.stock import StockSignal, price_mismatch
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.store.catalog import get_item
+from edge_agent.store.device import DeviceStore
+
+log = logging.getLogger(__name__)
+
+STOCK_SIGNALS_MAX: Final = 20_000
+"""Items whose stock state the shelf remembers (a large store's assortment); the least recently counted go first."""
+
+
+@dataclass
+class ShelfDesk:
+    store: DeviceStore
+    emit: Callable[[list[WorkflowEvent]], None]
+    """Queues workflow events for the uplink (EventPublisher.queue with this device's context)."""
+    low_at: int = DEFAULT_STOCK_LOW_AT
+    signals: OrderedDict[str, StockSignal] = field(default_factory=OrderedDict)
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def scanned(self, key: ProductKey, *, online: bool, now: float) -> LookupResult:
+        result = lookup(self.store.conn, key, online=online)
+        self.emit([lookup_performed(result.gtin14, found=result.found, offline=result.offline, now=now, actor=SHOPPER)])
+        return result
+
+    def catalog_updated(self, update: CatalogUpdate, now: float) -> None:
+        """Stock counts in the platform's feed move each item OK → LOW → OUT → REPLENISHED; changes are events."""
+        events: list[WorkflowEvent] = []
+        for item in update.items:
+            if item.stock is None:
+                continue
+            signal = self.signals.pop(item.gtin14, None) or StockSignal(item.gtin14, self.low_at)
+            outcome = signal.observe(item.stock, method="platform", now=now, actor=SYSTEM)
+            self.signals[item.gtin14] = outcome.state
+            events.extend(outcome.events)
+            while len(self.signals) > STOCK_SIGNALS_MAX:
+                self.signals.popitem(last=False)
+        if events:
+            self.emit(events)
+
+    def report_price(self, gtin14: str, shelf_price_minor: int, actor: str, now: float) -> Refused | None:
+        """A label that disagrees with the system price (as the catalog cache has it) is reported; else refused."""
+        item = get_item(self.store.conn, gtin14)
+        if item is None or item.price_minor is None:
+            return self._refuse(Refused("not_in_catalog", f"{gtin14} has no system price in this store's catalog"))
+        outcome = price_mismatch(gtin14, Decimal(shelf_price_minor), Decimal(item.price_minor), now=now, actor=actor)
+        if outcome.refused is not None:
+            return self._refuse(outcome.refused)
+        self.emit(list(outcome.events))
+        return None
+
+    def _refuse(self, refused: Refused) -> Refused:
+        self.refused[refused.reason] += 1
+        log.warning("shelf: refused: %s: %s", refused.reason, refused.detail)
+        return refused

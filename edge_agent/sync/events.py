@@ -1,0 +1,102 @@
+"""Workflow events on their way out: enveloped as CloudEvents, kept in SQLite, published while the link is up.
+
+At least once, to the broker: a row is deleted on PUBACK, re-sent after a reconnect, and consumers dedupe by
+the CloudEvent ``id``. This path is for analytics and store signals; the shopper's carts and totes go through
+the op outbox, which waits for the platform's confirmation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from edge_agent.const import EVENTS_IN_FLIGHT
+from edge_agent.domain.workflows.common import WorkflowEvent
+from edge_agent.domain.workflows.taxonomy import analytics_names
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.link import MqttLink
+from edge_agent.sync.messages import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
+from edge_agent.sync.topics import Topics
+
+
+@dataclass(frozen=True, slots=True)
+class EventContext:
+    """Who and where: the device, and the shopper session the events belong to (profile only with consent)."""
+
+    source: str
+    store: str
+    device: str
+    session_id: str | None = None
+    attribution_key: str | None = None
+    profile: str | None = None
+
+
+def envelope(event: WorkflowEvent, ctx: EventContext) -> WorkflowCloudEvent:
+    ga4, segment = analytics_names(event.name)
+    data = {k: v if isinstance(v, str | int | float | bool) or v is None else str(v) for k, v in event.data.items()}
+    return WorkflowCloudEvent(
+        type=f"{T_WORKFLOW_PREFIX}{event.name}.v1",
+        source=ctx.source,
+        id=f"{ctx.device}:{uuid.uuid4()}",
+        time=datetime.fromtimestamp(event.at, UTC),
+        subject=event.subject,
+        data=WorkflowEventData(
+            name=event.name,
+            actor=event.actor,
+            occurred_at=datetime.fromtimestamp(event.at, UTC),
+            store=ctx.store,
+            device=ctx.device,
+            session_id=ctx.session_id,
+            attribution_key=ctx.attribution_key,
+            profile=ctx.profile,
+            ga4=ga4,
+            segment=segment,
+            data=data,
+        ),
+    )
+
+
+@dataclass
+class EventPublisher:
+    store: DeviceStore
+    link: MqttLink
+    topics: Topics
+    in_flight: dict[int, int] = field(default_factory=dict)
+    """mid -> event_outbox row id, for rows handed to paho and not yet PUBACKed."""
+    published_total: int = 0
+
+    def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext) -> None:
+        rows = [(e.name, envelope(e, ctx).model_dump_json(exclude_none=True)) for e in events]
+        if rows:
+            self.store.queue_events(rows)
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand pending rows to paho while the link is up, at most EVENTS_IN_FLIGHT at a time."""
+        if not self.link.connected:
+            return
+        room = EVENTS_IN_FLIGHT - len(self.in_flight)
+        if room <= 0:
+            return
+        after = max(self.in_flight.values(), default=0)
+        for row_id, body in self.store.pending_events(room, after_id=after):
+            mid = self.link.publish(self.topics.events, body.encode())
+            if mid is None:
+                return
+            self.in_flight[mid] = row_id
+
+    def published(self, mid: int, ok: bool) -> bool:
+        """True when ``mid`` was one of ours; a PUBACK deletes the row, a failure leaves it for the next flush."""
+        row_id = self.in_flight.pop(mid, None)
+        if row_id is None:
+            return False
+        if ok:
+            self.store.drop_events([row_id])
+            self.published_total += 1
+        self.flush()
+        return True
+
+    def link_down(self) -> None:
+        self.in_flight.clear()  # the rows stay; they go again after the reconnect
