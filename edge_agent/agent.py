@@ -38,7 +38,7 @@ from edge_agent.sessions import SessionDesk
 from edge_agent.shelf import ShelfDesk
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.events import EventContext, EventPublisher
-from edge_agent.sync.inbound import InboundRouter, Rejected, parse_event
+from edge_agent.sync.inbound import InboundRouter, Rejected, parse_event, peek_type
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
     T_ERASED,
@@ -48,6 +48,8 @@ from edge_agent.sync.messages import (
     T_SHELF_COMMAND,
     T_STATUS,
     T_SYNC_REQUEST,
+    T_TOTE_COMMAND,
+    T_TOTE_VIEW,
     DeviceStatus,
     ErasureDone,
     ErasureDoneEvent,
@@ -59,12 +61,16 @@ from edge_agent.sync.messages import (
     StatusEvent,
     SyncRequest,
     SyncRequestEvent,
+    ToteCommandEvent,
+    ToteView,
+    ToteViewEvent,
     source_urn,
     utcnow,
 )
 from edge_agent.sync.pump import OutboxPump, PumpSettings
 from edge_agent.sync.topics import Topics
 from edge_agent.systemd_notify import sd_notify, watchdog_interval_s
+from edge_agent.totes import ToteDesk
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,9 @@ class Agent:
     sessions: SessionDesk = field(init=False)
     events: EventPublisher = field(init=False)
     shelf: ShelfDesk | None = field(init=False)
+    totes: ToteDesk | None = field(init=False)
+    """The handheld role's digital totes; None on other roles."""
+    last_tote_view: ToteView | None = None
     """The shelf role's desk (lookups, stock signals, price reports); None on other roles."""
     _queue: asyncio.Queue[AgentEvent] = field(init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
@@ -128,6 +137,11 @@ class Agent:
         )
         self.events = EventPublisher(self.store, self.link, self.topics)
         self.shelf = ShelfDesk(self.store, self._emit_workflow) if cfg.device.role == "shelf" else None
+        self.totes = (
+            ToteDesk(self.store, cfg.device.id, self.verifier, self._record, self._emit_workflow, self._show_tote)
+            if cfg.device.role == "associate-handheld"
+            else None
+        )
         self.sessions = SessionDesk(
             self.store,
             self.source,
@@ -178,6 +192,8 @@ class Agent:
             )
         ]
         self._write_status("starting")
+        if self.totes is not None:
+            self.totes.restore()  # the active tote as the last durable transaction left it
         sd_notify("READY=1")
         log.info("agent %s running: device %s, basket %s", __version__, self.config.device.id, self.cart_id)
         try:
@@ -230,13 +246,18 @@ class Agent:
         for event in group:
             if isinstance(event, ProductScanned) and self.config.device.role == "shelf":
                 self._show_lookup(event)  # at a shelf, a scan asks "what is this, what does it cost"
+            elif isinstance(event, ProductScanned) and self.totes is not None and self.totes.tote is not None:
+                self._record(commands)
+                commands = []
+                self.totes.scanned(event.key)  # on a handheld with an open tote, a scan is a tote line
             elif isinstance(event, ProductScanned):
                 commands.append(AddItem(self.cart_id, event.key.gtin14, serial=event.key.serial))
                 self.sessions.touch()
             elif isinstance(event, IdentityPresented):
                 self._record(commands)  # scans made before the tap belong in the preview
                 commands = []
-                self.sessions.present(event)
+                if self.totes is None or not self.totes.identity(event):
+                    self.sessions.present(event)
             elif isinstance(event, InputRejected):
                 self.rejected[f"{event.reader}:{event.reason}"] += 1
                 log.warning("reader %s rejected input: %s: %s", event.reader, event.reason, event.detail)
@@ -296,17 +317,29 @@ class Agent:
         self.events.queue(events, ctx)
 
     def _ui_message(self, payload: bytes) -> None:
-        """The device's UI topic carries session commands and, on a shelf, price-label reports."""
-        if self.shelf is not None and T_SHELF_COMMAND.encode() in payload[:400]:
-            try:
-                command = parse_event(payload, ShelfCommandEvent, T_SHELF_COMMAND).data
-            except Rejected as rej:
-                self.router.reject(self.topics.ui, rej)
-                return
-            actor = command.associate or "shopper"
-            self.shelf.report_price(command.gtin14, command.shelf_price_minor, actor, time.time())
-            return
-        self.sessions.command(payload)
+        """The device's UI topic: session commands, a shelf's price-label reports, a handheld's tote actions."""
+        kind = peek_type(payload)
+        try:
+            if kind == T_SHELF_COMMAND and self.shelf is not None:
+                shelf_cmd = parse_event(payload, ShelfCommandEvent, T_SHELF_COMMAND).data
+                actor = shelf_cmd.associate or "shopper"
+                self.shelf.report_price(shelf_cmd.gtin14, shelf_cmd.shelf_price_minor, actor, time.time())
+            elif kind == T_TOTE_COMMAND and self.totes is not None:
+                self.totes.command(parse_event(payload, ToteCommandEvent, T_TOTE_COMMAND).data)
+            else:
+                self.sessions.command(payload)
+        except Rejected as rej:
+            self.router.reject(self.topics.ui, rej)
+
+    def _show_tote(self, view: ToteView) -> None:
+        self.last_tote_view = view
+        event = ToteViewEvent(
+            source=self.source, id=f"{self.config.device.id}:tote:{uuid.uuid4()}", time=utcnow(), data=view
+        )
+        self.link.publish(
+            self.topics.display, event.model_dump_json(exclude_none=True).encode(), retain=True,
+            user_properties=(("ce_type", T_TOTE_VIEW),),
+        )  # fmt: skip
 
     def _publish_presence(self) -> None:
         """Finished buckets join the backlog; the backlog goes out while the link is up (aggregates only)."""
@@ -325,10 +358,10 @@ class Agent:
                 return
             self.presence_backlog.popleft()
 
-    def _record(self, commands: list[BasketCommand]) -> None:
-        if not commands:
+    def _record(self, commands: list[BasketCommand], meta: dict[str, str] | None = None) -> None:
+        if not commands and not meta:
             return
-        results = self.store.record(commands)  # durable when this returns
+        results = self.store.record(commands, meta)  # durable when this returns
         for r in results:
             if r.refused is not None:
                 self.rejected[f"basket:{r.refused.reason}"] += 1

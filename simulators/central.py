@@ -486,6 +486,11 @@ class CentralPlatform:
         with self._lock:
             return carts.seal_of(self._conn, cart_id)
 
+    def cart_attrs(self, cart_id: str) -> dict[str, str | None]:
+        """A cart's LWW attributes (a tote's state, associate and customer)."""
+        with self._lock:
+            return {a.key: a.value for a in carts.attrs(self._conn, cart_id)}
+
     def cart(self, cart_id: str) -> dict[str, int]:
         with self._lock:
             return quantities(carts.live_entries(self._conn, cart_id))

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,11 +169,12 @@ class DeviceStore:
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))
 
-    def record(self, commands: Sequence[BasketCommand]) -> list[Recorded]:
+    def record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None = None) -> list[Recorded]:
         """Plan, apply and append every command in ONE durable transaction (group commit).
 
         Each command is planned against the state left by the ones before it, so a remove in the same
-        group observes an add just made. When this returns, every op it holds is saved.
+        group observes an add just made. When this returns, every op it holds is saved, and so is ``meta``
+        (a workflow's state written with the ops that express it, so a crash never splits them).
         """
         results: list[Recorded] = []
         conn = self.conn
@@ -208,6 +209,8 @@ class DeviceStore:
                 results.append(Recorded(command, op))
                 seq += 1
             conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+            if meta:
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         return results
 
     def merge_snapshot(

@@ -47,6 +47,11 @@ from edge_agent.sync.messages import (
     StatusEvent,
     SyncRequest,
     SyncRequestEvent,
+    ToteCommand,
+    ToteCommandEvent,
+    ToteLineView,
+    ToteView,
+    ToteViewEvent,
     WorkflowCloudEvent,
     WorkflowEventData,
 )
@@ -295,6 +300,45 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "On the shelf's UI topic: the label shows another price than the system; a `price.mismatch` event "
             "follows, or the refusal is counted (`not_in_catalog`, `prices_match`).",
         ),
+        "toteCommand": (
+            "Tote command",
+            ToteCommandEvent,
+            ToteCommandEvent(
+                source="urn:acme:store:s042:handheld-ui:handheld-03",
+                id="ui-12",
+                time=_T0,
+                data=ToteCommand(action="park", associate="emp-042"),
+            ),
+            "On a handheld's UI topic: open, park, resume (naming the tote), share, submit, hand off to the till, "
+            "cancel, remove a line. Refusals (e.g. `empty_tote`, `park_expired`) show on the display topic.",
+        ),
+        "toteView": (
+            "Tote on the handheld's screen",
+            ToteViewEvent,
+            ToteViewEvent(
+                source="urn:acme:store:s042:device:handheld-03",
+                id="handheld-03:tote:1",
+                time=_T0,
+                data=ToteView(
+                    tote_id="tote-handheld-03-5d1e0a9c3b",
+                    state="customer_attached",
+                    associate="emp-042",
+                    customer_attached=True,
+                    lines=[
+                        ToteLineView(
+                            line_id="05012345678900:carry_out",
+                            gtin14="05012345678900",
+                            qty=2,
+                            fulfilment="carry_out",
+                            state="requested",
+                        )
+                    ],
+                ),
+            ),
+            "Retained. The tote itself syncs as a cart (cart id = tote id): lines are ops with the associate as "
+            "actor; `tote.state`, `tote.associate` and, with the shopper's profile consent, `tote.customer` are "
+            "cart attributes.",
+        ),
         "presenceReport": (
             "Presence report",
             PresenceReportEvent,
@@ -362,9 +406,14 @@ _CHANNELS = {
     "deviceSync": ("rt/v1/{tenant}/st/{store}/dv/{device}/sync", "syncRequest", "send", False),
     "deviceStatus": ("rt/v1/{tenant}/st/{store}/dv/{device}/status", "deviceStatus", "send", True),
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
-    "deviceUi": ("rt/v1/{tenant}/st/{store}/dv/{device}/ui", "sessionCommand", "receive", False),
+    "deviceUi": (
+        "rt/v1/{tenant}/st/{store}/dv/{device}/ui",
+        ("sessionCommand", "shelfCommand", "toteCommand"),
+        "receive",
+        False,
+    ),
     "storeCatalog": ("rt/v1/{tenant}/st/{store}/catalog", "catalogUpdate", "receive", False),
-    "deviceDisplay": ("rt/v1/{tenant}/st/{store}/dv/{device}/display", "lookupShown", "send", True),
+    "deviceDisplay": ("rt/v1/{tenant}/st/{store}/dv/{device}/display", ("lookupShown", "toteView"), "send", True),
     "deviceEvents": ("rt/v1/{tenant}/st/{store}/dv/{device}/events", "workflowEvent", "send", False),
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
@@ -380,7 +429,8 @@ def build_document() -> dict[str, Any]:
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for name, (address, message, action, retain) in _CHANNELS.items():
+    for name, (address, carried, action, retain) in _CHANNELS.items():
+        names = (carried,) if isinstance(carried, str) else carried
         params = {
             p: dict(_PARAMS.get(p, {"description": "Cart id."}))
             for p in ("tenant", "store", "device", "cartId")
@@ -389,13 +439,13 @@ def build_document() -> dict[str, Any]:
         channels[name] = {
             "address": address,
             "parameters": params,
-            "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+            "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in names},
         }
         operations[f"{action}{name[0].upper()}{name[1:]}"] = {
             "action": action,
             "channel": {"$ref": f"#/channels/{name}"},
-            "summary": f"The device {'publishes' if action == 'send' else 'subscribes to'} {message}.",
-            "messages": [{"$ref": f"#/channels/{name}/messages/{message}"}],
+            "summary": f"The device {'publishes' if action == 'send' else 'subscribes to'} {', '.join(names)}.",
+            "messages": [{"$ref": f"#/channels/{name}/messages/{m}"} for m in names],
             "bindings": {"mqtt": {"qos": 1, "retain": retain, "bindingVersion": "0.2.0"}},
         }
     components_messages = {

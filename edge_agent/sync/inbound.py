@@ -43,6 +43,18 @@ class Rejected(ValueError):
         self.detail = detail
 
 
+def peek_type(payload: bytes) -> str | None:
+    """The CloudEvents ``type`` of a payload, to route it before full validation (None when unreadable)."""
+    if len(payload) > INBOUND_MAX_BYTES:
+        return None
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def parse_event(payload: bytes, model: type[M], expected_type: str) -> M:
     """Bytes -> validated model, or Rejected with a stable reason code."""
     if len(payload) > INBOUND_MAX_BYTES:

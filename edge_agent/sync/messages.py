@@ -35,6 +35,8 @@ T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
 T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
 """A workflow event's CloudEvents type is this prefix, its ``domain.verb`` name and ``.v1``."""
 T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
+T_TOTE_COMMAND: Final = "com.edgeagent.tote.command.v1"
+T_TOTE_VIEW: Final = "com.edgeagent.display.tote.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -206,6 +208,40 @@ class ShelfCommand(_Strict):
     associate: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
 
 
+AssociateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class ToteCommand(_Strict):
+    """Down, from the handheld's UI: the associate's action on their digital tote."""
+
+    action: Literal["open", "park", "resume", "share", "submit", "handoff_to_pos", "cancel", "remove_line"]
+    associate: AssociateId
+    tote_id: CartId | None = Field(default=None, description="resume: which parked tote")
+    line_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    channel: Literal["email", "qr_to_phone", "pos_code"] | None = None
+
+
+class ToteLineView(_Strict):
+    line_id: str
+    gtin14: Gtin14
+    qty: int
+    fulfilment: str
+    state: str
+
+
+class ToteView(_Strict):
+    """Up, retained, for the handheld's screen: the active tote. The customer shows as a flag, never a pseudonym."""
+
+    tote_id: CartId | None
+    state: str | None
+    associate: str | None
+    customer_attached: bool = False
+    lines: list[ToteLineView] = Field(default=[], max_length=1000)
+    parked: list[CartId] = Field(default=[], description="totes parked on this device, to resume")
+    refused: str | None = Field(default=None, description="why the last action or scan was refused")
+    detail: str | None = None
+
+
 class ErasureRequest(_Strict):
     """Down, store-wide: a shopper withdrew consent or asked to be forgotten; devices drop their copies."""
 
@@ -289,6 +325,14 @@ class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):
 
 class ShelfCommandEvent(CloudEvent[ShelfCommand]):
     type: Literal["com.edgeagent.shelf.command.v1"] = T_SHELF_COMMAND
+
+
+class ToteCommandEvent(CloudEvent[ToteCommand]):
+    type: Literal["com.edgeagent.tote.command.v1"] = T_TOTE_COMMAND
+
+
+class ToteViewEvent(CloudEvent[ToteView]):
+    type: Literal["com.edgeagent.display.tote.v1"] = T_TOTE_VIEW
 
 
 class LookupEvent(CloudEvent[LookupResult]):

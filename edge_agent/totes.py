@@ -1,0 +1,206 @@
+"""The associate handheld's digital totes: the pure Tote machine, persisted and synced as a cart.
+
+A tote *is* a cart (cart id = tote id) under the same add-wins rule, so it syncs, survives outages and is
+confirmed by the platform exactly like a basket: lines are ``entry.add`` ops carrying the associate's id,
+and the tote's state, associate and (with consent) customer are LWW cart attributes. The machine's own value
+is written into the same transaction as those ops (``DeviceStore.record(..., meta=...)``), so a crash never
+leaves the two apart, and a restarted agent resumes the tote where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, SetAttribute
+from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
+from edge_agent.domain.workflows.tote import Fulfilment, LineState, Tote, ToteLine, ToteState
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
+from edge_agent.readers.events import IdentityPresented
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.messages import ToteCommand, ToteLineView, ToteView
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY: Final = "active_tote"
+TOTE_KEY_PREFIX: Final = "tote:"
+STATE_ATTR, ASSOCIATE_ATTR, CUSTOMER_ATTR = "tote.state", "tote.associate", "tote.customer"
+
+
+def tote_to_json(tote: Tote) -> str:
+    return json.dumps(asdict(tote), separators=(",", ":"))
+
+
+def tote_from_json(text: str) -> Tote:
+    raw: dict[str, Any] = json.loads(text)
+    lines = tuple(
+        ToteLine(**{**line, "fulfilment": Fulfilment(line["fulfilment"]), "state": LineState(line["state"])})
+        for line in raw.pop("lines")
+    )
+    resume_to = raw.pop("resume_to")
+    return Tote(
+        **{**raw, "state": ToteState(raw["state"])},
+        lines=lines,
+        resume_to=None if resume_to is None else ToteState(resume_to),
+    )
+
+
+@dataclass
+class ToteDesk:
+    store: DeviceStore
+    device: str
+    verifier: TokenVerifier | None
+    record: Callable[[list[BasketCommand], dict[str, str]], object]
+    """Durable ops plus the machine's value, in one transaction (the agent's recorder)."""
+    emit: Callable[[list[WorkflowEvent]], None]
+    show: Callable[[ToteView], None]
+    now: Callable[[], float] = time.time
+    tote: Tote | None = None
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def restore(self) -> None:
+        """After a restart: the active tote, as its last durable transaction left it."""
+        active = self._meta(ACTIVE_KEY)
+        text = self._meta(TOTE_KEY_PREFIX + active) if active else None
+        self.tote = tote_from_json(text) if text else None
+        self.show(self.view())
+
+    # --- the associate acts ----------------------------------------------------------------------------------
+    def command(self, cmd: ToteCommand) -> None:
+        now, who = self.now(), cmd.associate
+        if cmd.action == "open":
+            if self.tote is not None and self.tote.state in (ToteState.DRAFT, ToteState.CUSTOMER_ATTACHED):
+                self._refuse(Refused("tote_open", f"tote {self.tote.tote_id} is open: park or submit it first"))
+                return
+            tote_id = f"tote-{self.device}-{uuid.uuid4().hex[:10]}"
+            opened = Tote.open(tote_id, associate=who, now=now)
+            if opened.state is None:
+                self._refuse(opened.refused or Refused("no_tote", "the tote could not be opened"))
+                return
+            attrs = [SetAttribute(tote_id, ASSOCIATE_ATTR, who, actor=who)]
+            self._commit(Outcome(opened.state, opened.events), who, attrs)
+            return
+        if cmd.action == "resume" and cmd.tote_id is not None:
+            text = self._meta(TOTE_KEY_PREFIX + cmd.tote_id)
+            if text is None:
+                self._refuse(Refused("no_such_tote", f"no tote {cmd.tote_id} on this device"))
+                return
+            self.tote = tote_from_json(text)
+        tote = self.tote
+        if tote is None:
+            self._refuse(Refused("no_tote", "open a tote first"))
+            return
+        match cmd.action:
+            case "park":
+                self._commit(tote.park(associate=who, now=now), who)
+            case "resume":
+                self._commit(tote.resume(associate=who, now=now), who)
+            case "share":
+                self._commit(tote.share(cmd.channel or "qr_to_phone", associate=who, now=now), who)
+            case "submit":
+                self._commit(tote.submit(associate=who, now=now), who)
+            case "handoff_to_pos":
+                self._commit(tote.handoff_to_pos(associate=who, now=now), who)
+            case "cancel":
+                self._commit(tote.cancel(associate=who, now=now), who)
+            case "remove_line":
+                line = next((x for x in tote.lines if x.line_id == cmd.line_id), None)
+                outcome = tote.remove_line(cmd.line_id or "", associate=who, now=now)
+                removal = [RemoveItem(tote.tote_id, line.gtin14)] if line is not None else []
+                self._commit(outcome, who, removal)
+
+    def scanned(self, key: ProductKey) -> bool:
+        """A scan on the handheld goes into the active tote (carry-out, attributed to its associate)."""
+        tote = self.tote
+        if tote is None:
+            return False
+        who = tote.associate_id
+        outcome = tote.add_line(key.gtin14, 1, Fulfilment.CARRY_OUT.value, associate=who, now=self.now())
+        self._commit(outcome, who, [AddItem(tote.tote_id, key.gtin14, actor=who, serial=key.serial)])
+        return True
+
+    def identity(self, event: IdentityPresented) -> bool:
+        """A loyalty tap or app QR attaches the shopper to the active tote (the credential is never kept)."""
+        tote = self.tote
+        if tote is None:
+            return False
+        if self.verifier is None:
+            self._refuse(Refused("identity_not_configured", "no [identity] section in config"))
+            return True
+        try:
+            identity = self.verifier.verify(event.token, self.now(), event.method)
+        except IdentityRejected as exc:
+            self._refuse(Refused(exc.reason, str(exc)))
+            return True
+        who = tote.associate_id
+        outcome = tote.attach_customer(
+            event.method, identity.pseudonym, consent=identity.consent, associate=who, now=self.now()
+        )
+        # Only with "profile" consent does the pseudonym reach the platform; otherwise the order is the shopper's
+        # in-store purchase, handed off at the till, and the tote says only that someone was identified.
+        shown = identity.pseudonym if "profile" in identity.consent else "consent_withheld"
+        self._commit(outcome, who, [SetAttribute(tote.tote_id, CUSTOMER_ATTR, shown, actor=who)])
+        return True
+
+    def paid(self, order_id: str) -> None:
+        """The platform reports payment (only the platform may)."""
+        if self.tote is not None:
+            self._commit(self.tote.paid(order_id, source=Source.PLATFORM, now=self.now()), "platform")
+
+    # --- internals ---------------------------------------------------------------------------------------------
+    def _commit(self, outcome: Outcome[Tote], actor: str, extra: Sequence[BasketCommand] = ()) -> None:
+        if outcome.refused is not None:
+            self._refuse(outcome.refused)
+            return
+        before = self.tote
+        tote = outcome.state
+        commands = list(extra)
+        if before is None or before.state is not tote.state or before.tote_id != tote.tote_id:
+            commands.append(SetAttribute(tote.tote_id, STATE_ATTR, tote.state.value, actor=actor))
+        active = tote.tote_id if tote.state in _ACTIVE_STATES else ""
+        self.record(commands, {TOTE_KEY_PREFIX + tote.tote_id: tote_to_json(tote), ACTIVE_KEY: active})
+        self.tote = tote if active else None
+        self.emit(list(outcome.events))
+        self.show(self.view())
+
+    def _refuse(self, refused: Refused) -> None:
+        self.refused[refused.reason] += 1
+        log.warning("tote: refused: %s: %s", refused.reason, refused.detail)
+        self.show(self.view(refused))
+
+    def _meta(self, key: str) -> str | None:
+        row = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def parked(self) -> list[str]:
+        rows = self.store.conn.execute("SELECT key, value FROM meta WHERE key LIKE 'tote:%'").fetchall()
+        return sorted(k[len(TOTE_KEY_PREFIX) :] for k, v in rows if json.loads(v).get("state") == "parked")
+
+    def view(self, refused: Refused | None = None) -> ToteView:
+        t = self.tote
+        return ToteView(
+            tote_id=t.tote_id if t else None,
+            state=t.state.value if t else None,
+            associate=t.associate_id if t else None,
+            customer_attached=bool(t and t.customer),
+            lines=[
+                ToteLineView(
+                    line_id=x.line_id, gtin14=x.gtin14, qty=x.qty, fulfilment=x.fulfilment.value, state=x.state.value
+                )
+                for x in (t.lines if t else ())
+            ],
+            parked=self.parked(),
+            refused=refused.reason if refused else None,
+            detail=refused.detail[:200] if refused else None,
+        )
+
+
+_ACTIVE_STATES: Final = frozenset({ToteState.DRAFT, ToteState.CUSTOMER_ATTACHED, ToteState.SHARED})
+"""A tote the handheld's scans go into; a parked, submitted or ended tote is no longer the active one."""
