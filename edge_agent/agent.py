@@ -29,8 +29,10 @@ from edge_agent.const import INGEST_GROUP_MAX, PRESENCE_BACKLOG_MAX, WILL_DELAY_
 from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
 from edge_agent.domain.ops import OpKind
 from edge_agent.domain.session import MergePolicy
+from edge_agent.domain.workflows.assist import AssistTimers
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identity.tokens import TokenVerifier
+from edge_agent.mirror import MirrorDesk
 from edge_agent.presence import PresenceAggregator, PresenceReport
 from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
@@ -41,8 +43,11 @@ from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter, Rejected, parse_event, peek_type
 from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
+    T_ASSIST_REPLY,
     T_ERASED,
     T_LOOKUP,
+    T_MIRROR_COMMAND,
+    T_MIRROR_VIEW,
     T_PRESENCE,
     T_SESSION,
     T_SHELF_COMMAND,
@@ -50,11 +55,17 @@ from edge_agent.sync.messages import (
     T_SYNC_REQUEST,
     T_TOTE_COMMAND,
     T_TOTE_VIEW,
+    AssistReplyEvent,
+    AssistRequestEvent,
+    AssistRequestMessage,
     DeviceStatus,
     ErasureDone,
     ErasureDoneEvent,
     ErasureRequest,
     LookupEvent,
+    MirrorCommandEvent,
+    MirrorView,
+    MirrorViewEvent,
     PresenceReportEvent,
     ReaderStatus,
     ShelfCommandEvent,
@@ -110,6 +121,9 @@ class Agent:
     totes: ToteDesk | None = field(init=False)
     """The handheld role's digital totes; None on other roles."""
     last_tote_view: ToteView | None = None
+    mirror: MirrorDesk | None = field(init=False)
+    """The fitting-room mirror's desk (garments, assist requests); None on other roles."""
+    last_mirror_view: MirrorView | None = None
     """The shelf role's desk (lookups, stock signals, price reports); None on other roles."""
     _queue: asyncio.Queue[AgentEvent] = field(init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
@@ -140,6 +154,21 @@ class Agent:
         self.totes = (
             ToteDesk(self.store, cfg.device.id, self.verifier, self._record, self._emit_workflow, self._show_tote)
             if cfg.device.role == "associate-handheld"
+            else None
+        )
+        self.mirror = (
+            MirrorDesk(
+                self.store,
+                cfg.device.id,
+                self.verifier,
+                self._emit_room_events,
+                self._show_mirror,
+                self._publish_assist_request,
+                lambda: self.link.connected,
+                AssistTimers(cfg.assist.ack_s, cfg.assist.delivery_s, cfg.assist.max_level),
+                cfg.session.idle_timeout_s,
+            )
+            if cfg.device.role == "fitting-room-mirror"
             else None
         )
         self.sessions = SessionDesk(
@@ -189,6 +218,7 @@ class Agent:
                 ("pump", self.pump.run()),
                 ("ingest", self._ingest()),
                 ("heartbeat", self._heartbeat()),
+                ("workflow-clock", self._workflow_clock()),
             )
         ]
         self._write_status("starting")
@@ -246,6 +276,8 @@ class Agent:
         for event in group:
             if isinstance(event, ProductScanned) and self.config.device.role == "shelf":
                 self._show_lookup(event)  # at a shelf, a scan asks "what is this, what does it cost"
+            elif isinstance(event, ProductScanned) and self.mirror is not None:
+                self.mirror.garment_tapped(event.key)  # a hang tag tapped on the mirror
             elif isinstance(event, ProductScanned) and self.totes is not None and self.totes.tote is not None:
                 self._record(commands)
                 commands = []
@@ -256,7 +288,9 @@ class Agent:
             elif isinstance(event, IdentityPresented):
                 self._record(commands)  # scans made before the tap belong in the preview
                 commands = []
-                if self.totes is None or not self.totes.identity(event):
+                if self.mirror is not None:
+                    self.mirror.identity(event)
+                elif self.totes is None or not self.totes.identity(event):
                     self.sessions.present(event)
             elif isinstance(event, InputRejected):
                 self.rejected[f"{event.reader}:{event.reason}"] += 1
@@ -302,19 +336,25 @@ class Agent:
         if self.shelf is not None:
             self.shelf.catalog_updated(update, time.time())
 
-    def _emit_workflow(self, events: list[WorkflowEvent]) -> None:
+    def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
         """Workflow events leave with this device's and the current session's context (profile only with consent)."""
         s = self.sessions.session
         identity = s.identity
+        if profile is None and identity is not None and "profile" in identity.consent:
+            profile = identity.pseudonym
         ctx = EventContext(
             source=self.source,
             store=self.config.device.store,
             device=self.config.device.id,
             session_id=s.session_id,
             attribution_key=s.attribution_key,
-            profile=identity.pseudonym if identity is not None and "profile" in identity.consent else None,
+            profile=profile,
         )
         self.events.queue(events, ctx)
+
+    def _emit_room_events(self, events: list[WorkflowEvent]) -> None:
+        """A fitting room's events carry its own session's profile (set only by a consented identification)."""
+        self._emit_workflow(events, self.mirror.room.profile if self.mirror is not None else None)
 
     def _ui_message(self, payload: bytes) -> None:
         """The device's UI topic: session commands, a shelf's price-label reports, a handheld's tote actions."""
@@ -326,10 +366,47 @@ class Agent:
                 self.shelf.report_price(shelf_cmd.gtin14, shelf_cmd.shelf_price_minor, actor, time.time())
             elif kind == T_TOTE_COMMAND and self.totes is not None:
                 self.totes.command(parse_event(payload, ToteCommandEvent, T_TOTE_COMMAND).data)
+            elif kind == T_MIRROR_COMMAND and self.mirror is not None:
+                self.mirror.command(parse_event(payload, MirrorCommandEvent, T_MIRROR_COMMAND).data)
             else:
                 self.sessions.command(payload)
         except Rejected as rej:
             self.router.reject(self.topics.ui, rej)
+
+    def _show_mirror(self, view: MirrorView) -> None:
+        self.last_mirror_view = view
+        event = MirrorViewEvent(
+            source=self.source, id=f"{self.config.device.id}:mirror:{uuid.uuid4()}", time=utcnow(), data=view
+        )
+        self.link.publish(
+            self.topics.display, event.model_dump_json(exclude_none=True).encode(), retain=True,
+            user_properties=(("ce_type", T_MIRROR_VIEW),),
+        )  # fmt: skip
+
+    def _publish_assist_request(self, request_id: str, message: AssistRequestMessage | None) -> None:
+        """Retained per request so a handheld that comes online later still lists it; cleared once closed."""
+        payload = b""
+        if message is not None:
+            event = AssistRequestEvent(
+                source=self.source, id=f"{request_id}:{message.state}:{message.level}", time=utcnow(), data=message
+            )
+            payload = event.model_dump_json(exclude_none=True).encode()
+        self.link.publish(self.topics.assist_request(request_id), payload, retain=True)
+
+    def _assist_reply(self, payload: bytes) -> None:
+        if self.mirror is None:
+            return
+        try:
+            self.mirror.reply(parse_event(payload, AssistReplyEvent, T_ASSIST_REPLY).data)
+        except Rejected as rej:
+            self.router.reject(self.topics.assist_replies, rej)
+
+    async def _workflow_clock(self) -> None:
+        """Assist SLAs and other workflow timers, evaluated every second on the loop."""
+        while True:
+            await asyncio.sleep(const.WORKFLOW_TICK_S)
+            if self.mirror is not None:
+                self.mirror.tick()
 
     def _show_tote(self, view: ToteView) -> None:
         self.last_tote_view = view
@@ -432,6 +509,8 @@ class Agent:
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
         self.link.subscribe([self.topics.acks, self.topics.ui, self.topics.erasure, self.topics.catalog])
+        if self.mirror is not None:
+            self.link.subscribe([self.topics.assist_replies])
         for cart_id in self.store.cart_ids():
             self._ensure_cart_subscribed(cart_id)
         self._publish_status("online")
@@ -458,6 +537,8 @@ class Agent:
     def message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.ui:
             self._ui_message(payload)
+        elif topic == self.topics.assist_replies:
+            self._assist_reply(payload)
         else:
             self.router.handle(topic, payload)
 

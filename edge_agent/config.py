@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from edge_agent import const
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
+from edge_agent.domain.workflows import const as wf_const
 from edge_agent.readers.ble.config import BleConfig
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
@@ -112,6 +113,14 @@ class IdentitySection(_Section):
     merge_policy: Literal["sum", "max", "replace", "keep_online", "separate"] = "sum"
 
 
+class AssistSection(_Section):
+    """Fitting-room assist requests: how long before an unacknowledged request escalates, and how far."""
+
+    ack_s: float = Field(default=wf_const.DEFAULT_ASSIST_ACK_S, gt=0, le=3600)
+    delivery_s: float = Field(default=wf_const.DEFAULT_ASSIST_DELIVERY_S, gt=0, le=7200)
+    max_level: int = Field(default=wf_const.DEFAULT_ASSIST_MAX_LEVEL, ge=1, le=10)
+
+
 class SessionSection(_Section):
     idle_timeout_s: float = Field(default=const.DEFAULT_SESSION_IDLE_S, gt=0)
     anonymous_retention_s: float = Field(default=const.DEFAULT_ANONYMOUS_RETENTION_S, ge=0)
@@ -132,6 +141,7 @@ class AgentConfig(_Section):
     identifiers: IdentifiersSection = IdentifiersSection()
     identity: IdentitySection | None = None
     session: SessionSection = SessionSection()
+    assist: AssistSection = AssistSection()
 
     def database_path(self) -> Path:
         if self.storage.path.is_absolute():

@@ -127,3 +127,5 @@ EVENT_OUTBOX_MAX = 50_000
 oldest are dropped. Analytics may thin out in a very long outage; the shopper's carts never do (op outbox)."""
 EVENTS_IN_FLIGHT = 20
 """Workflow event PUBLISHes awaiting PUBACK at once; a small share of the broker's Receive Maximum."""
+WORKFLOW_TICK_S = 1.0
+"""How often workflow timers (assist SLAs, pick timers) are evaluated: their durations are tens of seconds."""

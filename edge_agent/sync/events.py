@@ -8,9 +8,11 @@ the op outbox, which waits for the platform's confirmation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from pydantic import JsonValue
 
 from edge_agent.const import EVENTS_IN_FLIGHT
 from edge_agent.domain.workflows.common import WorkflowEvent
@@ -35,7 +37,7 @@ class EventContext:
 
 def envelope(event: WorkflowEvent, ctx: EventContext) -> WorkflowCloudEvent:
     ga4, segment = analytics_names(event.name)
-    data = {k: v if isinstance(v, str | int | float | bool) or v is None else str(v) for k, v in event.data.items()}
+    data = {k: _json(v) for k, v in event.data.items()}
     return WorkflowCloudEvent(
         type=f"{T_WORKFLOW_PREFIX}{event.name}.v1",
         source=ctx.source,
@@ -56,6 +58,17 @@ def envelope(event: WorkflowEvent, ctx: EventContext) -> WorkflowCloudEvent:
             data=data,
         ),
     )
+
+
+def _json(value: object) -> JsonValue:
+    """Machine payloads hold scalars, tuples, lists and mappings; anything else travels as its text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    return str(value)
 
 
 @dataclass

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from edge_agent.catalog.lookup import LookupResult
+from edge_agent.catalog.lookup import VariantModel as LookupVariant
 from edge_agent.catalog.models import CatalogUpdate
 from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr, Serial
 from edge_agent.presence import PresenceReport
@@ -37,6 +38,10 @@ T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
 T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
 T_TOTE_COMMAND: Final = "com.edgeagent.tote.command.v1"
 T_TOTE_VIEW: Final = "com.edgeagent.display.tote.v1"
+T_MIRROR_COMMAND: Final = "com.edgeagent.mirror.command.v1"
+T_MIRROR_VIEW: Final = "com.edgeagent.display.mirror.v1"
+T_ASSIST_REQUEST: Final = "com.edgeagent.assist.request.v1"
+T_ASSIST_REPLY: Final = "com.edgeagent.assist.reply.v1"
 
 MAX_OPS_PER_BATCH = 1000
 MAX_WATERMARK_GAPS = 1000
@@ -196,7 +201,7 @@ class WorkflowEventData(_Strict):
     profile: str | None = Field(default=None, description="the shopper's pseudonym, only with their 'profile' consent")
     ga4: str = Field(description="the GA4 event name this maps to (docs/event-mapping.md)")
     segment: str = Field(description="the Segment Ecommerce v2 event name this maps to")
-    data: dict[str, str | int | float | bool | None] = Field(default={}, max_length=50)
+    data: dict[str, JsonValue] = Field(default={}, max_length=50)
 
 
 class ShelfCommand(_Strict):
@@ -239,6 +244,64 @@ class ToteView(_Strict):
     lines: list[ToteLineView] = Field(default=[], max_length=1000)
     parked: list[CartId] = Field(default=[], description="totes parked on this device, to resume")
     refused: str | None = Field(default=None, description="why the last action or scan was refused")
+    detail: str | None = None
+
+
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class MirrorCommand(_Strict):
+    """Down, from the mirror's touch screen: the shopper asks for another size, colour, style or help, or leaves."""
+
+    action: Literal["request_assist", "cancel_assist", "checkout", "vacate"]
+    type: Literal["size", "colour", "style", "help"] | None = None
+    target_gtin: Gtin14 | None = Field(default=None, description="the garment wanted (another size of it, ...)")
+    request_id: RequestId | None = None
+    channel: Literal["pos", "app"] | None = None
+
+
+class AssistRequestMessage(_Strict):
+    """Up, store-wide, retained per request: what the associates' handhelds list. No shopper identity in it."""
+
+    request_id: RequestId
+    room_id: str
+    mirror: DeviceId = Field(description="answer on rt/v1/{tenant}/st/{store}/dv/{mirror}/assist")
+    type: Literal["size", "colour", "style", "help"]
+    target_gtin: Gtin14 | None = None
+    target_name: str = ""
+    state: Literal["requested", "acknowledged", "delivered", "unavailable", "cancelled"]
+    level: int = Field(ge=0, description="escalation level: rises each time the acknowledgement timer runs out")
+    associate: str | None = None
+
+
+class AssistReply(_Strict):
+    """Down to the mirror, from an associate's handheld: I'm on it / here it is / we don't have it."""
+
+    request_id: RequestId
+    action: Literal["acknowledge", "delivered", "unavailable"]
+    associate: AssociateId
+    reason: Annotated[str, StringConstraints(max_length=120)] = ""
+
+
+class GarmentView(_Strict):
+    gtin14: Gtin14
+    name: str = ""
+    size: str | None = None
+    colour: str | None = None
+    in_store: list[LookupVariant] = Field(default=[], description="other sizes and colours with their stock here")
+
+
+class MirrorView(_Strict):
+    """Up, retained, for the mirror's screen. Identified is a flag; no pseudonym is ever shown or published."""
+
+    room_id: str
+    state: str
+    session_id: str | None = None
+    garments: list[GarmentView] = []
+    requests: list[AssistRequestMessage] = []
+    identified: bool = False
+    offline: bool = False
+    refused: str | None = None
     detail: str | None = None
 
 
@@ -333,6 +396,22 @@ class ToteCommandEvent(CloudEvent[ToteCommand]):
 
 class ToteViewEvent(CloudEvent[ToteView]):
     type: Literal["com.edgeagent.display.tote.v1"] = T_TOTE_VIEW
+
+
+class MirrorCommandEvent(CloudEvent[MirrorCommand]):
+    type: Literal["com.edgeagent.mirror.command.v1"] = T_MIRROR_COMMAND
+
+
+class MirrorViewEvent(CloudEvent[MirrorView]):
+    type: Literal["com.edgeagent.display.mirror.v1"] = T_MIRROR_VIEW
+
+
+class AssistRequestEvent(CloudEvent[AssistRequestMessage]):
+    type: Literal["com.edgeagent.assist.request.v1"] = T_ASSIST_REQUEST
+
+
+class AssistReplyEvent(CloudEvent[AssistReply]):
+    type: Literal["com.edgeagent.assist.reply.v1"] = T_ASSIST_REPLY
 
 
 class LookupEvent(CloudEvent[LookupResult]):

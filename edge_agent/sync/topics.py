@@ -62,6 +62,15 @@ class Topics:
         return f"{self.prefix}/dv/{self.device}/events"
 
     @property
+    def assist_replies(self) -> str:
+        """Down to a fitting-room mirror: associates' replies to its assist requests."""
+        return f"{self.prefix}/dv/{self.device}/assist"
+
+    def assist_request(self, request_id: str) -> str:
+        """Up, store-wide, retained per request: an assist request as the handhelds list it (cleared when closed)."""
+        return f"{self.prefix}/assist/requests/{request_id}"
+
+    @property
     def presence(self) -> str:
         """Up: aggregated presence reports (occupancy and dwell per zone and bucket); never raw sightings."""
         return f"{self.prefix}/dv/{self.device}/presence"

@@ -1,0 +1,198 @@
+"""The fitting-room mirror role: garments tapped on the mirror, what is in stock here, and assist requests.
+
+The room's session is deliberately ephemeral (retail note §1.4): it lives in memory, is shown on the mirror
+and leaves only as workflow events; vacating the room — by the shopper, an idle timeout or a restart —
+purges it. A shopper who identifies with consent gets the try-on list saved to their profile as a wishlist
+(the `tryon.list.saved` event), never a cart. Assist requests go to every associate's handheld (a retained
+message per request on the store topic) and run their acknowledgement SLA here, escalating level by level.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from edge_agent.catalog.lookup import lookup
+from edge_agent.domain.workflows.assist import AssistRequest, AssistState, AssistTimers
+from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
+from edge_agent.domain.workflows.fitting_room import Room, RoomState
+from edge_agent.identifiers.product_key import ProductKey, parse_code
+from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
+from edge_agent.readers.events import IdentityPresented
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.messages import AssistReply, AssistRequestMessage, GarmentView, MirrorCommand, MirrorView
+
+log = logging.getLogger(__name__)
+
+CLOSED_STATES: Final = frozenset({AssistState.DELIVERED, AssistState.UNAVAILABLE, AssistState.CANCELLED})
+
+
+@dataclass
+class MirrorDesk:
+    store: DeviceStore
+    room_id: str
+    verifier: TokenVerifier | None
+    emit: Callable[[list[WorkflowEvent]], None]
+    show: Callable[[MirrorView], None]
+    publish_request: Callable[[str, AssistRequestMessage | None], None]
+    """Retained per request on the store topic; None clears it (the request is closed)."""
+    online: Callable[[], bool]
+    timers: AssistTimers = field(default_factory=AssistTimers)
+    idle_timeout_s: float = 600.0
+    now: Callable[[], float] = time.time
+    room: Room = field(init=False)
+    requests: dict[str, AssistRequest] = field(default_factory=dict)
+    refused: Counter[str] = field(default_factory=Counter)
+    last_activity: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.room = Room(self.room_id)
+
+    # --- the shopper acts ------------------------------------------------------------------------------------
+    def garment_tapped(self, key: ProductKey) -> None:
+        """A hang tag tapped on the mirror: the first one opens the room's session."""
+        now = self.now()
+        if self.room.state is RoomState.VACANT and not self._apply(self.room.occupy(uuid.uuid4().hex, now=now)):
+            return
+        self._apply(self.room.garment_detected(key.gtin14, key.serial, now=now))
+
+    def identity(self, event: IdentityPresented) -> None:
+        """A loyalty tap or app QR: with "profile" consent the try-on list is saved as a wishlist; the credential
+        and the pseudonym are never shown or kept on the mirror."""
+        if self.verifier is None:
+            self._refuse(Refused("identity_not_configured", "no [identity] section in config"))
+            return
+        try:
+            who = self.verifier.verify(event.token, self.now(), event.method)
+        except IdentityRejected as exc:
+            self._refuse(Refused(exc.reason, str(exc)))
+            return
+        self._apply(self.room.save_tryon_list(who.pseudonym, who.consent, now=self.now()))
+
+    def command(self, cmd: MirrorCommand) -> None:
+        now = self.now()
+        match cmd.action:
+            case "request_assist":
+                outcome = self.room.request_assist(
+                    f"as-{uuid.uuid4().hex[:12]}", cmd.type or "", cmd.target_gtin, now=now, timers=self.timers
+                )
+                if outcome.refused is not None or outcome.state is None:
+                    self._refuse(outcome.refused or Refused("not_requested", "the request could not be made"))
+                    return
+                self._track(Outcome(outcome.state, outcome.events))
+            case "cancel_assist":
+                request = self.requests.get(cmd.request_id or "")
+                if request is None:
+                    self._refuse(Refused("no_such_request", f"no open request {cmd.request_id}"))
+                    return
+                self._track(request.cancel(source=Source.SHOPPER, now=now))
+            case "checkout":
+                self._apply(self.room.checkout(cmd.channel or "pos", now=now))
+            case "vacate":
+                self.vacate("shopper_left")
+
+    # --- associates answer (from their handhelds) --------------------------------------------------------------
+    def reply(self, msg: AssistReply) -> None:
+        request = self.requests.get(msg.request_id)
+        if request is None:
+            self._refuse(Refused("no_such_request", f"no open request {msg.request_id} at {self.room_id}"))
+            return
+        now = self.now()
+        match msg.action:
+            case "acknowledge":
+                self._track(request.acknowledge(associate=msg.associate, now=now))
+            case "delivered":
+                self._track(request.delivered(associate=msg.associate, now=now))
+            case "unavailable":
+                self._track(request.unavailable(associate=msg.associate, now=now, reason=msg.reason))
+
+    # --- time -----------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """SLA timers: unacknowledged requests escalate; an idle room is vacated (and purged)."""
+        now = self.now()
+        for request in list(self.requests.values()):
+            outcome = request.tick(now)
+            if outcome.events:
+                self._track(outcome)
+        if self.room.state is not RoomState.VACANT and now - self.last_activity > self.idle_timeout_s:
+            self.vacate("idle_timeout")
+
+    def vacate(self, reason: str) -> None:
+        """The room is empty again: open requests are cancelled, the session purged, nothing of it kept."""
+        now = self.now()
+        for request in list(self.requests.values()):
+            self._track(request.cancel(source=Source.SYSTEM, now=now))
+        self._apply(self.room.vacate(now=now, reason=reason))
+
+    # --- internals ------------------------------------------------------------------------------------------
+    def _apply(self, outcome: Outcome[Room]) -> bool:
+        if outcome.refused is not None:
+            self._refuse(outcome.refused)
+            return False
+        self.room = outcome.state
+        self.last_activity = self.now()
+        self.emit(list(outcome.events))
+        self.show(self.view())
+        return True
+
+    def _track(self, outcome: Outcome[AssistRequest]) -> None:
+        if outcome.refused is not None:
+            self._refuse(outcome.refused)
+            return
+        request = outcome.state
+        self.emit(list(outcome.events))
+        if request.state in CLOSED_STATES:
+            self.requests.pop(request.request_id, None)
+            self.publish_request(request.request_id, None)
+        else:
+            self.requests[request.request_id] = request
+            self.publish_request(request.request_id, self._message(request))
+        self.show(self.view())
+
+    def _refuse(self, refused: Refused) -> None:
+        self.refused[refused.reason] += 1
+        log.warning("mirror: refused: %s: %s", refused.reason, refused.detail)
+        self.show(self.view(refused))
+
+    def _message(self, request: AssistRequest) -> AssistRequestMessage:
+        name = ""
+        if request.target_gtin is not None:
+            name = lookup(self.store.conn, parse_code(request.target_gtin), online=True).name
+        return AssistRequestMessage(
+            request_id=request.request_id,
+            room_id=self.room_id,
+            mirror=self.room_id,
+            type=request.type.value,
+            target_gtin=request.target_gtin,
+            target_name=name,
+            state=request.state.value,
+            level=request.level,
+            associate=request.associate,
+        )
+
+    def view(self, refused: Refused | None = None) -> MirrorView:
+        online = self.online()
+        garments = []
+        for g in self.room.garments:
+            found = lookup(self.store.conn, parse_code(g.gtin14), online=online)
+            garments.append(
+                GarmentView(
+                    gtin14=g.gtin14, name=found.name, size=found.size, colour=found.colour, in_store=found.variants
+                )
+            )
+        return MirrorView(
+            room_id=self.room_id,
+            state=self.room.state.value,
+            session_id=self.room.session_id,
+            garments=garments,
+            requests=[self._message(r) for r in self.requests.values()],
+            identified=self.room.profile is not None,
+            offline=not online,
+            refused=refused.reason if refused else None,
+            detail=refused.detail[:200] if refused else None,
+        )
