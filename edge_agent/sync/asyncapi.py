@@ -23,6 +23,10 @@ from edge_agent.presence import PresenceReport, ZonePresence
 from edge_agent.sync.messages import (
     AppliedEvent,
     AppliedWatermark,
+    AssistReply,
+    AssistReplyEvent,
+    AssistRequestEvent,
+    AssistRequestMessage,
     CartSnapshot,
     CatalogUpdateEvent,
     DeviceStatus,
@@ -31,7 +35,12 @@ from edge_agent.sync.messages import (
     ErasureDoneEvent,
     ErasureRequest,
     ErasureRequestEvent,
+    GarmentView,
     LookupEvent,
+    MirrorCommand,
+    MirrorCommandEvent,
+    MirrorView,
+    MirrorViewEvent,
     OpsBatch,
     OpsBatchEvent,
     PresenceReportEvent,
@@ -339,6 +348,87 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "actor; `tote.state`, `tote.associate` and, with the shopper's profile consent, `tote.customer` are "
             "cart attributes.",
         ),
+        "mirrorCommand": (
+            "Mirror command",
+            MirrorCommandEvent,
+            MirrorCommandEvent(
+                source="urn:acme:store:s042:mirror-ui:mirror-02",
+                id="ui-3",
+                time=_T0,
+                data=MirrorCommand(action="request_assist", type="size", target_gtin="05901234123457"),
+            ),
+            "On a mirror's UI topic: request another size, colour or style (naming the garment) or help, cancel a "
+            "request, hand off to checkout, or leave (vacate: the session is purged).",
+        ),
+        "mirrorView": (
+            "Fitting room on the mirror's screen",
+            MirrorViewEvent,
+            MirrorViewEvent(
+                source="urn:acme:store:s042:device:mirror-02",
+                id="mirror-02:mirror:1",
+                time=_T0,
+                data=MirrorView(
+                    room_id="mirror-02",
+                    state="browsing",
+                    session_id="0d9e8f7a6b5c4d3e",
+                    garments=[
+                        GarmentView(
+                            gtin14="05012345678900",
+                            name="Slim jeans",
+                            size="30",
+                            colour="indigo",
+                            in_store=[VariantModel(gtin14="05901234123457", size="32", colour="indigo", stock=5)],
+                        )
+                    ],
+                    requests=[
+                        AssistRequestMessage(
+                            request_id="as-3f2a9c1d0b7e",
+                            room_id="mirror-02",
+                            mirror="mirror-02",
+                            type="size",
+                            target_gtin="05901234123457",
+                            target_name="Slim jeans",
+                            state="requested",
+                            level=1,
+                        )
+                    ],
+                ),
+            ),
+            "Retained. `identified` is a flag; no pseudonym is ever shown or published by the mirror.",
+        ),
+        "assistRequest": (
+            "Assist request",
+            AssistRequestEvent,
+            AssistRequestEvent(
+                source="urn:acme:store:s042:device:mirror-02",
+                id="as-3f2a9c1d0b7e:requested:1",
+                time=_T0,
+                data=AssistRequestMessage(
+                    request_id="as-3f2a9c1d0b7e",
+                    room_id="mirror-02",
+                    mirror="mirror-02",
+                    type="size",
+                    target_gtin="05901234123457",
+                    target_name="Slim jeans",
+                    state="requested",
+                    level=1,
+                ),
+            ),
+            "Store-wide, retained per request, for every associate's handheld; republished as it escalates or is "
+            "acknowledged, cleared (empty retained message) once delivered, unavailable or cancelled.",
+        ),
+        "assistReply": (
+            "Assist reply",
+            AssistReplyEvent,
+            AssistReplyEvent(
+                source="urn:acme:store:s042:handheld:handheld-04",
+                id="reply-1",
+                time=_T0,
+                data=AssistReply(request_id="as-3f2a9c1d0b7e", action="acknowledge", associate="emp-042"),
+            ),
+            "From an associate's handheld to the mirror that asked: acknowledge (stops the escalation), delivered, "
+            "or unavailable with a reason. A second acknowledgement by another associate is refused.",
+        ),
         "presenceReport": (
             "Presence report",
             PresenceReportEvent,
@@ -408,12 +498,19 @@ _CHANNELS = {
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": (
         "rt/v1/{tenant}/st/{store}/dv/{device}/ui",
-        ("sessionCommand", "shelfCommand", "toteCommand"),
+        ("sessionCommand", "shelfCommand", "toteCommand", "mirrorCommand"),
         "receive",
         False,
     ),
     "storeCatalog": ("rt/v1/{tenant}/st/{store}/catalog", "catalogUpdate", "receive", False),
-    "deviceDisplay": ("rt/v1/{tenant}/st/{store}/dv/{device}/display", ("lookupShown", "toteView"), "send", True),
+    "deviceDisplay": (
+        "rt/v1/{tenant}/st/{store}/dv/{device}/display",
+        ("lookupShown", "toteView", "mirrorView"),
+        "send",
+        True,
+    ),
+    "storeAssistRequests": ("rt/v1/{tenant}/st/{store}/assist/requests/{requestId}", "assistRequest", "send", True),
+    "mirrorAssistReplies": ("rt/v1/{tenant}/st/{store}/dv/{device}/assist", "assistReply", "receive", False),
     "deviceEvents": ("rt/v1/{tenant}/st/{store}/dv/{device}/events", "workflowEvent", "send", False),
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
@@ -432,8 +529,8 @@ def build_document() -> dict[str, Any]:
     for name, (address, carried, action, retain) in _CHANNELS.items():
         names = (carried,) if isinstance(carried, str) else carried
         params = {
-            p: dict(_PARAMS.get(p, {"description": "Cart id."}))
-            for p in ("tenant", "store", "device", "cartId")
+            p: dict(_PARAMS.get(p, {"description": "Cart id." if p == "cartId" else "Assist request id."}))
+            for p in ("tenant", "store", "device", "cartId", "requestId")
             if "{" + p + "}" in address
         }
         channels[name] = {
