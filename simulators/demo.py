@@ -36,6 +36,7 @@ from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.store import inspect
 from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent, utcnow
 from edge_agent.sync.topics import Topics
+from simulators import demo_roles
 from simulators.beacons import FakeBlueZ, PrivateSystemBus, app_token
 from simulators.broker import MosquittoBroker
 from simulators.camera import DEMO_CODES, demo_script, write_scan_video
@@ -270,10 +271,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", type=Path, default=REPO / "var" / "demo")
     parser.add_argument("--quiet", action="store_true", help="print the steps, not the cart tables")
+    parser.add_argument(
+        "--role",
+        choices=["kiosk", "shelf", "associate-handheld", "fitting-room-mirror"],
+        default="kiosk",
+        help="which device role's scene to play (device_config/<role>.toml)",
+    )
     args = parser.parse_args(argv)
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
+    if args.role != "kiosk":
+        return _role_scene(args.role, args.workdir, args.quiet)
     video = write_scan_video(args.workdir / "kiosk-scans.avi", demo_script(DEMO_CODES[:2], hold=12, gap=20), seed=11)
     key_file = args.workdir / "identity.key"
     key_file.write_text(DEMO_KEY.hex())
@@ -313,6 +322,21 @@ def main(argv: list[str] | None = None) -> int:
         "\ndemo: OK -- the guest's scans joined the shopper's online cart after the confirmation, "
         "and the online edit arrived in store."
     )
+    return 0
+
+
+def _role_scene(role: str, workdir: Path, quiet: bool) -> int:
+    scenes: dict[str, Callable[[], None]] = {
+        "shelf": lambda: demo_roles.shelf_scene(workdir, quiet, DEMO_KEY),
+        "associate-handheld": lambda: demo_roles.handheld_scene(workdir, quiet, DEMO_KEY, loyalty_card_uri()),
+        "fitting-room-mirror": lambda: demo_roles.mirror_scene(workdir, quiet, DEMO_KEY),
+    }
+    try:
+        scenes[role]()
+    except demo_roles.StepFailed as exc:
+        print(f"\ndemo: FAILED -- {exc}; see {workdir / 'agent.log'}")
+        return 1
+    print(f"\ndemo: OK -- the {role} scene played end to end.")
     return 0
 
 

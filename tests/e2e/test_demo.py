@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -21,3 +23,17 @@ def test_the_demo_plays_the_guest_to_shopper_story_and_the_carts_converge(tmp_pa
     steps = [line for line in result.stdout.splitlines() if line.startswith("== ")]
     assert len(steps) == 5 and "app" in steps[0] and "loyalty card" in steps[2] and "confirms" in steps[3]
     assert "preview" in result.stdout and "demo: OK" in result.stdout
+
+
+@pytest.mark.parametrize("role", ["shelf", "associate-handheld", "fitting-room-mirror"])
+def test_each_device_role_has_a_demo_scene_that_plays_end_to_end(tmp_path: Path, role: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "simulators.demo", "--role", role, "--quiet", "--workdir", str(tmp_path / role)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"demo: OK -- the {role} scene played end to end." in result.stdout
+    assert len([line for line in result.stdout.splitlines() if line.startswith("== ")]) >= 3
