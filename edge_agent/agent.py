@@ -33,6 +33,9 @@ from edge_agent.domain.workflows.assist import AssistTimers
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identity.tokens import TokenVerifier
 from edge_agent.mirror import MirrorDesk
+from edge_agent.picking.desk import PickDesk, handle_message
+from edge_agent.picking.messages import T_PICK_COMMAND, T_PICK_VIEW, PickCommandEvent, PickView, PickViewEvent
+from edge_agent.picking.topics import orders_filter, pick_display
 from edge_agent.presence import PresenceAggregator, PresenceReport
 from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
@@ -121,6 +124,9 @@ class Agent:
     totes: ToteDesk | None = field(init=False)
     """The handheld role's digital totes; None on other roles."""
     last_tote_view: ToteView | None = None
+    picks: PickDesk | None = field(init=False)
+    """The handheld role's click-and-collect picking; None on other roles."""
+    last_pick_view: PickView | None = None
     mirror: MirrorDesk | None = field(init=False)
     """The fitting-room mirror's desk (garments, assist requests); None on other roles."""
     last_mirror_view: MirrorView | None = None
@@ -153,6 +159,19 @@ class Agent:
         self.shelf = ShelfDesk(self.store, self._emit_workflow) if cfg.device.role == "shelf" else None
         self.totes = (
             ToteDesk(self.store, cfg.device.id, self.verifier, self._record, self._emit_workflow, self._show_tote)
+            if cfg.device.role == "associate-handheld"
+            else None
+        )
+        self.picks = (
+            PickDesk(
+                self.store,
+                cfg.device.id,
+                self._record,
+                self._emit_workflow,
+                self._show_pick,
+                timers=cfg.picking.timers(),
+                short_reasons=cfg.picking.short_reasons,
+            )
             if cfg.device.role == "associate-handheld"
             else None
         )
@@ -224,6 +243,8 @@ class Agent:
         self._write_status("starting")
         if self.totes is not None:
             self.totes.restore()  # the active tote as the last durable transaction left it
+        if self.picks is not None:
+            self.picks.restore()  # pick orders and progress, as their last durable transactions left them
         sd_notify("READY=1")
         log.info("agent %s running: device %s, basket %s", __version__, self.config.device.id, self.cart_id)
         try:
@@ -276,6 +297,8 @@ class Agent:
         for event in group:
             if isinstance(event, ProductScanned) and self.config.device.role == "shelf":
                 self._show_lookup(event)  # at a shelf, a scan asks "what is this, what does it cost"
+            elif isinstance(event, ProductScanned) and self.picks is not None and self._picked(commands, event):
+                commands = []  # a pick in progress takes the scan (scan-to-confirm)
             elif isinstance(event, ProductScanned) and self.mirror is not None:
                 self.mirror.garment_tapped(event.key)  # a hang tag tapped on the mirror
             elif isinstance(event, ProductScanned) and self.totes is not None and self.totes.tote is not None:
@@ -366,12 +389,33 @@ class Agent:
                 self.shelf.report_price(shelf_cmd.gtin14, shelf_cmd.shelf_price_minor, actor, time.time())
             elif kind == T_TOTE_COMMAND and self.totes is not None:
                 self.totes.command(parse_event(payload, ToteCommandEvent, T_TOTE_COMMAND).data)
+            elif kind == T_PICK_COMMAND and self.picks is not None:
+                self.picks.command(parse_event(payload, PickCommandEvent, T_PICK_COMMAND).data)
             elif kind == T_MIRROR_COMMAND and self.mirror is not None:
                 self.mirror.command(parse_event(payload, MirrorCommandEvent, T_MIRROR_COMMAND).data)
             else:
                 self.sessions.command(payload)
         except Rejected as rej:
             self.router.reject(self.topics.ui, rej)
+
+    def _picked(self, pending: list[BasketCommand], event: ProductScanned) -> bool:
+        """Offer a handheld's scan to the pick in progress; earlier scans of the group are recorded first."""
+        assert self.picks is not None
+        if self.picks.active is None:
+            return False
+        self._record(pending)
+        pending.clear()  # recorded: the caller's group must not record them again
+        return self.picks.scanned(event.key)
+
+    def _show_pick(self, view: PickView) -> None:
+        self.last_pick_view = view
+        event = PickViewEvent(
+            source=self.source, id=f"{self.config.device.id}:pick:{uuid.uuid4()}", time=utcnow(), data=view
+        )
+        self.link.publish(
+            pick_display(self.topics), event.model_dump_json(exclude_none=True).encode(), retain=True,
+            user_properties=(("ce_type", T_PICK_VIEW),),
+        )  # fmt: skip
 
     def _show_mirror(self, view: MirrorView) -> None:
         self.last_mirror_view = view
@@ -407,6 +451,8 @@ class Agent:
             await asyncio.sleep(const.WORKFLOW_TICK_S)
             if self.mirror is not None:
                 self.mirror.tick()
+            if self.picks is not None:
+                self.picks.tick(time.time())
 
     def _show_tote(self, view: ToteView) -> None:
         self.last_tote_view = view
@@ -511,6 +557,8 @@ class Agent:
         self.link.subscribe([self.topics.acks, self.topics.ui, self.topics.erasure, self.topics.catalog])
         if self.mirror is not None:
             self.link.subscribe([self.topics.assist_replies])
+        if self.picks is not None:
+            self.link.subscribe([orders_filter(self.topics)])  # plain, not shared: every handheld sees the queue
         for cart_id in self.store.cart_ids():
             self._ensure_cart_subscribed(cart_id)
         self._publish_status("online")
@@ -535,6 +583,13 @@ class Agent:
         self.pump.published(mid, ok, reason)
 
     def message(self, topic: str, payload: bytes) -> None:
+        if self.picks is not None and topic != self.topics.ui:
+            try:
+                if handle_message(self.picks, self.topics, topic, payload):
+                    return
+            except Rejected as rej:
+                self.router.reject(topic, rej)
+                return
         if topic == self.topics.ui:
             self._ui_message(payload)
         elif topic == self.topics.assist_replies:

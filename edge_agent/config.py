@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 from edge_agent import const
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
+from edge_agent.picking.config import PickingSection
 from edge_agent.readers.ble.config import BleConfig
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
@@ -142,6 +143,7 @@ class AgentConfig(_Section):
     identity: IdentitySection | None = None
     session: SessionSection = SessionSection()
     assist: AssistSection = AssistSection()
+    picking: PickingSection = PickingSection()
 
     def database_path(self) -> Path:
         if self.storage.path.is_absolute():

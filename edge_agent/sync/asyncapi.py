@@ -19,6 +19,20 @@ from edge_agent.catalog.lookup import LookupResult, VariantModel
 from edge_agent.catalog.models import CatalogItem, CatalogUpdate
 from edge_agent.const import SESSION_EXPIRY_S, WILL_DELAY_S
 from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.picking.messages import (
+    ClaimDecision,
+    ClaimDecisionEvent,
+    PickCommand,
+    PickCommandEvent,
+    PickOrderEvent,
+    PickOrderLine,
+    PickOrderMessage,
+    PickView,
+    PickViewEvent,
+    SubstitutionDecision,
+    SubstitutionDecisions,
+    SubstitutionDecisionsEvent,
+)
 from edge_agent.presence import PresenceReport, ZonePresence
 from edge_agent.sync.messages import (
     AppliedEvent,
@@ -429,6 +443,81 @@ def _messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "From an associate's handheld to the mirror that asked: acknowledge (stops the escalation), delivered, "
             "or unavailable with a reason. A second acknowledgement by another associate is refused.",
         ),
+        "pickOrder": (
+            "Click-and-collect pick order",
+            PickOrderEvent,
+            PickOrderEvent(
+                source="urn:acme:platform:oms",
+                id="order:C-1042:1",
+                time=_T0,
+                subject="C-1042",
+                data=PickOrderMessage(
+                    order_id="C-1042",
+                    lines=[PickOrderLine(line_id="l1", gtin14="05012345678900", qty=2)],
+                    assigned_at=_T0,
+                    version=1,
+                ),
+            ),
+            "Retained per order on a plain (not shared) subscription: every handheld lists the store's queue. "
+            "`version` is monotonic; `status` ready_for_pickup once the customer is notified, withdrawn to remove "
+            "it; an empty retained message forgets it.",
+        ),
+        "pickClaim": (
+            "Claim decision",
+            ClaimDecisionEvent,
+            ClaimDecisionEvent(
+                source="urn:acme:platform:oms",
+                id="claim:C-1042",
+                time=_T0,
+                subject="C-1042",
+                data=ClaimDecision(order_id="C-1042", device="handheld-03", associate="emp-042"),
+            ),
+            "Retained. A handheld claims an order with the `pick.claim` attribute op on cart `pick-<order_id>` "
+            "(confirmed path, so an offline accept is sent on reconnect); the platform takes the first claim it "
+            "applies, never changes it, and ignores the ops of the devices that lost.",
+        ),
+        "pickDecisions": (
+            "Substitution decisions",
+            SubstitutionDecisionsEvent,
+            SubstitutionDecisionsEvent(
+                source="urn:acme:platform:oms",
+                id="decisions:C-1042:1",
+                time=_T0,
+                subject="C-1042",
+                data=SubstitutionDecisions(
+                    order_id="C-1042",
+                    decisions=[SubstitutionDecision(line_id="l1", to_gtin="05901234123457", approved=True)],
+                ),
+            ),
+            "Retained, cumulative: the platform's answers to substitutions proposed with the "
+            "`pick.line.<id>.substitute` attribute. A decision applies only to a matching pending proposal.",
+        ),
+        "pickCommand": (
+            "Pick command",
+            PickCommandEvent,
+            PickCommandEvent(
+                source="urn:acme:store:s042:handheld-ui:handheld-03",
+                id="ui-21",
+                time=_T0,
+                data=PickCommand(
+                    action="short", associate="emp-042", order_id="C-1042", line_id="l1", qty=1, reason="damaged"
+                ),
+            ),
+            "On a handheld's UI topic: accept, decline, start, short (with a configured reason), propose a "
+            "substitution, complete, reject, stage (location and totes).",
+        ),
+        "pickView": (
+            "Picking on the handheld's screen",
+            PickViewEvent,
+            PickViewEvent(
+                source="urn:acme:store:s042:device:handheld-03",
+                id="handheld-03:pick:1",
+                time=_T0,
+                data=PickView(available=[]),
+            ),
+            "Retained on dv/{device}/picking: orders available, the one in progress with what is still expected, "
+            "and the last refusal (`not_in_order`, `serial_already_picked`, `claimed_by_other`, ...).",
+        ),
         "presenceReport": (
             "Presence report",
             PresenceReportEvent,
@@ -498,7 +587,7 @@ _CHANNELS = {
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": (
         "rt/v1/{tenant}/st/{store}/dv/{device}/ui",
-        ("sessionCommand", "shelfCommand", "toteCommand", "mirrorCommand"),
+        ("sessionCommand", "shelfCommand", "toteCommand", "mirrorCommand", "pickCommand"),
         "receive",
         False,
     ),
@@ -510,12 +599,24 @@ _CHANNELS = {
         True,
     ),
     "storeAssistRequests": ("rt/v1/{tenant}/st/{store}/assist/requests/{requestId}", "assistRequest", "send", True),
+    "storePickOrders": ("rt/v1/{tenant}/st/{store}/picking/orders/{orderId}", "pickOrder", "receive", True),
+    "storePickClaims": ("rt/v1/{tenant}/st/{store}/picking/orders/{orderId}/claim", "pickClaim", "receive", True),
+    "storePickDecisions": (
+        "rt/v1/{tenant}/st/{store}/picking/orders/{orderId}/decisions",
+        "pickDecisions",
+        "receive",
+        True,
+    ),
+    "devicePicking": ("rt/v1/{tenant}/st/{store}/dv/{device}/picking", "pickView", "send", True),
     "mirrorAssistReplies": ("rt/v1/{tenant}/st/{store}/dv/{device}/assist", "assistReply", "receive", False),
     "deviceEvents": ("rt/v1/{tenant}/st/{store}/dv/{device}/events", "workflowEvent", "send", False),
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),
 }
+
+
+_ID_PARAMS = {"cartId": "Cart id.", "requestId": "Assist request id.", "orderId": "Click-and-collect order id."}
 
 
 def build_document() -> dict[str, Any]:
@@ -529,8 +630,8 @@ def build_document() -> dict[str, Any]:
     for name, (address, carried, action, retain) in _CHANNELS.items():
         names = (carried,) if isinstance(carried, str) else carried
         params = {
-            p: dict(_PARAMS.get(p, {"description": "Cart id." if p == "cartId" else "Assist request id."}))
-            for p in ("tenant", "store", "device", "cartId", "requestId")
+            p: dict(_PARAMS[p] if p in _PARAMS else {"description": _ID_PARAMS[p]})
+            for p in ("tenant", "store", "device", "cartId", "requestId", "orderId")
             if "{" + p + "}" in address
         }
         channels[name] = {

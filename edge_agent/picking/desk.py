@@ -1,0 +1,510 @@
+"""Click-and-collect picking on an associate handheld: the pure PickOrder machine, persisted and synced as a cart.
+
+Shaped like :class:`edge_agent.totes.ToteDesk`: every accepted command records durable cart ops plus the
+machine's JSON value in ONE transaction (``record(commands, meta)``), emits the machine's events, and shows a
+view; a refusal records nothing, is counted, logged and shown with its reason.
+
+**Durability.** An order's progress *is* a cart, ``pick-{order_id}``: each confirmed unit is an ``entry.add``
+op (actor = the associate, the serial when the item has one), and the order's state, picker, claim, shorts,
+substitution proposals and staging are LWW attributes (``pick.state``, ``pick.associate``, ``pick.claim``,
+``pick.line.{line_id}.short`` = ``"{total short}:{reason}"``, ``pick.line.{line_id}.substitute`` = gtin,
+``pick.location``, ``pick.totes``, ``pick.reason``). They ride the confirmed op path, so an outage loses and
+doubles nothing: the outbox keeps them until the platform's watermark covers them.
+
+**Claim protocol** (correct on MQTT 3.1.1 and 5 alike; shared subscriptions are not relied on). Every handheld
+of the store sees every order (retained, one topic per order) as ASSIGNED. ``accept`` records the accept and a
+claim op (``pick.claim`` = ``"{device}:{associate}"``); the *platform* arbitrates (the first claim it applies
+wins, kept in its database) and publishes a retained decision naming the device and associate. Other handhelds
+then hide the order; a handheld whose claim lost drops it and shows ``claimed_by_other``. While offline an
+associate may start picking an order they accepted; if the claim later loses, the ops already recorded stay
+(ops are immutable) and the platform **drops** them: only the winning device's entries and attributes count
+for the pick (``simulators/pick_platform.py`` does exactly this). Shared subscriptions are not used to hand
+orders out because every associate must see the queue, MQTT 5 never delivers retained messages to shared
+subscribers, and an order pushed to one idle handheld would wait there until its accept timer ran out.
+
+**What stays local.** A decline hides the order on this handheld only (the store queue is shared, so it stays
+available to other associates; the platform reroutes on its own accept timer). Platform facts (substitution
+decisions, ready for pickup) change the local machine and are written to meta, never echoed as ops.
+
+**Timers.** ``tick(now)`` (the agent's heartbeat) times out unaccepted orders and reports a pick-timer breach
+once per order. Every handheld holding an unclaimed order reports its accept-timer breach, so consumers count
+``fulfilment.accept_timer_breached`` per (subject, name); an order claimed by another device is not timed here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from edge_agent.domain.basket import AddItem, BasketCommand, SetAttribute
+from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
+from edge_agent.domain.workflows.const import DEFAULT_SHORT_REASONS
+from edge_agent.domain.workflows.picking import (
+    DEFAULT_PICK_TIMERS,
+    FINAL,
+    PickLine,
+    PickLineState,
+    PickOrder,
+    PickState,
+    PickTimers,
+    Substitution,
+)
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.picking.messages import (
+    T_PICK_CLAIM,
+    T_PICK_DECISIONS,
+    T_PICK_ORDER,
+    ClaimDecision,
+    ClaimDecisionEvent,
+    PickCommand,
+    PickLineView,
+    PickOrderEvent,
+    PickOrderMessage,
+    PickOrderSummary,
+    PickOrderView,
+    PickView,
+    SubstitutionDecisions,
+    SubstitutionDecisionsEvent,
+)
+from edge_agent.picking.topics import parse_picking_topic
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.inbound import Rejected, parse_event
+from edge_agent.sync.topics import Topics
+
+log = logging.getLogger(__name__)
+
+ORDER_KEY_PREFIX: Final = "pick:"
+"""meta ``pick:{order_id}`` -> JSON {order, version, deadline, claim}; "" once the order is forgotten."""
+ACTIVE_KEY: Final = "pick.active"
+CART_PREFIX: Final = "pick-"
+STATE_ATTR, ASSOCIATE_ATTR, CLAIM_ATTR = "pick.state", "pick.associate", "pick.claim"
+LOCATION_ATTR, TOTES_ATTR, REASON_ATTR = "pick.location", "pick.totes", "pick.reason"
+_IN_HAND: Final = frozenset({PickState.ACCEPTED, PickState.PICKING, PickState.PICKED, PickState.STAGED})
+"""States in which a lost claim matters to the associate holding the order."""
+
+
+def pick_cart(order_id: str) -> str:
+    return f"{CART_PREFIX}{order_id}"
+
+
+def short_attr(line_id: str) -> str:
+    return f"pick.line.{line_id}.short"
+
+
+def substitute_attr(line_id: str) -> str:
+    return f"pick.line.{line_id}.substitute"
+
+
+# --- codec ------------------------------------------------------------------------------------------------
+
+
+def pick_to_dict(order: PickOrder) -> dict[str, Any]:
+    raw = asdict(order)
+    raw["serials"] = sorted([g, s] for g, s in order.serials)
+    return raw
+
+
+def pick_from_dict(raw: dict[str, Any]) -> PickOrder:
+    raw = dict(raw)
+    lines = tuple(
+        PickLine(**{**x, "substitution": None if x["substitution"] is None else Substitution(x["substitution"])})
+        for x in raw.pop("lines")
+    )
+    return PickOrder(
+        **{
+            **raw,
+            "state": PickState(raw["state"]),
+            "timers": PickTimers(**raw["timers"]),
+            "short_reasons": tuple(raw["short_reasons"]),
+            "serials": frozenset((g, s) for g, s in raw["serials"]),
+            "tote_ids": tuple(raw["tote_ids"]),
+        },
+        lines=lines,
+    )
+
+
+def pick_to_json(order: PickOrder) -> str:
+    return json.dumps(pick_to_dict(order), separators=(",", ":"))
+
+
+def pick_from_json(text: str) -> PickOrder:
+    return pick_from_dict(json.loads(text))
+
+
+@dataclass
+class _Held:
+    """What this handheld knows of one order: the machine (None until the order message came), the platform's
+    message version and deadline, and the claim decision ("{device}:{associate}") once published."""
+
+    order: PickOrder | None = None
+    version: int = 0
+    deadline: float | None = None
+    claim: str | None = None
+
+    def to_json(self) -> str:
+        order = None if self.order is None else pick_to_dict(self.order)
+        held = {"order": order, "version": self.version, "deadline": self.deadline, "claim": self.claim}
+        return json.dumps(held, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> _Held:
+        raw = json.loads(text)
+        order = None if raw["order"] is None else pick_from_dict(raw["order"])
+        return cls(order, raw["version"], raw["deadline"], raw["claim"])
+
+
+@dataclass
+class PickDesk:
+    store: DeviceStore
+    device: str
+    record: Callable[[list[BasketCommand], dict[str, str]], object]
+    """Durable ops plus the machine's value, in one transaction (the agent's recorder)."""
+    emit: Callable[[list[WorkflowEvent]], None]
+    show: Callable[[PickView], None]
+    now: Callable[[], float] = time.time
+    timers: PickTimers = DEFAULT_PICK_TIMERS
+    short_reasons: Sequence[str] = DEFAULT_SHORT_REASONS
+    held: dict[str, _Held] = field(default_factory=dict)
+    active: str | None = None
+    """The order this handheld works on (accepted or being picked); scans go to it while it is PICKING."""
+    refused: Counter[str] = field(default_factory=Counter)
+    """Refusals of the associate's commands and scans, by reason."""
+    ignored: Counter[str] = field(default_factory=Counter)
+    """Platform messages the machine did not take (replays, stale or out-of-order updates), by reason."""
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+    def restore(self) -> None:
+        """After a restart: every order as its last durable transaction left it (retained messages replay too)."""
+        self.held.clear()
+        rows = self.store.conn.execute("SELECT key, value FROM meta WHERE key LIKE 'pick:%'").fetchall()
+        for key, value in rows:
+            if value:
+                self.held[key[len(ORDER_KEY_PREFIX) :]] = _Held.from_json(value)
+        active = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (ACTIVE_KEY,)).fetchone()
+        self.active = active[0] if active and active[0] in self.held else None
+        self.show(self.view())
+
+    @property
+    def orders(self) -> dict[str, PickOrder]:
+        return {k: h.order for k, h in self.held.items() if h.order is not None}
+
+    # --- the platform speaks ---------------------------------------------------------------------------------
+    def order_published(self, msg: PickOrderMessage) -> None:
+        """A new order for the store (ASSIGNED), or the platform's update of one: ready for pickup, withdrawn."""
+        order_id = msg.order_id
+        held = self.held.get(order_id)
+        if held is not None and msg.version < held.version:
+            self.ignored["stale_version"] += 1
+            return
+        if msg.status == "withdrawn":
+            self.order_cleared(order_id)
+            return
+        if held is None or held.order is None:
+            if msg.status != "open":
+                self.ignored["unknown_order"] += 1  # not picked here; nothing to show
+                return
+            lines = [PickLine(x.line_id, x.gtin14, x.qty) for x in msg.lines]
+            made = PickOrder.assign(
+                order_id,
+                lines,
+                now=msg.assigned_at.timestamp(),
+                timers=self.timers,
+                short_reasons=self.short_reasons,
+            )
+            if made.state is None:
+                reason = made.refused.reason if made.refused else "refused"
+                self.ignored[reason] += 1
+                log.warning("pick: order %s not taken: %s", order_id, made.refused)
+                return
+            held = self.held.setdefault(order_id, _Held())
+            held.order = made.state
+            held.version = msg.version
+            held.deadline = msg.deadline.timestamp() if msg.deadline else None
+            self.record([], self._meta(order_id))
+            self.emit(list(made.events))
+            self.show(self.view())
+            return
+        newer, held.version = msg.version > held.version, msg.version
+        order = held.order
+        if msg.status == "ready_for_pickup" and order.state is PickState.STAGED:
+            outcome = order.ready_for_pickup(msg.notified_via or "none", source=Source.PLATFORM, now=self.now())
+            self._commit(order_id, outcome, "platform", ops=False)
+        elif newer:
+            self.record([], self._meta(order_id))
+        else:
+            self.ignored["replayed_order"] += 1
+
+    def order_cleared(self, order_id: str) -> None:
+        """The platform withdrew the order (rerouted, cancelled) or is done with it: forget it here.
+        Ops already recorded for its pick cart stay in the outbox until confirmed."""
+        held = self.held.pop(order_id, None)
+        if held is None:
+            return
+        meta = {ORDER_KEY_PREFIX + order_id: ""}
+        in_hand = held.order is not None and held.order.state in (PickState.ACCEPTED, PickState.PICKING)
+        if self.active == order_id:
+            self.active = None
+            meta[ACTIVE_KEY] = ""
+        self.record([], meta)
+        if in_hand:
+            self._refuse(Refused("order_withdrawn", f"order {order_id} was withdrawn by the platform: stop picking"))
+        else:
+            self.show(self.view())
+
+    def claim_decided(self, msg: ClaimDecision) -> None:
+        """The platform's arbitration. Losing an order this handheld holds drops it with ``claimed_by_other``."""
+        winner = f"{msg.device}:{msg.associate}"
+        held = self.held.setdefault(msg.order_id, _Held())
+        if held.claim == winner:
+            self.ignored["replayed_claim"] += 1
+            return
+        held.claim = winner
+        self.record([], self._meta(msg.order_id))
+        order = held.order
+        if order is not None and order.picker is not None and order.state in _IN_HAND and not self._won(msg.order_id):
+            self._refuse(
+                Refused(
+                    "claimed_by_other",
+                    f"order {msg.order_id} is picked by {msg.associate} on {msg.device}: put the items back",
+                )
+            )
+            return
+        self.show(self.view())
+
+    def decision(self, msg: SubstitutionDecisions) -> None:
+        """The platform's substitution decisions (cumulative): each applies to the matching pending proposal."""
+        held = self.held.get(msg.order_id)
+        if held is None or held.order is None or held.order.picker is None:
+            self.ignored["not_picked_here"] += 1
+            return
+        for d in msg.decisions:
+            order = self.held[msg.order_id].order
+            assert order is not None
+            line = next((x for x in order.lines if x.line_id == d.line_id), None)
+            pending = line is not None and line.substitution is Substitution.PROPOSED
+            if not pending or line is None or line.substitute_gtin != d.to_gtin:
+                continue  # a replay, or a decision about another proposal
+            outcome = order.substitution_decided(d.line_id, d.approved, source=Source.PLATFORM, now=self.now())
+            self._commit(msg.order_id, outcome, "platform", ops=False)
+
+    # --- the associate acts ----------------------------------------------------------------------------------
+    def command(self, cmd: PickCommand) -> None:
+        now, who, order_id = self.now(), cmd.associate, cmd.order_id
+        held = self.held.get(order_id)
+        order = held.order if held is not None else None
+        if order is None:
+            self._refuse(Refused("no_such_order", f"no order {order_id} on this handheld"))
+            return
+        if held is not None and held.claim is not None and not self._won(order_id, who):
+            self._refuse(Refused("claimed_by_other", f"order {order_id} is claimed by {held.claim}"))
+            return
+        cart = pick_cart(order_id)
+        match cmd.action:
+            case "accept":
+                claim = [
+                    SetAttribute(cart, CLAIM_ATTR, f"{self.device}:{who}", actor=who),
+                    SetAttribute(cart, ASSOCIATE_ATTR, who, actor=who),
+                ]
+                self._commit(order_id, order.accept(associate=who, now=now), who, claim)
+            case "decline":
+                self._commit(order_id, order.decline(associate=who, now=now, reason=cmd.reason or ""), who, ops=False)
+            case "start":
+                self._commit(order_id, order.start(associate=who, now=now), who)
+            case "short":
+                line_id, reason = cmd.line_id or "", cmd.reason or ""
+                outcome = order.short(line_id, cmd.qty or 0, reason, associate=who, now=now)
+                line = next((x for x in outcome.state.lines if x.line_id == line_id), None)
+                extra = [SetAttribute(cart, short_attr(line_id), f"{line.short}:{reason}", actor=who)] if line else []
+                self._commit(order_id, outcome, who, extra)
+            case "propose_substitution":
+                line_id, to_gtin = cmd.line_id or "", cmd.to_gtin or ""
+                outcome = order.propose_substitution(line_id, to_gtin, associate=who, now=now)
+                self._commit(order_id, outcome, who, [SetAttribute(cart, substitute_attr(line_id), to_gtin, actor=who)])
+            case "complete":
+                self._commit(order_id, order.complete(associate=who, now=now), who)
+            case "reject":
+                reason = cmd.reason or ""
+                outcome = order.reject(reason, associate=who, now=now)
+                self._commit(order_id, outcome, who, [SetAttribute(cart, REASON_ATTR, reason, actor=who)])
+            case "stage":
+                outcome = order.stage(cmd.location or "", cmd.tote_ids, associate=who, now=now)
+                staged = [
+                    SetAttribute(cart, LOCATION_ATTR, cmd.location, actor=who),
+                    SetAttribute(cart, TOTES_ATTR, ",".join(cmd.tote_ids), actor=who),
+                ]
+                self._commit(order_id, outcome, who, staged)
+
+    def scanned(self, key: ProductKey) -> bool:
+        """A scan while this handheld picks an order is a pick (confirmed or refused); False: not ours."""
+        order_id = self.active
+        held = self.held.get(order_id) if order_id else None
+        order = held.order if held is not None else None
+        if order_id is None or held is None or order is None or order.picker is None:
+            return False
+        if held.claim is not None and not self._won(order_id) and order.state is PickState.PICKING:
+            self._refuse(Refused("claimed_by_other", f"order {order_id} is picked by {held.claim}: put it back"))
+            return True
+        if order.state is not PickState.PICKING:
+            return False
+        who = order.picker
+        outcome = order.scan(key.gtin14, key.serial, associate=who, now=self.now())
+        unit = [AddItem(pick_cart(order_id), key.gtin14, actor=who, serial=key.serial)]
+        self._commit(order_id, outcome, who, unit)
+        return True
+
+    # --- time ------------------------------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """The agent's heartbeat: accept timers time orders out, pick timers report a breach once."""
+        for order_id, held in list(self.held.items()):
+            order = held.order
+            if order is None or order.state in FINAL or (held.claim is not None and not self._won(order_id)):
+                continue
+            outcome = order.tick(now)
+            if outcome.events:
+                self._commit(order_id, outcome, "system", ops=False)
+
+    # --- internals -------------------------------------------------------------------------------------------
+    def _won(self, order_id: str, associate: str | None = None) -> bool:
+        """The claim decision names this device (and this associate, when given, else the local picker)."""
+        held = self.held.get(order_id)
+        if held is None or held.claim is None:
+            return False
+        who = associate if associate is not None else (held.order.picker if held.order else None)
+        return held.claim == f"{self.device}:{who}"
+
+    def _commit(
+        self,
+        order_id: str,
+        outcome: Outcome[PickOrder],
+        actor: str,
+        extra: Sequence[BasketCommand] = (),
+        *,
+        ops: bool = True,
+    ) -> None:
+        if outcome.refused is not None:
+            if actor in ("platform", "system"):
+                self.ignored[outcome.refused.reason] += 1
+                log.info("pick: platform update not taken for %s: %s", order_id, outcome.refused)
+                return
+            self._refuse(outcome.refused)
+            return
+        held = self.held[order_id]
+        before, after = held.order, outcome.state
+        commands: list[BasketCommand] = list(extra) if ops else []
+        if ops and (before is None or before.state is not after.state):
+            commands.append(SetAttribute(pick_cart(order_id), STATE_ATTR, after.state.value, actor=actor))
+        held.order = after
+        if after.state is PickState.PICKING or (after.state is PickState.ACCEPTED and not self._picking_other()):
+            self.active = order_id
+        self.record(commands, self._meta(order_id))
+        self.emit(list(outcome.events))
+        self.show(self.view())
+
+    def _picking_other(self) -> bool:
+        held = self.held.get(self.active) if self.active else None
+        return held is not None and held.order is not None and held.order.state is PickState.PICKING
+
+    def _meta(self, order_id: str) -> dict[str, str]:
+        return {ORDER_KEY_PREFIX + order_id: self.held[order_id].to_json(), ACTIVE_KEY: self.active or ""}
+
+    def _refuse(self, refused: Refused) -> None:
+        self.refused[refused.reason] += 1
+        log.warning("pick: refused: %s: %s", refused.reason, refused.detail)
+        self.show(self.view(refused))
+
+    def view(self, refused: Refused | None = None) -> PickView:
+        available = [
+            PickOrderSummary(
+                order_id=h.order.order_id,
+                lines=len(h.order.lines),
+                units=sum(x.qty for x in h.order.lines),
+                deadline=None if h.deadline is None else _utc(h.deadline),
+            )
+            for h in self.held.values()
+            if h.order is not None and h.order.state is PickState.ASSIGNED and h.claim is None
+        ]
+        available.sort(key=lambda s: s.order_id)
+        current = None
+        held = self.held.get(self.active) if self.active else None
+        if held is not None and held.order is not None:
+            o = held.order
+            claim: Literal["pending", "won", "lost"] = (
+                "pending" if held.claim is None else ("won" if self._won(o.order_id) else "lost")
+            )
+            current = PickOrderView(
+                order_id=o.order_id,
+                state=o.state.value,
+                picker=o.picker,
+                claim=claim,
+                lines=[_line_view(x) for x in o.lines],
+                expected=[
+                    f"{x.substitute_gtin if x.substitution is Substitution.APPROVED else x.gtin14} x{x.remaining}"
+                    for x in o.lines
+                    if x.state is PickLineState.OPEN
+                ],
+                location=o.location,
+            )
+        return PickView(
+            available=available,
+            current=current,
+            refused=refused.reason if refused else None,
+            detail=refused.detail[:200] if refused else None,
+        )
+
+
+def _line_view(x: PickLine) -> PickLineView:
+    return PickLineView(
+        line_id=x.line_id,
+        gtin14=x.gtin14,
+        qty=x.qty,
+        picked=x.picked,
+        short=x.short,
+        short_reason=x.short_reason,
+        substitute_gtin=x.substitute_gtin,
+        substitution=None if x.substitution is None else x.substitution.value,
+        state=x.state.value,
+        remaining=x.remaining,
+    )
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def handle_message(desk: PickDesk, topics: Topics, topic: str, payload: bytes) -> bool:
+    """Route one message of :func:`edge_agent.picking.topics.orders_filter` to the desk.
+
+    Returns False when ``topic`` is not a picking topic of this store; raises :class:`Rejected` (the agent's
+    inbound reasons) for a bad payload or one whose order id differs from its topic's. An empty payload on an
+    order topic is the platform clearing the retained order: the desk forgets it.
+    """
+    parsed = parse_picking_topic(topics, topic)
+    if parsed is None:
+        return False
+    order_id, leaf = parsed
+    if not payload:
+        if leaf == "order":
+            desk.order_cleared(order_id)
+        return True
+    data: PickOrderMessage | ClaimDecision | SubstitutionDecisions
+    if leaf == "order":
+        data = parse_event(payload, PickOrderEvent, T_PICK_ORDER).data
+    elif leaf == "claim":
+        data = parse_event(payload, ClaimDecisionEvent, T_PICK_CLAIM).data
+    else:
+        data = parse_event(payload, SubstitutionDecisionsEvent, T_PICK_DECISIONS).data
+    if data.order_id != order_id:
+        raise Rejected("order_mismatch", f"order {data.order_id[:64]!r} published under orders/{order_id[:64]}")
+    if isinstance(data, PickOrderMessage):
+        desk.order_published(data)
+    elif isinstance(data, ClaimDecision):
+        desk.claim_decided(data)
+    else:
+        desk.decision(data)
+    return True
