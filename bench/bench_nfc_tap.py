@@ -20,7 +20,6 @@ import argparse
 import datetime
 import logging
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -46,12 +45,6 @@ SKUS = ("04006381333931", "05012345678900", "05901234123457", "08710398502131", 
 logging.getLogger("nfc").setLevel(logging.WARNING)
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def uid(i: int) -> bytes:
     """A distinct UID per tap, so the reader's tap gate never takes two taps for one held tag."""
     return bytes([0x04]) + i.to_bytes(6, "big")
@@ -59,7 +52,7 @@ def uid(i: int) -> bytes:
 
 def raw_tap_latencies(n: int) -> list[float]:
     """The ceiling: tap -> NDEF read by a bare nfcpy loop (no agent, no MQTT, no SQLite)."""
-    tags = TagEmulator(free_udp_port()).start()
+    tags = TagEmulator.on_free_port().start()
     read_at: list[float] = []
     stop = threading.Event()
 
@@ -95,7 +88,7 @@ def raw_tap_latencies(n: int) -> list[float]:
 
 
 def agent_tap_latencies(workdir: Path, broker: MosquittoBroker, n: int) -> tuple[list[float], dict[str, Any]]:
-    tags = TagEmulator(free_udp_port()).start()
+    tags = TagEmulator.on_free_port().start()
     raw: dict[str, Any] = c.production_config(workdir, broker.port, DEVICE).model_dump(mode="json", exclude_none=True)
     raw["readers"] = {"nfc": {"path": tags.path, "tag_types": ["type2"], "repeat_s": 0.5}}
     config = AgentConfig.model_validate(raw)

@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     video = write_scan_video(args.workdir / "kiosk-scans.avi", demo_script(DEMO_CODES[:2], hold=12, gap=20), seed=11)
     key_file = args.workdir / "identity.key"
     key_file.write_text(DEMO_KEY.hex())
-    tags = TagEmulator(_free_udp_port()).start()
+    tags = TagEmulator.on_free_port().start()
 
     # A private system bus (DBUS_SYSTEM_BUS_ADDRESS is set here and inherited by the agent) with a mock BlueZ.
     with PrivateSystemBus(), FakeBlueZ() as bluez, MosquittoBroker(args.workdir / "broker") as broker:
@@ -345,14 +345,6 @@ def _phone_nearby(bluez: FakeBlueZ, done: threading.Event) -> None:
     while not done.is_set():
         bluez.advertise(PHONE_ADDRESS, -50, mfr=app_token(APP_UUID, 0x5EC2E7A1))
         done.wait(0.5)
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

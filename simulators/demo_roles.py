@@ -152,7 +152,7 @@ def _role_config(role: str, workdir: Path, port: int, nfc_path: str, key_file: P
 def stage(role: str, device: str, workdir: Path, quiet: bool, key: bytes, extra: str = "") -> Iterator[Stage]:
     key_file = workdir / "identity.key"
     key_file.write_text(key.hex())
-    tags = TagEmulator(_free_udp_port()).start()
+    tags = TagEmulator.on_free_port().start()
     with PrivateSystemBus(), FakeBlueZ(), MosquittoBroker(workdir / "broker") as broker:
         central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()
         watcher = Watcher(broker, Topics(TENANT, STORE, device))
@@ -300,11 +300,3 @@ def mirror_scene(workdir: Path, quiet: bool, key: bytes) -> None:
         st.watcher.send_ui(MirrorCommandEvent(source="urn:acme:mirror-ui", id="m2", time=utcnow(), data=data))
         st.wait("vacant", lambda: shown("state") == "vacant" and shown("garments") == [])
         st.show("events", st.watcher.event_names())
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import logging
 import queue
+import socket
 import struct
 import threading
 import time
@@ -210,6 +211,13 @@ class TagEmulator:
     _idle: threading.Event = field(default_factory=threading.Event)
     _pending: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def on_free_port(cls) -> TagEmulator:
+        """An emulator on a UDP port nobody uses (tests, benches and demos run several side by side)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return cls(int(s.getsockname()[1]))
 
     @property
     def path(self) -> str:

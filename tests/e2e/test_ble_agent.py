@@ -7,20 +7,15 @@ address reaches MQTT or the database.
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import paho.mqtt.client as paho
-import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
 from simulators.beacons import FakeBlueZ, altbeacon, app_token, ibeacon
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
+from tests.support.mqtt_spy import Spy
 from tests.support.world import InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
@@ -29,42 +24,6 @@ BADGE_UUID = "2f234454-cf6d-4a0f-adf2-f4911ba9ffa6"
 APP_UUID = "5a4bcfce-174e-4bac-a814-092e77f6b7e5"
 BADGE_ADDRESS, SHELF_ADDRESS, PHONE_ADDRESS = "C4:7A:11:22:33:01", "D9:10:AB:CD:EF:03", "E2:55:66:77:88:04"
 PREFIX = "rt/v1/acme/st/s042/dv/kiosk-01"
-
-
-class Spy:
-    """Everything published on the broker, by topic (retained messages included)."""
-
-    def __init__(self, broker: MosquittoBroker) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._lock = threading.Lock()
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id="spy")
-        self._client.on_message = self._on_message
-        self._client.connect(broker.host, broker.port)
-        self._client.subscribe("#", qos=1)
-        self._client.loop_start()
-
-    def _on_message(self, _c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append((message.topic, bytes(message.payload)))
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [json.loads(p) for t, p in self.messages if t == topic and p]
-
-    def everything(self) -> bytes:
-        with self._lock:
-            return b"\n".join(t.encode() + b" " + p for t, p in self.messages)
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
-
-@pytest.fixture
-def spy(broker: MosquittoBroker) -> Iterator[Spy]:
-    s = Spy(broker)
-    yield s
-    s.close()
 
 
 def ble_config(tmp_path: Path, port: int) -> AgentConfig:

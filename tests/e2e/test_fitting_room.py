@@ -21,10 +21,9 @@ from edge_agent.readers.events import IdentityPresented
 from edge_agent.sync.messages import AssistReply, AssistReplyEvent, MirrorCommand, MirrorCommandEvent, utcnow
 from simulators.central import CentralPlatform
 from simulators.nfc_tags import TagEmulator, product_tag
-from tests.e2e.test_ble_agent import Spy
-from tests.e2e.test_nfc_session import free_udp_port
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import ProxyFactory
+from tests.support.mqtt_spy import Spy
 from tests.support.world import InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
@@ -94,7 +93,7 @@ def test_a_fitting_room_session_from_first_tap_to_vacant_with_an_escalated_assis
             {**jeans, "gtin14": JEANS_34, "size": "34", "stock": 0, "stock_as_of": MORNING},
         ],
     )
-    tags = TagEmulator(free_udp_port()).start()
+    tags = TagEmulator.on_free_port().start()
     spy = Spy(broker)
     try:
         proxy = proxy_factory(broker)

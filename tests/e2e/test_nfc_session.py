@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,15 +36,9 @@ PROFILE_CART = "profile-shopper-7"
 PSEUDONYM = "shopper-7-pseudo"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def tags() -> Iterator[TagEmulator]:
-    emulator = TagEmulator(free_udp_port()).start()
+    emulator = TagEmulator.on_free_port().start()
     yield emulator
     emulator.stop()
 

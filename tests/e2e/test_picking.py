@@ -27,9 +27,9 @@ from edge_agent.readers.events import ProductScanned
 from edge_agent.sync.messages import utcnow
 from simulators.central import CentralPlatform
 from simulators.pick_platform import PickPlatform
-from tests.e2e.test_ble_agent import Spy
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import ProxyFactory
+from tests.support.mqtt_spy import Spy
 from tests.support.world import InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]

@@ -91,7 +91,7 @@ def test_shelf_events_reach_the_platform_mapped_for_analytics_and_survive_an_out
     agent_factory: AgentFactory,
     proxy_factory: ProxyFactory,
 ) -> None:
-    from tests.e2e.test_ble_agent import Spy
+    from tests.support.mqtt_spy import Spy
 
     spy = Spy(broker)
     try:

@@ -18,9 +18,9 @@ from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented, ProductScanned
 from edge_agent.sync.messages import ToteCommand, ToteCommandEvent, utcnow
 from simulators.central import CentralPlatform
-from tests.e2e.test_ble_agent import Spy
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import ProxyFactory
+from tests.support.mqtt_spy import Spy
 from tests.support.world import InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
