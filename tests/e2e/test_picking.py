@@ -162,7 +162,7 @@ def test_two_handhelds_one_claim_a_pick_through_an_outage_reaches_the_platform_w
         local(winner, "propose_substitution", line_id="l3", to_gtin=PHONE_BLUE)
         wait_until(lambda: line(winner, "l3").state == "substitute_proposed", 10, "a substitute proposed")
         scan(winner, PHONE_BLUE)
-        wait_until(lambda: view(winner).refused == "not_in_order", 10, "the substitute waits for the platform")
+        wait_until(lambda: view(winner).refused == "substitution_pending", 10, "the substitute waits for the platform")
         proxies[winner_id].pass_through()
 
         wait_until(lambda: line(winner, "l3").substitution == "approved", 20, "the platform approved the substitute")

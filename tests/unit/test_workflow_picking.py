@@ -140,7 +140,7 @@ def test_a_substitution_blocks_completion_until_the_platform_decides() -> None:
     for item in (BREAD, PHONE):
         order = ok(order.scan(item, associate=A, now=22))
     refused(order.complete(associate=A, now=23), order, "lines_unresolved")
-    refused(order.scan(OAT_MILK, associate=A, now=23), order, "not_in_order")
+    refused(order.scan(OAT_MILK, associate=A, now=23), order, "substitution_pending")  # not "not in order"
     refused(order.scan(MILK, associate=A, now=23), order, "substitution_pending")
     refused(order.substitution_decided("l1", True, source=Source.ASSOCIATE, now=24), order, "not_platform")
     out = order.substitution_decided("l1", True, source=Source.PLATFORM, now=24)

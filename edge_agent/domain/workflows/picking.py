@@ -263,6 +263,10 @@ class PickOrder:
         if not is_gtin14(gtin14):
             return refuse(self, "bad_gtin", f"{gtin14!r} is not a valid GTIN-14: scan the item's barcode")
         candidates = [x for x in self.lines if x.takes(gtin14)]
+        if not candidates and any(
+            x.state is PickLineState.SUBSTITUTE_PROPOSED and x.substitute_gtin == gtin14 for x in self.lines
+        ):
+            return refuse(self, "substitution_pending", f"{gtin14} is a proposed substitute: wait for the platform")
         if not candidates:
             return refuse(self, "not_in_order", f"{gtin14} is not in order {self.order_id}; {self._expected()}")
         if serial and (gtin14, serial) in self.serials:
