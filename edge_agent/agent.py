@@ -41,6 +41,7 @@ from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChan
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.sessions import SessionDesk
 from edge_agent.shelf import ShelfDesk
+from edge_agent.store import carts
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter, Rejected, parse_event, peek_type
@@ -84,7 +85,7 @@ from edge_agent.sync.messages import (
 from edge_agent.sync.pump import OutboxPump, PumpSettings
 from edge_agent.sync.topics import Topics
 from edge_agent.systemd_notify import sd_notify, watchdog_interval_s
-from edge_agent.totes import ToteDesk
+from edge_agent.totes import TOTE_CART_PREFIX, ToteDesk
 
 log = logging.getLogger(__name__)
 
@@ -522,6 +523,9 @@ class Agent:
             self.sessions.end("checkout", self._new_cart())
             self._ensure_cart_subscribed(self.cart_id)
             return
+        if self.totes is not None and cart_id.startswith(TOTE_CART_PREFIX):
+            attrs = {a.key: a.value for a in carts.attrs(self.store.conn, cart_id)}
+            self.totes.platform_attributes(cart_id, attrs)
         self.sessions.cart_changed(cart_id)
 
     def _erase(self, request: ErasureRequest) -> None:

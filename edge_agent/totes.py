@@ -30,8 +30,12 @@ from edge_agent.sync.messages import ToteCommand, ToteLineView, ToteView
 log = logging.getLogger(__name__)
 
 ACTIVE_KEY: Final = "active_tote"
+TOTE_CART_PREFIX: Final = "tote-"
+"""A tote's cart id is ``tote-<device>-<random>``: the agent recognises tote snapshots by it."""
 TOTE_KEY_PREFIX: Final = "tote:"
 STATE_ATTR, ASSOCIATE_ATTR, CUSTOMER_ATTR = "tote.state", "tote.associate", "tote.customer"
+ORDER_ATTR = "tote.order_id"
+"""Written by the platform when the shopper has paid (at the till or by link); the device only reads it."""
 
 
 def tote_to_json(tote: Tote) -> str:
@@ -79,7 +83,7 @@ class ToteDesk:
             if self.tote is not None and self.tote.state in (ToteState.DRAFT, ToteState.CUSTOMER_ATTACHED):
                 self._refuse(Refused("tote_open", f"tote {self.tote.tote_id} is open: park or submit it first"))
                 return
-            tote_id = f"tote-{self.device}-{uuid.uuid4().hex[:10]}"
+            tote_id = f"{TOTE_CART_PREFIX}{self.device}-{uuid.uuid4().hex[:10]}"
             opened = Tote.open(tote_id, associate=who, now=now)
             if opened.state is None:
                 self._refuse(opened.refused or Refused("no_tote", "the tote could not be opened"))
@@ -87,12 +91,12 @@ class ToteDesk:
             attrs = [SetAttribute(tote_id, ASSOCIATE_ATTR, who, actor=who)]
             self._commit(Outcome(opened.state, opened.events), who, attrs)
             return
-        if cmd.action == "resume" and cmd.tote_id is not None:
+        if cmd.tote_id is not None and (self.tote is None or self.tote.tote_id != cmd.tote_id):
             text = self._meta(TOTE_KEY_PREFIX + cmd.tote_id)
             if text is None:
                 self._refuse(Refused("no_such_tote", f"no tote {cmd.tote_id} on this device"))
                 return
-            self.tote = tote_from_json(text)
+            self.tote = tote_from_json(text)  # a parked tote to resume, or a paid one to collect
         tote = self.tote
         if tote is None:
             self._refuse(Refused("no_tote", "open a tote first"))
@@ -110,6 +114,23 @@ class ToteDesk:
                 self._commit(tote.handoff_to_pos(associate=who, now=now), who)
             case "cancel":
                 self._commit(tote.cancel(associate=who, now=now), who)
+            case "start_collecting":
+                self._commit(tote.start_collecting(associate=who, now=now), who)
+            case "line_collected":
+                self._commit(tote.line_collected(cmd.line_id or "", associate=who, now=now), who, self._line_state(cmd))
+            case "line_unavailable":
+                outcome = tote.line_unavailable(cmd.line_id or "", cmd.reason or "", associate=who, now=now)
+                self._commit(outcome, who, self._line_state(cmd))
+            case "propose_substitution":
+                outcome = tote.propose_substitution(cmd.line_id or "", cmd.to_gtin or "", associate=who, now=now)
+                self._commit(outcome, who, self._line_state(cmd))
+            case "substitution_decided":
+                outcome = tote.substitution_decided(cmd.line_id or "", bool(cmd.accepted), associate=who, now=now)
+                self._commit(outcome, who, self._line_state(cmd))
+            case "ready":
+                self._commit(tote.ready(associate=who, now=now), who)
+            case "handed_over":
+                self._commit(tote.handed_over(associate=who, now=now), who)
             case "remove_line":
                 line = next((x for x in tote.lines if x.line_id == cmd.line_id), None)
                 outcome = tote.remove_line(cmd.line_id or "", associate=who, now=now)
@@ -149,10 +170,33 @@ class ToteDesk:
         self._commit(outcome, who, [SetAttribute(tote.tote_id, CUSTOMER_ATTR, shown, actor=who)])
         return True
 
-    def paid(self, order_id: str) -> None:
-        """The platform reports payment (only the platform may)."""
-        if self.tote is not None:
-            self._commit(self.tote.paid(order_id, source=Source.PLATFORM, now=self.now()), "platform")
+    def platform_attributes(self, tote_id: str, attrs: dict[str, str | None]) -> None:
+        """The tote cart's snapshot came back: a payment the platform recorded (``tote.order_id``) makes it PAID.
+        Only the platform writes that attribute; the device never reports a payment itself."""
+        order_id = attrs.get(ORDER_ATTR)
+        text = self._meta(TOTE_KEY_PREFIX + tote_id)
+        if not order_id or text is None:
+            return
+        tote = tote_from_json(text)
+        if tote.order_id == order_id:
+            return  # already known
+        active, self.tote = self.tote, tote
+        self._commit(tote.paid(order_id, source=Source.PLATFORM, now=self.now()), "platform")
+        self.tote = active if active is not None and active.tote_id != tote_id else self.tote
+
+    def _line_state(self, cmd: ToteCommand) -> list[BasketCommand]:
+        """What the associate did to a line, as an attribute of the tote cart (the line itself is its entries)."""
+        assert self.tote is not None
+        line = next((x for x in self.tote.lines if x.line_id == cmd.line_id), None)
+        if line is None:
+            return []
+        value = {
+            "line_collected": "collected",
+            "line_unavailable": f"unavailable:{cmd.reason}",
+            "propose_substitution": f"substitute_proposed:{cmd.to_gtin}",
+            "substitution_decided": f"substitute_{'accepted' if cmd.accepted else 'declined'}:{line.substitute_gtin}",
+        }[cmd.action]
+        return [SetAttribute(self.tote.tote_id, f"tote.line.{line.gtin14}.{line.fulfilment.value}", value)]
 
     # --- internals ---------------------------------------------------------------------------------------------
     def _commit(self, outcome: Outcome[Tote], actor: str, extra: Sequence[BasketCommand] = ()) -> None:
@@ -166,7 +210,7 @@ class ToteDesk:
             commands.append(SetAttribute(tote.tote_id, STATE_ATTR, tote.state.value, actor=actor))
         active = tote.tote_id if tote.state in _ACTIVE_STATES else ""
         self.record(commands, {TOTE_KEY_PREFIX + tote.tote_id: tote_to_json(tote), ACTIVE_KEY: active})
-        self.tote = tote if active else None
+        self.tote = tote if active or tote.state in _COLLECTING_STATES else None
         self.emit(list(outcome.events))
         self.show(self.view())
 
@@ -204,3 +248,14 @@ class ToteDesk:
 
 _ACTIVE_STATES: Final = frozenset({ToteState.DRAFT, ToteState.CUSTOMER_ATTACHED, ToteState.SHARED})
 """A tote the handheld's scans go into; a parked, submitted or ended tote is no longer the active one."""
+_COLLECTING_STATES: Final = frozenset(
+    {
+        ToteState.SUBMITTED,
+        ToteState.AWAITING_PAYMENT_AT_POS,
+        ToteState.PAYMENT_LINK_SENT,
+        ToteState.PAID,
+        ToteState.COLLECTING,
+        ToteState.READY_AT_COUNTER,
+    }
+)
+"""A submitted tote stays on screen through hand-off, payment and collection (scans are no longer lines then)."""

@@ -29,7 +29,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge_agent.catalog.models import CatalogItem, CatalogUpdate
-from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
+from edge_agent.domain.basket import AddItem, BasketCommand, Refused, SetAttribute, plan
 from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp, OpKind
@@ -485,6 +485,10 @@ class CentralPlatform:
     def seal(self, cart_id: str) -> Seal | None:
         with self._lock:
             return carts.seal_of(self._conn, cart_id)
+
+    def pay_tote(self, tote_id: str, order_id: str) -> str:
+        """The shopper paid for a tote at the till or by link: the platform records the order on the tote cart."""
+        return self.online_edit(SetAttribute(tote_id, "tote.order_id", order_id, actor="platform"))
 
     def cart_attrs(self, cart_id: str) -> dict[str, str | None]:
         """A cart's LWW attributes (a tote's state, associate and customer)."""

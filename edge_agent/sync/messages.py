@@ -219,11 +219,32 @@ AssociateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$"
 class ToteCommand(_Strict):
     """Down, from the handheld's UI: the associate's action on their digital tote."""
 
-    action: Literal["open", "park", "resume", "share", "submit", "handoff_to_pos", "cancel", "remove_line"]
+    action: Literal[
+        "open",
+        "park",
+        "resume",
+        "share",
+        "submit",
+        "handoff_to_pos",
+        "cancel",
+        "remove_line",
+        "start_collecting",
+        "line_collected",
+        "line_unavailable",
+        "propose_substitution",
+        "substitution_decided",
+        "ready",
+        "handed_over",
+    ]
     associate: AssociateId
-    tote_id: CartId | None = Field(default=None, description="resume: which parked tote")
+    tote_id: CartId | None = Field(
+        default=None, description="resume a parked tote; the collection steps name the (paid) tote they work on"
+    )
     line_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     channel: Literal["email", "qr_to_phone", "pos_code"] | None = None
+    reason: Annotated[str, StringConstraints(max_length=64)] | None = Field(default=None, description="unavailable")
+    to_gtin: Gtin14 | None = Field(default=None, description="propose_substitution: the item offered instead")
+    accepted: bool | None = Field(default=None, description="substitution_decided: the shopper's answer")
 
 
 class ToteLineView(_Strict):

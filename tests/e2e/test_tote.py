@@ -162,3 +162,45 @@ def test_a_scan_without_an_open_tote_and_a_resume_of_nothing_are_refused_with_re
     wait_until(lambda: view(agent).state == "draft", 10, "open")
     ui(broker, "submit")
     wait_until(lambda: view(agent).refused == "empty_tote", 10, "an empty tote cannot be submitted")
+
+
+def test_a_paid_tote_is_collected_line_by_line_with_an_unavailable_line_and_a_substitute_then_handed_over(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
+) -> None:
+    agent = agent_factory(handheld_config(tmp_path, broker.port))
+    wait_until(lambda: agent.connected, 10, "connected")
+
+    def command(action: str, **fields: Any) -> None:
+        agent.call(lambda: agent.agent.totes.command(ToteCommand(action=action, associate="emp-042", **fields)))  # type: ignore[union-attr,arg-type]
+
+    command("open")
+    wait_until(lambda: view(agent) is not None and view(agent).state == "draft", 10, "a draft tote")
+    tote_id = view(agent).tote_id
+    for item in (SHIRT, BELT, SOCKS):
+        scan(agent, item)
+    command("submit")
+    command("handoff_to_pos")
+    wait_until(lambda: central.cart_attrs(tote_id).get("tote.state") == "awaiting_payment_at_pos", 15, "at the till")
+    command("start_collecting", tote_id=tote_id)
+    wait_until(lambda: view(agent).refused == "wrong_state", 10, "no collecting before the platform says paid")
+
+    central.pay_tote(tote_id, "ORD-7781")  # the till took the payment; the platform records the order
+    wait_until(lambda: view(agent).state == "paid", 15, "paid, as the platform reported it")
+    command("start_collecting", tote_id=tote_id)
+    command("line_collected", line_id=f"{SHIRT}:carry_out")
+    command("line_unavailable", line_id=f"{BELT}:carry_out", reason="damaged")
+    command("line_unavailable", line_id=f"{SOCKS}:carry_out", reason="out_of_stock")
+    command("propose_substitution", line_id=f"{SOCKS}:carry_out", to_gtin="08710398502131")
+    command("ready")
+    wait_until(lambda: view(agent).refused == "lines_unresolved", 10, "not ready while a substitute awaits the shopper")
+    command("substitution_decided", line_id=f"{SOCKS}:carry_out", accepted=True)
+    command("ready")
+    command("handed_over")
+    wait_until(
+        lambda: central.cart_attrs(tote_id).get("tote.state") == "handed_over", 15, "handed over, at the platform"
+    )
+    attrs = central.cart_attrs(tote_id)
+    assert attrs[f"tote.line.{SHIRT}.carry_out"] == "collected"
+    assert attrs[f"tote.line.{BELT}.carry_out"] == "unavailable:damaged"
+    assert attrs[f"tote.line.{SOCKS}.carry_out"] == "substitute_accepted:08710398502131"
+    assert attrs["tote.order_id"] == "ORD-7781"
