@@ -112,6 +112,10 @@ class ToteDesk:
                 self._commit(tote.submit(associate=who, now=now), who)
             case "handoff_to_pos":
                 self._commit(tote.handoff_to_pos(associate=who, now=now), who)
+            case "payment_link":
+                # The platform sends the shopper a payment link when it sees the tote in PAYMENT_LINK_SENT; the
+                # handheld never takes a payment itself.
+                self._commit(tote.payment_link_sent(associate=who, now=now), who)
             case "cancel":
                 self._commit(tote.cancel(associate=who, now=now), who)
             case "start_collecting":

@@ -226,6 +226,7 @@ class ToteCommand(_Strict):
         "share",
         "submit",
         "handoff_to_pos",
+        "payment_link",
         "cancel",
         "remove_line",
         "start_collecting",

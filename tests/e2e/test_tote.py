@@ -162,6 +162,12 @@ def test_a_scan_without_an_open_tote_and_a_resume_of_nothing_are_refused_with_re
     wait_until(lambda: view(agent).state == "draft", 10, "open")
     ui(broker, "submit")
     wait_until(lambda: view(agent).refused == "empty_tote", 10, "an empty tote cannot be submitted")
+    scan(agent, SHIRT)
+    ui(broker, "payment_link")
+    wait_until(lambda: view(agent).refused == "wrong_state", 10, "a payment link only for a submitted tote")
+    ui(broker, "submit")
+    ui(broker, "payment_link")
+    wait_until(lambda: view(agent).state == "payment_link_sent", 10, "the platform will send the shopper a link")
 
 
 def test_a_paid_tote_is_collected_line_by_line_with_an_unavailable_line_and_a_substitute_then_handed_over(
