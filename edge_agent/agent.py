@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from edge_agent import __version__, const
 from edge_agent.catalog.lookup import LookupResult
 from edge_agent.catalog.models import CatalogUpdate
@@ -34,7 +36,7 @@ from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identity.tokens import TokenVerifier
 from edge_agent.mirror import MirrorDesk
 from edge_agent.picking.desk import PickDesk, handle_message
-from edge_agent.picking.messages import T_PICK_COMMAND, T_PICK_VIEW, PickCommandEvent, PickView, PickViewEvent
+from edge_agent.picking.messages import T_PICK_COMMAND, PickCommandEvent, PickView, PickViewEvent
 from edge_agent.picking.topics import orders_filter, pick_display
 from edge_agent.presence import PresenceAggregator, PresenceReport
 from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
@@ -49,19 +51,17 @@ from edge_agent.sync.link import LinkSettings, MqttLink, TlsSettings, Will
 from edge_agent.sync.messages import (
     T_ASSIST_REPLY,
     T_ERASED,
-    T_LOOKUP,
     T_MIRROR_COMMAND,
-    T_MIRROR_VIEW,
     T_PRESENCE,
     T_SESSION,
     T_SHELF_COMMAND,
     T_STATUS,
     T_SYNC_REQUEST,
     T_TOTE_COMMAND,
-    T_TOTE_VIEW,
     AssistReplyEvent,
     AssistRequestEvent,
     AssistRequestMessage,
+    CloudEvent,
     DeviceStatus,
     ErasureDone,
     ErasureDoneEvent,
@@ -347,14 +347,8 @@ class Agent:
         assert self.shelf is not None
         result = self.shelf.scanned(event.key, online=self.link.connected, now=time.time())
         self.lookups[result.found] += 1
-        lookup_event = LookupEvent(
-            source=self.source, id=f"{self.config.device.id}:lookup:{uuid.uuid4()}", time=utcnow(), data=result
-        )
         self.last_lookup = result
-        self.link.publish(
-            self.topics.display, lookup_event.model_dump_json(exclude_none=True).encode(), retain=True,
-            user_properties=(("ce_type", T_LOOKUP),),
-        )  # fmt: skip
+        self._show(LookupEvent, result)
 
     def _catalog_updated(self, update: CatalogUpdate) -> None:
         if self.shelf is not None:
@@ -408,25 +402,23 @@ class Agent:
         pending.clear()  # recorded: the caller's group must not record them again
         return self.picks.scanned(event.key)
 
-    def _show_pick(self, view: PickView) -> None:
-        self.last_pick_view = view
-        event = PickViewEvent(
-            source=self.source, id=f"{self.config.device.id}:pick:{uuid.uuid4()}", time=utcnow(), data=view
+    def _show(self, envelope: Callable[..., CloudEvent[Any]], view: BaseModel, topic: str | None = None) -> None:
+        """A view for the device's own screen, retained so a UI that (re)connects shows the current state."""
+        event = envelope(
+            source=self.source, id=f"{self.config.device.id}:view:{uuid.uuid4()}", time=utcnow(), data=view
         )
         self.link.publish(
-            pick_display(self.topics), event.model_dump_json(exclude_none=True).encode(), retain=True,
-            user_properties=(("ce_type", T_PICK_VIEW),),
+            topic or self.topics.display, event.model_dump_json(exclude_none=True).encode(), retain=True,
+            user_properties=(("ce_type", event.type),),
         )  # fmt: skip
+
+    def _show_pick(self, view: PickView) -> None:
+        self.last_pick_view = view
+        self._show(PickViewEvent, view, pick_display(self.topics))  # its own topic: a tote view may be on display
 
     def _show_mirror(self, view: MirrorView) -> None:
         self.last_mirror_view = view
-        event = MirrorViewEvent(
-            source=self.source, id=f"{self.config.device.id}:mirror:{uuid.uuid4()}", time=utcnow(), data=view
-        )
-        self.link.publish(
-            self.topics.display, event.model_dump_json(exclude_none=True).encode(), retain=True,
-            user_properties=(("ce_type", T_MIRROR_VIEW),),
-        )  # fmt: skip
+        self._show(MirrorViewEvent, view)
 
     def _publish_assist_request(self, request_id: str, message: AssistRequestMessage | None) -> None:
         """Retained per request so a handheld that comes online later still lists it; cleared once closed."""
@@ -457,13 +449,7 @@ class Agent:
 
     def _show_tote(self, view: ToteView) -> None:
         self.last_tote_view = view
-        event = ToteViewEvent(
-            source=self.source, id=f"{self.config.device.id}:tote:{uuid.uuid4()}", time=utcnow(), data=view
-        )
-        self.link.publish(
-            self.topics.display, event.model_dump_json(exclude_none=True).encode(), retain=True,
-            user_properties=(("ce_type", T_TOTE_VIEW),),
-        )  # fmt: skip
+        self._show(ToteViewEvent, view)
 
     def _publish_presence(self) -> None:
         """Finished buckets join the backlog; the backlog goes out while the link is up (aggregates only)."""
