@@ -111,7 +111,6 @@ class Agent:
     rejected: Counter[str] = field(default_factory=Counter)
     reader_health: dict[str, str] = field(default_factory=dict)
     reader_details: dict[str, str] = field(default_factory=dict)
-    lookups: Counter[bool] = field(default_factory=Counter)
     last_lookup: LookupResult | None = None
     """What the screen shows now (shelf role); also published, retained, on dv/{device}/display."""
     presence_backlog: deque[PresenceReport] = field(default_factory=lambda: deque(maxlen=PRESENCE_BACKLOG_MAX))
@@ -346,7 +345,6 @@ class Agent:
         """Price, stock and other sizes from the catalog cache, each with its as-of time, flagged when offline."""
         assert self.shelf is not None
         result = self.shelf.scanned(event.key, online=self.link.connected, now=time.time())
-        self.lookups[result.found] += 1
         self.last_lookup = result
         self._show(LookupEvent, result)
 
@@ -656,11 +654,11 @@ class Agent:
         )
 
     def _current_cart(self) -> str:
-        row = self.store.conn.execute("SELECT value FROM meta WHERE key = 'current_cart'").fetchone()
-        cart_id = row[0] if row else (self.config.basket.cart_id or self._fresh_cart_id())
+        stored = self.store.meta("current_cart")
+        cart_id = stored or self.config.basket.cart_id or self._fresh_cart_id()
         if self.store.seal_of(cart_id) is not None:  # sealed while the agent was down
             return self._new_cart()
-        if row is None:
+        if stored is None:
             self.store.set_meta({"current_cart": cart_id})
         self.store.open_cart(cart_id)
         return cart_id

@@ -202,8 +202,8 @@ class SessionDesk:
             self.publish(refused=reason)
 
     def _purges(self) -> dict[str, float]:
-        row = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (PURGE_META_KEY,)).fetchone()
-        return {str(k): float(v) for k, v in json.loads(row[0]).items()} if row else {}
+        text = self.store.meta(PURGE_META_KEY)
+        return {str(k): float(v) for k, v in json.loads(text).items()} if text else {}
 
     def _schedule_purge(self, carts: dict[str, float]) -> None:
         due = self._purges()

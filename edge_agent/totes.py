@@ -213,7 +213,10 @@ class ToteDesk:
         if before is None or before.state is not tote.state or before.tote_id != tote.tote_id:
             commands.append(SetAttribute(tote.tote_id, STATE_ATTR, tote.state.value, actor=actor))
         active = tote.tote_id if tote.state in _ACTIVE_STATES else ""
-        self.record(commands, {TOTE_KEY_PREFIX + tote.tote_id: tote_to_json(tote), ACTIVE_KEY: active})
+        # A tote the handheld is done with is forgotten here (its cart and ops carry on to the platform), so the
+        # meta table does not grow with every tote ever opened.
+        kept = "" if tote.state in _FINISHED_STATES else tote_to_json(tote)
+        self.record(commands, {TOTE_KEY_PREFIX + tote.tote_id: kept, ACTIVE_KEY: active})
         self.tote = tote if active or tote.state in _COLLECTING_STATES else None
         self.emit(list(outcome.events))
         self.show(self.view())
@@ -224,12 +227,11 @@ class ToteDesk:
         self.show(self.view(refused))
 
     def _meta(self, key: str) -> str | None:
-        row = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row and row[0] else None
+        return self.store.meta(key)
 
     def parked(self) -> list[str]:
-        rows = self.store.conn.execute("SELECT key, value FROM meta WHERE key LIKE 'tote:%'").fetchall()
-        return sorted(k[len(TOTE_KEY_PREFIX) :] for k, v in rows if json.loads(v).get("state") == "parked")
+        totes = self.store.meta_with_prefix(TOTE_KEY_PREFIX)
+        return sorted(k for k, v in totes.items() if json.loads(v).get("state") == ToteState.PARKED.value)
 
     def view(self, refused: Refused | None = None) -> ToteView:
         t = self.tote
@@ -263,3 +265,7 @@ _COLLECTING_STATES: Final = frozenset(
     }
 )
 """A submitted tote stays on screen through hand-off, payment and collection (scans are no longer lines then)."""
+_FINISHED_STATES: Final = frozenset(
+    {ToteState.HANDED_OVER, ToteState.COMPLETED, ToteState.CANCELLED, ToteState.ABANDONED}
+)
+"""Nothing more happens to the tote on this device."""

@@ -182,12 +182,10 @@ class PickDesk:
     def restore(self) -> None:
         """After a restart: every order as its last durable transaction left it (retained messages replay too)."""
         self.held.clear()
-        rows = self.store.conn.execute("SELECT key, value FROM meta WHERE key LIKE 'pick:%'").fetchall()
-        for key, value in rows:
-            if value:
-                self.held[key[len(ORDER_KEY_PREFIX) :]] = _Held.from_json(value)
-        active = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (ACTIVE_KEY,)).fetchone()
-        self.active = active[0] if active and active[0] in self.held else None
+        for order_id, value in self.store.meta_with_prefix(ORDER_KEY_PREFIX).items():
+            self.held[order_id] = _Held.from_json(value)
+        active = self.store.meta(ACTIVE_KEY)
+        self.active = active if active in self.held else None
         self.show(self.view())
 
     @property

@@ -310,6 +310,16 @@ class DeviceStore:
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
         return int(row[0])
 
+    def meta(self, key: str) -> str | None:
+        """A meta value; an empty string (a workflow's way to forget a key) reads as absent."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every non-empty meta value whose key starts with ``prefix`` (the prefix stripped from the keys)."""
+        rows = self.conn.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return {str(k)[len(prefix) :]: str(v) for k, v in rows if v}
+
     def set_meta(self, values: dict[str, str], *, durable: bool = True) -> None:
         with transaction(self.conn) if durable else bookkeeping_transaction(self.conn):
             self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())

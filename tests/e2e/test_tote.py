@@ -210,3 +210,6 @@ def test_a_paid_tote_is_collected_line_by_line_with_an_unavailable_line_and_a_su
     assert attrs[f"tote.line.{BELT}.carry_out"] == "unavailable:damaged"
     assert attrs[f"tote.line.{SOCKS}.carry_out"] == "substitute_accepted:08710398502131"
     assert attrs["tote.order_id"] == "ORD-7781"
+    assert agent.agent is not None
+    inner = agent.agent
+    assert agent.call(lambda: inner.store.meta(f"tote:{tote_id}")) is None, "a handed-over tote is forgotten here"
