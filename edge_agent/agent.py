@@ -515,12 +515,18 @@ class Agent:
     def _erase(self, request: ErasureRequest) -> None:
         """The platform's erasure request: end the shopper's session here, then forget the carts, unsent
         edits included, and say so. Carts this device never held are answered too (with nothing erased)."""
-        carts = set(request.carts)
+        held_ids = set(self.store.cart_ids())
+        own = sorted(c for c in request.carts if c in held_ids and not self.store.is_profile_cart(c))
+        if own:  # a guest basket, a tote or a pick cart is this device's, never a shopper's profile: refused
+            self.router.reject(
+                self.topics.erasure, Rejected("not_a_profile_cart", f"erasure {request.request_id} named {own[:5]}")
+            )
+        carts = set(request.carts) - set(own)
         identity = self.sessions.session.identity
         session_ended = identity is not None and identity.profile_cart in carts
         if session_ended:
             self.sessions.end("erased", self._new_cart())
-        held = carts & set(self.store.cart_ids())
+        held = carts & held_ids
         dropped = sum(self.store.erase_cart(cart_id) for cart_id in sorted(held))
         self.sessions.forget(carts)
         self._subscribed_carts -= carts
@@ -571,6 +577,12 @@ class Agent:
         self.pump.published(mid, ok, reason)
 
     def message(self, topic: str, payload: bytes) -> None:
+        try:
+            self._route(topic, payload)
+        except (ValueError, OverflowError) as exc:  # a figure the models let through but storage cannot hold
+            self.router.reject(topic, Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}"))
+
+    def _route(self, topic: str, payload: bytes) -> None:
         if self.picks is not None and topic != self.topics.ui:
             try:
                 if handle_message(self.picks, self.topics, topic, payload):
@@ -763,7 +775,7 @@ def _link_settings(cfg: AgentConfig) -> LinkSettings:
 def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = None) -> Agent:
     """Opens the database (I/O lives here, not in constructors) and wires the agent."""
     verifier = identity_verifier(config)  # before the database opens: a bad key file leaves nothing open
-    store = DeviceStore.open(config.database_path(), config.device.id)
+    store = DeviceStore.open(config.database_path(), config.device.id, max_clock_ahead_s=config.mqtt.max_clock_ahead_s)
     topics = Topics(config.device.tenant, config.device.store, config.device.id)
     ble = config.readers.ble if readers is None else None
     return Agent(

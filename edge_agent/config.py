@@ -74,6 +74,12 @@ class MqttSection(_Section):
     connect_timeout_s: float = Field(default=const.CONNECT_TIMEOUT_S, gt=0, le=300)
     backoff_base_s: float = Field(default=const.DEFAULT_BACKOFF_BASE_S, gt=0)
     backoff_cap_s: float = Field(default=const.DEFAULT_BACKOFF_CAP_S, gt=0)
+    max_clock_ahead_s: float = Field(
+        default=const.DEFAULT_MAX_CLOCK_AHEAD_S,
+        gt=0,
+        le=86_400,
+        description="a platform clock further ahead of this device's wall clock is not adopted (counted clock_ahead)",
+    )
 
 
 class BarcodeSection(_Section):

@@ -87,6 +87,34 @@ INBOUND_MAX_BYTES = 1024 * 1024
 TICK_S = 0.5
 """Housekeeping period of the sync pump (ack timeouts, status file, congestion check)."""
 
+# --- inbound bounds: every figure a broker client can send is bounded (issue 10) ---------------------------
+MAX_WIRE_INT = 2**63 - 1
+"""SQLite stores INTEGER as a signed 64-bit value: a larger figure would raise OverflowError on insert. Seqs,
+watermarks, HLCs and versions are bounded by it in the contract models, so a hostile figure is a schema reject."""
+
+DEFAULT_MAX_CLOCK_AHEAD_S = 300.0
+"""*default* A remote HLC more than 5 min ahead of this device's wall clock is not adopted (the maximum-offset
+rule of HLC-based databases): one message must not push the clock into the future for every later op. The
+platform flags HLCs 5 min ahead of its own clock as clock_suspect (HLC_SUSPECT_AHEAD_MS), the same bound."""
+
+CLOCK_FLOOR_MS = 1_767_225_600_000
+"""2026-01-01T00:00:00Z, before this release was built: a wall clock earlier than this is not synchronised (a
+Pi without RTC boots at 1970), so the maximum-offset rule measures against this floor instead of the wall."""
+
+MAX_VERSION_JUMP = 1_000_000
+"""A cart snapshot or catalog update may move its version forward by at most this much at once. The platform
+bumps a cart's version once per applied batch; a million batches during one outage is far beyond any real
+cart, while a hostile 2**62 would make every real snapshot afterwards look stale."""
+
+MAX_PRICE_MINOR = 100_000_000
+"""A shelf price above 1,000,000.00 in any currency is a corrupt or hostile figure, not a product."""
+
+MAX_STOCK_UNITS = 10_000_000
+"""Units on hand of one variant in one store; beyond this the figure is corrupt or hostile."""
+
+MAX_WIRE_TEXT = 256
+"""Free text in an inbound message (attribute values, CloudEvents subject, ids) is at most this long."""
+
 # --- barcode reader -------------------------------------------------------------------------------------
 DEFAULT_DEBOUNCE_S = 2.0
 """*default* The same code held in view is one scan: it must leave view (or this long pass) to count again."""

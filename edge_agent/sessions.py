@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_agent.const import APP_NEARBY_OFFER_S
-from edge_agent.domain.basket import BasketCommand, Refused
+from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
 from edge_agent.domain.session import MergePolicy, Session, SessionState
-from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
+from edge_agent.identity.tokens import MERGE_GRANT_ATTR, IdentityRejected, TokenVerifier, merge_grant_value
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import Rejected, parse_event
@@ -104,7 +104,8 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
-        self.store.open_cart(identity.profile_cart)  # snapshots of carts the device does not hold are ignored
+        # Snapshots of carts the device does not hold are ignored; a profile cart is the only kind erasure removes.
+        self.store.open_cart(identity.profile_cart, profile=True)
         self.follow_cart(identity.profile_cart)
         log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
         self.publish()
@@ -116,9 +117,20 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
-        self.record(commands)
+        self.record(self._with_grant(commands))
         log.info("session %s: merge confirmed under %s (%d ops)", s.session_id, s.policy.value, len(commands))
         self.publish()
+
+    def _with_grant(self, commands: list[BasketCommand]) -> list[BasketCommand]:
+        """Ops for the profile cart go after the grant that lets the platform accept them from this device."""
+        s = self.session
+        if s.identity is None or self.verifier is None:
+            return commands
+        profile = s.identity.profile_cart
+        if not any(c.cart_id == profile for c in commands):
+            return commands  # kept separate: the profile cart is not written
+        grant = merge_grant_value(self.verifier.keys[0], self.store.device_id, profile)
+        return [SetAttribute(s.guest_cart, MERGE_GRANT_ATTR, grant, actor="merge"), *commands]
 
     def decline(self) -> None:
         try:

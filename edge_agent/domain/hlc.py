@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge_agent.const import HLC_COUNTER_BITS
+from edge_agent.const import CLOCK_FLOOR_MS, HLC_COUNTER_BITS, MAX_WIRE_INT
 
 _COUNTER_MASK = (1 << HLC_COUNTER_BITS) - 1
 
@@ -21,12 +21,33 @@ def wall_ms_of(hlc: int) -> int:
     return hlc >> HLC_COUNTER_BITS
 
 
-class HybridClock:
-    """Kulkarni/Demirbas HLC packed as one int: 48-bit ms, 16-bit counter."""
+def wall_synchronised(wall_ms: int) -> bool:
+    """A wall clock before this release was built has not been set (a Pi without RTC boots at 1970)."""
+    return wall_ms >= CLOCK_FLOOR_MS
 
-    def __init__(self, wall_ms: Callable[[], int], last: int = 0) -> None:
+
+def stored_clock_problem(stored: int, wall_ms: int, max_ahead_ms: int) -> str | None:
+    """Why a persisted clock value cannot be kept, or None. A value too large for SQLite, or one far ahead of a
+    synchronised wall clock, was pushed in by a message; an unsynchronised wall clock cannot judge, so a valid
+    stored value is kept then (it is the best time the device knows)."""
+    if not 0 <= stored <= MAX_WIRE_INT:
+        return f"stored clock {stored} is outside 0..2**63-1"
+    ahead = wall_ms_of(stored) - wall_ms
+    if wall_synchronised(wall_ms) and ahead > max_ahead_ms:
+        return f"stored clock is {ahead} ms ahead of the wall clock (allowed {max_ahead_ms} ms)"
+    return None
+
+
+class HybridClock:
+    """Kulkarni/Demirbas HLC packed as one int: 48-bit ms, 16-bit counter.
+
+    ``max_ahead_ms`` is the maximum-offset rule for remote values (:meth:`admits`): None admits any valid value
+    (the platform, which flags and clamps suspect clocks itself)."""
+
+    def __init__(self, wall_ms: Callable[[], int], last: int = 0, max_ahead_ms: int | None = None) -> None:
         self._wall_ms = wall_ms
         self._last = last
+        self.max_ahead_ms = max_ahead_ms
 
     @property
     def last(self) -> int:
@@ -38,6 +59,24 @@ class HybridClock:
         last_wall, counter = wall_ms_of(self._last), self._last & _COUNTER_MASK
         self._last = pack(wall, 0) if wall > last_wall else self._bump(last_wall, counter)
         return self._last
+
+    def admits(self, remote: int) -> bool:
+        """May this remote value move the clock? Not beyond ``max_ahead_ms`` past the wall clock, or, while the
+        wall clock is unsynchronised, past the best time known (the release floor or the clock's own value)."""
+        if not 0 <= remote <= MAX_WIRE_INT:
+            return False
+        if self.max_ahead_ms is None:
+            return True
+        wall = self._wall_ms()
+        reference = wall if wall_synchronised(wall) else max(CLOCK_FLOOR_MS, wall_ms_of(self._last))
+        return wall_ms_of(remote) <= reference + self.max_ahead_ms
+
+    def observe_remote(self, remote: int) -> bool:
+        """Observe a remote value only if :meth:`admits` it; returns whether it was adopted."""
+        if not self.admits(remote):
+            return False
+        self.observe(remote)
+        return True
 
     def observe(self, remote: int) -> int:
         """Merge a timestamp received from another replica, so later local events sort after it."""

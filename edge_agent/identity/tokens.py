@@ -140,3 +140,32 @@ class TokenVerifier:
         if claims.nonce in self._seen:
             raise IdentityRejected("replayed", "this app code was already used")
         self._seen[claims.nonce] = claims.exp or 0
+
+
+MERGE_GRANT_ATTR: Final = "merge.grant"
+"""The attribute a device writes on its guest basket when the shopper confirms a merge: ``{profile_cart}:{proof}``.
+The platform lets the device write that profile cart only after this op, with a proof it can check."""
+
+MERGE_GRANT_CONTEXT: Final = "edge-agent merge grant v1"
+MERGE_PROOF_HEX: Final = 32
+"""128 bits of HMAC-SHA256: enough that no device guesses a proof for a cart nobody identified at it."""
+
+
+def merge_proof(key: bytes, device: str, profile_cart: str) -> str:
+    """Binds a confirmed merge to this device and this profile cart, with the platform's identity key."""
+    message = f"{MERGE_GRANT_CONTEXT}|{device}|{profile_cart}"
+    return _mac(key, message).hex()[:MERGE_PROOF_HEX]
+
+
+def merge_grant_value(key: bytes, device: str, profile_cart: str) -> str:
+    return f"{profile_cart}:{merge_proof(key, device, profile_cart)}"
+
+
+def check_merge_grant(keys: tuple[bytes, ...], device: str, value: str) -> str | None:
+    """The profile cart a grant value names, if its proof verifies under any key (current or previous)."""
+    cart, _, proof = value.rpartition(":")
+    if not cart or len(proof) != MERGE_PROOF_HEX:
+        return None
+    if any(hmac.compare_digest(merge_proof(key, device, cart), proof) for key in keys):
+        return cart
+    return None

@@ -13,6 +13,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from edge_agent.const import MAX_WIRE_INT
 from edge_agent.domain.ops import DeviceId, Gtin14
 from edge_agent.sync.messages import AssociateId, CloudEvent, _Strict
 
@@ -51,7 +52,9 @@ class PickOrderMessage(_Strict):
     notified_via: Literal["sms", "email", "push", "none"] | None = Field(
         default=None, description="ready_for_pickup: how the customer was told"
     )
-    version: int = Field(default=1, ge=1, description="monotonic per order; older versions are ignored")
+    version: int = Field(
+        default=1, ge=1, le=MAX_WIRE_INT, description="monotonic per order; older versions are ignored"
+    )
 
     @model_validator(mode="after")
     def _unique_lines(self) -> PickOrderMessage:

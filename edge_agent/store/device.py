@@ -8,6 +8,7 @@ lease-then-ack methods: ``lease``, ``mark_sent``, ``release``, ``confirm``, ``ex
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -16,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.catalog.models import CatalogUpdate
-from edge_agent.const import EVENT_OUTBOX_MAX
+from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
-from edge_agent.domain.hlc import HybridClock
+from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp
 from edge_agent.store import carts, catalog
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.schema import DEVICE_MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 REJECTS_KEPT = 1000
 CART_TABLES = ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts")
@@ -82,6 +85,7 @@ class DeviceStore:
         *,
         wall_ms: Callable[[], int] = wall_clock_ms,
         now: Callable[[], float] = time.time,
+        max_clock_ahead_s: float = DEFAULT_MAX_CLOCK_AHEAD_S,
     ) -> DeviceStore:
         conn = connect(path)
         migrate(conn, DEVICE_MIGRATIONS)
@@ -95,18 +99,37 @@ class DeviceStore:
                 f"{path} belongs to device {meta['device_id']!r}, not {device_id!r}: op ids would collide; "
                 "use a new state directory for a new device id"
             )
+        max_ahead_ms = int(max_clock_ahead_s * 1000)
+        stored_hlc = _stored_clock(meta.get("hlc", "0"), wall_ms(), max_ahead_ms)
         # Anything leased or sent before a restart is unconfirmed: send it again (duplicates are harmless).
         with transaction(conn):
             conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
-        return cls(conn, device_id, meta["epoch"], HybridClock(wall_ms, int(meta["hlc"])), now)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(stored_hlc),))
+        clock = HybridClock(wall_ms, stored_hlc, max_ahead_ms)
+        return cls(conn, device_id, meta["epoch"], clock, now)
 
     def close(self) -> None:
         self.conn.close()
 
     # --- baskets -----------------------------------------------------------------------------------------
-    def open_cart(self, cart_id: str) -> None:
+    def open_cart(self, cart_id: str, *, profile: bool = False) -> None:
+        """``profile``: a shopper's profile cart (from an identification), the only kind erasure may remove."""
         with transaction(self.conn):
             self._ensure_cart(cart_id)
+            if profile:
+                self.conn.execute("UPDATE carts SET profile = 1 WHERE cart_id = ?", (cart_id,))
+
+    def is_profile_cart(self, cart_id: str) -> bool:
+        row = self.conn.execute("SELECT profile FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
+        return bool(row and row[0])
+
+    def highest_issued_seq(self) -> int:
+        """The largest seq this database ever gave an op (in its one epoch); an ack above it covers nothing real."""
+        return self._next_seq() - 1
+
+    def snapshot_version(self, cart_id: str) -> int | None:
+        row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
+        return None if row is None else int(row[0])
 
     def cart_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT cart_id FROM carts ORDER BY opened_at, cart_id")]
@@ -233,8 +256,8 @@ class DeviceStore:
             if seal is not None:
                 carts.record_seal(self.conn, cart_id, seal)
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
-            self.clock.observe(hlc_max)
-            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+            if self.clock.observe_remote(hlc_max):  # a value too far ahead is never adopted nor persisted
+                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
         return True
 
     # --- outbox port --------------------------------------------------------------------------------------
@@ -345,6 +368,19 @@ class DeviceStore:
             f"UPDATE outbox SET state = ? WHERE {guard} AND seq IN (SELECT value FROM json_each(?))",
             (state, json.dumps(list(seqs))),
         )
+
+
+def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:
+    """The persisted clock, or 0 (the wall clock takes over) when a message had pushed it out of bounds."""
+    try:
+        stored = int(text)
+    except ValueError:
+        stored = -1
+    problem = stored_clock_problem(stored, wall_ms, max_ahead_ms)
+    if problem is None:
+        return stored
+    log.warning("clock: %s; reset to the wall clock (a message from the broker had pushed it)", problem)
+    return 0
 
 
 def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:

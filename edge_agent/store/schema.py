@@ -116,6 +116,34 @@ def _event_outbox(db: Database) -> None:
     )
 
 
+def _profile_carts(db: Database) -> None:
+    # A shopper's profile cart arrives with an identification; every other cart (guest baskets, totes, pick
+    # carts) is this device's own. Only profile carts may be erased at the platform's request (issue 10).
+    db.execute("ALTER TABLE carts ADD COLUMN profile INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        """UPDATE carts SET profile = 1
+           WHERE substr(cart_id, 1, length((SELECT value FROM meta WHERE key = 'device_id')) + 1)
+                 != (SELECT value FROM meta WHERE key = 'device_id') || '-'
+             AND cart_id NOT LIKE 'tote-%' AND cart_id NOT LIKE 'pick-%'"""
+    )
+
+
+def _cart_authority(db: Database) -> None:
+    # The platform's duty (docs/asyncapi.yaml): a device is homed at the store it first published from, a cart
+    # belongs to the device that created it, a profile cart is written only by a device that confirmed a merge
+    # naming it, and an op a device may not write is held (never applied, never lost) until a grant arrives.
+    db.execute("CREATE TABLE device_homes (device TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL)")
+    db.execute("CREATE TABLE cart_owners (cart_id TEXT PRIMARY KEY, owner TEXT NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE TABLE cart_grants (device TEXT NOT NULL, cart_id TEXT NOT NULL, PRIMARY KEY (device, cart_id))")
+    db.execute(
+        """CREATE TABLE held_ops (
+             device TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, cart_id TEXT NOT NULL,
+             reason TEXT NOT NULL, body TEXT NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL,
+             PRIMARY KEY (device, epoch, seq)
+           ) WITHOUT ROWID"""
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -123,6 +151,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_entry_serials", _entry_serials),
     ("0005_catalog", _catalog),
     ("0006_event_outbox", _event_outbox),
+    ("0007_profile_carts", _profile_carts),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
@@ -130,4 +159,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0002_platform_tables", _platform_tables),
     ("0003_cart_seals", _cart_seals),
     ("0004_entry_serials", _entry_serials),
+    ("0005_cart_authority", _cart_authority),
 ]

@@ -598,7 +598,12 @@ _CHANNELS = {
         "send",
         True,
     ),
-    "storeAssistRequests": ("rt/v1/{tenant}/st/{store}/assist/requests/{requestId}", "assistRequest", "send", True),
+    "storeAssistRequests": (
+        "rt/v1/{tenant}/st/{store}/assist/requests/{device}/{requestId}",
+        "assistRequest",
+        "send",
+        True,
+    ),
     "storePickOrders": ("rt/v1/{tenant}/st/{store}/picking/orders/{orderId}", "pickOrder", "receive", True),
     "storePickClaims": ("rt/v1/{tenant}/st/{store}/picking/orders/{orderId}/claim", "pickClaim", "receive", True),
     "storePickDecisions": (

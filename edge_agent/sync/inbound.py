@@ -15,7 +15,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from edge_agent.catalog.models import CatalogUpdate
-from edge_agent.const import INBOUND_MAX_BYTES
+from edge_agent.const import INBOUND_MAX_BYTES, MAX_VERSION_JUMP
 from edge_agent.domain.cart import AttrWrite, Entry, Seal
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.messages import (
@@ -49,7 +49,7 @@ def peek_type(payload: bytes) -> str | None:
         return None
     try:
         raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return None
     kind = raw.get("type") if isinstance(raw, dict) else None
     return kind if isinstance(kind, str) else None
@@ -61,7 +61,7 @@ def parse_event(payload: bytes, model: type[M], expected_type: str) -> M:
         raise Rejected("too_large", f"{len(payload)} bytes > {INBOUND_MAX_BYTES}")
     try:
         raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: not UTF-8, not JSON, an integer of 4,300+ digits
         raise Rejected("not_json", str(exc)[:200]) from None
     if not isinstance(raw, dict):
         raise Rejected("not_an_event", f"top level is {type(raw).__name__}, not an object")
@@ -93,11 +93,15 @@ class InboundRouter:
             if topic == self.topics.acks:
                 if not payload:  # a cleared retained message
                     return
-                self.on_applied(parse_event(payload, AppliedEvent, T_APPLIED).data)
+                watermark = parse_event(payload, AppliedEvent, T_APPLIED).data
+                self._check_watermark(watermark)
+                self._check_clock(topic, watermark.hlc)
+                self.on_applied(watermark)
                 self.accepted["applied"] += 1
             elif topic == self.topics.catalog:
                 if payload:
                     update = parse_event(payload, CatalogUpdateEvent, T_CATALOG).data
+                    _check_version_jump("catalog", self.store.catalog_version(), update.version)
                     changed = self.store.apply_catalog(update)
                     self.accepted["catalog" if changed else "catalog_stale"] += 1
                     if changed and self.on_catalog is not None:
@@ -113,6 +117,8 @@ class InboundRouter:
                 raise Rejected("unknown_topic", topic[:200])
         except Rejected as rej:
             self.reject(topic, rej)
+        except (ValueError, OverflowError) as exc:  # a figure the models let through but storage cannot hold
+            self.reject(topic, Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}"))
 
     def reject(self, topic: str, rej: Rejected) -> None:
         """Counted, logged with its reason and kept in the rejects table; never acted on."""
@@ -120,10 +126,29 @@ class InboundRouter:
         log.warning("inbound: rejected message on %s: %s: %s", topic[:200], rej.reason, rej.detail)
         self.store.record_reject("mqtt", rej.reason, f"{topic[:200]}: {rej.detail}")
 
+    def _check_watermark(self, watermark: AppliedWatermark) -> None:
+        """An ack may not cover a seq this device never issued: it would delete unconfirmed ops unsent."""
+        if watermark.device != self.store.device_id:
+            raise Rejected("wrong_device", f"watermark for {watermark.device} on {self.store.device_id}'s acks")
+        issued = self.store.highest_issued_seq()
+        for mark in watermark.watermarks:
+            if mark.epoch != self.store.epoch:
+                continue  # another epoch's ops are not ours; confirm() ignores them
+            top = max([mark.applied_upto, *mark.applied_above])
+            if top > issued:
+                raise Rejected("ack_beyond_issued", f"applied up to seq {top}, but this device issued {issued}")
+
+    def _check_clock(self, topic: str, remote_hlc: int) -> None:
+        """The maximum-offset rule: a clock far ahead is counted and not adopted; the rest of the message stands."""
+        if not self.store.clock.admits(remote_hlc):
+            self.reject(topic, Rejected("clock_ahead", f"hlc {remote_hlc} beyond the allowed offset; not adopted"))
+
     def _snapshot(self, topic: str, event: SnapshotEvent) -> None:
         snap = event.data
         if topic != self.topics.cart_state(snap.cart_id):
             raise Rejected("topic_mismatch", f"snapshot of {snap.cart_id} published on {topic[:200]}")
+        _check_version_jump("snapshot", self.store.snapshot_version(snap.cart_id), snap.version)
+        self._check_clock(topic, snap.hlc_max)
         merged = self.store.merge_snapshot(
             snap.cart_id,
             snap.version,
@@ -136,3 +161,9 @@ class InboundRouter:
         self.accepted["snapshot" if merged else "snapshot_stale"] += 1
         if merged and self.on_cart_changed is not None:
             self.on_cart_changed(snap.cart_id)
+
+
+def _check_version_jump(what: str, current: int | None, offered: int) -> None:
+    """A version far beyond the current one is refused, not adopted: it would make every real update stale."""
+    if current is not None and offered > current + MAX_VERSION_JUMP:
+        raise Rejected("version_jump", f"{what} version {offered} is more than {MAX_VERSION_JUMP} past {current}")

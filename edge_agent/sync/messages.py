@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from edge_agent.catalog.lookup import LookupResult
 from edge_agent.catalog.lookup import VariantModel as LookupVariant
 from edge_agent.catalog.models import CatalogUpdate
+from edge_agent.const import MAX_LINE_QTY, MAX_PRICE_MINOR, MAX_WIRE_INT, MAX_WIRE_TEXT
 from edge_agent.domain.ops import CartId, CartOp, DeviceId, Epoch, Gtin14, OpIdStr, Serial
 from edge_agent.presence import PresenceReport
 
@@ -57,20 +58,20 @@ class OpsBatch(_Strict):
     device: DeviceId
     epoch: Epoch
     ops: list[CartOp] = Field(min_length=1, max_length=MAX_OPS_PER_BATCH)
-    hlc_max: int = Field(ge=0)
+    hlc_max: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class EpochWatermark(_Strict):
     epoch: Epoch
-    applied_upto: int = Field(ge=0, description="every seq <= this is applied")
-    applied_above: list[int] = Field(
+    applied_upto: int = Field(ge=0, le=MAX_WIRE_INT, description="every seq <= this is applied")
+    applied_above: list[Annotated[int, Field(ge=1, le=MAX_WIRE_INT)]] = Field(
         default=[], max_length=MAX_WATERMARK_GAPS, description="seqs > applied_upto also applied"
     )
 
 
 class RejectedOp(_Strict):
     op_id: OpIdStr
-    reason: str
+    reason: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)]
 
 
 class AppliedWatermark(_Strict):
@@ -78,22 +79,22 @@ class AppliedWatermark(_Strict):
 
     device: DeviceId
     watermarks: list[EpochWatermark] = Field(max_length=64)
-    hlc: int = Field(ge=0)
+    hlc: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class SnapshotEntryModel(_Strict):
     entry_id: OpIdStr
     sku: Gtin14
-    qty: int = Field(ge=1)
-    hlc: int = Field(ge=0)
+    qty: int = Field(ge=1, le=MAX_LINE_QTY)
+    hlc: int = Field(ge=0, le=MAX_WIRE_INT)
     origin_device: DeviceId
     serial: Serial | None = None
 
 
 class SnapshotAttr(_Strict):
     key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
-    value: str | None
-    hlc: int = Field(ge=0)
+    value: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None
+    hlc: int = Field(ge=0, le=MAX_WIRE_INT)
     device: DeviceId
     op_id: OpIdStr
 
@@ -103,14 +104,14 @@ class SealModel(_Strict):
 
     order_id: OpIdStr = Field(description="the op id of the checkout request that won")
     entry_ids: list[OpIdStr] = Field(max_length=10_000)
-    hlc: int = Field(ge=0)
+    hlc: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class CartSnapshot(_Strict):
     """Down, retained: the platform's state of one cart; merging it is a union, so order never matters."""
 
     cart_id: CartId
-    version: int = Field(ge=1, description="monotonic per cart at the platform")
+    version: int = Field(ge=1, le=MAX_WIRE_INT, description="monotonic per cart at the platform")
     entries: list[SnapshotEntryModel] = Field(max_length=10_000)
     tombstones: list[OpIdStr] = Field(max_length=100_000)
     attrs: list[SnapshotAttr] = Field(default=[], max_length=256)
@@ -118,7 +119,7 @@ class CartSnapshot(_Strict):
     added_after_checkout: list[OpIdStr] = Field(
         default=[], max_length=10_000, description="live entries not in the seal: kept for a successor, flagged"
     )
-    hlc_max: int = Field(ge=0)
+    hlc_max: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class SyncRequest(_Strict):
@@ -127,7 +128,10 @@ class SyncRequest(_Strict):
     device: DeviceId
     cart_ids: list[CartId] = Field(max_length=1000)
     catalog_version: int | None = Field(
-        default=None, ge=0, description="the newest catalog version this device holds; send what changed since"
+        default=None,
+        ge=0,
+        le=MAX_WIRE_INT,
+        description="the newest catalog version this device holds; send what changed since",
     )
 
 
@@ -209,7 +213,7 @@ class ShelfCommand(_Strict):
 
     action: Literal["report_price"]
     gtin14: Gtin14
-    shelf_price_minor: int = Field(ge=0, le=100_000_000)
+    shelf_price_minor: int = Field(ge=0, le=MAX_PRICE_MINOR)
     associate: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
 
 
@@ -353,14 +357,14 @@ class CloudEvent(BaseModel, Generic[D]):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     specversion: Literal["1.0"] = SPEC_VERSION
-    type: str
+    type: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)]
     source: Annotated[str, StringConstraints(max_length=256)]
     id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
-    subject: str | None = None
-    sequence: str | None = None
-    partitionkey: str | None = None
+    subject: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None = None
+    sequence: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None = None
+    partitionkey: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None = None
     data: D
 
 

@@ -119,7 +119,7 @@ class OutboxPump:
         deleted = 0
         for wm in watermark.watermarks:
             deleted += self.store.confirm(wm.epoch, wm.applied_upto, wm.applied_above)
-        self.store.clock.observe(watermark.hlc)
+        self.store.clock.observe_remote(watermark.hlc)  # the router counted a value too far ahead
         if deleted:
             self._awaiting_confirmation = max(0, self._awaiting_confirmation - deleted)
             self.wake()  # room under the unconfirmed cap

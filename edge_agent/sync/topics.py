@@ -67,8 +67,9 @@ class Topics:
         return f"{self.prefix}/dv/{self.device}/assist"
 
     def assist_request(self, request_id: str) -> str:
-        """Up, store-wide, retained per request: an assist request as the handhelds list it (cleared when closed)."""
-        return f"{self.prefix}/assist/requests/{request_id}"
+        """Up, store-wide, retained per request: an assist request as the handhelds list it (cleared when closed).
+        Under the mirror's own id, so the broker's ACL lets a mirror write only its own requests."""
+        return f"{self.prefix}/assist/requests/{self.device}/{request_id}"
 
     @property
     def presence(self) -> str:

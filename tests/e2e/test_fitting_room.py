@@ -110,7 +110,7 @@ def test_a_fitting_room_session_from_first_tap_to_vacant_with_an_escalated_assis
         mirror_ui(broker, action="request_assist", type="size", target_gtin=JEANS_32)
         wait_until(lambda: len(view(agent).requests) == 1, 10, "a request on the mirror")
         request_id = view(agent).requests[0].request_id
-        handhelds_see = f"{PREFIX}/assist/requests/{request_id}"
+        handhelds_see = f"{PREFIX}/assist/requests/mirror-02/{request_id}"
         wait_until(lambda: bool(spy.on(handhelds_see)), 10, "the request on the associates' topic")
         assert spy.on(handhelds_see)[-1]["data"]["target_name"] == "Slim jeans"
         wait_until(lambda: view(agent).requests[0].level == 2, 15, "nobody answered: escalated twice")
