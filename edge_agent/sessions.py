@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from edge_agent.const import APP_NEARBY_OFFER_S
 from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
 from edge_agent.domain.session import MergePolicy, Session, SessionState
-from edge_agent.identity.tokens import MERGE_GRANT_ATTR, IdentityRejected, TokenVerifier, merge_grant_value
+from edge_agent.identity.tokens import MERGE_GRANT_ATTR, IdentityRejected, TokenVerifier, merge_proof
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import Rejected, parse_event
@@ -129,8 +129,8 @@ class SessionDesk:
         profile = s.identity.profile_cart
         if not any(c.cart_id == profile for c in commands):
             return commands  # kept separate: the profile cart is not written
-        grant = merge_grant_value(self.verifier.keys[0], self.store.device_id, profile)
-        return [SetAttribute(s.guest_cart, MERGE_GRANT_ATTR, grant, actor="merge"), *commands]
+        proof = merge_proof(self.verifier.keys[0], self.store.device_id, profile)
+        return [SetAttribute(profile, MERGE_GRANT_ATTR, proof, actor="merge"), *commands]
 
     def decline(self) -> None:
         try:

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -67,6 +68,7 @@ from edge_agent.sync.topics import (
     Topics,
     parse_device_topic,
 )
+from simulators import cart_authority as authority
 
 log = logging.getLogger("central")
 
@@ -88,9 +90,16 @@ class CentralStats:
     snapshots_published: int = 0
     orders_sealed: int = 0
     checkout_already_sealed: int = 0
+    ops_held: Counter[str] = field(default_factory=Counter)
+    """Ops a device may not write (not its cart, no merge grant): kept, never applied (cart_authority)."""
+    grants: int = 0
 
 
 class CentralPlatform:
+    identity_keys: tuple[bytes, ...] = ()
+    """The platform's identity signing keys (current first): merge grants verify under them. Without them no
+    device may write a shopper's profile cart (its ops are held); see :meth:`trust_identity_keys`."""
+
     def __init__(
         self,
         db_path: Path | str,
@@ -101,8 +110,10 @@ class CentralPlatform:
         client_id: str = "central-sim",
         shared: bool = True,
         session_expiry_s: int = 3600,
+        tls: tuple[str, str, str] | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        self.tls = tls  # (ca, cert, key): mTLS as the `platform` identity on a fenced store broker
         self.host, self.port, self.protocol = host, port, protocol
         self.client_id = client_id
         self.shared = shared and protocol == "5"
@@ -143,6 +154,15 @@ class CentralPlatform:
             clean_session=None if mqtt5 else False,
         )
         client.manual_ack_set(True)  # PUBACK only after the transaction committed
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            client.tls_set(
+                ca_certs=ca,
+                certfile=cert,
+                keyfile=key,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         client.suppress_exceptions = True
         client.on_connect = self._on_connect
         client.on_message = self._on_message
@@ -223,7 +243,8 @@ class CentralPlatform:
                 self._answer_sync(tenant, store, device, parse_event(payload, SyncRequestEvent, T_SYNC_REQUEST))
             elif leaf == "erased":
                 self.stats.erasures_done.append(parse_event(payload, ErasureDoneEvent, T_ERASED).data)
-        except Rejected as rej:
+        except (ValueError, OverflowError) as exc:
+            rej = exc if isinstance(exc, Rejected) else Rejected("invalid_value", f"{type(exc).__name__}: {exc}")
             # Poison messages are acknowledged (else redelivered forever) and counted.
             self.stats.rejected[rej.reason] += 1
             log.warning("central: rejected %s from %s: %s", leaf, device, rej)
@@ -235,6 +256,10 @@ class CentralPlatform:
             raise Rejected("impersonation", f"ops for {batch.device} published under dv/{device}")
         conn = self._conn
         with self._lock, transaction(conn):
+            try:
+                authority.home_device(conn, device, tenant, store)
+            except authority.WrongStore as exc:
+                raise Rejected("wrong_store", str(exc)) from None
             new_ops = []
             for op in batch.ops:
                 cur = conn.execute(
@@ -242,7 +267,7 @@ class CentralPlatform:
                     (op.device, op.epoch, op.seq, op.cart_id, time.time()),
                 )
                 if cur.rowcount:
-                    new_ops.append(op)
+                    new_ops.extend(self._authorised(tenant, store, device, op))
             erased = [op for op in new_ops if op.cart_id in self._erased]
             self.stats.ops_for_erased_carts += len(erased)
             new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
@@ -261,6 +286,23 @@ class CentralPlatform:
         self._publish_watermark(tenant, store, device)
         with self._lock:
             self._dirty |= touched
+
+    def _authorised(self, tenant: str, store: str, device: str, op: CartOp) -> list[CartOp]:
+        """The ops to apply for one new op: none if the device may not write its cart (held), the op itself, or,
+        for a verified merge grant, the grant and the device's ops held for that profile cart."""
+        reason = authority.refusal(self._conn, self.identity_keys, device, tenant, store, op)
+        if reason is not None:
+            authority.hold(self._conn, tenant, store, authority.Held(op, reason))
+            self.stats.ops_held[reason] += 1
+            log.warning("central: holding %s from %s: %s on %s", op.op_id, device, reason, op.cart_id)
+            return []
+        if not authority.is_grant(op):
+            return [op]
+        self.stats.grants += 1
+        released = authority.release(self._conn, device, op.cart_id)
+        if released:
+            log.info("central: merge grant releases %d held op(s) of %s for %s", len(released), device, op.cart_id)
+        return [op, *released]
 
     def _decide_checkout(self, op: CartOp) -> None:
         """In the same transaction as the op: the first request seals, later ones learn the existing seal."""
@@ -441,10 +483,20 @@ class CentralPlatform:
         self.publish_snapshot(op.cart_id)
         return op.op_id
 
+    def trust_identity_keys(self, *keys: bytes) -> None:
+        """The keys the platform signs shopper credentials with (the ones it gave the devices)."""
+        self.identity_keys = tuple(keys)
+
+    def held_ops(self, device: str | None = None) -> int:
+        """Ops kept but never applied because their device may not write the cart."""
+        with self._lock:
+            return authority.held_count(self._conn, device)
+
     def open_profile_cart(self, cart_id: str, tenant: str, store: str) -> None:
         """A shopper's online cart, homed at a store so its snapshots reach that store's devices."""
         with self._lock, transaction(self._conn):
             self._conn.execute("INSERT OR IGNORE INTO cart_versions VALUES (?, 1, ?, ?)", (cart_id, tenant, store))
+            authority.open_profile(self._conn, cart_id)
 
     def erase_shopper(self, cart_id: str, tenant: str, store: str, request_id: str) -> None:
         """Right to be forgotten: drop the cart here, clear its retained snapshot, and ask the store's devices
@@ -525,12 +577,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     parser.add_argument("--db", type=Path, default=Path("var/central.db"))
     parser.add_argument("--dump", action="store_true", help="print the carts as JSON and exit")
+    parser.add_argument("--ca", help="TLS: the store CA certificate (with --cert/--key: mTLS as `platform`)")
+    parser.add_argument("--cert", help="TLS: the platform's client certificate (scripts/store-pki.sh DIR platform)")
+    parser.add_argument("--key", help="TLS: the platform's private key")
     args = parser.parse_args(argv)
+    tls_args = (args.ca, args.cert, args.key)
+    if any(tls_args) and not all(tls_args):
+        parser.error("--ca, --cert and --key go together")
     if args.dump:
         print(json.dumps(dump_carts(args.db), indent=2, sort_keys=True))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(levelname)s %(message)s")
-    central = CentralPlatform(args.db, args.host, args.port, protocol=args.protocol).start()
+    tls = (args.ca, args.cert, args.key) if all(tls_args) else None
+    central = CentralPlatform(args.db, args.host, args.port, protocol=args.protocol, tls=tls).start()
     try:
         while True:
             time.sleep(1)

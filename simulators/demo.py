@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     # A private system bus (DBUS_SYSTEM_BUS_ADDRESS is set here and inherited by the agent) with a mock BlueZ.
     with PrivateSystemBus(), FakeBlueZ() as bluez, MosquittoBroker(args.workdir / "broker") as broker:
         central = CentralPlatform(args.workdir / "central.db", broker.host, broker.port).start()
+        central.trust_identity_keys(DEMO_KEY)
         central.open_profile_cart(PROFILE_CART, TENANT, STORE)
         central.add_online(PROFILE_CART, ALREADY_ONLINE, 1)
         screen = KioskScreen(broker, Topics(TENANT, STORE, DEVICE)).open()

@@ -143,8 +143,9 @@ class TokenVerifier:
 
 
 MERGE_GRANT_ATTR: Final = "merge.grant"
-"""The attribute a device writes on its guest basket when the shopper confirms a merge: ``{profile_cart}:{proof}``.
-The platform lets the device write that profile cart only after this op, with a proof it can check."""
+"""The attribute a device writes first on a shopper's profile cart when the shopper confirms a merge; its value is
+a proof the platform checks before it lets that device write the profile cart. Written on the profile cart (not the
+guest basket) so that erasing the shopper's cart erases the grant too: the device keeps no link to the profile."""
 
 MERGE_GRANT_CONTEXT: Final = "edge-agent merge grant v1"
 MERGE_PROOF_HEX: Final = 32
@@ -157,15 +158,8 @@ def merge_proof(key: bytes, device: str, profile_cart: str) -> str:
     return _mac(key, message).hex()[:MERGE_PROOF_HEX]
 
 
-def merge_grant_value(key: bytes, device: str, profile_cart: str) -> str:
-    return f"{profile_cart}:{merge_proof(key, device, profile_cart)}"
-
-
-def check_merge_grant(keys: tuple[bytes, ...], device: str, value: str) -> str | None:
-    """The profile cart a grant value names, if its proof verifies under any key (current or previous)."""
-    cart, _, proof = value.rpartition(":")
-    if not cart or len(proof) != MERGE_PROOF_HEX:
-        return None
-    if any(hmac.compare_digest(merge_proof(key, device, cart), proof) for key in keys):
-        return cart
-    return None
+def check_merge_proof(keys: tuple[bytes, ...], device: str, profile_cart: str, proof: str) -> bool:
+    """Does the proof verify under any key (current or previous, during a rotation)?"""
+    return len(proof) == MERGE_PROOF_HEX and any(
+        hmac.compare_digest(merge_proof(key, device, profile_cart), proof) for key in keys
+    )

@@ -56,6 +56,7 @@ def reader_done(agent: InProcessAgent) -> bool:
 def test_an_app_qr_code_at_the_camera_identifies_the_shopper_and_the_merge_waits_for_confirmation(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
 ) -> None:
+    central.trust_identity_keys(KEY)  # merge grants verify under the key the platform signed the card with
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, ONLINE_HAT)
     agent = agent_factory(camera_config(tmp_path, broker.port, [DEMO_CODES[0], DEMO_CODES[1], app_code()]))

@@ -90,6 +90,7 @@ def send_ui_command(broker: MosquittoBroker, agent: InProcessAgent, action: str,
 def guest_taps_two_products_then_a_loyalty_card(
     tags: TagEmulator, agent: InProcessAgent, central: CentralPlatform
 ) -> None:
+    central.trust_identity_keys(KEY)  # merge grants verify under the key the platform signed the card with
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, ONLINE_HAT)
     wait_until(lambda: agent.connected, 10, "agent connected")

@@ -1,0 +1,110 @@
+"""Who may write a cart: the platform's duty, since the broker's ACL only says who published (docs/asyncapi.yaml).
+
+The broker fence guarantees that ops on ``dv/{device}/ops`` come from the holder of ``{device}``'s certificate.
+What that device may write is decided here, in the same transaction that applies the batch:
+
+- A device is homed at the store it first published from; a batch under another store is refused.
+- A new cart belongs to the device that first writes it (guest baskets, totes).
+- A pick cart (``pick-{order_id}``) may be written by any device of its store: handhelds claim orders on it and
+  the platform arbitrates (simulators/pick_platform.py).
+- A shopper's profile cart (opened by the platform) is written by a device only after that device's confirmed
+  merge: a ``merge.grant`` attribute on that profile cart whose proof (bound to the device and the cart) verifies
+  under the platform's identity key (edge_agent/identity/tokens.py).
+- An op the device may not write is **held**, never applied and never lost: the watermark covers it (the
+  platform has it durably), and a grant that arrives later (reordering) releases the device's held ops for that
+  cart in seq order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Final
+
+from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.identity.tokens import MERGE_GRANT_ATTR, check_merge_proof
+from edge_agent.picking.desk import CART_PREFIX as PICK_CART_PREFIX
+
+PROFILE_OWNER: Final = "profile"
+"""The owner recorded for a shopper's profile cart: no device id can be this (reserved for the platform's CN)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    op: CartOp
+    reason: str
+
+
+class WrongStore(ValueError):
+    def __init__(self, device: str, home: tuple[str, str], tenant: str, store: str) -> None:
+        super().__init__(f"{device} is homed at {home[0]}/{home[1]}, published under {tenant}/{store}")
+
+
+def home_device(conn: sqlite3.Connection, device: str, tenant: str, store: str) -> None:
+    """Bind a device to the store it first publishes from; WrongStore if it publishes under another one."""
+    conn.execute("INSERT OR IGNORE INTO device_homes VALUES (?, ?, ?)", (device, tenant, store))
+    row = conn.execute("SELECT tenant, store FROM device_homes WHERE device = ?", (device,)).fetchone()
+    if (row[0], row[1]) != (tenant, store):
+        raise WrongStore(device, (row[0], row[1]), tenant, store)
+
+
+def open_profile(conn: sqlite3.Connection, cart_id: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO cart_owners VALUES (?, ?)", (cart_id, PROFILE_OWNER))
+
+
+def refusal(
+    conn: sqlite3.Connection, keys: tuple[bytes, ...], device: str, tenant: str, store: str, op: CartOp
+) -> str | None:
+    """Why ``device`` may not write ``op``'s cart, or None. A cart nobody owns yet becomes the device's; a verified
+    merge grant on a profile cart is allowed and recorded (call :func:`release` for ops it unblocks)."""
+    row = conn.execute("SELECT owner FROM cart_owners WHERE cart_id = ?", (op.cart_id,)).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO cart_owners VALUES (?, ?)", (op.cart_id, device))
+        return None
+    owner = str(row[0])
+    if owner == device:
+        return None
+    if owner == PROFILE_OWNER:
+        if is_grant(op):
+            if not check_merge_proof(keys, device, op.cart_id, op.value or ""):
+                return "bad_merge_grant"
+            conn.execute("INSERT OR IGNORE INTO cart_grants VALUES (?, ?)", (device, op.cart_id))
+            return None
+        granted = conn.execute(
+            "SELECT 1 FROM cart_grants WHERE device = ? AND cart_id = ?", (device, op.cart_id)
+        ).fetchone()
+        return None if granted else "no_merge_grant"
+    if op.cart_id.startswith(PICK_CART_PREFIX) and _same_store(conn, owner, tenant, store):
+        return None
+    return "not_cart_owner"
+
+
+def is_grant(op: CartOp) -> bool:
+    return op.kind is OpKind.ATTR_SET and op.key == MERGE_GRANT_ATTR
+
+
+def release(conn: sqlite3.Connection, device: str, cart_id: str) -> list[CartOp]:
+    """After a grant: the device's held ops for that cart (removed from the hold), in seq order."""
+    rows = conn.execute(
+        "DELETE FROM held_ops WHERE device = ? AND cart_id = ? RETURNING epoch, seq, body", (device, cart_id)
+    ).fetchall()
+    return [CartOp.model_validate_json(body) for _, _, body in sorted(rows)]
+
+
+def hold(conn: sqlite3.Connection, tenant: str, store: str, held: Held) -> None:
+    op = held.op
+    conn.execute(
+        "INSERT OR IGNORE INTO held_ops VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (op.device, op.epoch, op.seq, op.cart_id, held.reason, op.model_dump_json(exclude_none=True), tenant, store),
+    )
+
+
+def held_count(conn: sqlite3.Connection, device: str | None = None) -> int:
+    if device is None:
+        return int(conn.execute("SELECT count(*) FROM held_ops").fetchone()[0])
+    return int(conn.execute("SELECT count(*) FROM held_ops WHERE device = ?", (device,)).fetchone()[0])
+
+
+def _same_store(conn: sqlite3.Connection, device: str, tenant: str, store: str) -> bool:
+    row = conn.execute("SELECT tenant, store FROM device_homes WHERE device = ?", (device,)).fetchone()
+    return row is not None and (row[0], row[1]) == (tenant, store)
