@@ -63,6 +63,10 @@ DEFAULT_BACKOFF_CAP_S = 120.0
 BACKOFF_RESET_AFTER_S = 60.0
 """A connection that lived this long resets the backoff attempt counter."""
 
+BACKOFF_MAX_EXPONENT = 32
+"""Full-jitter backoff (edge_agent/backoff.py) stops doubling after 2**32: base * 2**32 is past any cap for a
+base above a nanosecond, and an uncapped 2**attempt overflows a float after ~1,000 failed attempts."""
+
 DEFAULT_KEEPALIVE_S = 30
 """*default* MQTT keepalive; a black-holed uplink is noticed after 1.5 x keepalive."""
 

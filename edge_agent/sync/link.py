@@ -17,7 +17,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,13 +26,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge_agent.backoff import FullJitterBackoff
 from edge_agent.const import (
     BACKOFF_RESET_AFTER_S,
     CONNECT_TIMEOUT_S,
+    DEFAULT_BACKOFF_BASE_S,
+    DEFAULT_BACKOFF_CAP_S,
     RECEIVE_MAXIMUM_ABSENT,
     SESSION_EXPIRY_S,
 )
-from edge_agent.sync.backoff import FullJitterBackoff
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,8 @@ class LinkSettings:
     tls: TlsSettings | None = None
     username: str | None = None
     password: str | None = None
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 120.0
+    backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
+    backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S
     connect_timeout_s: float = CONNECT_TIMEOUT_S
 
 
@@ -87,12 +89,20 @@ class LinkCounters:
 
 
 class MqttLink:
-    """One connection at a time to one of several endpoints, reconnected by ``run`` until cancelled."""
+    """One connection at a time to one of several endpoints, reconnected by ``run`` until cancelled.
+
+    ``sleep`` waits out each reconnect delay (``asyncio.sleep``; a test passes its own to run the retry path
+    without waiting)."""
 
     def __init__(
-        self, settings: LinkSettings, listener: LinkListener, will_factory: Callable[[], Will] | None = None
+        self,
+        settings: LinkSettings,
+        listener: LinkListener,
+        will_factory: Callable[[], Will] | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
+        self.sleep = sleep
         self.listener = listener
         self.will_factory = will_factory
         self.counters = LinkCounters()
@@ -129,7 +139,7 @@ class MqttLink:
                 await self._teardown()
                 delay = self._backoff.next_delay()
                 log.info("mqtt: reconnecting in %.2fs", delay)
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
         finally:
             await self._teardown()
 

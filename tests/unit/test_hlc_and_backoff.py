@@ -7,8 +7,8 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.backoff import FullJitterBackoff
 from edge_agent.domain.hlc import HybridClock, wall_ms_of
-from edge_agent.sync.backoff import FullJitterBackoff
 
 
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 2**47)), max_size=200))

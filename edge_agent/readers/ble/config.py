@@ -125,5 +125,5 @@ class BleConfig(_Section):
     watchdog_s: float = Field(default=const.DEFAULT_WATCHDOG_S, gt=0, le=3600)
     start_timeout_s: float = Field(default=const.DEFAULT_START_TIMEOUT_S, gt=0, le=120)
     stop_timeout_s: float = Field(default=const.DEFAULT_STOP_TIMEOUT_S, gt=0, le=120)
-    backoff_base_s: float = Field(default=const.DEFAULT_BACKOFF_BASE_S, gt=0, le=600)
-    backoff_cap_s: float = Field(default=const.DEFAULT_BACKOFF_CAP_S, gt=0, le=3600)
+    backoff_base_s: float = Field(default=const.DEFAULT_ADAPTER_BACKOFF_BASE_S, gt=0, le=600)
+    backoff_cap_s: float = Field(default=const.DEFAULT_ADAPTER_BACKOFF_CAP_S, gt=0, le=3600)

@@ -73,8 +73,8 @@ reset, another client's StopDiscovery); a store always has some advertiser in ra
 DEFAULT_START_TIMEOUT_S: Final = 10.0
 DEFAULT_STOP_TIMEOUT_S: Final = 5.0
 """*default* bluetoothd answers in milliseconds; a call hanging this long means it is wedged."""
-DEFAULT_BACKOFF_BASE_S: Final = 1.0
-DEFAULT_BACKOFF_CAP_S: Final = 60.0
+DEFAULT_ADAPTER_BACKOFF_BASE_S: Final = 1.0
+DEFAULT_ADAPTER_BACKOFF_CAP_S: Final = 60.0
 """*default* A missing or powered-off adapter is retried with full-jitter backoff up to 60 s: a replug or
 power-on is noticed within a minute, an absent adapter costs nothing."""
 TICK_S: Final = 0.5

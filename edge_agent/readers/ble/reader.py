@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Literal
 
 from bleak import BleakScanner
@@ -29,6 +28,7 @@ from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError, BleakErro
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from edge_agent.backoff import FullJitterBackoff
 from edge_agent.readers.ble import const
 from edge_agent.readers.ble.config import BleConfig
 from edge_agent.readers.ble.events import BeaconTelemetry, BleEvent
@@ -55,14 +55,22 @@ patterns, so the filter still runs in-app (hardware note §2)."""
 
 SILENT: Final = "silent"
 Emit = Callable[[ReaderEvent | BleEvent], None]
+Wait = Callable[[asyncio.Event, float], Awaitable[object]]
+
+
+async def wait_or_stop(stop: asyncio.Event, timeout_s: float) -> None:
+    """Sleep ``timeout_s``, or less once ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout_s)
 
 
 class BleReader:
     """Construct cheaply (no I/O), then ``await reader.run(stop)`` on the agent's loop.
 
     ``counts`` holds every outcome (adverts, registered, unchanged, not_registered, rejected:<reason>,
-    watchdog_restarts, ...); ``state`` is the last health reported; ``last_advert_at`` (``clock`` time) is
-    the heartbeat for the systemd watchdog."""
+    watchdog_restarts, backoff_retries, ...); ``state`` is the last health reported; ``last_advert_at``
+    (``clock`` time) is the heartbeat for the systemd watchdog. Every pause (housekeeping ticks, backoff) is
+    ``wait(stop, seconds)``; a test passes its own, with a matching ``clock``, to run time virtually."""
 
     def __init__(
         self,
@@ -70,11 +78,14 @@ class BleReader:
         emit: Emit,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        wait: Wait = wait_or_stop,
     ) -> None:
         self.config = config
         self.emit = emit
         self.clock = clock
         self.wall = wall
+        self.wait = wait
+        self.backoff = FullJitterBackoff(config.backoff_base_s, config.backoff_cap_s)
         self.filter = AdvertFilter(Registry.from_config(config.registry))
         self.counts = self.filter.counts
         self.tracker = BeaconTracker(config.zones, READER_NAME)
@@ -123,7 +134,6 @@ class BleReader:
 
     # --- recovery loop ---------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        attempt = 0
         try:
             while not stop.is_set():
                 # Step 1: the adapter must exist, have the central role and be powered.
@@ -132,11 +142,10 @@ class BleReader:
                 if problem is None:
                     problem = await self._start()
                 if problem is not None:
-                    attempt += 1
                     self._health("degraded", problem)
-                    await self._pause(stop, self._backoff(attempt))
+                    await self._pause(stop, self._backoff())
                     continue
-                attempt = 0
+                self.backoff.reset()
                 self._health("ok", f"scanning on {self.config.adapter} ({self.mode})")
                 # Step 3: adverts arrive by callback; watch for silence and for the adapter going away.
                 problem = await self._watch(stop)
@@ -146,9 +155,8 @@ class BleReader:
                     self.counts["watchdog_restarts"] += 1
                     log.warning("no BLE advert for %.0f s: restarting discovery", self.config.watchdog_s)
                 elif problem is not None:
-                    attempt = 1
                     self._health("degraded", problem)
-                    await self._pause(stop, self._backoff(attempt))
+                    await self._pause(stop, self._backoff())
         finally:
             await self._stop_scanner()
             await self._close_bus()
@@ -178,8 +186,7 @@ class BleReader:
     async def _watch(self, stop: asyncio.Event) -> str | None:
         checked = self.clock()
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), const.TICK_S)
+            await self.wait(stop, const.TICK_S)
             self.tick()
             now = self.clock()
             if now - self.last_advert_at > self.config.watchdog_s:
@@ -249,14 +256,13 @@ class BleReader:
         """Wait out a backoff while still ticking, so beacons time out to ``gone`` while degraded."""
         deadline = self.clock() + seconds
         while not stop.is_set() and (left := deadline - self.clock()) > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(left, const.TICK_S))
+            await self.wait(stop, min(left, const.TICK_S))
             self.tick()
 
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform(0, min(cap, base * 2**attempt)), at least one tick."""
-        ceiling = min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** min(attempt, 16))
-        return max(const.TICK_S, random.uniform(0, ceiling))
+    def _backoff(self) -> float:
+        """The next full-jitter delay (edge_agent/backoff.py), at least one tick; counted."""
+        self.counts["backoff_retries"] += 1
+        return max(const.TICK_S, self.backoff.next_delay())
 
     def _health(self, state: Literal["ok", "degraded", "stopped"], detail: str) -> None:
         """Report a state change (or a changed reason); a retry that fails the same way stays quiet."""

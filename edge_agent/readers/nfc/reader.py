@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ import nfc.tag
 import nfc.tag.tt4
 
 from edge_agent import const
+from edge_agent.backoff import FullJitterBackoff
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.readers.nfc.content import CredentialTag, ProductTag, RejectedTag, TagContent, decode_message
 
@@ -140,17 +140,16 @@ class NfcReader:
 
     def run(self, stop: threading.Event) -> None:
         """Blocking loop for a thread: open, read, and on failure report degraded and reopen with backoff."""
-        attempt = 0
+        backoff = FullJitterBackoff(self.backoff_base_s, self.backoff_cap_s)
         while not stop.is_set():
             # Step 1: open the frontend; a missing or busy reader is degraded, not fatal.
             try:
                 frontend = self.open(self.path)
             except (OSError, ValueError) as exc:
-                attempt += 1
                 self.emit(ReaderHealth(READER_NAME, "degraded", f"cannot open {self.path}: {exc}"))
-                stop.wait(random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt)))
+                stop.wait(backoff.next_delay())
                 continue
-            attempt = 0
+            backoff.reset()
             self.emit(ReaderHealth(READER_NAME, "ok", f"reader open on {self.path}"))
             # Step 2: read taps until stopped or the device goes away.
             try:
