@@ -12,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev: pip builds dbus-python (python-dbusmock's dependency,
 #   BLE tests) from source; without them it fails at "generating package metadata".
 # libusb-1.0-0: nfcpy opens USB readers (RC-S380, PN533) through it; without it "usb" paths fail to open.
-SYSTEM_PACKAGES=(mosquitto libzbar0 dbus python3-venv libusb-1.0-0 libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev)
+# openssl: scripts/store-pki.sh makes the fence tests' certificates with it (priority optional: slim images lack it).
+SYSTEM_PACKAGES=(mosquitto libzbar0 dbus python3-venv libusb-1.0-0 libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev openssl)
 VENV=.venv
 STAMP="$VENV/.installed"
 

@@ -3,6 +3,9 @@
 Tests never touch a system broker on 1883: each `MosquittoBroker` owns a config, log and
 persistence file in its own workdir, and keeps one port for its whole life so clients can
 reconnect to "the same broker" after `kill()` + `restart()`.
+
+`FencedBroker` runs the store broker's shipped fence (deploy/mosquitto/: mTLS listener and per-identity ACL)
+instead of an anonymous listener.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn, Self
 
-__all__ = ["MosquittoBroker", "find_mosquitto"]
+__all__ = ["FencedBroker", "MosquittoBroker", "find_mosquitto"]
 
 HOST = "127.0.0.1"
 # Debian installs the broker in /usr/sbin, which is not on a non-root user's PATH.
@@ -224,6 +227,13 @@ class MosquittoBroker:
             # Nagle + delayed ACK hold small QoS 1 packets for up to 40 ms; a store broker should set this too.
             "set_tcp_nodelay true",
             f"max_queued_messages {self._max_queued_messages}",
+            *self._process_lines(),
+        ]
+        self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def _process_lines(self) -> list[str]:
+        """Logging, user, inflight and persistence: what every test broker adds to its listener's lines."""
+        lines = [
             "log_dest stderr",
             # `log_type all` logs every packet and drowns the failures we read logs for.
             "log_type error",
@@ -248,7 +258,7 @@ class MosquittoBroker:
                 "autosave_on_changes true",
                 "autosave_interval 1",
             ]
-        self.conf_path.write_text("\n".join(lines) + "\n")
+        return lines
 
     def _signal_and_wait(self, sig: signal.Signals) -> None:
         proc, self._proc = self._proc, None
@@ -275,3 +285,62 @@ class MosquittoBroker:
         raise RuntimeError(
             f"mosquitto did not start on {HOST}:{port} within {START_TIMEOUT_S}s; log tail:\n{self._log_tail()}"
         )
+
+
+DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto"
+SHIPPED_CONF = DEPLOY_DIR / "edge-agent.conf"
+SHIPPED_ACL = DEPLOY_DIR / "edge-agent.acl"
+# What the shipped config names, and what FencedBroker rewrites (nothing else).
+SHIPPED_LISTENER = "listener 8883"
+SHIPPED_FENCE_DIR = "/etc/mosquitto/edge-agent/"
+# The broker's side of scripts/store-pki.sh's output, copied next to the ACL as on a store broker.
+BROKER_PKI_FILES = ("ca.crt", "broker.crt", "broker.key")
+
+
+class FencedBroker(MosquittoBroker):
+    """Mosquitto running exactly the shipped fence: deploy/mosquitto/edge-agent.conf and edge-agent.acl.
+
+    The config is copied with two rewrites only: its `listener 8883` becomes this broker's private port on
+    127.0.0.1, and /etc/mosquitto/edge-agent/ becomes `workdir/edge-agent/`, which holds the PKI files from
+    `pki_dir` (made by scripts/store-pki.sh) and the ACL, verbatim. Then the same logging and user lines as
+    MosquittoBroker; never `allow_anonymous true`. TLS settings and max_queued_messages are the shipped ones.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        pki_dir: Path,
+        *,
+        persistence: bool = False,
+        max_inflight: int | None = None,
+        conf_file: Path = SHIPPED_CONF,
+        acl_file: Path = SHIPPED_ACL,
+    ) -> None:
+        super().__init__(workdir, persistence=persistence, max_inflight=max_inflight)
+        self._pki_dir = Path(pki_dir)
+        self._conf_file = Path(conf_file)
+        self._acl_file = Path(acl_file)
+
+    @property
+    def fence_dir(self) -> Path:
+        """This broker's /etc/mosquitto/edge-agent/."""
+        return self._workdir / "edge-agent"
+
+    def _write_conf(self, port: int) -> None:
+        fence = self.fence_dir
+        if any(ch.isspace() for ch in str(fence)):
+            raise ValueError(f"mosquitto.conf paths cannot contain whitespace: {fence}")
+        fence.mkdir(parents=True, exist_ok=True)
+        for name in BROKER_PKI_FILES:
+            shutil.copyfile(self._pki_dir / name, fence / name)
+        (fence / "broker.key").chmod(0o600)
+        shutil.copyfile(self._acl_file, fence / self._acl_file.name)
+        shipped = self._conf_file.read_text().splitlines()
+        listeners = [i for i, line in enumerate(shipped) if line.strip() == SHIPPED_LISTENER]
+        if len(listeners) != 1 or not any(SHIPPED_FENCE_DIR in line for line in shipped):
+            raise ValueError(
+                f"{self._conf_file}: expected one `{SHIPPED_LISTENER}` and paths under {SHIPPED_FENCE_DIR}"
+            )
+        lines = [line.replace(SHIPPED_FENCE_DIR, f"{fence}/") for line in shipped]
+        lines[listeners[0]] = f"listener {port} {HOST}"
+        self.conf_path.write_text("\n".join([*lines, *self._process_lines()]) + "\n")
