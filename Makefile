@@ -10,14 +10,17 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCHES := $(sort $(wildcard bench/bench_*.py))
+SMOKE_TIMEOUT_S ?= 120
+# A bench that stops running is found by `make test`, not by the next person to measure: each runs --smoke.
 
-.PHONY: help bootstrap test lint demo bench asyncapi clean
+.PHONY: help bootstrap test lint demo bench bench-smoke asyncapi clean
 
 help:
 	@echo "make demo      run the in-store demo (DEMO_ARGS=...)"
-	@echo "make test      lint, type-check and run the tests (PYTEST_ARGS=...)"
+	@echo "make test      lint, type-check, run the tests, then every bench with --smoke (PYTEST_ARGS=...)"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make bench     run every bench/bench_*.py"
+	@echo "make bench-smoke  run bench/_common.py and every bench/bench_*.py with --smoke (seconds each)"
 	@echo "make asyncapi  regenerate docs/asyncapi.yaml"
 	@echo "make clean     remove caches and build output (keeps $(VENV))"
 
@@ -28,6 +31,7 @@ test: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory bench-smoke
 
 lint: bootstrap
 	$(BIN)/ruff check .
@@ -40,6 +44,15 @@ demo: bootstrap
 bench: bootstrap
 	@if [[ -z "$(BENCHES)" ]]; then echo "no bench/bench_*.py found"; fi
 	@for bench in $(BENCHES); do echo "== $$bench"; $(BIN)/python "$$bench"; done
+
+bench-smoke: bootstrap
+	@for bench in bench/_common.py $(BENCHES); do \
+	  start=$$(date +%s); \
+	  if ! out=$$(timeout $(SMOKE_TIMEOUT_S) $(BIN)/python "$$bench" --smoke 2>&1); then \
+	    echo "$$out"; echo "FAILED: $$bench --smoke"; exit 1; \
+	  fi; \
+	  echo "bench smoke ok: $$bench ($$(( $$(date +%s) - start )) s)"; \
+	done
 
 asyncapi: bootstrap
 	$(BIN)/edge-agent asyncapi --out docs/asyncapi.yaml

@@ -2,18 +2,22 @@
 
 Not a bench itself (``make bench`` runs only ``bench/bench_*.py``). Every ceiling here is measured against
 the same Mosquitto the bench's own figure uses, in the same run, so the ratio survives a busy machine.
+Run directly (``python bench/_common.py [--smoke]``) it checks its own pieces: both raw ceilings on a fresh
+Mosquitto and the central simulator as a process, printed as a table (``make test`` runs it with --smoke).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
 import platform
-import socket
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -205,15 +209,6 @@ def raw_round_trips(host: str, port: int, n: int, payload_bytes: int = RAW_PAYLO
     return samples
 
 
-def set_tcp_nodelay(client: paho.Client | None) -> bool:
-    """Diagnostic only (--tcp-nodelay): disable Nagle on a connected paho client's socket; paho never does."""
-    sock = client.socket() if client is not None else None
-    if not isinstance(sock, socket.socket):
-        return False
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return True
-
-
 # --- the central simulator in its own process -------------------------------------------------------------
 @contextlib.contextmanager
 def central_process(db_path: Path, host: str, port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
@@ -285,18 +280,25 @@ def production_config(workdir: Path, port: int, device: str, **mqtt: Any) -> Age
 
 
 class TimedCentral(CentralPlatform):
-    """The platform simulator, stamping perf_counter() once a batch's transaction has committed."""
+    """The platform simulator, stamping perf_counter() once a batch's transaction has committed.
+
+    Wraps the public ``handle`` (one message, on paho's thread): when it returns, an ops batch has been applied
+    and committed. Its size is the growth of the public stats (applied + duplicate = the batch's ops)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.applied_at: list[float] = []
         self.changed = threading.Condition()
 
-    def _apply_batch(self, tenant: str, store: str, device: str, event: Any) -> None:
-        super()._apply_batch(tenant, store, device, event)
+    def handle(self, topic: str, payload: bytes) -> None:
+        stats = self.stats
+        batches, ops = stats.batches, stats.ops_applied + stats.ops_duplicate
+        super().handle(topic, payload)
         now = time.perf_counter()
+        if stats.batches == batches:  # not an ops batch, or a rejected one
+            return
         with self.changed:
-            self.applied_at.extend(now for _ in event.data.ops)
+            self.applied_at.extend(now for _ in range(stats.ops_applied + stats.ops_duplicate - ops))
             self.changed.notify_all()
 
     def wait_applied(self, count: int, timeout: float) -> float:
@@ -304,3 +306,45 @@ class TimedCentral(CentralPlatform):
             if not self.changed.wait_for(lambda: len(self.applied_at) >= count, timeout):
                 raise RuntimeError(f"central applied {len(self.applied_at)}/{count} ops after {timeout}s")
             return self.applied_at[count - 1]
+
+
+# --- self-check ---------------------------------------------------------------------------------------------
+SELF_CHECK_MESSAGES, SMOKE_MESSAGES = 2000, 50
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="self-check of the shared bench pieces: raw ceilings, central")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_MESSAGES} messages per ceiling (seconds)")
+    args = parser.parse_args(argv)
+    n = SMOKE_MESSAGES if args.smoke else SELF_CHECK_MESSAGES
+    from tests.support.broker import MosquittoBroker
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-common-"))
+    print(f"# Shared bench pieces: raw paho ceilings ({n:,} messages) and the central simulator process\n")
+    print(f"{machine_line()}, {mosquitto_version()}\n")
+    broker = MosquittoBroker(workdir / "broker")
+    broker.start()
+    try:
+        publish = raw_publish_rate(broker.host, broker.port, n)
+        round_trips = raw_round_trips(broker.host, broker.port, n)
+        started = time.perf_counter()
+        with central_process(workdir / "central.db", broker.host, broker.port, workdir / "central.log"):
+            central_ready_s = time.perf_counter() - started
+    finally:
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        md_table(
+            ["piece", "figure"],
+            [
+                ["raw_publish_rate", f"{publish.rate:,.0f} msg/s ({publish.messages:,} x {publish.payload_bytes} B)"],
+                ["raw_round_trips p50 / p99 / max / mean ms", " / ".join(fmt_ms(round_trips))],
+                ["central_process ready (answered a sync request)", f"{central_ready_s:.2f} s"],
+            ],
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

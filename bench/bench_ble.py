@@ -1,6 +1,6 @@
 """Benchmark: the BLE reader's hot path on one core, and its CPU cost behind real bleak at 500 adverts/s.
 
-Usage: python bench/bench_ble.py [--n 200000] [--seconds 10] [--rate 500] [--quick]
+Usage: python bench/bench_ble.py [--n 200000] [--seconds 10] [--rate 500] [--quick | --smoke]
 
 1. Pure path (parse + registry filter + zone update + event building) through ``BleReader.process_advert``,
    the method bleak's callback calls, on a mixed corpus: registered iBeacons re-sighted with new RSSI (the
@@ -11,6 +11,7 @@ Usage: python bench/bench_ble.py [--n 200000] [--seconds 10] [--rate 500] [--qui
    python-dbusmock; a feeder *process* sends ``--rate`` adverts/s for ``--seconds``. The figure is this
    process's CPU (time.process_time) over the window; the feeder and the mock run in other processes.
 
+--smoke: 2,000 adverts, then 1 s live at 50 adverts/s, to prove the bench still runs.
 Target: pure path >= 50,000 adverts/s.
 """
 
@@ -44,6 +45,7 @@ STORE_UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 APP_UUID = "5a4bcfce-174e-4bac-a814-092e77f6b7e5"
 SHELVES = 40
 NAMESPACE = "edd1ebeac04e5defa017"
+SMOKE_N, SMOKE_SECONDS, SMOKE_RATE = 2000, 1.0, 50.0
 
 
 def config() -> BleConfig:
@@ -158,8 +160,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--feeders", type=int, default=2, help="feeder processes sharing --rate")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_N} adverts, {SMOKE_SECONDS:g} s live")
     args = parser.parse_args()
     n, seconds = (20_000, 3.0) if args.quick else (args.n, args.seconds)
+    if args.smoke:
+        n, seconds, args.rate = SMOKE_N, SMOKE_SECONDS, SMOKE_RATE
     ours, raw, counts = pure(n)
     print(f"pure path: {n} adverts (60% registered iBeacon re-sightings, Eddystone UID/URL/TLM, app tokens,")
     print(f"  phones, malformed); outcomes {counts}")

@@ -1,11 +1,12 @@
 """Benchmark: zxing-cpp vs pyzbar on simulated EAN-13 camera frames, and our wrapper's overhead.
 
-Usage: python bench/bench_decoders.py [--n 30] [--seed 0]
+Usage: python bench/bench_decoders.py [--n 30] [--seed 0] [--smoke]
 
 Picks DEFAULT_DECODER in edge_agent/readers/barcode/decoders.py. One OpenCV thread, as on the
 agent, where the decoder shares two to four cores with everything else. The wrapper and the raw
 library call are timed back to back on each frame, best of REPEATS, so that load from other
 processes hits both alike and the overhead ratio stays meaningful on a busy machine.
+--smoke: one frame per cell, to prove the bench still runs.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=30, help="frames per cell")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="one frame per cell (--n 1)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.n = 1
     cv2.setNumThreads(1)
     started = time.monotonic()
     print(

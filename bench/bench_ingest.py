@@ -1,6 +1,6 @@
 """Benchmark: durable ingest of a scan burst with group commit, DeviceStore.record vs raw SQLite.
 
-Usage: python bench/bench_ingest.py [--quick] [--rounds R]
+Usage: python bench/bench_ingest.py [--quick | --smoke] [--rounds R]
 
 For each group size (1, 16 and 256 commands per call, i.e. per COMMIT), in the same run:
 - agent: DeviceStore.record([AddItem ...] * group) on a fresh device database (WAL + synchronous=FULL, as the
@@ -12,6 +12,7 @@ Agent and raw alternate for --rounds rounds (median shown), so load from other p
 Bytes written per op: the delta of this process's /proc/self/io write_bytes (what it sent towards the block
 layer, WAL and checkpoints included) over the measured loop, divided by the ops.
 A new basket starts every 50 scans (as at a kiosk), so no cart grows without bound.
+--smoke: one group per size, to prove the bench still runs.
 Target: agent ops/s >= 0.5 x raw ops/s at the same group size. Nothing here asserts a time; it only prints.
 """
 
@@ -36,6 +37,7 @@ from simulators.camera import DEMO_CODES
 GROUPS = (1, 16, 256)
 FULL_OPS = {1: 1000, 16: 8000, 256: 25600}
 QUICK_OPS = {1: 300, 16: 1600, 256: 5120}
+SMOKE_OPS = {1: 20, 16: 64, 256: 256}
 BASKET = 50
 TARGET_RATIO = 0.5
 SKUS = tuple("0" + code for code in DEMO_CODES)
@@ -125,10 +127,11 @@ def per_op(run: Run) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer ops, one round (under a minute)")
+    parser.add_argument("--smoke", action="store_true", help="a few ops, one round (seconds)")
     parser.add_argument("--rounds", type=int, default=None, help="agent/raw alternations (default 3; --quick 1)")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (1 if args.quick else 3)
-    sizes = QUICK_OPS if args.quick else FULL_OPS
+    rounds = args.rounds or (1 if args.quick or args.smoke else 3)
+    sizes = SMOKE_OPS if args.smoke else QUICK_OPS if args.quick else FULL_OPS
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     print("# Durable ingest: DeviceStore.record (group commit) vs raw SQLite, WAL + synchronous=FULL\n")

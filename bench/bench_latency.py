@@ -1,6 +1,6 @@
 """Benchmark: scan-to-platform latency, one scan at a time, through the real agent and a real Mosquitto.
 
-Usage: python bench/bench_latency.py [--quick] [--scans N] [--basket-size K] [--tcp-nodelay]
+Usage: python bench/bench_latency.py [--quick | --smoke] [--scans N] [--basket-size K] [--tcp-nodelay]
 
 Each scan is a ProductScanned event submitted to the running agent (InProcessAgent); the next scan goes in
 only once the central simulator has applied the previous one. Four instants per scan:
@@ -13,10 +13,11 @@ Ceilings from the same run on the same broker: the raw paho QoS 1 round trip (pu
 on_message in another) and one SQLite WAL + synchronous=FULL commit of a 300-byte row (the e2e path holds
 at least three such commits in series: device record, device lease, platform apply).
 
-A kiosk basket holds a few dozen items, so the agent starts a new basket every --basket-size scans (as a
-checkout would); one ever-growing basket would measure snapshot size instead of latency.
---tcp-nodelay is a diagnostic, not the project's figure: it turns Nagle off on the agent's and the central's
-paho sockets (reaching into the link's private client once connected) and in Mosquitto (set_tcp_nodelay).
+A kiosk basket holds a few dozen items, so the agent starts a new basket every --basket-size scans (the
+shopper's session ends, as after a checkout); one ever-growing basket would measure snapshot size instead of
+latency. The agent's and the central's paho sockets always have Nagle off (edge_agent.sync.link and the
+simulator set TCP_NODELAY themselves); --tcp-nodelay is a diagnostic, not the project's figure: it turns Nagle
+off in Mosquitto too (set_tcp_nodelay). --smoke: a few scans, to prove the bench still runs (numbers meaningless).
 Target: scan -> applied p99 <= 10 ms. Nothing here asserts a time; it only prints.
 """
 
@@ -34,6 +35,7 @@ from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 
+from edge_agent.store.db import connect
 from edge_agent.store.device import DeviceStore, Recorded
 from simulators.camera import DEMO_CODES
 from tests.support.broker import MosquittoBroker
@@ -45,6 +47,9 @@ WARMUP_SCANS = 10
 WAIT_S = 30.0
 SKUS = tuple("0" + code for code in DEMO_CODES)
 RAW_COMMITS = 500
+SMOKE_SCANS = 20
+SMOKE_BASKET = 10
+"""--smoke: 30 scans with the warm-up, so two new baskets are started, as in a full run."""
 
 
 def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
@@ -65,7 +70,7 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
     return samples
 
 
-def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, nodelay: bool) -> dict[str, Any]:
+def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) -> dict[str, Any]:
     config = c.production_config(workdir, broker.port, DEVICE)
     central = c.TimedCentral(workdir / "central.db", broker.host, broker.port).start()
     agent = InProcessAgent(config).start()
@@ -77,24 +82,27 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, 
             if time.monotonic() > c_deadline:
                 raise RuntimeError("agent never connected")
             time.sleep(0.01)
-        if nodelay:
-            c.set_tcp_nodelay(central._client)
-            agent.call(lambda: c.set_tcp_nodelay(inner.link._client))
         pragmas = agent.call(
             lambda: {
                 name: inner.store.conn.execute(f"PRAGMA {name}").fetchone()[0]
                 for name in ("journal_mode", "synchronous")
             }
         )
-        central_sync = central._conn.execute("PRAGMA synchronous").fetchone()[0]
+        # PRAGMA synchronous is per connection: read it on one opened as the simulator opens its own
+        # (edge_agent.store.db.connect, which also asserts it and refuses a database without it).
+        probe = connect(central.db_path)
+        try:
+            central_sync = probe.execute("PRAGMA synchronous").fetchone()[0]
+        finally:
+            probe.close()
 
         committed: list[float] = []
         confirmed: list[float] = []
         store: DeviceStore = inner.store
         original_record = store.record
 
-        def timed_record(commands: Any) -> list[Recorded]:
-            result = original_record(commands)
+        def timed_record(*args: Any, **kwargs: Any) -> list[Recorded]:  # whatever record's signature is
+            result = original_record(*args, **kwargs)
             committed.extend(time.perf_counter() for _ in result)
             return result
 
@@ -102,15 +110,14 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, 
             now = time.perf_counter()
             confirmed.extend(now for _ in range(count))
 
-        # Instance attributes shadow the methods; set on the loop so no scan is mid-flight.
+        # An instance attribute shadows the public method; set on the loop so no scan is mid-flight.
         agent.call(lambda: setattr(store, "record", timed_record))
         inner.pump.on_confirmed = on_confirmed
 
         submitted: list[float] = []
         for i in range(WARMUP_SCANS + n):
-            if i % basket_size == 0:  # a checkout: the next shopper gets a fresh basket
-                cart = f"{DEVICE}-basket-{i // basket_size:05d}"
-                agent.call(lambda cart=cart: setattr(inner, "cart_id", cart))
+            if i and i % basket_size == 0:  # the shopper leaves: the next one gets a fresh basket
+                agent.call(inner.end_session)
             submitted.append(time.perf_counter())
             agent.scan(SKUS[i % len(SKUS)])
             central.wait_applied(i + 1, WAIT_S)
@@ -139,14 +146,16 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 scans (under a minute)")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SCANS} scans, baskets of {SMOKE_BASKET}")
     parser.add_argument("--scans", type=int, default=None, help="default 2,000; --quick 300")
-    parser.add_argument("--basket-size", type=int, default=50, help="scans per basket before a new one")
-    parser.add_argument("--tcp-nodelay", action="store_true", help="diagnostic: Nagle off in agent, central, broker")
+    parser.add_argument("--basket-size", type=int, default=None, help="scans per basket before a new one (50)")
+    parser.add_argument("--tcp-nodelay", action="store_true", help="diagnostic: Nagle off in the broker too")
     args = parser.parse_args(argv)
-    n = args.scans or (300 if args.quick else 2000)
+    n = args.scans or (SMOKE_SCANS if args.smoke else 300 if args.quick else 2000)
+    basket_size = args.basket_size or (SMOKE_BASKET if args.smoke else 50)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    variant = " (diagnostic: TCP_NODELAY on agent, central and broker)" if args.tcp_nodelay else ""
+    variant = " (diagnostic: TCP_NODELAY in the broker too)" if args.tcp_nodelay else ""
     print(f"# Scan -> platform latency: {n:,} sequential scans through the real agent{variant}\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
     broker = MosquittoBroker(workdir / "broker", listener_options=[c.BROKER_NODELAY_OPTION] if args.tcp_nodelay else ())
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         raw_rtt = c.raw_round_trips(broker.host, broker.port, n)
         raw_commit = raw_commit_latencies(workdir, min(n, RAW_COMMITS))
-        res = run_scans(workdir, broker, n, args.basket_size, args.tcp_nodelay)
+        res = run_scans(workdir, broker, n, basket_size)
     finally:
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -200,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     k = res["counters"]
     print(
         f"Pump: {k['batches_published']} batches for {k['ops_published']} ops, {k['ack_timeouts']} ack timeouts; "
-        f"inbound accepted {res['accepted']}; a new basket every {args.basket_size} scans; "
+        f"inbound accepted {res['accepted']}; a new basket every {basket_size} scans; "
         f"{WARMUP_SCANS} warm-up scans not counted."
     )
     return 0

@@ -1,6 +1,6 @@
 """Benchmark: tap-to-central latency of an NFC product tag, through nfcpy's udp driver and the real agent.
 
-Usage: python bench/bench_nfc_tap.py [--quick] [--taps N]
+Usage: python bench/bench_nfc_tap.py [--quick | --smoke] [--taps N]
 
 Each tap presents an emulated NTAG213 (simulators/nfc_tags.py) to the agent's NFC reader on nfcpy's udp
 driver; the next tap goes in only once the central simulator has applied the previous op and the tag has
@@ -11,6 +11,7 @@ been taken away. Measured from the moment the card is handed to the emulator:
 Both include nfcpy's poll cadence (the reader senses every ``interval`` s while no tag is present), which
 dominates on the udp driver as it does on a real PN533; the ratio shows what the agent adds on top:
 classification, the identifier pipeline, the durable commit, MQTT and the platform's apply.
+--smoke: two taps each after the warm-up, to prove the bench still runs.
 Nothing here asserts a time; it only prints.
 """
 
@@ -39,6 +40,7 @@ DEVICE = "kiosk-01"
 POLL_INTERVAL_S = 0.1
 """The agent reader's rdwr interval (edge_agent/readers/nfc/reader.py); the raw loop uses the same."""
 WARMUP_TAPS = 3
+SMOKE_TAPS = 2
 WAIT_S = 30.0
 SKUS = ("04006381333931", "05012345678900", "05901234123457", "08710398502131", "07612345678900")
 
@@ -121,9 +123,10 @@ def agent_tap_latencies(workdir: Path, broker: MosquittoBroker, n: int) -> tuple
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 taps each")
-    parser.add_argument("--taps", type=int, default=None, help="default 100; --quick 20")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_TAPS} taps each")
+    parser.add_argument("--taps", type=int, default=None, help=f"default 100; --quick 20; --smoke {SMOKE_TAPS}")
     args = parser.parse_args(argv)
-    n = args.taps or (20 if args.quick else 100)
+    n = args.taps or (SMOKE_TAPS if args.smoke else 20 if args.quick else 100)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-nfc-"))
     print(f"# NFC tap -> platform latency: {n} sequential taps of an emulated NTAG213 (nfcpy udp driver)\n")

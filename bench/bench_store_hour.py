@@ -1,6 +1,6 @@
 """Benchmark: a simulated store hour — 40 devices' worth of workflows, 10x speed, one agent process per role.
 
-Usage: python bench/bench_store_hour.py [--quick] [--store-minutes M] [--speed X] [--devices-per-role N]
+Usage: python bench/bench_store_hour.py [--quick | --smoke] [--store-minutes M] [--speed X] [--devices-per-role N]
 
 Four agent processes (kiosk, shelf, associate handheld, fitting-room mirror), each carrying the workload of
 ``--devices-per-role`` devices (default 10, so 40 devices) replayed at ``--speed`` (default 10x) against one
@@ -14,7 +14,8 @@ workflows; they are round numbers, not measurements of a store):
 Each role process reports its CPU (user+system over wall time) and peak RSS (ru_maxrss). Sync lag is measured
 at the platform for every op it applies: its apply time minus the op's creation time (the wall-clock part of
 the op's HLC; same machine, same clock). The ceiling, measured in the same run, is the raw paho QoS 1 round trip
-on the same broker.
+on the same broker. --smoke: one device per role for 6 store minutes at 100x (one tote, one room visit), to
+prove the bench still runs.
 Nothing here asserts a figure; it only prints.
 """
 
@@ -34,8 +35,14 @@ from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 
+from edge_agent.domain.hlc import wall_ms_of
+from edge_agent.sync.messages import OpsBatchEvent
+from simulators.central import CentralPlatform
+
 ROLES = ("kiosk", "shelf", "associate-handheld", "fitting-room-mirror")
 CATALOG_ITEMS = 200
+RAW_ROUND_TRIPS, SMOKE_ROUND_TRIPS = 500, 50
+SMOKE_MINUTES, SMOKE_SPEED, SMOKE_DEVICES = 6.0, 100.0, 1
 
 
 def gtin(i: int) -> str:
@@ -75,21 +82,24 @@ def schedule(role: str, devices: int, store_s: float, seed: int) -> list[tuple[f
     return sorted(out, key=lambda x: x[0])
 
 
-class LagCentral:
-    """Wraps the central simulator's apply to record, per device, how long each op took to be applied."""
+class LagCentral(CentralPlatform):
+    """The central simulator, recording per device how long each op took to be applied (``lags``).
 
-    @staticmethod
-    def install(central: Any, lags: dict[str, list[float]]) -> None:
-        from edge_agent.domain.hlc import wall_ms_of
+    Wraps the public ``handle`` (one message, on paho's thread): when it returns and the public stats count one
+    more batch, that batch was applied and committed; its ops (and their HLCs) are read from the payload."""
 
-        original = central._apply_batch
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lags: dict[str, list[float]] = {}
 
-        def timed(tenant: str, store: str, device: str, event: Any) -> None:
-            original(tenant, store, device, event)
-            now_ms = time.time() * 1000
-            lags.setdefault(device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in event.data.ops)
-
-        central._apply_batch = timed
+    def handle(self, topic: str, payload: bytes) -> None:
+        batches = self.stats.batches
+        super().handle(topic, payload)
+        now_ms = time.time() * 1000
+        if self.stats.batches == batches:  # not an ops batch, or a rejected one
+            return
+        batch = OpsBatchEvent.model_validate_json(payload).data
+        self.lags.setdefault(batch.device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in batch.ops)
 
 
 def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, speed: float, out: Any) -> None:
@@ -183,13 +193,15 @@ def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6 store minutes (36 s at 10x)")
+    parser.add_argument("--smoke", action="store_true", help="1 device per role, 6 store minutes at 100x")
     parser.add_argument("--store-minutes", type=float, default=None, help="default 60; --quick 6")
-    parser.add_argument("--speed", type=float, default=10.0)
-    parser.add_argument("--devices-per-role", type=int, default=10)
+    parser.add_argument("--speed", type=float, default=None, help=f"default 10; --smoke {SMOKE_SPEED:g}")
+    parser.add_argument("--devices-per-role", type=int, default=None, help=f"default 10; --smoke {SMOKE_DEVICES}")
     args = parser.parse_args(argv)
-    minutes = args.store_minutes or (6.0 if args.quick else 60.0)
+    minutes = args.store_minutes or (SMOKE_MINUTES if args.smoke else 6.0 if args.quick else 60.0)
+    args.speed = args.speed or (SMOKE_SPEED if args.smoke else 10.0)
+    args.devices_per_role = args.devices_per_role or (SMOKE_DEVICES if args.smoke else 10)
 
-    from simulators.central import CentralPlatform
     from tests.support.broker import MosquittoBroker
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-store-hour-"))
@@ -200,10 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     broker.start()
     results = []
     try:
-        rtt = c.raw_round_trips(broker.host, broker.port, 500)
-        central = CentralPlatform(workdir / "central.db", broker.host, broker.port)
-        lags: dict[str, list[float]] = {}
-        LagCentral.install(central, lags)
+        rtt = c.raw_round_trips(broker.host, broker.port, SMOKE_ROUND_TRIPS if args.smoke else RAW_ROUND_TRIPS)
+        central = LagCentral(workdir / "central.db", broker.host, broker.port)
+        lags = central.lags
         central.start()
         central.publish_catalog("acme", "s042", catalog())
         ctx = multiprocessing.get_context("spawn")
@@ -239,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for r in sorted(results, key=lambda r: ROLES.index(r["role"]))
     ]  # fmt: skip
-    headers = ["role (10 devices)", "actions", "ops", "events", "CPU of one core", "peak RSS MB",
+    headers = [f"role ({args.devices_per_role} devices)", "actions", "ops", "events", "CPU of one core", "peak RSS MB",
                "ops applied", "sync lag p50 ms", "sync lag p99 ms", "p99 vs raw RTT p99", "unconfirmed"]  # fmt: skip
     print(c.md_table(headers, rows))
     print(f"\nRaw paho QoS 1 round trip on the same broker: p50 {rtt_p50:.2f} ms, p99 {rtt_p99:.2f} ms.")
