@@ -115,6 +115,8 @@ class Agent:
     """What the screen shows now (shelf role); also published, retained, on dv/{device}/display."""
     presence_backlog: deque[PresenceReport] = field(default_factory=lambda: deque(maxlen=PRESENCE_BACKLOG_MAX))
     scans_saved: int = 0
+    mqtt_password: str | None = None
+    """Read from mqtt.password_file by build_agent (never in a constructor)."""
     link: MqttLink = field(init=False)
     pump: OutboxPump = field(init=False)
     router: InboundRouter = field(init=False)
@@ -142,7 +144,9 @@ class Agent:
     def __post_init__(self) -> None:
         cfg = self.config
         self.source = source_urn(cfg.device.tenant, cfg.device.store, cfg.device.id)
-        self.link = MqttLink(_link_settings(cfg), self, self._will)
+        self.link = MqttLink(
+            link_settings(cfg, self.mqtt_password), self, self._will, on_connect_failed=self.connect_failed
+        )
         self.pump = OutboxPump(
             self.store,
             self.link,
@@ -568,6 +572,10 @@ class Agent:
         self.events.link_down()
         self._write_status("offline", reason)
 
+    def connect_failed(self, reason: str) -> None:
+        """An attempt failed (the link logged it): `edge-agent status` shows the broker's reason."""
+        self._write_status("offline", reason)
+
     def published(self, mid: int, ok: bool, reason: str) -> None:
         if mid == self._offline_mid:
             self._offline_acked.set()
@@ -686,6 +694,8 @@ class Agent:
 
     def _write_status(self, link_state: str, detail: str = "") -> None:
         """What `edge-agent status` shows; written on state changes and by the heartbeat (no fsync needed)."""
+        if link_state == "offline" and not detail:
+            detail = self.link.counters.last_error  # the heartbeat keeps the last reason the link gave
         self.store.set_meta(
             {
                 "link_state": link_state,
@@ -729,7 +739,8 @@ class Agent:
 
 
 class KeyFileError(ValueError):
-    """An identity key file that cannot be used; reported like a configuration error (key, file, allowed)."""
+    """An identity key or password file that cannot be used; reported like a configuration error (key, file,
+    allowed)."""
 
 
 def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
@@ -747,9 +758,24 @@ def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
     return TokenVerifier(tuple(keys))
 
 
-def _link_settings(cfg: AgentConfig) -> LinkSettings:
+def read_password(cfg: AgentConfig) -> str | None:
+    """The broker password, from mqtt.password_file (its first line); None without one."""
+    path = cfg.mqtt.password_file
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+    except OSError as exc:
+        raise KeyFileError(f"mqtt.password_file: {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise KeyFileError(f"mqtt.password_file: {path}: not UTF-8 text; allowed: the password on one line") from None
+    if not lines:
+        raise KeyFileError(f"mqtt.password_file: {path}: is empty; allowed: the password on one line")
+    return lines[0].strip()
+
+
+def link_settings(cfg: AgentConfig, password: str | None) -> LinkSettings:
     m = cfg.mqtt
-    password = m.password_file.read_text().strip() if m.password_file else None
     tls = None
     if m.tls is not None:
         tls = TlsSettings(
@@ -775,6 +801,7 @@ def _link_settings(cfg: AgentConfig) -> LinkSettings:
 def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = None) -> Agent:
     """Opens the database (I/O lives here, not in constructors) and wires the agent."""
     verifier = identity_verifier(config)  # before the database opens: a bad key file leaves nothing open
+    password = read_password(config)
     store = DeviceStore.open(config.database_path(), config.device.id, max_clock_ahead_s=config.mqtt.max_clock_ahead_s)
     topics = Topics(config.device.tenant, config.device.store, config.device.id)
     ble = config.readers.ble if readers is None else None
@@ -784,6 +811,7 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
         topics,
         readers if readers is not None else default_readers(config),
         verifier,
+        mqtt_password=password,
         async_readers=default_async_readers(config) if readers is None else {},
         presence=PresenceAggregator(ble.analytics) if ble is not None and ble.enabled else None,
     )

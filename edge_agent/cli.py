@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge_agent import __version__
 from edge_agent.config import AgentConfig, ConfigError, load_config
+from edge_agent.config_files import deployment_problems, file_problems
 from edge_agent.domain.cart import lines_of
 from edge_agent.store import carts
 from edge_agent.store.db import StorageError, connect
@@ -32,6 +33,10 @@ def _load(path: Path) -> AgentConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    problems = deployment_problems(config)  # before anything opens: a missing file is not a retry loop
+    if problems:
+        print(ConfigError(args.config, problems), file=sys.stderr)
+        return EXIT_CONFIG
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("paho").setLevel(logging.WARNING)
     from edge_agent.agent import KeyFileError, build_agent
@@ -58,6 +63,8 @@ def _open_db(args: argparse.Namespace) -> sqlite3.Connection:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.check_fence:
+        return cmd_check_fence(args)
     conn = _open_db(args)
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     stats = read_outbox_stats(conn)
@@ -87,6 +94,31 @@ def cmd_status(args: argparse.Namespace) -> int:
             if key != "counters":
                 print(f"{key:28} {value}")
     return 0
+
+
+def cmd_check_fence(args: argparse.Namespace) -> int:
+    """Connects as this device and tries a platform-only topic: 0 refused (fenced), 1 accepted, 3 unreachable."""
+    from edge_agent.agent import KeyFileError, link_settings, read_password
+    from edge_agent.fence_check import check_fence
+    from edge_agent.sync.topics import Topics
+
+    config = _load(args.config)
+    problems = file_problems(config)
+    try:
+        password = read_password(config) if not problems else None
+    except KeyFileError as exc:
+        problems.append(str(exc))
+    if problems:
+        print(ConfigError(args.config, problems), file=sys.stderr)
+        return EXIT_CONFIG
+    topic = Topics(config.device.tenant, config.device.store, config.device.id).acks
+    verdict = check_fence(link_settings(config, password), topic)
+    if args.json:
+        print(json.dumps(verdict.as_dict(), indent=2))
+    else:
+        where = f" at {verdict.endpoint}" if verdict.endpoint else ""
+        print(f"fence {verdict.outcome}{where} (as {verdict.client_id}): {verdict.detail}")
+    return verdict.exit_code
 
 
 def cmd_basket_show(args: argparse.Namespace) -> int:
@@ -150,12 +182,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            load_config(path)
+            config = load_config(path)
+            problems = [] if args.schema_only else deployment_problems(config)
+            if problems:
+                raise ConfigError(path, problems)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             failed += 1
         else:
-            print(f"{path}: ok")
+            print(f"{path}: ok" + (" (schema only: files and state directory not checked)" if args.schema_only else ""))
     return EXIT_CONFIG if failed else 0
 
 
@@ -183,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="pending ops, oldest unconfirmed op, connection state")
     status.add_argument("--config", type=Path, required=True)
     status.add_argument("--json", action="store_true")
+    status.add_argument(
+        "--check-fence",
+        action="store_true",
+        help="connect as this device and try a platform-only topic: exit 0 refused, 1 accepted (no ACL), 3 unreachable",
+    )
     status.set_defaults(func=cmd_status)
 
     basket = sub.add_parser("basket", help="baskets held on this device")
@@ -203,8 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
-    check = config_sub.add_parser("check", help="validate config files")
+    check = config_sub.add_parser(
+        "check", help="validate config files and, as the user running it, the files they name and the state directory"
+    )
     check.add_argument("files", nargs="+", type=Path)
+    check.add_argument(
+        "--schema-only",
+        action="store_true",
+        help="keys and values only (a template on a machine that is not the device)",
+    )
     check.set_defaults(func=cmd_config_check)
 
     asyncapi = sub.add_parser("asyncapi", help="print (or --out) the AsyncAPI 3 document of the MQTT contract")

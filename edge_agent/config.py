@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from edge_agent import const
@@ -20,6 +20,8 @@ from edge_agent.picking.config import PickingSection
 from edge_agent.readers.ble.config import BleConfig
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
+RESERVED_DEVICE_ID = "platform"
+"""The central platform's client certificate CN on a fenced store broker (scripts/store-pki.sh): never a device."""
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 RcnRegionName = Literal["dk", "ee", "fi", "de", "gb", "lv", "lt", "no", "se"]
 """biip's RcnRegion values: the countries whose variable-measure layouts GS1 publishes."""
@@ -36,9 +38,27 @@ class DeviceSection(_Section):
     store: Name
     role: Literal["kiosk", "associate-handheld", "fitting-room-mirror", "shelf"]
 
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == RESERVED_DEVICE_ID:
+            raise ValueError(
+                f"{value!r} is reserved for the platform's identity on the store broker; allowed: any other id"
+            )
+        return value
+
 
 class StorageSection(_Section):
     path: Path = Field(default=Path("agent.db"), description="relative paths are under $EDGE_AGENT_STATE_DIR")
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_state_dir(cls, value: Path) -> Path:
+        if not value.is_absolute() and os.path.normpath(value).split(os.sep)[0] == "..":
+            raise ValueError(
+                f"'..' leads out of the state directory (${STATE_DIR_ENV}); allowed: a path inside it, such as agent.db"
+            )
+        return value
 
 
 class Endpoint(_Section):

@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     video = write_scan_video(args.workdir / "kiosk-scans.avi", demo_script(DEMO_CODES[:2], hold=12, gap=20), seed=11)
     key_file = args.workdir / "identity.key"
     key_file.write_text(DEMO_KEY.hex())
+    key_file.chmod(0o600)  # as on a device: `run` refuses a key file everyone can read
     tags = TagEmulator.on_free_port().start()
 
     # A private system bus (DBUS_SYSTEM_BUS_ADDRESS is set here and inherited by the agent) with a mock BlueZ.

@@ -152,6 +152,7 @@ def _role_config(role: str, workdir: Path, port: int, nfc_path: str, key_file: P
 def stage(role: str, device: str, workdir: Path, quiet: bool, key: bytes, extra: str = "") -> Iterator[Stage]:
     key_file = workdir / "identity.key"
     key_file.write_text(key.hex())
+    key_file.chmod(0o600)  # as on a device: `run` refuses a key file everyone can read
     tags = TagEmulator.on_free_port().start()
     with PrivateSystemBus(), FakeBlueZ(), MosquittoBroker(workdir / "broker") as broker:
         central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()

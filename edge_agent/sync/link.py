@@ -35,6 +35,7 @@ from edge_agent.const import (
     RECEIVE_MAXIMUM_ABSENT,
     SESSION_EXPIRY_S,
 )
+from edge_agent.sync.link_reasons import Attempt, AttemptTrace, certificate_not_after, connect_failure, expired_note
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ class MqttLink:
     """One connection at a time to one of several endpoints, reconnected by ``run`` until cancelled.
 
     ``sleep`` waits out each reconnect delay (``asyncio.sleep``; a test passes its own to run the retry path
-    without waiting)."""
+    without waiting). ``on_connect_failed`` hears, on the loop, why each attempt failed before the link was up,
+    in plain words (sync/link_reasons.py); the listener's ``link_down`` is only for a link that was up."""
 
     def __init__(
         self,
@@ -100,9 +102,12 @@ class MqttLink:
         listener: LinkListener,
         will_factory: Callable[[], Will] | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        on_connect_failed: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sleep = sleep
+        self.on_connect_failed = on_connect_failed
+        self._trace = AttemptTrace()
         self.listener = listener
         self.will_factory = will_factory
         self.counters = LinkCounters()
@@ -158,6 +163,8 @@ class MqttLink:
         self._down = asyncio.Event()
         self._up = loop.create_future()
         self.counters.endpoint = f"{host}:{port}"
+        self._trace = AttemptTrace()
+        attempt = self._attempt(host, port)
         try:
             client = self._build_client()
             self._client = client
@@ -178,8 +185,10 @@ class MqttLink:
             receive_max, session_present = await asyncio.wait_for(self._up, self.settings.connect_timeout_s)
         except (OSError, ssl.SSLError, TimeoutError, ValueError, ConnectionRefusedError) as exc:
             self.counters.connect_failures += 1
-            self.counters.last_error = f"{type(exc).__name__}: {exc}"
+            self.counters.last_error = connect_failure(exc, self._trace, attempt)
             log.warning("mqtt: connect to %s:%s failed: %s", host, port, self.counters.last_error)
+            if self.on_connect_failed is not None:
+                self.on_connect_failed(self.counters.last_error)
             return False
         self._connected = True
         self.counters.connects += 1
@@ -187,6 +196,26 @@ class MqttLink:
         log.info("mqtt: connected to %s:%s (receive maximum %s)", host, port, receive_max)
         self.listener.link_up(receive_max, session_present)
         return True
+
+    def _attempt(self, host: str, port: int) -> Attempt:
+        """What the failure words need; the client certificate's notAfter is checked before every attempt."""
+        tls = self.settings.tls
+        expired_at = None
+        if tls is not None and tls.cert_file is not None:
+            not_after = certificate_not_after(tls.cert_file)
+            if not_after is not None and not_after.timestamp() < time.time():
+                expired_at = not_after
+                log.warning("mqtt: %s", expired_note(tls.cert_file, not_after))
+        return Attempt(
+            host,
+            port,
+            self.settings.protocol,
+            tls is not None,
+            tls.ca_file if tls else None,
+            tls.cert_file if tls else None,
+            self.settings.connect_timeout_s,
+            expired_at,
+        )
 
     async def _wait_down(self) -> None:
         assert self._down is not None
@@ -211,6 +240,7 @@ class MqttLink:
         """On the loop: the connection is gone; tell the listener once, wake the supervisor."""
         if self._connected:
             self._connected = False
+            self.counters.last_error = reason
             self.listener.link_down(reason)
         if self._up is not None and not self._up.done():
             self._up.set_exception(ConnectionRefusedError(reason))
@@ -289,6 +319,7 @@ class MqttLink:
         client.on_disconnect = self._guard(self._on_disconnect)
         client.on_publish = self._guard(self._on_publish)
         client.on_message = self._guard(self._on_message)
+        client.on_log = self._guard(self._on_log)  # until CONNACK: a TLS alert is only in paho's log
         return client
 
     def _guard(self, callback: Callable[..., None]) -> Callable[..., None]:
@@ -310,6 +341,7 @@ class MqttLink:
         if client is not self._client:
             return
         if reason.is_failure:
+            self._trace.refusal = (int(reason.value), str(reason))
             self._to_loop(self._mark_down, f"connect refused: {reason}")
             return
         receive_max = RECEIVE_MAXIMUM_ABSENT
@@ -317,7 +349,13 @@ class MqttLink:
             receive_max = int(props.ReceiveMaximum)
         self._to_loop(self._resolve_up, receive_max, bool(flags.session_present))
 
+    def _on_log(self, client: paho.Client, _userdata: Any, level: int, buf: str) -> None:
+        if client is self._client and level == paho.MQTT_LOG_ERR and not self._trace.socket_error:
+            self._trace.socket_error = buf
+
     def _resolve_up(self, receive_max: int, session_present: bool) -> None:
+        if self._client is not None:
+            self._client.on_log = None  # connected: no per-packet log formatting on the hot path
         if self._up is not None and not self._up.done():
             self._up.set_result((receive_max, session_present))
 
