@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import threading
 import time
@@ -33,7 +34,7 @@ from edge_agent.domain.ops import OpKind
 from edge_agent.domain.session import MergePolicy
 from edge_agent.domain.workflows.assist import AssistTimers
 from edge_agent.domain.workflows.common import WorkflowEvent
-from edge_agent.identity.tokens import TokenVerifier
+from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
 from edge_agent.mirror import MirrorDesk
 from edge_agent.picking.desk import PickDesk, handle_message
 from edge_agent.picking.messages import T_PICK_COMMAND, PickCommandEvent, PickView, PickViewEvent
@@ -44,6 +45,7 @@ from edge_agent.readers.events import IdentityPresented, InputRejected, ProductS
 from edge_agent.sessions import SessionDesk
 from edge_agent.shelf import ShelfDesk
 from edge_agent.store import carts
+from edge_agent.store.db import StorageError
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter, Rejected, parse_event, peek_type
@@ -106,6 +108,8 @@ class Agent:
     verifier: TokenVerifier | None = None
     async_readers: dict[str, AsyncReaderRunner] = field(default_factory=dict)
     presence: PresenceAggregator | None = None
+    screen_key: bytes = b""
+    """The device's screen key (build_agent reads it): a UI confirm of a merge must prove it runs on the device."""
     """Aggregates BLE zone changes into presence reports; None on devices without a BLE reader."""
     """Checks shoppers' credentials; None when the device identifies nobody (no [identity] in config)."""
     rejected: Counter[str] = field(default_factory=Counter)
@@ -204,6 +208,7 @@ class Agent:
             self._publish_session,
             self._ensure_cart_subscribed,
             self._record,
+            screen_key=self.screen_key,
         )
         self.sessions.start(self._current_cart())
         self._queue = asyncio.Queue()
@@ -814,7 +819,28 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
         mqtt_password=password,
         async_readers=default_async_readers(config) if readers is None else {},
         presence=PresenceAggregator(ble.analytics) if ble is not None and ble.enabled else None,
+        screen_key=load_screen_key(config.screen_key_path()),
     )
+
+
+def load_screen_key(path: Path) -> bytes:
+    """The device's screen key, made on first start (0600, random); a screen on the device reads it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the screen key ({exc.strerror or exc})") from None
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(SCREEN_KEY_BYTES) + "\n")
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"{path}: not a usable screen key ({exc}); remove it and a new one is made") from None
+    if len(key) < SCREEN_KEY_BYTES:
+        raise StorageError(f"{path}: screen key shorter than {SCREEN_KEY_BYTES} bytes; remove it")
+    return key
 
 
 def default_async_readers(config: AgentConfig) -> dict[str, AsyncReaderRunner]:

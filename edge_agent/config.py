@@ -176,6 +176,11 @@ class AgentConfig(_Section):
             return self.storage.path
         return Path(os.environ.get(STATE_DIR_ENV, "var")) / self.storage.path
 
+    def screen_key_path(self) -> Path:
+        """The device's screen key, next to its database: only a screen on this device can confirm a merge."""
+        db = self.database_path()
+        return db.with_name(db.name + ".screen-key")
+
 
 class ConfigError(ValueError):
     """Every problem in one message: file, key, what is wrong and what is allowed."""

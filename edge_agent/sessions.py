@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from edge_agent.const import APP_NEARBY_OFFER_S
 from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
 from edge_agent.domain.session import MergePolicy, Session, SessionState
-from edge_agent.identity.tokens import MERGE_GRANT_ATTR, IdentityRejected, TokenVerifier, merge_proof
+from edge_agent.identity.tokens import (
+    MERGE_GRANT_ATTR,
+    IdentityRejected,
+    TokenVerifier,
+    confirm_code_valid,
+    merge_proof,
+)
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import Rejected, parse_event
@@ -51,6 +57,8 @@ class SessionDesk:
     now: Callable[[], float] = time.time
     rejected: Counter[str] = field(default_factory=Counter)
     session: Session = field(init=False)
+    screen_key: bytes = b""
+    """Read from the device (build_agent); a UI confirm must prove it with :func:`confirm_code`."""
     app_nearby_until: float = 0.0
     """An opted-in app was seen close by until then: the screen may invite the shopper to identify."""
 
@@ -174,6 +182,11 @@ class SessionDesk:
             self._refuse("stale_session", f"command for session {cmd.session_id}")
             return
         if cmd.action == "confirm_merge":
+            preview = self.session.preview
+            named = cmd.preview_id or (preview.preview_id if preview else "")
+            if preview is not None and not confirm_code_valid(self.screen_key, named, cmd.confirm_code):
+                self._refuse("confirm_code_invalid", "a merge is confirmed on the device's own screen or by a tap")
+                return
             self.confirm(cmd.preview_id)
         elif cmd.action == "decline_merge":
             self.decline()

@@ -31,8 +31,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
+from edge_agent.config import load_config
 from edge_agent.identifiers.gtin import normalise_gtin
-from edge_agent.identity.tokens import Claims, issue_token
+from edge_agent.identity.tokens import Claims, confirm_code, issue_token
 from edge_agent.store import inspect
 from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent, utcnow
 from edge_agent.sync.topics import Topics
@@ -95,6 +96,8 @@ class KioskScreen:
     broker: MosquittoBroker
     topics: Topics
     state: SessionState | None = None
+    screen_key_path: Path | None = None
+    """The device's screen key file: the screen runs on the kiosk, so it can prove a confirm is local."""
     _client: paho.Client = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -125,7 +128,11 @@ class KioskScreen:
             return self.state
 
     def confirm(self, state: SessionState) -> None:
-        command = SessionCommand(action="confirm_merge", session_id=state.session_id, preview_id=state.preview_id)
+        assert self.screen_key_path is not None and state.preview_id is not None
+        code = confirm_code(bytes.fromhex(self.screen_key_path.read_text().strip()), state.preview_id)
+        command = SessionCommand(
+            action="confirm_merge", session_id=state.session_id, preview_id=state.preview_id, confirm_code=code
+        )
         event = SessionCommandEvent(source=f"urn:{TENANT}:kiosk-ui", id="demo-confirm", time=utcnow(), data=command)
         self._client.publish(self.topics.ui, event.model_dump_json().encode(), qos=1).wait_for_publish(5)
 
@@ -297,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         central.add_online(PROFILE_CART, ALREADY_ONLINE, 1)
         screen = KioskScreen(broker, Topics(TENANT, STORE, DEVICE)).open()
         config = _config_for(args.workdir, broker.port, video, tags.path, key_file)
+        screen.screen_key_path = load_config(config).screen_key_path()
         log = (args.workdir / "agent.log").open("wb")
         agent = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],

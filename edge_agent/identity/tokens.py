@@ -163,3 +163,19 @@ def check_merge_proof(keys: tuple[bytes, ...], device: str, profile_cart: str, p
     return len(proof) == MERGE_PROOF_HEX and any(
         hmac.compare_digest(merge_proof(key, device, profile_cart), proof) for key in keys
     )
+
+
+SCREEN_KEY_BYTES: Final = 32
+CONFIRM_CODE_HEX: Final = 32
+CONFIRM_CODE_CONTEXT: Final = "edge-agent merge confirm v1"
+
+
+def confirm_code(screen_key: bytes, preview_id: str) -> str:
+    """What a screen on the device sends with ``confirm_merge``: proof that it runs here (it can read the screen key,
+    a file only the service user and its screen can read). The retained session state any broker client may read
+    carries the preview id but never this code, so nobody off the device can confirm a shopper's merge."""
+    return _mac(screen_key, f"{CONFIRM_CODE_CONTEXT}|{preview_id}").hex()[:CONFIRM_CODE_HEX]
+
+
+def confirm_code_valid(screen_key: bytes, preview_id: str, code: str | None) -> bool:
+    return bool(screen_key) and code is not None and hmac.compare_digest(confirm_code(screen_key, preview_id), code)

@@ -188,6 +188,12 @@ class SessionCommand(_Strict):
     action: Literal["confirm_merge", "decline_merge", "end_session", "checkout"]
     session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
     preview_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
+    confirm_code: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = Field(
+        default=None,
+        description="confirm_merge: HMAC-SHA256 of the preview id under the device's screen key (a file on the "
+        "device, never on MQTT), first 32 hex digits. Without it a confirm is refused: only a screen on the device "
+        "(or the shopper tapping the same card again) can join a shopper's carts.",
+    )
 
 
 class WorkflowEventData(_Strict):

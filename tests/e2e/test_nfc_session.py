@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
 from edge_agent.domain.session import SessionState
-from edge_agent.identity.tokens import Claims, issue_token
+from edge_agent.identity.tokens import Claims, confirm_code, issue_token
 from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.readers.nfc.reader import NfcReader, open_frontend
 from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, utcnow
@@ -71,13 +71,25 @@ def session_of(agent: InProcessAgent) -> Any:
     return agent.agent.sessions.session
 
 
+def screen_confirm_code(config: AgentConfig, preview_id: str | None) -> str | None:
+    """What the kiosk's own screen sends: it reads the device's screen key file (a broker client cannot)."""
+    if preview_id is None:
+        return None
+    return confirm_code(bytes.fromhex(config.screen_key_path().read_text().strip()), preview_id)
+
+
 def send_ui_command(broker: MosquittoBroker, agent: InProcessAgent, action: str, preview_id: str | None) -> None:
     assert agent.agent is not None
     event = SessionCommandEvent(
         source="urn:acme:kiosk-ui",
         id="ui-1",
         time=utcnow(),
-        data=SessionCommand(action=action, session_id=session_of(agent).session_id, preview_id=preview_id),  # type: ignore[arg-type]
+        data=SessionCommand(
+            action=action,  # type: ignore[arg-type]
+            session_id=session_of(agent).session_id,
+            preview_id=preview_id,
+            confirm_code=screen_confirm_code(agent.config, preview_id),
+        ),
     )
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="kiosk-ui")
     client.connect(broker.host, broker.port)
