@@ -278,3 +278,32 @@ def _live_rows(db_path: Path) -> bytes:
         return repr([conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables]).encode()
     finally:
         conn.close()
+
+
+def test_a_broker_client_that_read_the_preview_cannot_confirm_the_merge(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, tags: TagEmulator
+) -> None:
+    agent = agent_factory(nfc_config(tmp_path, broker.port, tags))
+    guest_taps_two_products_then_a_loyalty_card(tags, agent, central)
+    assert agent.agent is not None
+    retained = json.loads(agent.call(lambda: agent.agent.sessions.state_model().model_dump_json()))  # type: ignore[union-attr]
+    assert "confirm_code" not in json.dumps(retained), "the code never rides on MQTT"
+    forged = SessionCommand(
+        action="confirm_merge",
+        session_id=retained["session_id"],
+        preview_id=retained["preview_id"],
+        confirm_code="0" * 32,
+    )
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="rogue-ui")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    for command in (forged, forged.model_copy(update={"confirm_code": None})):
+        event = SessionCommandEvent(source="urn:rogue", id="r", time=utcnow(), data=command)
+        client.publish(agent.agent.topics.ui, event.model_dump_json().encode(), qos=1).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+    wait_until(lambda: agent.agent.sessions.rejected.get("confirm_code_invalid", 0) == 2, 10, "both refused")  # type: ignore[union-attr]
+    assert session_of(agent).state is SessionState.MERGE_PREVIEW
+    assert central.cart(PROFILE_CART) == {ONLINE_HAT: 1}, "nothing joined"
+    send_ui_command(broker, agent, "confirm_merge", session_of(agent).preview.preview_id)  # the device's own screen
+    wait_until(lambda: central.cart(PROFILE_CART) == {SHOES: 1, SOCKS: 1, ONLINE_HAT: 1}, 15, "merged")

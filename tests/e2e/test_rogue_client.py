@@ -17,6 +17,7 @@ from edge_agent.catalog.lookup import lookup
 from edge_agent.domain.hlc import pack, wall_ms_of
 from edge_agent.identifiers.gtin import normalise_gtin
 from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.identity.tokens import merge_proof
 from edge_agent.sync.topics import Topics
 from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
@@ -222,3 +223,31 @@ def test_a_five_thousand_digit_integer_is_a_counted_reject_on_both_sides(
     wait_until(lambda: central.stats.rejected.get("not_json", 0) == 1, 15, "the platform counted it")
     scanned_and_synced(agent, central, {GTINS[0]: 1, GTINS[1]: 1})
     assert json.loads(json.dumps(rejected(agent)))  # counted, with reasons
+
+
+def test_a_merge_grant_arriving_after_the_ops_it_allows_releases_them_in_order(
+    broker: MosquittoBroker, central: CentralPlatform
+) -> None:
+    key = bytes.fromhex("22" * 32)
+    central.trust_identity_keys(key)
+    central.open_profile_cart("profile-late", "acme", "s042")
+    epoch = "00000000000000bb"
+    device = Topics("acme", "s042", "kiosk-09")
+    grant = {
+        **_op("kiosk-09", epoch, 1, "profile-late", GTINS[0]),
+        "kind": "attr.set",
+        "key": "merge.grant",
+        "value": merge_proof(key, "kiosk-09", "profile-late"),
+    }
+    del grant["sku"], grant["qty"]
+    later = _op("kiosk-09", epoch, 2, "profile-late", GTINS[1])
+    for ops in ([later], [grant]):  # reordered: the op before the grant that allows it
+        batch = {"device": "kiosk-09", "epoch": epoch, "hlc_max": 1, "ops": ops}
+        rogue_publish(broker, device.ops, event("com.edgeagent.cart.ops.v1", batch))
+    wait_until(lambda: central.cart("profile-late") == {GTINS[1]: 50}, 15, "released by the grant")
+    assert central.held_ops("kiosk-09") == 0
+    forged = {**grant, "seq": 3, "op_id": f"kiosk-09:{epoch}:3", "cart_id": CART, "value": "0" * 32}
+    central.open_profile_cart(CART, "acme", "s042")
+    batch = {"device": "kiosk-09", "epoch": epoch, "hlc_max": 1, "ops": [forged]}
+    rogue_publish(broker, device.ops, event("com.edgeagent.cart.ops.v1", batch))
+    wait_until(lambda: central.stats.ops_held.get("bad_merge_grant") == 1, 15, "a proof that does not verify")
