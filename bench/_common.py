@@ -236,8 +236,9 @@ def central_process(db_path: Path, host: str, port: int, log_path: Path) -> Iter
 
 
 def _wait_central_ready(host: str, port: int, proc: subprocess.Popen[bytes]) -> None:
-    from edge_agent.sync.messages import SyncRequest, SyncRequestEvent, source_urn, utcnow
-    from edge_agent.sync.topics import Topics
+    from edge_agent.contract.base import source_urn, utcnow
+    from edge_agent.contract.cart import SyncRequest, SyncRequestEvent
+    from edge_agent.contract.topics import Topics
 
     device = f"probe-{uuid.uuid4().hex[:8]}"
     topics = Topics("acme", "s042", device)

@@ -117,7 +117,7 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
         submitted: list[float] = []
         for i in range(WARMUP_SCANS + n):
             if i and i % basket_size == 0:  # the shopper leaves: the next one gets a fresh basket
-                agent.call(inner.end_session)
+                agent.call(inner.basket.end_session)
             submitted.append(time.perf_counter())
             agent.scan(SKUS[i % len(SKUS)])
             central.wait_applied(i + 1, WAIT_S)

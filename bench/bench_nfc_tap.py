@@ -110,7 +110,7 @@ def agent_tap_latencies(workdir: Path, broker: MosquittoBroker, n: int) -> tuple
             if not tags.wait_idle(WAIT_S):
                 raise RuntimeError(f"tap {i}: the tag was never taken away")
         assert agent.agent is not None
-        rejected = dict(agent.agent.rejected)
+        rejected = dict(agent.agent.status.rejected)
     finally:
         agent.stop()
         central.stop()

@@ -35,8 +35,8 @@ from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 
+from edge_agent.contract.cart import OpsBatchEvent
 from edge_agent.domain.hlc import wall_ms_of
-from edge_agent.sync.messages import OpsBatchEvent
 from simulators.central import CentralPlatform
 
 ROLES = ("kiosk", "shelf", "associate-handheld", "fitting-room-mirror")
@@ -105,9 +105,9 @@ class LagCentral(CentralPlatform):
 def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, speed: float, out: Any) -> None:
     """One agent process for a whole role: replay its devices' workload, report CPU, RSS and sync lag."""
     from edge_agent.config import AgentConfig
+    from edge_agent.contract.workflow import AssistReply, MirrorCommand, ToteCommand
     from edge_agent.identifiers.product_key import parse_code
     from edge_agent.readers.events import ProductScanned
-    from edge_agent.sync.messages import AssistReply, MirrorCommand, ToteCommand
     from tests.support.world import InProcessAgent
 
     raw: dict[str, Any] = c.production_config(Path(workdir), port, f"{role}-bench").model_dump(
@@ -128,8 +128,8 @@ def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, s
         agent.call(lambda: inner.submit(ProductScanned(parse_code(code), "]E0", "bench", time.time())))
 
     def tote(command: ToteCommand) -> None:
-        assert inner.totes is not None
-        desk = inner.totes
+        assert inner.role.totes is not None
+        desk = inner.role.totes
         agent.call(lambda: desk.command(command))
 
     def tote_visit(who: str, items: list[str]) -> None:
@@ -138,15 +138,15 @@ def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, s
         for code in items:
             scan(code)
         tote(ToteCommand(action="park", associate=who))
-        assert inner.totes is not None
-        parked = agent.call(inner.totes.parked)
+        assert inner.role.totes is not None
+        parked = agent.call(inner.role.totes.parked)
         tote(ToteCommand(action="resume", associate=who, tote_id=parked[-1]))
         tote(ToteCommand(action="submit", associate=who))
 
     def room_visit(wanted: str, garments: list[str]) -> None:
         """A shopper taps three garments, asks for another size; an associate acknowledges and delivers it."""
-        assert inner.mirror is not None
-        mirror = inner.mirror
+        assert inner.role.desk is not None
+        mirror = inner.role.desk
         for code in garments:
             scan(code)
         ask = MirrorCommand(action="request_assist", type="size", target_gtin=wanted)

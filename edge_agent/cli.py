@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -14,10 +13,8 @@ from pathlib import Path
 from edge_agent import __version__
 from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.config_files import deployment_problems, file_problems
-from edge_agent.domain.cart import lines_of
-from edge_agent.store import carts
-from edge_agent.store.db import StorageError, connect
-from edge_agent.store.device import read_outbox_stats
+from edge_agent.store import readonly
+from edge_agent.store.db import StorageError
 
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
@@ -39,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("paho").setLevel(logging.WARNING)
-    from edge_agent.agent import KeyFileError, build_agent
+    from edge_agent.wiring import KeyFileError, build_agent
 
     try:
         agent = build_agent(config)
@@ -53,24 +50,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_db(args: argparse.Namespace) -> sqlite3.Connection:
-    """The agent's database, read-only: the tools never write while the daemon runs."""
+def _db_path(args: argparse.Namespace) -> Path:
+    """The agent's database, read through store/readonly.py only: the tools never write while the daemon runs."""
     path = _load(args.config).database_path()
     if not path.exists():
         print(f"edge-agent: no database at {path} (has the agent run with this config?)", file=sys.stderr)
         raise SystemExit(EXIT_STORAGE)
-    return connect(path, read_only=True)
+    return path
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.check_fence:
         return cmd_check_fence(args)
-    conn = _open_db(args)
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    stats = read_outbox_stats(conn)
+    path = _db_path(args)
+    meta = readonly.meta(path)
+    stats = readonly.outbox_stats(path)
     now = time.time()
     status_at = float(meta.get("status_at", "0") or 0)
-    rejects = dict(conn.execute("SELECT reason, count(*) FROM rejects GROUP BY reason").fetchall())
+    rejects = readonly.reject_counts(path)
     report = {
         "device": meta.get("device_id"),
         "epoch": meta.get("epoch"),
@@ -98,9 +95,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check_fence(args: argparse.Namespace) -> int:
     """Connects as this device and tries a platform-only topic: 0 refused (fenced), 1 accepted, 3 unreachable."""
-    from edge_agent.agent import KeyFileError, link_settings, read_password
+    from edge_agent.contract.topics import Topics
     from edge_agent.fence_check import check_fence
-    from edge_agent.sync.topics import Topics
+    from edge_agent.wiring import KeyFileError, link_settings, read_password
 
     config = _load(args.config)
     problems = file_problems(config)
@@ -122,17 +119,10 @@ def cmd_check_fence(args: argparse.Namespace) -> int:
 
 
 def cmd_basket_show(args: argparse.Namespace) -> int:
-    conn = _open_db(args)
-    cart_ids = (
-        [args.cart] if args.cart else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]
-    )
-    out: dict[str, dict[str, object]] = {}
-    for cart_id in cart_ids:
-        seal = carts.seal_of(conn, cart_id)
-        out[cart_id] = {
-            "lines": {line.sku: line.qty for line in lines_of(carts.live_entries(conn, cart_id))},
-            "order_id": None if seal is None else seal.order_id,
-        }
+    out: dict[str, dict[str, object]] = {
+        cart_id: {"lines": {line.sku: line.qty for line in lines}, "order_id": order_id}
+        for cart_id, (lines, order_id) in readonly.baskets(_db_path(args), args.cart).items()
+    }
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -150,7 +140,6 @@ def cmd_catalog_lookup(args: argparse.Namespace) -> int:
     """What the device would show for a code, from its catalog cache (read-only; always labelled offline)."""
     from biip.rcn import RcnRegion
 
-    from edge_agent.catalog.lookup import lookup
     from edge_agent.identifiers.gtin import InvalidCode
     from edge_agent.identifiers.product_key import parse_code
 
@@ -161,7 +150,7 @@ def cmd_catalog_lookup(args: argparse.Namespace) -> int:
     except InvalidCode as exc:
         print(f"edge-agent: {args.code!r} is not a product code: {exc.reason}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    result = lookup(_open_db(args), key, online=False)
+    result = readonly.lookup_code(_db_path(args), key)
     if args.json:
         print(result.model_dump_json(indent=2, exclude_none=True))
         return 0 if result.found else 1
@@ -195,7 +184,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_asyncapi(args: argparse.Namespace) -> int:
-    from edge_agent.sync.asyncapi import render_asyncapi
+    from edge_agent.asyncapi import render_asyncapi
 
     text = render_asyncapi()
     if args.out:

@@ -16,8 +16,8 @@ from pydantic_core import ErrorDetails
 from edge_agent import const
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
-from edge_agent.picking.config import PickingSection
 from edge_agent.readers.ble.config import BleConfig
+from edge_agent.roles.picking_config import PickingSection
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
 RESERVED_DEVICE_ID = "platform"

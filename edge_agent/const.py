@@ -6,22 +6,12 @@ Config may override the ones marked *default*; the rest are protocol or safety l
 from __future__ import annotations
 
 # --- identity -------------------------------------------------------------------------------------------
-EPOCH_BITS = 64
-"""A random 64-bit epoch is created with each database, so a recreated database never reuses a seq (sync note §3.4)."""
 
 # --- cart domain ----------------------------------------------------------------------------------------
-MAX_LINE_QTY = 999
-"""Largest quantity one op may carry: a scan burst or a typo must not order a pallet from a kiosk."""
 
-MAX_OBSERVED_IDS = 10_000
-"""Bound on the entry ids a remove/clear may name; a hostile payload must not allocate without limit."""
 
 # --- hybrid logical clock -------------------------------------------------------------------------------
-HLC_COUNTER_BITS = 16
-"""48-bit wall milliseconds + 16-bit logical counter packed in one int (Kulkarni et al. 2014)."""
 
-HLC_SUSPECT_AHEAD_MS = 5 * 60 * 1000
-"""The platform flags an HLC more than 5 min ahead of its own clock as clock_suspect (sync note §3.4)."""
 
 # --- storage --------------------------------------------------------------------------------------------
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -85,39 +75,26 @@ WILL_DELAY_S = 30
 SHUTDOWN_PUBACK_WAIT_S = 2.0
 """A stopping agent waits this long at most for its "offline" status to be acknowledged (paho #597)."""
 
-INBOUND_MAX_BYTES = 1024 * 1024
-"""Inbound payloads above 1 MiB are rejected before parsing; a snapshot of a real basket is a few KB."""
 
-TICK_S = 0.5
+SYNC_REQUEST_MAX_CARTS = 1000
+"""A sync request names at most the 1000 newest carts (the contract's bound on SyncRequest.cart_ids)."""
+
+HEARTBEAT_S = 5.0
+"""The heartbeat's period (status file, session housekeeping, presence, the watchdog), or the watchdog's half."""
+
+READER_JOIN_S = 5.0
+"""A stopping agent waits this long for each reader thread (nfcpy and cv2 loops check their stop event often)."""
+
+PUMP_TICK_S = 0.5
 """Housekeeping period of the sync pump (ack timeouts, status file, congestion check)."""
 
 # --- inbound bounds: every figure a broker client can send is bounded (issue 10) ---------------------------
-MAX_WIRE_INT = 2**63 - 1
-"""SQLite stores INTEGER as a signed 64-bit value: a larger figure would raise OverflowError on insert. Seqs,
-watermarks, HLCs and versions are bounded by it in the contract models, so a hostile figure is a schema reject."""
 
 DEFAULT_MAX_CLOCK_AHEAD_S = 300.0
 """*default* A remote HLC more than 5 min ahead of this device's wall clock is not adopted (the maximum-offset
 rule of HLC-based databases): one message must not push the clock into the future for every later op. The
 platform flags HLCs 5 min ahead of its own clock as clock_suspect (HLC_SUSPECT_AHEAD_MS), the same bound."""
 
-CLOCK_FLOOR_MS = 1_767_225_600_000
-"""2026-01-01T00:00:00Z, before this release was built: a wall clock earlier than this is not synchronised (a
-Pi without RTC boots at 1970), so the maximum-offset rule measures against this floor instead of the wall."""
-
-MAX_VERSION_JUMP = 1_000_000
-"""A cart snapshot or catalog update may move its version forward by at most this much at once. The platform
-bumps a cart's version once per applied batch; a million batches during one outage is far beyond any real
-cart, while a hostile 2**62 would make every real snapshot afterwards look stale."""
-
-MAX_PRICE_MINOR = 100_000_000
-"""A shelf price above 1,000,000.00 in any currency is a corrupt or hostile figure, not a product."""
-
-MAX_STOCK_UNITS = 10_000_000
-"""Units on hand of one variant in one store; beyond this the figure is corrupt or hostile."""
-
-MAX_WIRE_TEXT = 256
-"""Free text in an inbound message (attribute values, CloudEvents subject, ids) is at most this long."""
 
 # --- barcode reader -------------------------------------------------------------------------------------
 DEFAULT_DEBOUNCE_S = 2.0

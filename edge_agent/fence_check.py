@@ -15,7 +15,6 @@ platform's real ack; the check never sends one.
 from __future__ import annotations
 
 import secrets
-import ssl
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -26,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge_agent.sync.link import LinkSettings
+from edge_agent.sync.link import LinkSettings, apply_credentials
 from edge_agent.sync.link_reasons import Attempt, AttemptTrace, connect_failure
 
 __all__ = ["FENCE_CLIENT_SUFFIX", "PROBE_WAIT_S", "FenceVerdict", "check_fence"]
@@ -92,17 +91,7 @@ class _Probe:
             reconnect_on_failure=False,
         )
         client.connect_timeout = s.connect_timeout_s
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls is not None:
-            client.tls_set(
-                ca_certs=s.tls.ca_file,
-                certfile=s.tls.cert_file,
-                keyfile=s.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(not s.tls.check_hostname)
+        apply_credentials(client, s)
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_: self.down.set()
         client.on_subscribe = self._on_subscribe

@@ -15,37 +15,14 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from edge_agent.contract.presence import PresenceReport, ZonePresence
 from edge_agent.readers.ble.config import PresenceConfig
 from edge_agent.readers.ble.events import Role, Zone, ZoneChanged
 
 MAX_OPEN_VISITS = 10_000
 """Bound on visit records held at once; a shop floor has hundreds of tracked beacons at most."""
 
-__all__ = ["PresenceAggregator", "PresenceConfig", "PresenceReport", "ZonePresence"]
-
-
-class ZonePresence(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    role: Role
-    zone: Zone
-    visitors: int = Field(description="distinct beacons in the zone at any time during the bucket")
-    peak_occupancy: int = Field(description="most beacons in the zone at the same time")
-    dwell_histogram: list[int] = Field(
-        description="visits that ended in this bucket by dwell: [< bins[0], < bins[1], ..., >= bins[-1]]"
-    )
-
-
-class PresenceReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    bucket_start: datetime
-    bucket_s: int
-    dwell_bins_s: list[float]
-    zones: list[ZonePresence]
-    suppressed_cells: int = Field(description="shopper cells left out for having fewer than min_count visitors")
+__all__ = ["PresenceAggregator", "PresenceConfig"]
 
 
 @dataclass(slots=True)

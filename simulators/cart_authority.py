@@ -23,7 +23,7 @@ from typing import Final
 
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.identity.tokens import MERGE_GRANT_ATTR, check_merge_proof
-from edge_agent.picking.desk import CART_PREFIX as PICK_CART_PREFIX
+from edge_agent.roles.picking import CART_PREFIX as PICK_CART_PREFIX
 
 PROFILE_OWNER: Final = "profile"
 """The owner recorded for a shopper's profile cart: no device id can be this (reserved for the platform's CN)."""

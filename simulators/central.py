@@ -29,38 +29,25 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge_agent.catalog.models import CatalogItem, CatalogUpdate
-from edge_agent.domain.basket import AddItem, BasketCommand, Refused, SetAttribute, plan
-from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
-from edge_agent.domain.hlc import HybridClock
-from edge_agent.domain.ops import CartOp, OpKind
-from edge_agent.store import carts, inspect
-from edge_agent.store.db import connect, migrate, new_epoch, transaction
-from edge_agent.store.device import wall_clock_ms
-from edge_agent.store.schema import PLATFORM_MIGRATIONS
-from edge_agent.sync.inbound import Rejected, parse_event
-from edge_agent.sync.messages import (
-    T_ERASED,
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.cart import (
     T_OPS,
     T_SYNC_REQUEST,
     AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
-    CatalogUpdateEvent,
     EpochWatermark,
-    ErasureDone,
-    ErasureDoneEvent,
-    ErasureRequest,
-    ErasureRequestEvent,
     OpsBatchEvent,
     SealModel,
     SnapshotAttr,
     SnapshotEntryModel,
     SnapshotEvent,
     SyncRequestEvent,
-    utcnow,
 )
-from edge_agent.sync.topics import (
+from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
+from edge_agent.contract.codec import Rejected, parse_event
+from edge_agent.contract.device import T_ERASED, ErasureDone, ErasureDoneEvent, ErasureRequest, ErasureRequestEvent
+from edge_agent.contract.topics import (
     PLATFORM_ERASED_FILTER,
     PLATFORM_OPS_FILTER,
     PLATFORM_SYNC_FILTER,
@@ -68,6 +55,14 @@ from edge_agent.sync.topics import (
     Topics,
     parse_device_topic,
 )
+from edge_agent.domain.basket import AddItem, BasketCommand, Refused, SetAttribute, plan
+from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
+from edge_agent.domain.hlc import HybridClock
+from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.store import carts, readonly
+from edge_agent.store.db import connect, migrate, new_epoch, transaction
+from edge_agent.store.device import wall_clock_ms
+from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from simulators import cart_authority as authority
 
 log = logging.getLogger("central")
@@ -556,6 +551,12 @@ class CentralPlatform:
             ids = [r[0] for r in self._conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
         return {c: self.cart(c) for c in ids}
 
+    def applied_op_ids(self, device: str) -> set[str]:
+        """Every op id of this device the platform has recorded as applied (deduped per op)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT device, epoch, seq FROM applied_ops WHERE device = ?", (device,))
+            return {f"{d}:{e}:{s}" for d, e, s in rows}
+
     def applied_count(self, device: str | None = None) -> int:
         with self._lock:
             if device is None:
@@ -565,9 +566,9 @@ class CentralPlatform:
 
 def dump_carts(db_path: Path) -> dict[str, dict[str, int]]:
     """Read a central database without a broker (``--dump``)."""
-    with inspect.read_only(db_path) as conn:
+    with readonly.read_only(db_path) as conn:
         ids = [r[0] for r in conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
-    return {c: inspect.basket_quantities(db_path, c) for c in ids}
+    return {c: readonly.basket_quantities(db_path, c) for c in ids}
 
 
 def main(argv: list[str] | None = None) -> int:

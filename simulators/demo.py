@@ -32,11 +32,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from edge_agent.config import load_config
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.device import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent
+from edge_agent.contract.topics import Topics
 from edge_agent.identifiers.gtin import normalise_gtin
 from edge_agent.identity.tokens import Claims, confirm_code, issue_token
-from edge_agent.store import inspect
-from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent, utcnow
-from edge_agent.sync.topics import Topics
+from edge_agent.store import readonly
 from simulators import demo_roles
 from simulators.beacons import FakeBlueZ, PrivateSystemBus, app_token
 from simulators.broker import MosquittoBroker
@@ -67,14 +68,14 @@ def _cart_in_store(db: Path, cart_id: str) -> dict[str, int]:
     if not db.exists():
         return {}
     try:
-        return inspect.basket_quantities(db, cart_id)
+        return readonly.basket_quantities(db, cart_id)
     except sqlite3.Error:  # the agent is still creating its schema
         return {}
 
 
 def _unconfirmed(db: Path) -> int:
     try:
-        return inspect.outbox_stats(db).total if db.exists() else 0
+        return readonly.outbox_stats(db).total if db.exists() else 0
     except sqlite3.Error:
         return 0
 

@@ -26,7 +26,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import BaseModel
 
-from edge_agent.sync.messages import (
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.topics import Topics
+from edge_agent.contract.workflow import (
     AssistReply,
     AssistReplyEvent,
     MirrorCommand,
@@ -35,9 +37,7 @@ from edge_agent.sync.messages import (
     ShelfCommandEvent,
     ToteCommand,
     ToteCommandEvent,
-    utcnow,
 )
-from edge_agent.sync.topics import Topics
 from simulators.beacons import FakeBlueZ, PrivateSystemBus
 from simulators.broker import MosquittoBroker
 from simulators.central import CentralPlatform

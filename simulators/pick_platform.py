@@ -33,8 +33,9 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.picking.desk import CLAIM_ATTR, STATE_ATTR, pick_cart
-from edge_agent.picking.messages import (
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.cart import CartSnapshot
+from edge_agent.contract.picking import (
     ClaimDecision,
     ClaimDecisionEvent,
     PickOrderEvent,
@@ -44,9 +45,8 @@ from edge_agent.picking.messages import (
     SubstitutionDecisions,
     SubstitutionDecisionsEvent,
 )
-from edge_agent.picking.topics import claim_topic, decisions_topic, order_topic
-from edge_agent.sync.messages import CartSnapshot, utcnow
-from edge_agent.sync.topics import Topics
+from edge_agent.contract.topics import Topics, claim_topic, decisions_topic, order_topic
+from edge_agent.roles.picking import CLAIM_ATTR, STATE_ATTR, pick_cart
 from simulators.central import CentralPlatform
 
 log = logging.getLogger("pick-platform")

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from edge_agent.const import MAX_LINE_QTY
 from edge_agent.domain.cart import Entry
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartOp, OpKind, make_op_id
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge_agent.const import CLOCK_FLOOR_MS, HLC_COUNTER_BITS, MAX_WIRE_INT
+from edge_agent.domain.const import CLOCK_FLOOR_MS, HLC_COUNTER_BITS, MAX_WIRE_INT
 
 _COUNTER_MASK = (1 << HLC_COUNTER_BITS) - 1
 

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from edge_agent.const import MAX_LINE_QTY, MAX_OBSERVED_IDS
+from edge_agent.domain.const import MAX_LINE_QTY, MAX_OBSERVED_IDS
 
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 """Device ids appear in topics and op ids: lowercase, no ':' '/' '+' '#', at most 64 characters."""

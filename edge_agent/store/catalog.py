@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from edge_agent.catalog.models import CatalogItem, CatalogUpdate
+from edge_agent.contract.catalog import CatalogItem, CatalogUpdate
 from edge_agent.store.db import transaction
 
 CATALOG_VERSION_KEY = "catalog_version"

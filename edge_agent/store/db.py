@@ -16,12 +16,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.db import Database
 
-from edge_agent.const import (
-    EPOCH_BITS,
-    SQLITE_BUSY_TIMEOUT_MS,
-    SQLITE_JOURNAL_SIZE_LIMIT,
-    SQLITE_WAL_AUTOCHECKPOINT_PAGES,
-)
+from edge_agent.const import SQLITE_BUSY_TIMEOUT_MS, SQLITE_JOURNAL_SIZE_LIMIT, SQLITE_WAL_AUTOCHECKPOINT_PAGES
+from edge_agent.domain.const import EPOCH_BITS
 
 log = logging.getLogger(__name__)
 

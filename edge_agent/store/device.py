@@ -16,14 +16,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.catalog.models import CatalogUpdate
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
+from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp
+from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts, catalog
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
+from edge_agent.store.lookup import lookup
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,10 @@ class DeviceStore:
     def seal_of(self, cart_id: str) -> Seal | None:
         return carts.seal_of(self.conn, cart_id)
 
+    def cart_attrs(self, cart_id: str) -> dict[str, str | None]:
+        """A cart's LWW attributes (a tote's state, associate and customer; the platform's order id)."""
+        return {a.key: a.value for a in carts.attrs(self.conn, cart_id)}
+
     def quantities(self, cart_id: str) -> dict[str, int]:
         return quantities(self.live_entries(cart_id))
 
@@ -168,6 +174,13 @@ class DeviceStore:
 
     def catalog_version(self) -> int | None:
         return catalog.catalog_version(self.conn)
+
+    def lookup(self, key: ProductKey, *, online: bool) -> LookupResult:
+        """What a screen shows for a code: price, stock, other sizes, each with its as-of time."""
+        return lookup(self.conn, key, online=online)
+
+    def catalog_item(self, gtin14: str) -> catalog.CachedItem | None:
+        return catalog.get_item(self.conn, gtin14)
 
     def queue_events(self, events: Sequence[tuple[str, str]]) -> None:
         """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX."""

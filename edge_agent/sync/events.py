@@ -7,6 +7,7 @@ the op outbox, which waits for the platform's confirmation.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,12 +16,12 @@ from datetime import UTC, datetime
 from pydantic import JsonValue
 
 from edge_agent.const import EVENTS_IN_FLIGHT
+from edge_agent.contract.topics import Topics
+from edge_agent.contract.workflow import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.domain.workflows.taxonomy import analytics_names
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.link import MqttLink
-from edge_agent.sync.messages import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
-from edge_agent.sync.topics import Topics
+from edge_agent.sync.outlet import Outlet
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ def _json(value: object) -> JsonValue:
 @dataclass
 class EventPublisher:
     store: DeviceStore
-    link: MqttLink
+    out: Outlet
     topics: Topics
     in_flight: dict[int, int] = field(default_factory=dict)
     """mid -> event_outbox row id, for rows handed to paho and not yet PUBACKed."""
@@ -88,14 +89,15 @@ class EventPublisher:
 
     def flush(self) -> None:
         """Hand pending rows to paho while the link is up, at most EVENTS_IN_FLIGHT at a time."""
-        if not self.link.connected:
+        if not self.out.link.connected:
             return
         room = EVENTS_IN_FLIGHT - len(self.in_flight)
         if room <= 0:
             return
         after = max(self.in_flight.values(), default=0)
         for row_id, body in self.store.pending_events(room, after_id=after):
-            mid = self.link.publish(self.topics.events, body.encode())
+            head = json.loads(body)  # stored as a CloudEvent: its type and id are mirrored like every message's
+            mid = self.out.publish_encoded(self.topics.events, body.encode(), head["type"], head["id"])
             if mid is None:
                 return
             self.in_flight[mid] = row_id

@@ -5,80 +5,28 @@ A bad message never stops the agent and never touches a basket.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from edge_agent.catalog.models import CatalogUpdate
-from edge_agent.const import INBOUND_MAX_BYTES, MAX_VERSION_JUMP
+from edge_agent.contract.cart import T_APPLIED, T_SNAPSHOT, AppliedEvent, AppliedWatermark, CartSnapshot, SnapshotEvent
+from edge_agent.contract.catalog import T_CATALOG, CatalogUpdate, CatalogUpdateEvent
+from edge_agent.contract.codec import Rejected, Route, dispatch
+from edge_agent.contract.const import MAX_VERSION_JUMP
+from edge_agent.contract.device import T_ERASURE, ErasureRequest, ErasureRequestEvent
+from edge_agent.contract.topics import Topics
 from edge_agent.domain.cart import AttrWrite, Entry, Seal
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.messages import (
-    T_APPLIED,
-    T_CATALOG,
-    T_ERASURE,
-    T_SNAPSHOT,
-    AppliedEvent,
-    AppliedWatermark,
-    CatalogUpdateEvent,
-    ErasureRequest,
-    ErasureRequestEvent,
-    SnapshotEvent,
-)
-from edge_agent.sync.topics import Topics
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", bound=BaseModel)
-
-
-class Rejected(ValueError):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-def peek_type(payload: bytes) -> str | None:
-    """The CloudEvents ``type`` of a payload, to route it before full validation (None when unreadable)."""
-    if len(payload) > INBOUND_MAX_BYTES:
-        return None
-    try:
-        raw = json.loads(payload)
-    except (ValueError, RecursionError):
-        return None
-    kind = raw.get("type") if isinstance(raw, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
-def parse_event(payload: bytes, model: type[M], expected_type: str) -> M:
-    """Bytes -> validated model, or Rejected with a stable reason code."""
-    if len(payload) > INBOUND_MAX_BYTES:
-        raise Rejected("too_large", f"{len(payload)} bytes > {INBOUND_MAX_BYTES}")
-    try:
-        raw = json.loads(payload)
-    except (ValueError, RecursionError) as exc:  # ValueError: not UTF-8, not JSON, an integer of 4,300+ digits
-        raise Rejected("not_json", str(exc)[:200]) from None
-    if not isinstance(raw, dict):
-        raise Rejected("not_an_event", f"top level is {type(raw).__name__}, not an object")
-    if raw.get("specversion") != "1.0":
-        raise Rejected("unsupported_version", f"specversion {raw.get('specversion')!r}, supported: '1.0'")
-    if raw.get("type") != expected_type:
-        raise Rejected("unexpected_type", f"type {str(raw.get('type'))[:100]!r}, expected {expected_type!r}")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise Rejected("schema", f"{exc.error_count()} error(s), first at {where}: {first['msg']}") from None
 
 
 @dataclass
 class InboundRouter:
+    """The one route table of inbound messages: the sync path's own (acks, snapshots, catalog, erasure) and the
+    routes of the device's role and basket (:meth:`add`). Anything bad is counted with its reason, never acted on."""
+
     store: DeviceStore
     topics: Topics
     on_applied: Callable[[AppliedWatermark], object]
@@ -87,38 +35,47 @@ class InboundRouter:
     on_catalog: Callable[[CatalogUpdate], None] | None = None
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)
+    routes: list[Route] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        t = self.topics
+        self.routes = [
+            Route(t.acks, {T_APPLIED: (AppliedEvent, self._applied)}),
+            Route(t.catalog, {T_CATALOG: (CatalogUpdateEvent, self._catalog)}),
+            Route(t.erasure, {T_ERASURE: (ErasureRequestEvent, self._erasure)}),
+            Route(t.cart_state("+"), {T_SNAPSHOT: (SnapshotEvent, self._snapshot)}),
+            *self.routes,
+        ]
+
+    def add(self, routes: Sequence[Route]) -> None:
+        self.routes.extend(routes)
 
     def handle(self, topic: str, payload: bytes) -> None:
         try:
-            if topic == self.topics.acks:
-                if not payload:  # a cleared retained message
-                    return
-                watermark = parse_event(payload, AppliedEvent, T_APPLIED).data
-                self._check_watermark(watermark)
-                self._check_clock(topic, watermark.hlc)
-                self.on_applied(watermark)
-                self.accepted["applied"] += 1
-            elif topic == self.topics.catalog:
-                if payload:
-                    update = parse_event(payload, CatalogUpdateEvent, T_CATALOG).data
-                    _check_version_jump("catalog", self.store.catalog_version(), update.version)
-                    changed = self.store.apply_catalog(update)
-                    self.accepted["catalog" if changed else "catalog_stale"] += 1
-                    if changed and self.on_catalog is not None:
-                        self.on_catalog(update)
-            elif topic == self.topics.erasure:
-                if payload and self.on_erasure is not None:
-                    self.on_erasure(parse_event(payload, ErasureRequestEvent, T_ERASURE).data)
-                    self.accepted["erasure"] += 1
-            elif topic.startswith(f"{self.topics.prefix}/carts/") and topic.endswith("/state"):
-                if payload:
-                    self._snapshot(topic, parse_event(payload, SnapshotEvent, T_SNAPSHOT))
-            else:
+            if not dispatch(self.routes, topic, payload):
                 raise Rejected("unknown_topic", topic[:200])
         except Rejected as rej:
             self.reject(topic, rej)
         except (ValueError, OverflowError) as exc:  # a figure the models let through but storage cannot hold
             self.reject(topic, Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}"))
+
+    def _applied(self, topic: str, watermark: AppliedWatermark) -> None:
+        self._check_watermark(watermark)
+        self._check_clock(topic, watermark.hlc)
+        self.on_applied(watermark)
+        self.accepted["applied"] += 1
+
+    def _catalog(self, _topic: str, update: CatalogUpdate) -> None:
+        _check_version_jump("catalog", self.store.catalog_version(), update.version)
+        changed = self.store.apply_catalog(update)
+        self.accepted["catalog" if changed else "catalog_stale"] += 1
+        if changed and self.on_catalog is not None:
+            self.on_catalog(update)
+
+    def _erasure(self, _topic: str, request: ErasureRequest) -> None:
+        if self.on_erasure is not None:
+            self.on_erasure(request)
+            self.accepted["erasure"] += 1
 
     def reject(self, topic: str, rej: Rejected) -> None:
         """Counted, logged with its reason and kept in the rejects table; never acted on."""
@@ -143,8 +100,7 @@ class InboundRouter:
         if not self.store.clock.admits(remote_hlc):
             self.reject(topic, Rejected("clock_ahead", f"hlc {remote_hlc} beyond the allowed offset; not adopted"))
 
-    def _snapshot(self, topic: str, event: SnapshotEvent) -> None:
-        snap = event.data
+    def _snapshot(self, topic: str, snap: CartSnapshot) -> None:
         if topic != self.topics.cart_state(snap.cart_id):
             raise Rejected("topic_mismatch", f"snapshot of {snap.cart_id} published on {topic[:200]}")
         _check_version_jump("snapshot", self.store.snapshot_version(snap.cart_id), snap.version)

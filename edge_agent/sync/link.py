@@ -297,17 +297,7 @@ class MqttLink:
         )
         client.suppress_exceptions = True
         client.enable_logger(logging.getLogger("paho"))
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls is not None:
-            client.tls_set(
-                ca_certs=s.tls.ca_file,
-                certfile=s.tls.cert_file,
-                keyfile=s.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(not s.tls.check_hostname)
+        apply_credentials(client, s)
         if self.will_factory is not None:
             will = self.will_factory()
             will_props = None
@@ -323,14 +313,7 @@ class MqttLink:
         return client
 
     def _guard(self, callback: Callable[..., None]) -> Callable[..., None]:
-        def guarded(*args: Any) -> None:
-            try:
-                callback(*args)
-            except Exception:  # an escaping exception would end paho's network thread
-                self.counters.callback_errors += 1
-                log.exception("mqtt: callback %s failed", callback.__name__)
-
-        return guarded
+        return exception_safe(callback, self.counters)
 
     def _to_loop(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop
@@ -379,3 +362,32 @@ def _disable_nagle(client: paho.Client) -> None:
     if isinstance(sock, socket.socket):  # ssl.SSLSocket is one too
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def exception_safe(callback: Callable[..., None], counters: LinkCounters) -> Callable[..., None]:
+    """Wraps a paho callback: an escaping exception would end paho's network thread (ThingsBoard gateway #2086),
+    so it is logged and counted instead."""
+
+    def guarded(*args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            counters.callback_errors += 1
+            log.exception("mqtt: callback %s failed", callback.__name__)
+
+    return guarded
+
+
+def apply_credentials(client: paho.Client, s: LinkSettings) -> None:
+    """Username and password, and TLS that is never downgraded: the same for the daemon and `--check-fence`."""
+    if s.username is not None:
+        client.username_pw_set(s.username, s.password)
+    if s.tls is not None:
+        client.tls_set(
+            ca_certs=s.tls.ca_file,
+            certfile=s.tls.cert_file,
+            keyfile=s.tls.key_file,
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+        client.tls_insecure_set(not s.tls.check_hostname)

@@ -10,14 +10,15 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge_agent.const import BATCH_MAX_BYTES, MAX_UNCONFIRMED_OPS, TICK_S
+from edge_agent.const import BATCH_MAX_BYTES, MAX_UNCONFIRMED_OPS, PUMP_TICK_S, SYNC_REQUEST_MAX_CARTS
+from edge_agent.contract.cart import T_OPS, AppliedWatermark, SyncRequest, SyncRequestEvent, encode_ops_batch
+from edge_agent.contract.topics import Topics
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.link import MqttLink
-from edge_agent.sync.messages import T_OPS, AppliedWatermark, encode_ops_batch
-from edge_agent.sync.topics import Topics
+from edge_agent.sync.outlet import Outlet
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class _InFlight:
 @dataclass
 class OutboxPump:
     store: DeviceStore
-    link: MqttLink
+    out: Outlet
     topics: Topics
     source: str
     settings: PumpSettings
@@ -76,9 +77,9 @@ class OutboxPump:
     async def run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                await asyncio.wait_for(self._wake.wait(), PUMP_TICK_S)
             self._wake.clear()
-            if self.monotonic() - self._last_housekeeping >= TICK_S:  # on the tick, not on every wake-up
+            if self.monotonic() - self._last_housekeeping >= PUMP_TICK_S:  # on the tick, not on every wake-up
                 self._last_housekeeping = self.monotonic()
                 self._housekeeping()
             self._fill_window()
@@ -128,10 +129,21 @@ class OutboxPump:
                 self.on_confirmed(deleted)
         return deleted
 
+    def sync_request(self) -> None:
+        """After each connect the device asks for snapshots, watermarks and catalog changes instead of trusting
+        retained delivery (a broker that restarted without persistence has none)."""
+        device = self.store.device_id
+        data = SyncRequest(
+            device=device,
+            cart_ids=self.store.cart_ids()[-SYNC_REQUEST_MAX_CARTS:],
+            catalog_version=self.store.catalog_version(),
+        )
+        self.out.publish(self.topics.sync, SyncRequestEvent, data, event_id=f"{device}:sync:{uuid.uuid4()}")
+
     # --- internals ----------------------------------------------------------------------------------------
     def _fill_window(self) -> None:
         while (
-            self.link.connected
+            self.out.link.connected
             and len(self._inflight) < self._window
             and self._inflight_ops + self._awaiting_confirmation < self.max_unconfirmed_ops
         ):
@@ -148,7 +160,7 @@ class OutboxPump:
                 self.store.clock.last,
             )
             event_id = f"{self.store.device_id}:{self.store.epoch}:{seqs[0]}-{seqs[-1]}"
-            mid = self.link.publish(self.topics.ops, payload, user_properties=(("ce_type", T_OPS), ("ce_id", event_id)))
+            mid = self.out.publish_encoded(self.topics.ops, payload, T_OPS, event_id)
             if mid is None:
                 self.store.release(seqs)
                 return
@@ -165,8 +177,8 @@ class OutboxPump:
             self._awaiting_confirmation = max(0, self._awaiting_confirmation - expired)
             self.counters.ack_timeouts += expired
             log.info("sync: %d ops unconfirmed after %.0fs, sending again", expired, self.settings.ack_timeout_s)
-        if self._inflight and self.link.connected:
+        if self._inflight and self.out.link.connected:
             oldest = min(f.sent_at for f in self._inflight.values())
             if self.monotonic() - oldest > self.settings.congestion_timeout_s:
                 self.counters.congestion_reconnects += 1
-                self.link.force_reconnect(f"no PUBACK for {self.settings.congestion_timeout_s:.0f}s")
+                self.out.link.force_reconnect(f"no PUBACK for {self.settings.congestion_timeout_s:.0f}s")

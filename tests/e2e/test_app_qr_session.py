@@ -50,7 +50,7 @@ def camera_config(tmp_path: Path, port: int, codes: list[str]) -> AgentConfig:
 
 
 def reader_done(agent: InProcessAgent) -> bool:
-    return agent.agent is not None and agent.agent.reader_health.get("barcode") == "stopped"
+    return agent.agent is not None and agent.agent.status.reader_health.get("barcode") == "stopped"
 
 
 def test_an_app_qr_code_at_the_camera_identifies_the_shopper_and_the_merge_waits_for_confirmation(
@@ -89,9 +89,9 @@ def test_an_expired_app_code_is_refused_and_the_guest_basket_stays_anonymous(
     wait_until(lambda: reader_done(agent), 30, "the camera video played to its end")
     wait_until(lambda: agent.basket() == {FIRST: 1}, 10, "the product scan counted")
     wait_until(
-        lambda: agent.agent is not None and agent.agent.sessions.rejected["expired_code"] == 1,
+        lambda: agent.agent is not None and agent.agent.basket.sessions.rejected["expired_code"] == 1,
         10,
         "the expired code counted with its reason",
-        details=lambda: agent.agent.sessions.rejected if agent.agent else None,
+        details=lambda: agent.agent.basket.sessions.rejected if agent.agent else None,
     )
     assert session_of(agent).state is SessionState.ANONYMOUS

@@ -12,11 +12,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import ConfigError, load_config
+from edge_agent.contract.topics import Topics
 from edge_agent.identifiers.gtin import normalise_gtin
 from edge_agent.readers.barcode.decoders import Symbol
 from edge_agent.readers.barcode.reader import symbol_to_event
 from edge_agent.readers.events import InputRejected
-from edge_agent.sync.topics import Topics
 from simulators.camera import DEMO_CODES, corrupt_video, write_scan_video
 from simulators.central import CentralPlatform
 from tests.e2e.test_spine import AgentFactory, converge
@@ -189,9 +189,9 @@ def test_a_code128_label_with_a_bad_check_digit_is_counted_and_the_rest_still_sy
     )
     agent = agent_factory(make_config(tmp_path, broker.port, video=video, cart_id=CART))
     assert agent.agent is not None
-    wait_until(lambda: agent.agent.reader_health.get("barcode") == "stopped", 30, "end of video")  # type: ignore[union-attr]
+    wait_until(lambda: agent.agent.status.reader_health.get("barcode") == "stopped", 30, "end of video")  # type: ignore[union-attr]
     converge(agent, central, {normalise_gtin(good): 1})
-    assert agent.agent.rejected.get("barcode:bad_check_digit", 0) >= 1
+    assert agent.agent.status.rejected.get("barcode:bad_check_digit", 0) >= 1
 
 
 def test_a_corrupt_and_truncated_video_ends_the_reader_cleanly_and_the_agent_keeps_syncing(
@@ -201,7 +201,7 @@ def test_a_corrupt_and_truncated_video_ends_the_reader_cleanly_and_the_agent_kee
     broken = corrupt_video(clean, tmp_path / "broken.avi", garbage_frames=[1, 2, 3, 12], keep_fraction=0.6)
     agent = agent_factory(make_config(tmp_path, broker.port, video=broken, cart_id=CART))
     assert agent.agent is not None
-    wait_until(lambda: agent.agent.reader_health.get("barcode") == "stopped", 30, "reader stopped")  # type: ignore[union-attr]
+    wait_until(lambda: agent.agent.status.reader_health.get("barcode") == "stopped", 30, "reader stopped")  # type: ignore[union-attr]
     gtin = normalise_gtin(DEMO_CODES[3])
     agent.scan(gtin)
     wait_until(lambda: agent.basket().get(gtin) == 1 and agent.outbox_total() == 0, 15, "sync after a broken camera")

@@ -22,10 +22,17 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from edge_agent.catalog.models import CatalogItem, CatalogUpdate
-from edge_agent.domain.ops import CartOp, OpKind, make_op_id
-from edge_agent.identifiers.gtin import normalise_gtin
-from edge_agent.picking.messages import (
+from edge_agent.contract.cart import (
+    AppliedEvent,
+    AppliedWatermark,
+    EpochWatermark,
+    OpsBatch,
+    OpsBatchEvent,
+    SnapshotEvent,
+)
+from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
+from edge_agent.contract.device import ErasureRequest, ErasureRequestEvent, SessionCommand, SessionCommandEvent
+from edge_agent.contract.picking import (
     ClaimDecision,
     ClaimDecisionEvent,
     PickOrderEvent,
@@ -35,25 +42,10 @@ from edge_agent.picking.messages import (
     SubstitutionDecisions,
     SubstitutionDecisionsEvent,
 )
-from edge_agent.picking.topics import claim_topic, decisions_topic, order_topic
-from edge_agent.sync.messages import (
-    AppliedEvent,
-    AppliedWatermark,
-    AssistReply,
-    AssistReplyEvent,
-    AssistRequestEvent,
-    AssistRequestMessage,
-    CatalogUpdateEvent,
-    EpochWatermark,
-    ErasureRequest,
-    ErasureRequestEvent,
-    OpsBatch,
-    OpsBatchEvent,
-    SessionCommand,
-    SessionCommandEvent,
-    SnapshotEvent,
-)
-from edge_agent.sync.topics import Topics
+from edge_agent.contract.topics import Topics, claim_topic, decisions_topic, order_topic
+from edge_agent.contract.workflow import AssistReply, AssistReplyEvent, AssistRequestEvent, AssistRequestMessage
+from edge_agent.domain.ops import CartOp, OpKind, make_op_id
+from edge_agent.identifiers.gtin import normalise_gtin
 from simulators.broker import FencedBroker
 from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
@@ -149,7 +141,7 @@ def _acks(agent: InProcessAgent, _p: CentralPlatform) -> tuple[str, bytes]:
 
 def _ui(agent: InProcessAgent, _p: CentralPlatform) -> tuple[str, bytes]:
     assert agent.agent is not None
-    cmd = SessionCommand(action="end_session", session_id=agent.agent.sessions.session.session_id)
+    cmd = SessionCommand(action="end_session", session_id=agent.agent.basket.sessions.session.session_id)
     return K1.ui, _event(SessionCommandEvent, cmd)
 
 
@@ -269,7 +261,7 @@ def state_of(agent: InProcessAgent, central: CentralPlatform, workdir: Path) -> 
     return AgentState(
         basket=agent.basket(),
         outbox=agent.outbox_total(),
-        session_id=a.sessions.session.session_id,
+        session_id=a.basket.sessions.session.session_id,
         accepted=dict(agent.call(lambda: dict(a.router.accepted))),
         rejected=dict(agent.call(lambda: dict(a.router.rejected))),
         rejected_inputs=edge_agent_status(agent, workdir)["rejected_inputs"],
@@ -385,7 +377,7 @@ def test_a_device_cannot_read_another_devices_session(
         barrier(kiosk02, kiosk02)
         # Nor is a live one: once the watcher has it, the broker has routed it, before kiosk-02's next marker.
         live_before = len(watcher.received(lambda t: t == K1.session))
-        kiosk.call(agent.sessions.publish)
+        kiosk.call(agent.basket.sessions.publish)
         wait_until(lambda: len(watcher.received(lambda t: t == K1.session)) > live_before, 10, "a live session")
         barrier(kiosk02, kiosk02)
         assert kiosk02.received(lambda t: t == K1.session) == []

@@ -16,9 +16,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.workflow import AssistReply, AssistReplyEvent, MirrorCommand, MirrorCommandEvent
 from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented
-from edge_agent.sync.messages import AssistReply, AssistReplyEvent, MirrorCommand, MirrorCommandEvent, utcnow
 from simulators.central import CentralPlatform
 from simulators.nfc_tags import TagEmulator, product_tag
 from tests.support.broker import MosquittoBroker
@@ -68,7 +69,7 @@ def handheld_reply(broker: MosquittoBroker, request_id: str, action: str) -> Non
 
 def view(agent: InProcessAgent) -> Any:
     assert agent.agent is not None
-    return agent.agent.last_mirror_view
+    return agent.agent.role.last_view
 
 
 def tap(tags: TagEmulator, gtin14: str, n: int) -> None:

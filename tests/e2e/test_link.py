@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.identifiers.gtin import normalise_gtin
-from edge_agent.sync.link import LinkSettings, MqttLink
+from edge_agent.sync.link import LinkSettings, MqttLink, exception_safe
 from simulators.broker import MosquittoBroker
 from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
@@ -228,6 +228,6 @@ def test_an_exception_in_a_callback_is_counted_and_does_not_escape_to_paho() -> 
     def boom(*_: object) -> None:
         raise RuntimeError("a bug in a callback")
 
-    guarded = link._guard(boom)
+    guarded = exception_safe(boom, link.counters)  # how the link wraps every paho callback
     guarded(None, None, None)
     assert link.counters.callback_errors == 1

@@ -19,11 +19,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.device import SessionCommand, SessionCommandEvent
 from edge_agent.domain.session import SessionState
 from edge_agent.identity.tokens import Claims, confirm_code, issue_token
 from edge_agent.readers.events import InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.readers.nfc.reader import NfcReader, open_frontend
-from edge_agent.sync.messages import SessionCommand, SessionCommandEvent, utcnow
 from simulators.central import CentralPlatform
 from simulators.nfc_tags import TEST_PAN, Card, TagEmulator, payment_card, product_tag, uri_card
 from tests.support.broker import MosquittoBroker
@@ -68,7 +69,7 @@ def tap(tags: TagEmulator, card: Card) -> None:
 
 def session_of(agent: InProcessAgent) -> Any:
     assert agent.agent is not None
-    return agent.agent.sessions.session
+    return agent.agent.basket.sessions.session
 
 
 def screen_confirm_code(config: AgentConfig, preview_id: str | None) -> str | None:
@@ -180,7 +181,7 @@ def test_a_payment_card_is_never_read_and_its_number_reaches_no_disk_log_or_topi
         tap(tags, product_tag(SHOES, "type4", uid=bytes.fromhex("04000000000009")))
         wait_until(lambda: central.cart(agent.cart_id) == {SHOES: 1}, 15, "the next tap still works")
         assert agent.agent is not None
-        assert agent.agent.rejected["nfc:not_an_ndef_tag"] == 1
+        assert agent.agent.status.rejected["nfc:not_an_ndef_tag"] == 1
     finally:
         spy.loop_stop()
         spy.disconnect()
@@ -205,7 +206,7 @@ def test_a_tag_pulled_away_mid_read_is_counted_and_the_next_tap_works(
     wait_until(lambda: central.cart(agent.cart_id) == {SHOES: 1}, 15, "the next tap")
     assert agent.agent is not None
     assert SOCKS not in agent.basket(), "half a read never becomes a scan"
-    assert agent.agent.reader_health["nfc"] == "ok"
+    assert agent.agent.status.reader_health["nfc"] == "ok"
 
 
 def test_a_reader_that_is_missing_then_plugged_in_is_reported_degraded_then_reads(tags: TagEmulator) -> None:
@@ -240,7 +241,7 @@ def test_session_state_on_mqtt_carries_no_pseudonym_or_credential(
     agent = agent_factory(nfc_config(tmp_path, broker.port, tags))
     guest_taps_two_products_then_a_loyalty_card(tags, agent, central)
     assert agent.agent is not None
-    state = agent.agent.sessions.state_model().model_dump_json()
+    state = agent.agent.basket.sessions.state_model().model_dump_json()
     assert PSEUDONYM not in state and "EA1" not in state
     assert json.loads(state)["identified"] is True
 
@@ -286,7 +287,7 @@ def test_a_broker_client_that_read_the_preview_cannot_confirm_the_merge(
     agent = agent_factory(nfc_config(tmp_path, broker.port, tags))
     guest_taps_two_products_then_a_loyalty_card(tags, agent, central)
     assert agent.agent is not None
-    retained = json.loads(agent.call(lambda: agent.agent.sessions.state_model().model_dump_json()))  # type: ignore[union-attr]
+    retained = json.loads(agent.call(lambda: agent.agent.basket.sessions.state_model().model_dump_json()))  # type: ignore[union-attr]
     assert "confirm_code" not in json.dumps(retained), "the code never rides on MQTT"
     forged = SessionCommand(
         action="confirm_merge",
@@ -302,7 +303,7 @@ def test_a_broker_client_that_read_the_preview_cannot_confirm_the_merge(
         client.publish(agent.agent.topics.ui, event.model_dump_json().encode(), qos=1).wait_for_publish(5)
     client.disconnect()
     client.loop_stop()
-    wait_until(lambda: agent.agent.sessions.rejected.get("confirm_code_invalid", 0) == 2, 10, "both refused")  # type: ignore[union-attr]
+    wait_until(lambda: agent.agent.basket.sessions.rejected.get("confirm_code_invalid", 0) == 2, 10, "both refused")  # type: ignore[union-attr]
     assert session_of(agent).state is SessionState.MERGE_PREVIEW
     assert central.cart(PROFILE_CART) == {ONLINE_HAT: 1}, "nothing joined"
     send_ui_command(broker, agent, "confirm_merge", session_of(agent).preview.preview_id)  # the device's own screen

@@ -4,7 +4,7 @@ refused), shorts a line with a reason, proposes a substitute that the platform a
 through an uplink outage; the platform marks it ready for pickup. At the end the platform's pick cart holds
 exactly the confirmed units, nothing lost or doubled, and the events carry their GA4 names.
 
-Needs the agent's wiring of :class:`edge_agent.picking.desk.PickDesk` (``agent.picks``, ``agent.last_pick_view``,
+Needs the handheld role (:mod:`edge_agent.roles.handheld`: ``agent.role.picks``, ``agent.role.last_pick_view``,
 the picking subscription, pick commands on ``dv/{device}/ui``, scans to ``picks.scanned`` first).
 """
 
@@ -19,12 +19,12 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.picking import PickCommand, PickCommandEvent
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.picking.desk import pick_cart
-from edge_agent.picking.messages import PickCommand, PickCommandEvent
 from edge_agent.readers.events import ProductScanned
-from edge_agent.sync.messages import utcnow
+from edge_agent.roles.picking import pick_cart
 from simulators.central import CentralPlatform
 from simulators.pick_platform import PickPlatform
 from tests.support.broker import MosquittoBroker
@@ -71,8 +71,8 @@ def ui(broker: MosquittoBroker, device: str, action: str, **fields: Any) -> None
 def local(agent: InProcessAgent, action: str, **fields: Any) -> None:
     """The UI on the handheld itself, while the handheld has no uplink (its commands never needed one)."""
     inner = agent.agent
-    assert inner is not None and inner.picks is not None
-    desk = inner.picks
+    assert inner is not None and inner.role.picks is not None
+    desk = inner.role.picks
     cmd = PickCommand(action=action, associate=ASSOCIATES[agent.config.device.id], order_id=ORDER, **fields)  # type: ignore[arg-type]
     agent.call(lambda: desk.command(cmd))
 
@@ -85,7 +85,7 @@ def scan(agent: InProcessAgent, code: str, serial: str | None = None) -> None:
 
 def view(agent: InProcessAgent) -> Any:
     assert agent.agent is not None
-    return agent.agent.last_pick_view
+    return agent.agent.role.last_pick_view
 
 
 def current(agent: InProcessAgent) -> Any:
@@ -112,7 +112,7 @@ def test_two_handhelds_one_claim_a_pick_through_an_outage_reaches_the_platform_w
         agents = {d: agent_factory(handheld_config(tmp_path, proxies[d].port, d)) for d in ASSOCIATES}
         for a in agents.values():
             wait_until(lambda a=a: a.connected, 10, "connected")  # type: ignore[misc]
-            assert a.agent is not None and a.agent.picks is not None
+            assert a.agent is not None and a.agent.role.picks is not None
 
         platform.publish_order(ORDER, [("l1", MILK, 2), ("l2", BREAD, 1), ("l3", PHONE, 2)])
         for a in agents.values():
@@ -136,8 +136,8 @@ def test_two_handhelds_one_claim_a_pick_through_an_outage_reaches_the_platform_w
             lambda: current(loser) is not None and current(loser).claim == "lost", 10, "the loser told",
             details=lambda: view(loser),
         )  # fmt: skip
-        assert loser.agent is not None and loser.agent.picks is not None
-        assert loser.agent.picks.refused["claimed_by_other"] >= 1 or view(loser).refused == "claimed_by_other"
+        assert loser.agent is not None and loser.agent.role.picks is not None
+        assert loser.agent.role.picks.refused["claimed_by_other"] >= 1 or view(loser).refused == "claimed_by_other"
 
         ui(broker, winner_id, "start")
         wait_until(lambda: current(winner).state == "picking", 10, "picking")

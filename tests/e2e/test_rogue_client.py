@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge_agent.catalog.lookup import lookup
+from edge_agent.contract.topics import Topics
 from edge_agent.domain.hlc import pack, wall_ms_of
 from edge_agent.identifiers.gtin import normalise_gtin
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import merge_proof
-from edge_agent.sync.topics import Topics
+from edge_agent.store.lookup import lookup
 from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
 from tests.e2e.test_spine import AgentFactory, converge

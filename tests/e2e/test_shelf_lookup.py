@@ -37,7 +37,7 @@ def scan(agent: InProcessAgent, gtin14: str) -> None:
 
 def shown(agent: InProcessAgent) -> Any:
     assert agent.agent is not None
-    return agent.agent.last_lookup
+    return agent.agent.role.last_lookup
 
 
 def test_a_shelf_scan_shows_price_and_stock_as_of_their_times_and_offline_lookups_say_so(
@@ -117,7 +117,7 @@ def test_shelf_events_reach_the_platform_mapped_for_analytics_and_survive_an_out
         wait_until(lambda: not agent.connected, 15, "offline")
         assert agent.agent is not None
         inner = agent.agent
-        agent.call(lambda: inner.shelf.report_price(OXFORD_M, 4499, "emp-042", 1.0))  # type: ignore[union-attr]
+        agent.call(lambda: inner.role.desk.report_price(OXFORD_M, 4499, "emp-042", 1.0))  # type: ignore[union-attr]
         scan(agent, OXFORD_M)  # offline lookups are reported too, flagged
         proxy.pass_through()
         central.change_item("acme", "s042", OXFORD_M, stock=1, stock_as_of=MORNING + timedelta(hours=2))

@@ -51,7 +51,7 @@ def test_codes_in_a_camera_video_arrive_in_the_central_cart_with_their_quantitie
 
     expected = Counter(normalise_gtin(code) for code, _ in script if code)
     wait_until(
-        lambda: agent.agent is not None and agent.agent.reader_health.get("barcode") == "stopped",
+        lambda: agent.agent is not None and agent.agent.status.reader_health.get("barcode") == "stopped",
         30,
         "the reader to reach the end of the video",
     )
@@ -147,7 +147,7 @@ def test_checkout_is_sealed_by_the_platform_and_the_kiosk_moves_on_to_a_fresh_ba
     converge(agent, central, {gtins[0]: 1, gtins[1]: 1})
     assert agent.agent is not None
     first_basket = agent.cart_id
-    agent.call(agent.agent.checkout)  # committed before the web acts: the web's add is concurrent
+    agent.call(agent.agent.basket.checkout)  # committed before the web acts: the web's add is concurrent
     central.add_online(first_basket, gtins[2], 1)
     wait_until(lambda: central.seal(first_basket) is not None, 15, "the platform's seal")
     seal = central.seal(first_basket)

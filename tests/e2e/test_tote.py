@@ -13,10 +13,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.workflow import ToteCommand, ToteCommandEvent
 from edge_agent.identifiers.product_key import parse_code
 from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented, ProductScanned
-from edge_agent.sync.messages import ToteCommand, ToteCommandEvent, utcnow
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import ProxyFactory
@@ -61,7 +62,7 @@ def scan(agent: InProcessAgent, gtin14: str) -> None:
 
 def view(agent: InProcessAgent) -> Any:
     assert agent.agent is not None
-    return agent.agent.last_tote_view
+    return agent.agent.role.last_tote_view
 
 
 def app_code() -> str:
@@ -101,18 +102,18 @@ def test_a_tote_built_through_an_outage_and_a_restart_reaches_the_platform_attri
         scan(agent, BELT)
         inner = agent.agent
         assert inner is not None
-        agent.call(lambda: inner.totes.command(ToteCommand(action="park", associate="emp-042")))  # type: ignore[union-attr]
+        agent.call(lambda: inner.role.totes.command(ToteCommand(action="park", associate="emp-042")))  # type: ignore[union-attr]
         wait_until(lambda: view(agent).state is None and tote_id in view(agent).parked, 10, "parked offline")
         agent.stop()  # the handheld's battery runs out
 
         agent = agent_factory(config)  # back on the charger: same database
         wait_until(lambda: agent.agent is not None and view(agent) is not None, 10, "restored")
         assert tote_id in view(agent).parked
-        agent.call(lambda: agent.agent.totes.command(  # type: ignore[union-attr]
+        agent.call(lambda: agent.agent.role.totes.command(  # type: ignore[union-attr]
             ToteCommand(action="resume", associate="emp-042", tote_id=tote_id)))  # fmt: skip
         wait_until(lambda: view(agent).state == "customer_attached", 10, "resumed")
         scan(agent, SOCKS)
-        agent.call(lambda: agent.agent.totes.command(ToteCommand(action="submit", associate="emp-042")))  # type: ignore[union-attr]
+        agent.call(lambda: agent.agent.role.totes.command(ToteCommand(action="submit", associate="emp-042")))  # type: ignore[union-attr]
         proxy.pass_through()
 
         wait_until(
@@ -177,7 +178,7 @@ def test_a_paid_tote_is_collected_line_by_line_with_an_unavailable_line_and_a_su
     wait_until(lambda: agent.connected, 10, "connected")
 
     def command(action: str, **fields: Any) -> None:
-        agent.call(lambda: agent.agent.totes.command(ToteCommand(action=action, associate="emp-042", **fields)))  # type: ignore[union-attr,arg-type]
+        agent.call(lambda: agent.agent.role.totes.command(ToteCommand(action=action, associate="emp-042", **fields)))  # type: ignore[union-attr,arg-type]
 
     command("open")
     wait_until(lambda: view(agent) is not None and view(agent).state == "draft", 10, "a draft tote")

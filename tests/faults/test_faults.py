@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from edge_agent.identifiers.gtin import normalise_gtin
-from edge_agent.store import inspect
+from edge_agent.store import readonly
 from simulators.camera import write_scan_video
 from simulators.central import CentralPlatform
 from tests.e2e.test_spine import AgentFactory, converge
@@ -25,9 +25,7 @@ def _ean13(body12: str) -> str:
 
 
 def _applied_op_ids(central: CentralPlatform, device: str) -> set[str]:
-    with central._lock:  # test-only read of the simulator's own table
-        rows = central._conn.execute("SELECT device, epoch, seq FROM applied_ops WHERE device = ?", (device,))
-        return {f"{d}:{e}:{s}" for d, e, s in rows}
+    return central.applied_op_ids(device)
 
 
 def test_broker_killed_and_restarted_mid_drain_loses_nothing_and_applies_nothing_twice(
@@ -126,4 +124,4 @@ def test_a_broker_that_drops_queued_messages_still_ends_with_nothing_missing(
 
 
 def _sent(db_path: Path) -> int:
-    return inspect.outbox_stats(db_path).sent
+    return readonly.outbox_stats(db_path).sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from edge_agent.agent import Agent, build_agent
+from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import ProductScanned, ReaderEvent
-from edge_agent.store import inspect
+from edge_agent.store import readonly
+from edge_agent.wiring import build_agent
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
 
@@ -130,15 +132,15 @@ def write_config(config: AgentConfig, path: Path) -> Path:
 
 
 def basket_of(db_path: Path, cart_id: str) -> dict[str, int]:
-    return inspect.basket_quantities(db_path, cart_id)
+    return readonly.basket_quantities(db_path, cart_id)
 
 
 def outbox_total(db_path: Path) -> int:
-    return inspect.outbox_stats(db_path).total
+    return readonly.outbox_stats(db_path).total
 
 
 def ops_created(db_path: Path) -> int:
-    return inspect.ops_created(db_path)
+    return readonly.ops_created(db_path)
 
 
 class InProcessAgent:
@@ -218,7 +220,7 @@ async def _as_coro(fn: Callable[[], Any]) -> Any:
 
 
 class AgentProcess:
-    """`edge-agent run` as a real process, for SIGKILL tests. Its log is kept for 'saved' op ids."""
+    """`edge-agent run` as a real process, for SIGKILL tests. Its log is kept for the failure messages."""
 
     def __init__(self, config: AgentConfig, workdir: Path) -> None:
         self.config = config
@@ -251,8 +253,11 @@ class AgentProcess:
         )
 
     def saved_op_ids(self) -> set[str]:
-        """Op ids the agent reported as saved (it logs only after COMMIT)."""
-        return {line.rsplit("(", 1)[1].rstrip(")") for line in self.log_text().splitlines() if " saved " in line}
+        """Op ids of the scans the agent committed, read from its database (each scan's entry id is its op id)."""
+        try:
+            return readonly.entry_ids(self.db_path, self.config.device.id)
+        except sqlite3.Error:  # not created yet, or its first migration still running
+            return set()
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -11,11 +11,11 @@ from biip.rcn import RcnRegion
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.catalog.lookup import lookup
-from edge_agent.catalog.models import CatalogItem, CatalogUpdate
+from edge_agent.contract.catalog import CatalogItem, CatalogUpdate
 from edge_agent.identifiers.product_key import parse_code
 from edge_agent.store.catalog import get_item
 from edge_agent.store.device import DeviceStore
+from edge_agent.store.lookup import lookup
 from tests.support.fuzz import fuzz
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -69,7 +69,7 @@ def test_run_with_an_unreadable_identity_key_names_the_file_and_the_key_and_open
 def test_catalog_lookup_shows_what_the_device_would_show_with_as_of_times(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from edge_agent.catalog.models import CatalogItem, CatalogUpdate
+    from edge_agent.contract.catalog import CatalogItem, CatalogUpdate
 
     config = make_config(tmp_path, 1883)
     path = write_config(config, tmp_path / "shelf.toml")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from edge_agent.agent import KeyFileError, build_agent
 from edge_agent.config import STATE_DIR_ENV, AgentConfig
+from edge_agent.wiring import KeyFileError, build_agent
 from tests.support.tls_pki import Pki, make_pki
 from tests.support.world import REPO, make_config, write_config
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from edge_agent.asyncapi import build_document, render_asyncapi
+from edge_agent.contract.cart import OpsBatchEvent, encode_ops_batch
 from edge_agent.domain.ops import CartOp, OpKind
-from edge_agent.sync.asyncapi import build_document, render_asyncapi
-from edge_agent.sync.messages import OpsBatchEvent, encode_ops_batch
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCH = "00000000000000aa"

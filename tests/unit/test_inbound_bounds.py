@@ -15,13 +15,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.const import CLOCK_FLOOR_MS, MAX_WIRE_INT
+from edge_agent.contract.cart import AppliedWatermark
+from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import AddItem
+from edge_agent.domain.const import CLOCK_FLOOR_MS, MAX_WIRE_INT
 from edge_agent.domain.hlc import HybridClock, pack, wall_ms_of
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.inbound import InboundRouter
-from edge_agent.sync.messages import AppliedWatermark
-from edge_agent.sync.topics import Topics
 
 TOPICS = Topics("acme", "s042", "kiosk-01")
 CART = "kiosk-01-basket"

@@ -10,15 +10,8 @@ from typing import Any
 
 import pytest
 
-from edge_agent.domain.basket import BasketCommand
-from edge_agent.domain.ops import OpKind
-from edge_agent.domain.workflows.common import WorkflowEvent
-from edge_agent.domain.workflows.picking import PickState, PickTimers, Substitution
-from edge_agent.identifiers.gtin import gtin_check_digit
-from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.picking.config import PickingSection
-from edge_agent.picking.desk import PickDesk, handle_message, pick_cart, pick_from_json, pick_to_json
-from edge_agent.picking.messages import (
+from edge_agent.contract.codec import Rejected, dispatch
+from edge_agent.contract.picking import (
     ClaimDecision,
     ClaimDecisionEvent,
     PickCommand,
@@ -29,10 +22,17 @@ from edge_agent.picking.messages import (
     SubstitutionDecision,
     SubstitutionDecisions,
 )
-from edge_agent.picking.topics import claim_topic, order_topic, orders_filter, parse_picking_topic
+from edge_agent.contract.topics import Topics, claim_topic, order_topic, orders_filter, parse_picking_topic
+from edge_agent.domain.basket import BasketCommand
+from edge_agent.domain.ops import OpKind
+from edge_agent.domain.workflows.common import WorkflowEvent
+from edge_agent.domain.workflows.picking import PickState, PickTimers, Substitution
+from edge_agent.identifiers.gtin import gtin_check_digit
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.roles.picking import PickDesk, pick_cart, picking_route
+from edge_agent.roles.picking_config import PickingSection
+from edge_agent.roles.picking_state import pick_from_json, pick_to_json
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.inbound import Rejected
-from edge_agent.sync.topics import Topics
 
 
 def gtin(n: int) -> str:
@@ -313,6 +313,11 @@ def test_messages_are_routed_by_topic_and_bad_ones_rejected(rig: Rig) -> None:
     assert parse_picking_topic(topics, claim_topic(topics, "ord-1")) == ("ord-1", "claim")
     assert parse_picking_topic(topics, "rt/v1/acme/st/s042/picking/orders/a/b") is None
     now = datetime.now(UTC)
+    route = [picking_route(rig.desk, topics)]
+
+    def handle_message(_desk: PickDesk, _topics: Topics, topic: str, payload: bytes) -> bool:
+        return dispatch(route, topic, payload)  # the agent's route table, with the desk's one route
+
     claim = ClaimDecisionEvent(
         source="urn:p", id="c1", time=now, data=ClaimDecision(order_id="ord-1", device=ME, associate=ANN)
     )

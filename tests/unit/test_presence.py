@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from edge_agent.presence import PresenceAggregator, PresenceConfig, PresenceReport
+from edge_agent.contract.presence import PresenceReport
+from edge_agent.presence import PresenceAggregator, PresenceConfig
 from edge_agent.readers.ble.events import Role, Zone, ZoneChanged
 
 T0 = 1_800_000_000.0  # a multiple of 300 s: bucket boundaries fall on T0 + k*300

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from edge_agent.domain import basket
 from edge_agent.identifiers.gtin import GTIN14_LENGTH, gtin_check_digit
@@ -37,6 +37,9 @@ class Source(StrEnum):
     PLATFORM = "platform"
     SYSTEM = "system"
 
+
+PROFILE_SCOPE: Final = "profile"
+"""The consent scope without which a shopper's pseudonym never reaches the platform from a workflow."""
 
 WRONG_STATE = "wrong_state"
 """The generic refusal: the command does not apply in the machine's current state (the detail says which)."""

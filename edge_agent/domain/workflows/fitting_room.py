@@ -16,6 +16,7 @@ from typing import Final
 
 from edge_agent.domain.workflows.assist import DEFAULT_ASSIST_TIMERS, AssistRequest, AssistTimers
 from edge_agent.domain.workflows.common import (
+    PROFILE_SCOPE,
     SHOPPER,
     SYSTEM,
     WRONG_STATE,
@@ -36,7 +37,6 @@ class RoomState(StrEnum):
 
 
 IN_SESSION: Final = frozenset(RoomState) - {RoomState.VACANT}
-PROFILE_SCOPE: Final = "profile"
 CHECKOUT_CHANNELS: Final = frozenset({"pos", "app"})
 DETECT_METHOD: Final = "nfc_tap"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-from edge_agent.const import MAX_LINE_QTY
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.workflows.common import (
     NOT_PLATFORM,
     PLATFORM,

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-from edge_agent.const import MAX_LINE_QTY
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.workflows.common import (
     NOT_PLATFORM,
     PLATFORM,
+    PROFILE_SCOPE,
     SYSTEM,
     WRONG_STATE,
     Outcome,
@@ -81,7 +82,6 @@ RESOLVED_LINE_STATES: Final = frozenset(
 ID_METHODS: Final = frozenset({"qr", "nfc", "app_confirm"})
 """Deliberate identification acts only (retail note §0.6): the app QR, an NFC tap, a confirm in the app."""
 SHARE_CHANNELS: Final = frozenset({"qr_to_phone", "email", "sms", "app"})
-PROFILE_SCOPE: Final = "profile"
 
 EVENT_NAMES: Final = frozenset(
     {

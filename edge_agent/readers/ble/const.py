@@ -77,7 +77,7 @@ DEFAULT_ADAPTER_BACKOFF_BASE_S: Final = 1.0
 DEFAULT_ADAPTER_BACKOFF_CAP_S: Final = 60.0
 """*default* A missing or powered-off adapter is retried with full-jitter backoff up to 60 s: a replug or
 power-on is noticed within a minute, an absent adapter costs nothing."""
-TICK_S: Final = 0.5
+HOUSEKEEPING_TICK_S: Final = 0.5
 """Housekeeping period: absence timeouts, dwell events, watchdog and the adapter check."""
 ADAPTER_CHECK_S: Final = 2.0
 """While scanning, the adapter's presence and power are re-read this often (a D-Bus GetAll, ~0.3 ms)."""

@@ -8,12 +8,13 @@ events name the app beacon by an in-memory pseudonym that means nothing after a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Zone = Literal["immediate", "near", "far", "gone"]
+from edge_agent.contract.presence import Role, Zone
+
+__all__ = ["Role", "Zone"]
+
 ZONES: tuple[Zone, ...] = ("gone", "far", "near", "immediate")
 """Weakest to strongest; a zone's index is its level."""
-Role = Literal["store", "associate", "app"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,7 @@ class BleReader:
     async def _watch(self, stop: asyncio.Event) -> str | None:
         checked = self.clock()
         while not stop.is_set():
-            await self.wait(stop, const.TICK_S)
+            await self.wait(stop, const.HOUSEKEEPING_TICK_S)
             self.tick()
             now = self.clock()
             if now - self.last_advert_at > self.config.watchdog_s:
@@ -256,13 +256,13 @@ class BleReader:
         """Wait out a backoff while still ticking, so beacons time out to ``gone`` while degraded."""
         deadline = self.clock() + seconds
         while not stop.is_set() and (left := deadline - self.clock()) > 0:
-            await self.wait(stop, min(left, const.TICK_S))
+            await self.wait(stop, min(left, const.HOUSEKEEPING_TICK_S))
             self.tick()
 
     def _backoff(self) -> float:
         """The next full-jitter delay (edge_agent/backoff.py), at least one tick; counted."""
         self.counts["backoff_retries"] += 1
-        return max(const.TICK_S, self.backoff.next_delay())
+        return max(const.HOUSEKEEPING_TICK_S, self.backoff.next_delay())
 
     def _health(self, state: Literal["ok", "degraded", "stopped"], detail: str) -> None:
         """Report a state change (or a changed reason); a retry that fails the same way stays quiet."""

@@ -1,6 +1,6 @@
 """Click-and-collect picking on an associate handheld: the pure PickOrder machine, persisted and synced as a cart.
 
-Shaped like :class:`edge_agent.totes.ToteDesk`: every accepted command records durable cart ops plus the
+Shaped like :class:`edge_agent.roles.totes.ToteDesk`: every accepted command records durable cart ops plus the
 machine's JSON value in ONE transaction (``record(commands, meta)``), emits the machine's events, and shows a
 view; a refusal records nothing, is counted, logged and shown with its reason.
 
@@ -33,30 +33,16 @@ once per order. Every handheld holding an unclaimed order reports its accept-tim
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from edge_agent.domain.basket import AddItem, BasketCommand, SetAttribute
-from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
-from edge_agent.domain.workflows.const import DEFAULT_SHORT_REASONS
-from edge_agent.domain.workflows.picking import (
-    DEFAULT_PICK_TIMERS,
-    FINAL,
-    PickLine,
-    PickLineState,
-    PickOrder,
-    PickState,
-    PickTimers,
-    Substitution,
-)
-from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.picking.messages import (
+from edge_agent.contract.codec import Envelope, Handler, Rejected, Route
+from edge_agent.contract.picking import (
     T_PICK_CLAIM,
     T_PICK_DECISIONS,
     T_PICK_ORDER,
@@ -72,16 +58,29 @@ from edge_agent.picking.messages import (
     SubstitutionDecisions,
     SubstitutionDecisionsEvent,
 )
-from edge_agent.picking.topics import parse_picking_topic
+from edge_agent.contract.topics import PickLeaf, Topics, orders_filter, parse_picking_topic
+from edge_agent.domain.basket import AddItem, BasketCommand, SetAttribute
+from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
+from edge_agent.domain.workflows.const import DEFAULT_SHORT_REASONS
+from edge_agent.domain.workflows.picking import (
+    DEFAULT_PICK_TIMERS,
+    FINAL,
+    PickLine,
+    PickLineState,
+    PickOrder,
+    PickState,
+    PickTimers,
+    Substitution,
+)
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.roles.picking_state import HeldOrder
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.inbound import Rejected, parse_event
-from edge_agent.sync.topics import Topics
 
 log = logging.getLogger(__name__)
 
 ORDER_KEY_PREFIX: Final = "pick:"
 """meta ``pick:{order_id}`` -> JSON {order, version, deadline, claim}; "" once the order is forgotten."""
-ACTIVE_KEY: Final = "pick.active"
+ACTIVE_PICK_KEY: Final = "pick.active"
 CART_PREFIX: Final = "pick-"
 STATE_ATTR, ASSOCIATE_ATTR, CLAIM_ATTR = "pick.state", "pick.associate", "pick.claim"
 LOCATION_ATTR, TOTES_ATTR, REASON_ATTR = "pick.location", "pick.totes", "pick.reason"
@@ -101,64 +100,6 @@ def substitute_attr(line_id: str) -> str:
     return f"pick.line.{line_id}.substitute"
 
 
-# --- codec ------------------------------------------------------------------------------------------------
-
-
-def pick_to_dict(order: PickOrder) -> dict[str, Any]:
-    raw = asdict(order)
-    raw["serials"] = sorted([g, s] for g, s in order.serials)
-    return raw
-
-
-def pick_from_dict(raw: dict[str, Any]) -> PickOrder:
-    raw = dict(raw)
-    lines = tuple(
-        PickLine(**{**x, "substitution": None if x["substitution"] is None else Substitution(x["substitution"])})
-        for x in raw.pop("lines")
-    )
-    return PickOrder(
-        **{
-            **raw,
-            "state": PickState(raw["state"]),
-            "timers": PickTimers(**raw["timers"]),
-            "short_reasons": tuple(raw["short_reasons"]),
-            "serials": frozenset((g, s) for g, s in raw["serials"]),
-            "tote_ids": tuple(raw["tote_ids"]),
-        },
-        lines=lines,
-    )
-
-
-def pick_to_json(order: PickOrder) -> str:
-    return json.dumps(pick_to_dict(order), separators=(",", ":"))
-
-
-def pick_from_json(text: str) -> PickOrder:
-    return pick_from_dict(json.loads(text))
-
-
-@dataclass
-class _Held:
-    """What this handheld knows of one order: the machine (None until the order message came), the platform's
-    message version and deadline, and the claim decision ("{device}:{associate}") once published."""
-
-    order: PickOrder | None = None
-    version: int = 0
-    deadline: float | None = None
-    claim: str | None = None
-
-    def to_json(self) -> str:
-        order = None if self.order is None else pick_to_dict(self.order)
-        held = {"order": order, "version": self.version, "deadline": self.deadline, "claim": self.claim}
-        return json.dumps(held, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> _Held:
-        raw = json.loads(text)
-        order = None if raw["order"] is None else pick_from_dict(raw["order"])
-        return cls(order, raw["version"], raw["deadline"], raw["claim"])
-
-
 @dataclass
 class PickDesk:
     store: DeviceStore
@@ -170,7 +111,7 @@ class PickDesk:
     now: Callable[[], float] = time.time
     timers: PickTimers = DEFAULT_PICK_TIMERS
     short_reasons: Sequence[str] = DEFAULT_SHORT_REASONS
-    held: dict[str, _Held] = field(default_factory=dict)
+    held: dict[str, HeldOrder] = field(default_factory=dict)
     active: str | None = None
     """The order this handheld works on (accepted or being picked); scans go to it while it is PICKING."""
     refused: Counter[str] = field(default_factory=Counter)
@@ -183,8 +124,8 @@ class PickDesk:
         """After a restart: every order as its last durable transaction left it (retained messages replay too)."""
         self.held.clear()
         for order_id, value in self.store.meta_with_prefix(ORDER_KEY_PREFIX).items():
-            self.held[order_id] = _Held.from_json(value)
-        active = self.store.meta(ACTIVE_KEY)
+            self.held[order_id] = HeldOrder.from_json(value)
+        active = self.store.meta(ACTIVE_PICK_KEY)
         self.active = active if active in self.held else None
         self.show(self.view())
 
@@ -220,7 +161,7 @@ class PickDesk:
                 self.ignored[reason] += 1
                 log.warning("pick: order %s not taken: %s", order_id, made.refused)
                 return
-            held = self.held.setdefault(order_id, _Held())
+            held = self.held.setdefault(order_id, HeldOrder())
             held.order = made.state
             held.version = msg.version
             held.deadline = msg.deadline.timestamp() if msg.deadline else None
@@ -248,7 +189,7 @@ class PickDesk:
         in_hand = held.order is not None and held.order.state in (PickState.ACCEPTED, PickState.PICKING)
         if self.active == order_id:
             self.active = None
-            meta[ACTIVE_KEY] = ""
+            meta[ACTIVE_PICK_KEY] = ""
         self.record([], meta)
         if in_hand:
             self._refuse(Refused("order_withdrawn", f"order {order_id} was withdrawn by the platform: stop picking"))
@@ -258,7 +199,7 @@ class PickDesk:
     def claim_decided(self, msg: ClaimDecision) -> None:
         """The platform's arbitration. Losing an order this handheld holds drops it with ``claimed_by_other``."""
         winner = f"{msg.device}:{msg.associate}"
-        held = self.held.setdefault(msg.order_id, _Held())
+        held = self.held.setdefault(msg.order_id, HeldOrder())
         if held.claim == winner:
             self.ignored["replayed_claim"] += 1
             return
@@ -409,7 +350,7 @@ class PickDesk:
         return held is not None and held.order is not None and held.order.state is PickState.PICKING
 
     def _meta(self, order_id: str) -> dict[str, str]:
-        return {ORDER_KEY_PREFIX + order_id: self.held[order_id].to_json(), ACTIVE_KEY: self.active or ""}
+        return {ORDER_KEY_PREFIX + order_id: self.held[order_id].to_json(), ACTIVE_PICK_KEY: self.active or ""}
 
     def _refuse(self, refused: Refused) -> None:
         self.refused[refused.reason] += 1
@@ -475,34 +416,40 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def handle_message(desk: PickDesk, topics: Topics, topic: str, payload: bytes) -> bool:
-    """Route one message of :func:`edge_agent.picking.topics.orders_filter` to the desk.
+def picking_route(desk: PickDesk, topics: Topics) -> Route:
+    """The messages of :func:`edge_agent.contract.topics.orders_filter` for the desk, parsed once by the route
+    table. A payload whose order id differs from its topic's, or of the wrong kind for its topic, is rejected; an
+    empty payload on an order topic is the platform clearing the retained order: the desk forgets it."""
 
-    Returns False when ``topic`` is not a picking topic of this store; raises :class:`Rejected` (the agent's
-    inbound reasons) for a bad payload or one whose order id differs from its topic's. An empty payload on an
-    order topic is the platform clearing the retained order: the desk forgets it.
-    """
-    parsed = parse_picking_topic(topics, topic)
-    if parsed is None:
-        return False
-    order_id, leaf = parsed
-    if not payload:
-        if leaf == "order":
-            desk.order_cleared(order_id)
-        return True
-    data: PickOrderMessage | ClaimDecision | SubstitutionDecisions
-    if leaf == "order":
-        data = parse_event(payload, PickOrderEvent, T_PICK_ORDER).data
-    elif leaf == "claim":
-        data = parse_event(payload, ClaimDecisionEvent, T_PICK_CLAIM).data
-    else:
-        data = parse_event(payload, SubstitutionDecisionsEvent, T_PICK_DECISIONS).data
-    if data.order_id != order_id:
-        raise Rejected("order_mismatch", f"order {data.order_id[:64]!r} published under orders/{order_id[:64]}")
-    if isinstance(data, PickOrderMessage):
-        desk.order_published(data)
-    elif isinstance(data, ClaimDecision):
-        desk.claim_decided(data)
-    else:
-        desk.decision(data)
-    return True
+    def order_of(topic: str, order_id: str, leaf: PickLeaf) -> None:
+        parsed = parse_picking_topic(topics, topic)
+        if parsed is None:
+            raise Rejected("unknown_topic", topic[:200])
+        if parsed[1] != leaf:
+            raise Rejected("unexpected_type", f"a pick {leaf} published on a {parsed[1]} topic")
+        if parsed[0] != order_id:
+            raise Rejected("order_mismatch", f"order {order_id[:64]!r} published under orders/{parsed[0][:64]}")
+
+    def order(topic: str, msg: PickOrderMessage) -> None:
+        order_of(topic, msg.order_id, "order")
+        desk.order_published(msg)
+
+    def claim(topic: str, msg: ClaimDecision) -> None:
+        order_of(topic, msg.order_id, "claim")
+        desk.claim_decided(msg)
+
+    def decisions(topic: str, msg: SubstitutionDecisions) -> None:
+        order_of(topic, msg.order_id, "decisions")
+        desk.decision(msg)
+
+    def cleared(topic: str) -> None:
+        parsed = parse_picking_topic(topics, topic)
+        if parsed is not None and parsed[1] == "order":
+            desk.order_cleared(parsed[0])
+
+    handlers: dict[str, tuple[Envelope, Handler]] = {
+        T_PICK_ORDER: (PickOrderEvent, order),
+        T_PICK_CLAIM: (ClaimDecisionEvent, claim),
+        T_PICK_DECISIONS: (SubstitutionDecisionsEvent, decisions),
+    }
+    return Route(orders_filter(topics), handlers, on_cleared=cleared)

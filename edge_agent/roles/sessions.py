@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_agent.const import APP_NEARBY_OFFER_S
+from edge_agent.contract.device import PreviewLineModel, SessionCommand
+from edge_agent.contract.device import SessionState as SessionStateModel
 from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
 from edge_agent.domain.session import MergePolicy, Session, SessionState
 from edge_agent.identity.tokens import (
@@ -26,15 +28,6 @@ from edge_agent.identity.tokens import (
 )
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.inbound import Rejected, parse_event
-from edge_agent.sync.messages import (
-    T_SESSION_COMMAND,
-    PreviewLineModel,
-    SessionCommandEvent,
-    SessionStateEvent,
-    utcnow,
-)
-from edge_agent.sync.messages import SessionState as SessionStateModel
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +37,12 @@ PURGE_META_KEY = "purge_due"
 @dataclass
 class SessionDesk:
     store: DeviceStore
-    source: str
     policy: MergePolicy
     verifier: TokenVerifier | None
     idle_timeout_s: float
     anonymous_retention_s: float
-    publish_state: Callable[[bytes], object]
-    """Publishes the retained session state (the agent's link; a no-op while offline)."""
+    publish_state: Callable[[SessionStateModel], object]
+    """Publishes the retained session state (the one way out; a no-op while offline)."""
     follow_cart: Callable[[str], None]
     """Subscribes to a cart's snapshots (the profile cart, once identified)."""
     record: Callable[[list[BasketCommand]], object]
@@ -171,25 +163,24 @@ class SessionDesk:
         if carts & set(due):
             self.store.set_meta({PURGE_META_KEY: json.dumps({k: v for k, v in due.items() if k not in carts})})
 
-    def command(self, payload: bytes) -> None:
-        """A command from the device's UI (MQTT ``.../ui``); bad ones are rejected with a reason, never acted on."""
-        try:
-            cmd = parse_event(payload, SessionCommandEvent, T_SESSION_COMMAND).data
-        except Rejected as rej:
-            self._refuse(f"ui_{rej.reason}", rej.detail, publish=False)
-            return
+    def command(self, cmd: SessionCommand) -> str | None:
+        """A command from the device's UI (already parsed): merges are carried out here; ``checkout`` and
+        ``end_session`` of the current session are returned for the basket to carry out; None when refused."""
         if cmd.session_id != self.session.session_id:
             self._refuse("stale_session", f"command for session {cmd.session_id}")
-            return
+            return None
         if cmd.action == "confirm_merge":
             preview = self.session.preview
             named = cmd.preview_id or (preview.preview_id if preview else "")
             if preview is not None and not confirm_code_valid(self.screen_key, named, cmd.confirm_code):
                 self._refuse("confirm_code_invalid", "a merge is confirmed on the device's own screen or by a tap")
-                return
+                return None
             self.confirm(cmd.preview_id)
         elif cmd.action == "decline_merge":
             self.decline()
+        else:
+            return cmd.action  # checkout, end_session
+        return None
 
     # --- platform and time --------------------------------------------------------------------------------
     def cart_changed(self, cart_id: str) -> None:
@@ -257,11 +248,4 @@ class SessionDesk:
         )
 
     def publish(self, refused: str | None = None) -> None:
-        event = SessionStateEvent(
-            source=self.source,
-            id=f"{self.session.session_id}:{uuid.uuid4().hex[:8]}",
-            time=utcnow(),
-            subject=self.session.session_id,
-            data=self.state_model(refused),
-        )
-        self.publish_state(event.model_dump_json(exclude_none=True).encode())
+        self.publish_state(self.state_model(refused))

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from edge_agent.catalog.lookup import LookupResult, lookup
-from edge_agent.catalog.models import CatalogUpdate
+from edge_agent.contract.catalog import CatalogUpdate, LookupResult
+from edge_agent.contract.workflow import T_SHELF_COMMAND, LookupEvent, ShelfCommand, ShelfCommandEvent
 from edge_agent.domain.workflows.common import SHOPPER, SYSTEM, Refused, WorkflowEvent
 from edge_agent.domain.workflows.const import DEFAULT_STOCK_LOW_AT
 from edge_agent.domain.workflows.shelf import lookup_performed
 from edge_agent.domain.workflows.stock import StockSignal, price_mismatch
 from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.store.catalog import get_item
+from edge_agent.roles.base import Ports, Role, Route
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ShelfDesk:
     refused: Counter[str] = field(default_factory=Counter)
 
     def scanned(self, key: ProductKey, *, online: bool, now: float) -> LookupResult:
-        result = lookup(self.store.conn, key, online=online)
+        result = self.store.lookup(key, online=online)
         self.emit([lookup_performed(result.gtin14, found=result.found, offline=result.offline, now=now, actor=SHOPPER)])
         return result
 
@@ -62,7 +62,7 @@ class ShelfDesk:
 
     def report_price(self, gtin14: str, shelf_price_minor: int, actor: str, now: float) -> Refused | None:
         """A label that disagrees with the system price (as the catalog cache has it) is reported; else refused."""
-        item = get_item(self.store.conn, gtin14)
+        item = self.store.catalog_item(gtin14)
         if item is None or item.price_minor is None:
             return self._refuse(Refused("not_in_catalog", f"{gtin14} has no system price in this store's catalog"))
         outcome = price_mismatch(gtin14, Decimal(shelf_price_minor), Decimal(item.price_minor), now=now, actor=actor)
@@ -75,3 +75,31 @@ class ShelfDesk:
         self.refused[refused.reason] += 1
         log.warning("shelf: refused: %s: %s", refused.reason, refused.detail)
         return refused
+
+
+class ShelfRole(Role):
+    """At a shelf a scan asks "what is this, what does it cost": a lookup, never a basket line."""
+
+    name = "shelf"
+
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
+        self.desk = ShelfDesk(ports.store, lambda events: ports.emit(events, None))
+        self.last_lookup: LookupResult | None = None
+        """What the screen shows now; also published, retained, on dv/{device}/display."""
+
+    def routes(self) -> list[Route]:
+        return [Route(self.ports.topics.ui, {T_SHELF_COMMAND: (ShelfCommandEvent, self._report_price)})]
+
+    def scanned(self, key: ProductKey, flush: Callable[[], None]) -> bool:
+        """Price, stock and other sizes from the catalog cache, each with its as-of time, flagged when offline."""
+        result = self.desk.scanned(key, online=self.ports.online(), now=self.ports.now())
+        self.last_lookup = result
+        self.ports.show(LookupEvent, result)
+        return True
+
+    def catalog_updated(self, update: CatalogUpdate) -> None:
+        self.desk.catalog_updated(update, self.ports.now())
+
+    def _report_price(self, _topic: str, cmd: ShelfCommand) -> None:
+        self.desk.report_price(cmd.gtin14, cmd.shelf_price_minor, cmd.associate or "shopper", self.ports.now())

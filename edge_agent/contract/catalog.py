@@ -1,4 +1,4 @@
-"""Catalog messages: what the platform publishes for a store's devices (items, prices, stock), as pydantic models.
+"""Catalog messages: what the platform publishes for a store's devices (items, prices, stock), and what a lookup shows.
 
 Shared by the sync layer (validation of inbound updates) and the store (the cache), so neither depends on the other.
 """
@@ -6,19 +6,18 @@ Shared by the sync layer (validation of inbound updates) and the store (the cach
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from edge_agent.const import MAX_PRICE_MINOR, MAX_STOCK_UNITS, MAX_WIRE_INT
+from edge_agent.contract.base import CloudEvent, Strict
+from edge_agent.contract.const import MAX_PRICE_MINOR, MAX_STOCK_UNITS
+from edge_agent.domain.const import MAX_WIRE_INT
 from edge_agent.domain.ops import Gtin14
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CatalogItem(_Strict):
+class CatalogItem(Strict):
     """One sellable variant of the store's catalog. Price and stock carry their own as-of times."""
 
     gtin14: Gtin14
@@ -41,7 +40,7 @@ class CatalogItem(_Strict):
     related: list[Gtin14] = Field(default=[], max_length=20)
 
 
-class CatalogUpdate(_Strict):
+class CatalogUpdate(Strict):
     """Down, store-wide: new or changed items, and removed ones. Also the answer to a sync request."""
 
     version: int = Field(ge=0, le=MAX_WIRE_INT, description="the catalog version this update brings the device to")
@@ -57,3 +56,46 @@ class CatalogUpdate(_Strict):
         if ahead:
             raise ValueError(f"item version above the update's version {self.version}: {ahead[0]}")
         return self
+
+
+class VariantModel(Strict):
+    gtin14: Gtin14
+    size: str | None = None
+    colour: str | None = None
+    stock: int | None = None
+
+
+class MeasureModel(Strict):
+    kind: Literal["weight_kg", "price", "count"]
+    value: Decimal
+
+
+class LookupResult(Strict):
+    """What the screen shows. ``offline`` means the figures may have changed since their as-of times."""
+
+    gtin14: Gtin14
+    found: bool
+    reason: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="why nothing was found: not_in_catalog"
+    )
+    name: str = ""
+    size: str | None = None
+    colour: str | None = None
+    price_minor: int | None = None
+    currency: str | None = None
+    price_as_of: datetime | None = None
+    measure: MeasureModel | None = Field(
+        default=None, description="price or weight printed in a variable-measure label"
+    )
+    stock: int | None = None
+    stock_as_of: datetime | None = None
+    offline: bool = Field(description="the uplink is down: figures are as of the times shown, not now")
+    variants: list[VariantModel] = Field(default=[], description="other sizes and colours of the style, in this store")
+    related: list[Gtin14] = Field(default=[])
+
+
+T_CATALOG: Final = "com.edgeagent.catalog.update.v1"
+
+
+class CatalogUpdateEvent(CloudEvent[CatalogUpdate]):
+    type: Literal["com.edgeagent.catalog.update.v1"] = T_CATALOG

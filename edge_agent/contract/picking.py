@@ -1,7 +1,7 @@
 """Picking's MQTT contract: the platform's orders, claim decisions and substitution decisions, the handheld
-UI's commands and the screen model, each with its CloudEvents envelope (structured JSON, as sync/messages.py).
+UI's commands and the screen model, each with its CloudEvents envelope (structured JSON, as the rest of the contract).
 
-Every down message is a full state and retained (see :mod:`edge_agent.picking.topics`), so a replay, a
+Every down message is a full state and retained (see :mod:`edge_agent.contract.topics`), so a replay, a
 duplicate or a late subscriber converges on the same thing. Ids are constrained so they fit cart ids
 (``pick-{order_id}``) and LWW attribute keys (``pick.line.{line_id}.short``).
 """
@@ -13,9 +13,10 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from edge_agent.const import MAX_WIRE_INT
+from edge_agent.contract.base import CloudEvent, Strict
+from edge_agent.contract.workflow import AssociateId
+from edge_agent.domain.const import MAX_WIRE_INT
 from edge_agent.domain.ops import DeviceId, Gtin14
-from edge_agent.sync.messages import AssociateId, CloudEvent, _Strict
 
 T_PICK_ORDER: Final = "com.edgeagent.pick.order.v1"
 T_PICK_CLAIM: Final = "com.edgeagent.pick.claim.v1"
@@ -31,13 +32,13 @@ Reason = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 MAX_PICK_LINES = 200
 
 
-class PickOrderLine(_Strict):
+class PickOrderLine(Strict):
     line_id: LineId
     gtin14: Gtin14
     qty: int = Field(ge=1, le=999)
 
 
-class PickOrderMessage(_Strict):
+class PickOrderMessage(Strict):
     """Down, retained on ``picking/orders/{order_id}``: an order routed to the store, and its platform status.
 
     ``open``: waiting to be accepted and picked. ``ready_for_pickup``: the platform notified the customer (after
@@ -64,7 +65,7 @@ class PickOrderMessage(_Strict):
         return self
 
 
-class ClaimDecision(_Strict):
+class ClaimDecision(Strict):
     """Down, retained on ``picking/orders/{order_id}/claim``: the platform's arbitration, final once published."""
 
     order_id: OrderId
@@ -72,13 +73,13 @@ class ClaimDecision(_Strict):
     associate: AssociateId
 
 
-class SubstitutionDecision(_Strict):
+class SubstitutionDecision(Strict):
     line_id: LineId
     to_gtin: Gtin14
     approved: bool
 
 
-class SubstitutionDecisions(_Strict):
+class SubstitutionDecisions(Strict):
     """Down, retained on ``picking/orders/{order_id}/decisions``: every decision so far (cumulative).
 
     A decision applies to a pending proposal of the same line *and* substitute; replays change nothing, and a
@@ -89,7 +90,7 @@ class SubstitutionDecisions(_Strict):
     decisions: list[SubstitutionDecision] = Field(max_length=MAX_PICK_LINES * 4)
 
 
-class PickCommand(_Strict):
+class PickCommand(Strict):
     """Down on ``dv/{device}/ui``, from the handheld's UI: the associate's action on one order."""
 
     action: Literal["accept", "decline", "start", "short", "propose_substitution", "complete", "reject", "stage"]
@@ -107,7 +108,7 @@ class PickCommand(_Strict):
     )
 
 
-class PickLineView(_Strict):
+class PickLineView(Strict):
     line_id: str
     gtin14: Gtin14
     qty: int
@@ -120,14 +121,14 @@ class PickLineView(_Strict):
     remaining: int
 
 
-class PickOrderSummary(_Strict):
+class PickOrderSummary(Strict):
     order_id: str
     lines: int
     units: int
     deadline: datetime | None = None
 
 
-class PickOrderView(_Strict):
+class PickOrderView(Strict):
     order_id: str
     state: str
     picker: str | None
@@ -137,7 +138,7 @@ class PickOrderView(_Strict):
     location: str | None = None
 
 
-class PickView(_Strict):
+class PickView(Strict):
     """Up, retained on ``dv/{device}/picking``: the orders an associate may accept, the one in hand, and why
     the last action or scan was refused (stable reason code plus a sentence for people)."""
 

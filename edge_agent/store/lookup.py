@@ -9,54 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
-from edge_agent.domain.ops import Gtin14
+from edge_agent.contract.catalog import LookupResult, MeasureModel, VariantModel
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store.catalog import CachedItem, get_item, style_variants
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class VariantModel(_Frozen):
-    gtin14: Gtin14
-    size: str | None = None
-    colour: str | None = None
-    stock: int | None = None
-
-
-class MeasureModel(_Frozen):
-    kind: Literal["weight_kg", "price", "count"]
-    value: Decimal
-
-
-class LookupResult(_Frozen):
-    """What the screen shows. ``offline`` means the figures may have changed since their as-of times."""
-
-    gtin14: Gtin14
-    found: bool
-    reason: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="why nothing was found: not_in_catalog"
-    )
-    name: str = ""
-    size: str | None = None
-    colour: str | None = None
-    price_minor: int | None = None
-    currency: str | None = None
-    price_as_of: datetime | None = None
-    measure: MeasureModel | None = Field(
-        default=None, description="price or weight printed in a variable-measure label"
-    )
-    stock: int | None = None
-    stock_as_of: datetime | None = None
-    offline: bool = Field(description="the uplink is down: figures are as of the times shown, not now")
-    variants: list[VariantModel] = Field(default=[], description="other sizes and colours of the style, in this store")
-    related: list[Gtin14] = []
 
 
 def _when(ts: float | None) -> datetime | None:

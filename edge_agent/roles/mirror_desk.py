@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from edge_agent.catalog.lookup import lookup
+from edge_agent.contract.workflow import AssistReply, AssistRequestMessage, GarmentView, MirrorCommand, MirrorView
 from edge_agent.domain.workflows.assist import AssistRequest, AssistState, AssistTimers
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.fitting_room import Room, RoomState
@@ -25,7 +25,6 @@ from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.messages import AssistReply, AssistRequestMessage, GarmentView, MirrorCommand, MirrorView
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +161,7 @@ class MirrorDesk:
     def _message(self, request: AssistRequest) -> AssistRequestMessage:
         name = ""
         if request.target_gtin is not None:
-            name = lookup(self.store.conn, ProductKey(request.target_gtin), online=True).name
+            name = self.store.lookup(ProductKey(request.target_gtin), online=True).name
         return AssistRequestMessage(
             request_id=request.request_id,
             room_id=self.room_id,
@@ -179,7 +178,7 @@ class MirrorDesk:
         online = self.online()
         garments = []
         for g in self.room.garments:
-            found = lookup(self.store.conn, ProductKey(g.gtin14), online=online)
+            found = self.store.lookup(ProductKey(g.gtin14), online=online)
             garments.append(
                 GarmentView(
                     gtin14=g.gtin14, name=found.name, size=found.size, colour=found.colour, in_store=found.variants

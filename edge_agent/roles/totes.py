@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from edge_agent.contract.workflow import ToteCommand, ToteLineView, ToteView
 from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, SetAttribute
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.tote import Fulfilment, LineState, Tote, ToteLine, ToteState
@@ -25,11 +26,10 @@ from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.messages import ToteCommand, ToteLineView, ToteView
 
 log = logging.getLogger(__name__)
 
-ACTIVE_KEY: Final = "active_tote"
+ACTIVE_TOTE_KEY: Final = "active_tote"
 TOTE_CART_PREFIX: Final = "tote-"
 """A tote's cart id is ``tote-<device>-<random>``: the agent recognises tote snapshots by it."""
 TOTE_KEY_PREFIX: Final = "tote:"
@@ -71,7 +71,7 @@ class ToteDesk:
 
     def restore(self) -> None:
         """After a restart: the active tote, as its last durable transaction left it."""
-        active = self._meta(ACTIVE_KEY)
+        active = self._meta(ACTIVE_TOTE_KEY)
         text = self._meta(TOTE_KEY_PREFIX + active) if active else None
         self.tote = tote_from_json(text) if text else None
         self.show(self.view())
@@ -216,7 +216,7 @@ class ToteDesk:
         # A tote the handheld is done with is forgotten here (its cart and ops carry on to the platform), so the
         # meta table does not grow with every tote ever opened.
         kept = "" if tote.state in _FINISHED_STATES else tote_to_json(tote)
-        self.record(commands, {TOTE_KEY_PREFIX + tote.tote_id: kept, ACTIVE_KEY: active})
+        self.record(commands, {TOTE_KEY_PREFIX + tote.tote_id: kept, ACTIVE_TOTE_KEY: active})
         self.tote = tote if active or tote.state in _COLLECTING_STATES else None
         self.emit(list(outcome.events))
         self.show(self.view())

@@ -1,0 +1,52 @@
+"""The contract's foundations: the one strict base model and the CloudEvents 1.0 structured-mode envelope.
+
+Every field a consumer needs is in the payload; MQTT 5 user properties only mirror ``type`` and ``id``, so a
+3.1.1 broker carries the same contract. docs/asyncapi.yaml is generated from these models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Final, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from edge_agent.contract.const import MAX_WIRE_TEXT
+
+SPEC_VERSION: Final = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+TYPE_PREFIX = "com.edgeagent"
+
+
+class Strict(BaseModel):
+    """The one strict base of the contract: unknown fields are refused, and a parsed message cannot change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+D = TypeVar("D", bound=BaseModel)
+
+
+class CloudEvent(BaseModel, Generic[D]):
+    """CloudEvents 1.0, structured mode. Identical ``source`` + ``id`` may be assumed duplicates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    type: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)]
+    source: Annotated[str, StringConstraints(max_length=256)]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    subject: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None = None
+    sequence: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None = None
+    partitionkey: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)] | None = None
+    data: D
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def source_urn(tenant: str, store: str, device: str) -> str:
+    return f"urn:{tenant}:store:{store}:device:{device}"

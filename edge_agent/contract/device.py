@@ -1,0 +1,124 @@
+"""The device itself: status (and last will), the shopper session and its UI commands, erasure, presence.
+
+Every field a consumer needs is in the payload; MQTT 5 user properties only mirror ``type`` and ``id``, so a
+3.1.1 broker carries the same contract. docs/asyncapi.yaml is generated from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, StringConstraints
+
+from edge_agent.contract.base import CloudEvent, Strict
+from edge_agent.contract.presence import PresenceReport
+from edge_agent.domain.ops import CartId, DeviceId, Gtin14
+
+T_STATUS: Final = "com.edgeagent.device.status.v1"
+T_SESSION: Final = "com.edgeagent.session.state.v1"
+T_SESSION_COMMAND: Final = "com.edgeagent.session.command.v1"
+T_ERASURE: Final = "com.edgeagent.privacy.erasure.v1"
+T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
+T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
+
+
+class ReaderStatus(Strict):
+    state: Literal["ok", "degraded", "stopped"]
+    detail: str = Field(default="", max_length=300, description="for degraded: a stable reason prefix, then text")
+
+
+class DeviceStatus(Strict):
+    """Retained; also the last will. Consumers keep the highest ``session`` so a late will cannot win."""
+
+    device: DeviceId
+    state: Literal["online", "offline"]
+    session: int = Field(ge=0)
+    agent_version: str | None = None
+    pending_ops: int | None = None
+    oldest_pending_age_s: float | None = None
+    readers: dict[str, ReaderStatus] | None = Field(
+        default=None, description="reader name -> health; republished whenever a reader's health changes"
+    )
+
+
+class PreviewLineModel(Strict):
+    sku: Gtin14
+    store_qty: int = Field(ge=0)
+    online_qty: int = Field(ge=0)
+    result_qty: int = Field(ge=0)
+
+
+class SessionState(Strict):
+    """Up, retained: what the device's screen shows. No pseudonym, no credential: identified is a flag."""
+
+    session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
+    state: Literal["anonymous", "merge_preview", "merged", "kept_separate", "merge_declined", "ended"]
+    active_cart: CartId
+    guest_cart: CartId
+    identified: bool
+    consent: list[Literal["profile", "cart_sync", "analytics"]] = Field(default=[])
+    policy: Literal["sum", "max", "replace", "keep_online", "separate"] | None = None
+    preview_id: str | None = None
+    lines: list[PreviewLineModel] = Field(default=[], max_length=1000)
+    end_reason: str | None = None
+    refused: str | None = Field(default=None, description="reason the last UI command or tap was refused")
+    app_nearby: bool = Field(
+        default=False,
+        description="an opted-in shopper app is close to the device: the screen may invite the shopper to "
+        "identify (tap or show the app code). It identifies nobody by itself.",
+    )
+
+
+class SessionCommand(Strict):
+    """Down, from the device's UI: the shopper's decision. Confirm names the preview the shopper saw."""
+
+    action: Literal["confirm_merge", "decline_merge", "end_session", "checkout"]
+    session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
+    preview_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
+    confirm_code: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = Field(
+        default=None,
+        description="confirm_merge: HMAC-SHA256 of the preview id under the device's screen key (a file on the "
+        "device, never on MQTT), first 32 hex digits. Without it a confirm is refused: only a screen on the device "
+        "(or the shopper tapping the same card again) can join a shopper's carts.",
+    )
+
+
+class ErasureRequest(Strict):
+    """Down, store-wide: a shopper withdrew consent or asked to be forgotten; devices drop their copies."""
+
+    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+    carts: list[CartId] = Field(min_length=1, max_length=100, description="the shopper's profile cart(s)")
+
+
+class ErasureDone(Strict):
+    """Up: what this device forgot. ``ops_dropped`` counts unsent edits of those carts that were discarded."""
+
+    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+    device: DeviceId
+    carts: list[CartId] = Field(max_length=100)
+    ops_dropped: int = Field(ge=0)
+    session_ended: bool
+
+
+class StatusEvent(CloudEvent[DeviceStatus]):
+    type: Literal["com.edgeagent.device.status.v1"] = T_STATUS
+
+
+class SessionStateEvent(CloudEvent[SessionState]):
+    type: Literal["com.edgeagent.session.state.v1"] = T_SESSION
+
+
+class SessionCommandEvent(CloudEvent[SessionCommand]):
+    type: Literal["com.edgeagent.session.command.v1"] = T_SESSION_COMMAND
+
+
+class ErasureRequestEvent(CloudEvent[ErasureRequest]):
+    type: Literal["com.edgeagent.privacy.erasure.v1"] = T_ERASURE
+
+
+class ErasureDoneEvent(CloudEvent[ErasureDone]):
+    type: Literal["com.edgeagent.privacy.erased.v1"] = T_ERASED
+
+
+class PresenceReportEvent(CloudEvent[PresenceReport]):
+    type: Literal["com.edgeagent.presence.report.v1"] = T_PRESENCE

@@ -1,0 +1,210 @@
+"""Store workflows: workflow events, and the commands and screen models of shelf, tote, mirror and assist.
+
+Every field a consumer needs is in the payload; MQTT 5 user properties only mirror ``type`` and ``id``, so a
+3.1.1 broker carries the same contract. docs/asyncapi.yaml is generated from these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, JsonValue, StringConstraints
+
+from edge_agent.contract.base import CloudEvent, Strict
+from edge_agent.contract.catalog import LookupResult
+from edge_agent.contract.catalog import VariantModel as LookupVariant
+from edge_agent.contract.const import MAX_PRICE_MINOR
+from edge_agent.domain.ops import CartId, DeviceId, Gtin14
+
+T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
+T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
+
+
+"""A workflow event's CloudEvents type is this prefix, its ``domain.verb`` name and ``.v1``."""
+
+
+T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
+T_TOTE_COMMAND: Final = "com.edgeagent.tote.command.v1"
+T_TOTE_VIEW: Final = "com.edgeagent.display.tote.v1"
+T_MIRROR_COMMAND: Final = "com.edgeagent.mirror.command.v1"
+T_MIRROR_VIEW: Final = "com.edgeagent.display.mirror.v1"
+T_ASSIST_REQUEST: Final = "com.edgeagent.assist.request.v1"
+T_ASSIST_REPLY: Final = "com.edgeagent.assist.reply.v1"
+
+
+class WorkflowEventData(Strict):
+    """What a store workflow reports (retail note §1, §6), with the context analytics needs to attribute it."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$")]
+    actor: Annotated[str, StringConstraints(max_length=64)] = Field(
+        description="an associate id, 'shopper', 'system' or 'platform' (never a shopper's name)"
+    )
+    occurred_at: datetime
+    store: str
+    device: DeviceId
+    session_id: str | None = None
+    attribution_key: str | None = Field(default=None, description="opaque per-session key, no PII (retail note §6)")
+    profile: str | None = Field(default=None, description="the shopper's pseudonym, only with their 'profile' consent")
+    ga4: str = Field(description="the GA4 event name this maps to (docs/event-mapping.md)")
+    segment: str = Field(description="the Segment Ecommerce v2 event name this maps to")
+    data: dict[str, JsonValue] = Field(default={}, max_length=50)
+
+
+class ShelfCommand(Strict):
+    """Down, from the shelf's screen or an associate's handheld: a label price that disagrees with the system."""
+
+    action: Literal["report_price"]
+    gtin14: Gtin14
+    shelf_price_minor: int = Field(ge=0, le=MAX_PRICE_MINOR)
+    associate: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+
+
+AssociateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class ToteCommand(Strict):
+    """Down, from the handheld's UI: the associate's action on their digital tote."""
+
+    action: Literal[
+        "open",
+        "park",
+        "resume",
+        "share",
+        "submit",
+        "handoff_to_pos",
+        "payment_link",
+        "cancel",
+        "remove_line",
+        "start_collecting",
+        "line_collected",
+        "line_unavailable",
+        "propose_substitution",
+        "substitution_decided",
+        "ready",
+        "handed_over",
+    ]
+    associate: AssociateId
+    tote_id: CartId | None = Field(
+        default=None, description="resume a parked tote; the collection steps name the (paid) tote they work on"
+    )
+    line_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    channel: Literal["email", "qr_to_phone", "pos_code"] | None = None
+    reason: Annotated[str, StringConstraints(max_length=64)] | None = Field(default=None, description="unavailable")
+    to_gtin: Gtin14 | None = Field(default=None, description="propose_substitution: the item offered instead")
+    accepted: bool | None = Field(default=None, description="substitution_decided: the shopper's answer")
+
+
+class ToteLineView(Strict):
+    line_id: str
+    gtin14: Gtin14
+    qty: int
+    fulfilment: str
+    state: str
+
+
+class ToteView(Strict):
+    """Up, retained, for the handheld's screen: the active tote. The customer shows as a flag, never a pseudonym."""
+
+    tote_id: CartId | None
+    state: str | None
+    associate: str | None
+    customer_attached: bool = False
+    lines: list[ToteLineView] = Field(default=[], max_length=1000)
+    parked: list[CartId] = Field(default=[], description="totes parked on this device, to resume")
+    refused: str | None = Field(default=None, description="why the last action or scan was refused")
+    detail: str | None = None
+
+
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class MirrorCommand(Strict):
+    """Down, from the mirror's touch screen: the shopper asks for another size, colour, style or help, or leaves."""
+
+    action: Literal["request_assist", "cancel_assist", "checkout", "vacate"]
+    type: Literal["size", "colour", "style", "help"] | None = None
+    target_gtin: Gtin14 | None = Field(default=None, description="the garment wanted (another size of it, ...)")
+    request_id: RequestId | None = None
+    channel: Literal["pos", "app"] | None = None
+
+
+class AssistRequestMessage(Strict):
+    """Up, store-wide, retained per request: what the associates' handhelds list. No shopper identity in it."""
+
+    request_id: RequestId
+    room_id: str
+    mirror: DeviceId = Field(description="answer on rt/v1/{tenant}/st/{store}/dv/{mirror}/assist")
+    type: Literal["size", "colour", "style", "help"]
+    target_gtin: Gtin14 | None = None
+    target_name: str = ""
+    state: Literal["requested", "acknowledged", "delivered", "unavailable", "cancelled"]
+    level: int = Field(ge=0, description="escalation level: rises each time the acknowledgement timer runs out")
+    associate: str | None = None
+
+
+class AssistReply(Strict):
+    """Down to the mirror, from an associate's handheld: I'm on it / here it is / we don't have it."""
+
+    request_id: RequestId
+    action: Literal["acknowledge", "delivered", "unavailable"]
+    associate: AssociateId
+    reason: Annotated[str, StringConstraints(max_length=120)] = ""
+
+
+class GarmentView(Strict):
+    gtin14: Gtin14
+    name: str = ""
+    size: str | None = None
+    colour: str | None = None
+    in_store: list[LookupVariant] = Field(default=[], description="other sizes and colours with their stock here")
+
+
+class MirrorView(Strict):
+    """Up, retained, for the mirror's screen. Identified is a flag; no pseudonym is ever shown or published."""
+
+    room_id: str
+    state: str
+    session_id: str | None = None
+    garments: list[GarmentView] = Field(default=[])
+    requests: list[AssistRequestMessage] = Field(default=[])
+    identified: bool = False
+    offline: bool = False
+    refused: str | None = None
+    detail: str | None = None
+
+
+class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):
+    type: Annotated[str, StringConstraints(pattern=r"^com\.edgeagent\.workflow\.[a-z_.]+\.v1$")]
+
+
+class ShelfCommandEvent(CloudEvent[ShelfCommand]):
+    type: Literal["com.edgeagent.shelf.command.v1"] = T_SHELF_COMMAND
+
+
+class ToteCommandEvent(CloudEvent[ToteCommand]):
+    type: Literal["com.edgeagent.tote.command.v1"] = T_TOTE_COMMAND
+
+
+class ToteViewEvent(CloudEvent[ToteView]):
+    type: Literal["com.edgeagent.display.tote.v1"] = T_TOTE_VIEW
+
+
+class MirrorCommandEvent(CloudEvent[MirrorCommand]):
+    type: Literal["com.edgeagent.mirror.command.v1"] = T_MIRROR_COMMAND
+
+
+class MirrorViewEvent(CloudEvent[MirrorView]):
+    type: Literal["com.edgeagent.display.mirror.v1"] = T_MIRROR_VIEW
+
+
+class AssistRequestEvent(CloudEvent[AssistRequestMessage]):
+    type: Literal["com.edgeagent.assist.request.v1"] = T_ASSIST_REQUEST
+
+
+class AssistReplyEvent(CloudEvent[AssistReply]):
+    type: Literal["com.edgeagent.assist.reply.v1"] = T_ASSIST_REPLY
+
+
+class LookupEvent(CloudEvent[LookupResult]):
+    type: Literal["com.edgeagent.display.lookup.v1"] = T_LOOKUP

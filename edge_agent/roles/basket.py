@@ -1,0 +1,173 @@
+"""The shopper's basket and session at this device: what every role has, and all a kiosk is.
+
+A scan the device's role does not take is a line in the session's basket; a credential it does not take
+identifies the shopper (merge on confirmation, :mod:`.sessions`). The basket's cart is kept across restarts; the
+platform seals it at checkout and the next scan goes to a fresh one. Erasure forgets a shopper's profile carts.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from edge_agent.contract.codec import Rejected
+from edge_agent.contract.device import (
+    T_SESSION_COMMAND,
+    ErasureDone,
+    ErasureDoneEvent,
+    ErasureRequest,
+    SessionCommand,
+    SessionCommandEvent,
+    SessionStateEvent,
+)
+from edge_agent.contract.device import SessionState as SessionStateModel
+from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
+from edge_agent.domain.session import MergePolicy
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.base import Ports, Route
+from edge_agent.roles.sessions import SessionDesk
+
+log = logging.getLogger(__name__)
+
+CURRENT_CART_KEY = "current_cart"
+
+
+class ShopperBasket:
+    def __init__(self, ports: Ports, screen_key: bytes) -> None:
+        self.ports = ports
+        cfg = ports.config
+        self.sessions = SessionDesk(
+            ports.store,
+            MergePolicy(cfg.identity.merge_policy if cfg.identity else "sum"),
+            ports.verifier,
+            cfg.session.idle_timeout_s,
+            cfg.session.anonymous_retention_s,
+            self._publish_session,
+            ports.follow_cart,
+            ports.record,
+            screen_key=screen_key,
+        )
+
+    def start(self) -> None:
+        """At start (I/O, so not in the constructor): the basket the last run left, or a fresh one."""
+        self.sessions.start(self._current_cart())
+
+    @property
+    def cart_id(self) -> str:
+        """Where a scan goes now: the session's guest basket, or the profile cart once merged."""
+        return self.sessions.active_cart
+
+    # --- reader events ------------------------------------------------------------------------------------
+    def scanned(self, key: ProductKey) -> BasketCommand:
+        """The command for a scan; the agent records a group of them in one transaction (group commit)."""
+        self.sessions.touch()
+        return AddItem(self.cart_id, key.gtin14, serial=key.serial)
+
+    def identity(self, event: IdentityPresented) -> None:
+        self.sessions.present(event)
+
+    def app_nearby(self) -> None:
+        self.sessions.app_nearby()
+
+    # --- the kiosk's screen -------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        """Session commands on the device's ui topic; a payload no role understands is the session's to refuse."""
+        handlers = {T_SESSION_COMMAND: (SessionCommandEvent, lambda _t, cmd: self.command(cmd))}
+        return [Route(self.ports.topics.ui, handlers)]
+
+    def command(self, cmd: SessionCommand) -> None:
+        action = self.sessions.command(cmd)
+        if action == "checkout":
+            self.checkout()
+        elif action == "end_session":
+            self.end_session("explicit")
+
+    def confirm_merge(self, preview_id: str | None = None) -> None:
+        self.sessions.confirm(preview_id)
+
+    def decline_merge(self) -> None:
+        self.sessions.decline()
+
+    def end_session(self, reason: str = "explicit") -> None:
+        self.sessions.end(reason, self._new_cart())
+
+    def checkout(self) -> None:
+        """The shopper asks to pay: a durable op; the platform seals the basket (a snapshot then says so)."""
+        self.ports.record([RequestCheckout(self.cart_id)])
+
+    # --- the platform ---------------------------------------------------------------------------------------
+    def cart_changed(self, cart_id: str) -> None:
+        """A snapshot arrived. When the platform sealed the current basket, new scans go to a fresh one."""
+        seal = self.ports.store.seal_of(cart_id)
+        if cart_id == self.cart_id and seal is not None:
+            log.info("basket %s became order %s; starting a new basket", cart_id, seal.order_id)
+            self.sessions.end("checkout", self._new_cart())
+            self.ports.follow_cart(self.cart_id)
+            return
+        self.sessions.cart_changed(cart_id)
+
+    def erase(self, request: ErasureRequest) -> None:
+        """End the shopper's session here, then forget the profile carts, unsent edits included, and say so.
+        A cart this device made itself (a guest basket, a tote, a pick cart) is never erased: refused."""
+        store = self.ports.store
+        held_ids = set(store.cart_ids())
+        own = sorted(c for c in request.carts if c in held_ids and not store.is_profile_cart(c))
+        if own:
+            detail = f"erasure {request.request_id} named {own[:5]}"
+            self.ports.reject(self.ports.topics.erasure, Rejected("not_a_profile_cart", detail))
+        carts = set(request.carts) - set(own)
+        identity = self.sessions.session.identity
+        session_ended = identity is not None and identity.profile_cart in carts
+        if session_ended:
+            self.sessions.end("erased", self._new_cart())
+        held = carts & held_ids
+        dropped = sum(store.erase_cart(cart_id) for cart_id in sorted(held))
+        self.sessions.forget(carts)
+        log.info("erasure %s: forgot %d cart(s), dropped %d unsent op(s)", request.request_id, len(held), dropped)
+        done = ErasureDone(
+            request_id=request.request_id,
+            device=self.ports.device,
+            carts=sorted(held),
+            ops_dropped=dropped,
+            session_ended=session_ended,
+        )
+        event_id = f"{self.ports.device}:erased:{request.request_id}"
+        self.ports.out.publish(self.ports.topics.erased, ErasureDoneEvent, done, event_id=event_id)
+
+    # --- time -----------------------------------------------------------------------------------------------
+    def housekeeping(self) -> None:
+        """Idle sessions end (only if they hold something: an empty kiosk needs no new session every 15 min)."""
+        s = self.sessions.session
+        if self.sessions.idle() and (s.identity is not None or self.ports.store.quantities(s.guest_cart)):
+            self.end_session("timeout")
+        self.sessions.purge_due()
+        self.sessions.invitation_expired()
+
+    def publish(self) -> None:
+        self.sessions.publish()
+
+    # --- internals ----------------------------------------------------------------------------------------
+    def _publish_session(self, state: SessionStateModel) -> None:
+        topic = self.ports.topics.session
+        self.ports.out.publish(topic, SessionStateEvent, state, retain=True, subject=state.session_id)
+
+    def _current_cart(self) -> str:
+        store = self.ports.store
+        stored = store.meta(CURRENT_CART_KEY)
+        cart_id = stored or self.ports.config.basket.cart_id or self._fresh_cart_id()
+        if store.seal_of(cart_id) is not None:  # sealed while the agent was down
+            return self._new_cart()
+        if stored is None:
+            store.set_meta({CURRENT_CART_KEY: cart_id})
+        store.open_cart(cart_id)
+        return cart_id
+
+    def _fresh_cart_id(self) -> str:
+        return f"{self.ports.device}-{uuid.uuid4().hex[:12]}"
+
+    def _new_cart(self) -> str:
+        cart_id = self._fresh_cart_id()
+        self.ports.store.set_meta({CURRENT_CART_KEY: cart_id})
+        self.ports.store.open_cart(cart_id)
+        return cart_id

@@ -1,0 +1,80 @@
+"""Read-only looks into a database another process is writing (WAL lets readers and one writer coexist).
+
+Used by the CLI (`status`, `basket show`, `catalog lookup`), the demo and the tests; none of them may ever write to
+the agent's file, and none of them runs SQL of its own: every read they need is here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from edge_agent.contract.catalog import LookupResult
+from edge_agent.domain.cart import Line, lines_of, quantities
+from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.store import carts
+from edge_agent.store.db import connect
+from edge_agent.store.device import OutboxStats, read_outbox_stats
+from edge_agent.store.lookup import lookup
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    with closing(connect(path, read_only=True)) as conn:
+        yield conn
+
+
+def basket_quantities(path: Path, cart_id: str) -> dict[str, int]:
+    """sku -> quantity of one cart, as its live entries say (works on device and platform databases)."""
+    with read_only(path) as conn:
+        return quantities(carts.live_entries(conn, cart_id))
+
+
+def outbox_stats(path: Path) -> OutboxStats:
+    with read_only(path) as conn:
+        return read_outbox_stats(conn)
+
+
+def ops_created(path: Path) -> int:
+    """How many ops this device database has ever allocated (the outbox's AUTOINCREMENT high-water mark)."""
+    with read_only(path) as conn:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return int(row[0]) if row else 0
+
+
+def meta(path: Path) -> dict[str, str]:
+    """The agent's metadata rows (status, counters, epoch), as `edge-agent status` shows them."""
+    with read_only(path) as conn:
+        return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+
+
+def reject_counts(path: Path) -> dict[str, int]:
+    """Rejected inputs by reason (the diagnostic ring of the newest rejects)."""
+    with read_only(path) as conn:
+        return {str(r): int(n) for r, n in conn.execute("SELECT reason, count(*) FROM rejects GROUP BY reason")}
+
+
+def baskets(path: Path, cart_id: str | None = None) -> dict[str, tuple[list[Line], str | None]]:
+    """cart id -> (lines, the order id it was sealed as), for one cart or every cart the device holds."""
+    with read_only(path) as conn:
+        ids = [cart_id] if cart_id else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]
+        out: dict[str, tuple[list[Line], str | None]] = {}
+        for cid in ids:
+            seal = carts.seal_of(conn, cid)
+            out[cid] = (lines_of(carts.live_entries(conn, cid)), None if seal is None else seal.order_id)
+        return out
+
+
+def lookup_code(path: Path, key: ProductKey) -> LookupResult:
+    """What the device's catalog cache holds for a code (always labelled offline: nothing here is live)."""
+    with read_only(path) as conn:
+        return lookup(conn, key, online=False)
+
+
+def entry_ids(path: Path, origin_device: str) -> set[str]:
+    """Ids of every cart entry a device created (an entry's id is the id of the op that added it)."""
+    with read_only(path) as conn:
+        rows = conn.execute("SELECT entry_id FROM cart_entries WHERE origin_device = ?", (origin_device,))
+        return {str(r[0]) for r in rows}

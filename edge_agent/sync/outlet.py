@@ -1,0 +1,54 @@
+"""The one way out to MQTT: every message the agent publishes is a CloudEvent built here, and every PUBLISH
+mirrors its ``type`` and ``id`` as the MQTT 5 user properties ``ce_type`` and ``ce_id`` (3.1.1 carries the same
+payload without them). The outbox pump hands over its pre-encoded op batches through :meth:`publish_encoded`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from edge_agent.contract.base import CloudEvent, utcnow
+from edge_agent.sync.link import MqttLink
+
+
+@dataclass(frozen=True)
+class Outlet:
+    link: MqttLink
+    source: str
+    device: str
+
+    def publish(
+        self,
+        topic: str,
+        envelope: type[CloudEvent[Any]],
+        data: BaseModel,
+        *,
+        event_id: str | None = None,
+        retain: bool = False,
+        subject: str | None = None,
+    ) -> int | None:
+        """QoS 1; the mid, or None while offline (the caller keeps what it must resend)."""
+        fields: dict[str, Any] = {"source": self.source, "id": event_id or f"{self.device}:{uuid.uuid4()}"}
+        event = envelope(**fields, time=utcnow(), subject=subject, data=data)  # each envelope names its own type
+        payload = event.model_dump_json().encode()  # nulls included: a required nullable field stays present
+        return self.publish_encoded(topic, payload, event.type, event.id, retain=retain)
+
+    def publish_encoded(
+        self, topic: str, payload: bytes, ce_type: str, ce_id: str, *, retain: bool = False
+    ) -> int | None:
+        return self.link.publish(
+            topic, payload, retain=retain, user_properties=(("ce_type", ce_type), ("ce_id", ce_id))
+        )
+
+    def clear(self, topic: str) -> int | None:
+        """Clear a retained message (an empty retained payload: no CloudEvent, nothing to mirror)."""
+        return self.link.publish(topic, b"", retain=True)
+
+    def will(self, envelope: type[CloudEvent[Any]], data: BaseModel, event_id: str) -> bytes:
+        """The last will's payload, built like every other message (the broker publishes it, not us)."""
+        fields: dict[str, Any] = {"source": self.source, "id": event_id}
+        event = envelope(**fields, time=utcnow(), data=data)
+        return event.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,178 @@
+"""Wiring: every file the agent reads (identity keys, the broker password, the screen key), the database, the
+link settings and the readers the config asks for, each imported only when configured."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from edge_agent.agent import Agent, AgentEvent, AsyncReaderRunner, ReaderRunner
+from edge_agent.config import AgentConfig
+from edge_agent.contract.topics import Topics
+from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
+from edge_agent.presence import PresenceAggregator
+from edge_agent.readers.events import ReaderEvent
+from edge_agent.store.db import StorageError
+from edge_agent.store.device import DeviceStore
+from edge_agent.sync.link import LinkSettings, TlsSettings
+from edge_agent.sync.presence import PresencePublisher
+
+__all__ = ["KeyFileError", "build_agent", "default_async_readers", "default_readers", "load_screen_key"]
+
+
+class KeyFileError(ValueError):
+    """An identity key or password file that cannot be used; reported like a configuration error (key, file,
+    allowed)."""
+
+
+def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
+    """Reads the platform's signing keys (current first); None when the device identifies nobody."""
+    if cfg.identity is None:
+        return None
+    keys: list[bytes] = []
+    for path in cfg.identity.key_files:
+        try:
+            keys.append(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+        except OSError as exc:
+            raise KeyFileError(f"identity.key_files: {path}: cannot be read ({exc.strerror or exc})") from None
+        except ValueError:
+            raise KeyFileError(f"identity.key_files: {path}: not a key; allowed: the key as hex digits") from None
+    return TokenVerifier(tuple(keys))
+
+
+def read_password(cfg: AgentConfig) -> str | None:
+    """The broker password, from mqtt.password_file (its first line); None without one."""
+    path = cfg.mqtt.password_file
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+    except OSError as exc:
+        raise KeyFileError(f"mqtt.password_file: {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise KeyFileError(f"mqtt.password_file: {path}: not UTF-8 text; allowed: the password on one line") from None
+    if not lines:
+        raise KeyFileError(f"mqtt.password_file: {path}: is empty; allowed: the password on one line")
+    return lines[0].strip()
+
+
+def link_settings(cfg: AgentConfig, password: str | None) -> LinkSettings:
+    m = cfg.mqtt
+    tls = None
+    if m.tls is not None:
+        tls = TlsSettings(
+            str(m.tls.ca_file),
+            str(m.tls.cert_file) if m.tls.cert_file else None,
+            str(m.tls.key_file) if m.tls.key_file else None,
+            m.tls.server_hostname_check,
+        )
+    return LinkSettings(
+        endpoints=[(e.host, e.port) for e in m.endpoints],
+        client_id=m.client_id or f"edge-agent-{cfg.device.id}",
+        protocol=m.protocol,
+        keepalive_s=m.keepalive_s,
+        tls=tls,
+        username=m.username,
+        password=password,
+        backoff_base_s=m.backoff_base_s,
+        backoff_cap_s=m.backoff_cap_s,
+        connect_timeout_s=m.connect_timeout_s,
+    )
+
+
+def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = None) -> Agent:
+    """Reads every file the agent needs and opens the database (I/O lives here, never in constructors)."""
+    verifier = identity_verifier(config)  # before the database opens: a bad key file leaves nothing open
+    password = read_password(config)
+    store = DeviceStore.open(config.database_path(), config.device.id, max_clock_ahead_s=config.mqtt.max_clock_ahead_s)
+    screen_key = load_screen_key(config.screen_key_path())
+    topics = Topics(config.device.tenant, config.device.store, config.device.id)
+    ble = config.readers.ble if readers is None else None
+    agent = Agent(
+        config,
+        store,
+        topics,
+        link_settings(config, password),
+        readers if readers is not None else default_readers(config),
+        default_async_readers(config) if readers is None else {},
+        verifier,
+        screen_key=screen_key,
+    )
+    if ble is not None and ble.enabled:
+        agent.presence = PresencePublisher(agent.out, topics.presence, PresenceAggregator(ble.analytics))
+    return agent
+
+
+def load_screen_key(path: Path) -> bytes:
+    """The device's screen key, made on first start (0600, random); a screen on the device reads it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the screen key ({exc.strerror or exc})") from None
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(SCREEN_KEY_BYTES) + "\n")
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"{path}: not a usable screen key ({exc}); remove it and a new one is made") from None
+    if len(key) < SCREEN_KEY_BYTES:
+        raise StorageError(f"{path}: screen key shorter than {SCREEN_KEY_BYTES} bytes; remove it")
+    return key
+
+
+def default_async_readers(config: AgentConfig) -> dict[str, AsyncReaderRunner]:
+    ble = config.readers.ble
+    if ble is None or not ble.enabled:
+        return {}
+    from edge_agent.readers.ble.reader import BleReader
+
+    def run_ble(emit: Callable[[AgentEvent], None], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        return BleReader(ble, emit).run(stop)
+
+    return {"ble": run_ble}
+
+
+def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
+    readers: dict[str, ReaderRunner] = {}
+    barcode = config.readers.barcode
+    if barcode is not None and barcode.enabled:
+        from biip.rcn import RcnRegion
+
+        from edge_agent.readers.barcode.decoders import make_decoder
+        from edge_agent.readers.barcode.frames import VideoCaptureSource
+        from edge_agent.readers.barcode.reader import BarcodeReader, ScanGate
+
+        source = barcode.source
+        if isinstance(source, str) and not source.startswith("/dev/") and not Path(source).is_absolute():
+            source = str(Path(source))
+        decoder = make_decoder(barcode.decoder, barcode.formats)
+
+        def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
+            reader = BarcodeReader(
+                lambda: VideoCaptureSource(source, pace=barcode.pace),
+                decoder,
+                emit,
+                ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
+                barcode.every_nth_frame,
+                rcn_region=RcnRegion(config.identifiers.rcn_region) if config.identifiers.rcn_region else None,
+            )
+            reader.run(stop)
+
+        readers["barcode"] = run_barcode
+    nfc = config.readers.nfc
+    if nfc is not None and nfc.enabled:
+        from edge_agent.readers.nfc.reader import NfcReader
+
+        def run_nfc(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
+            NfcReader(nfc.path, emit, tag_types=nfc.tag_types, repeat_s=nfc.repeat_s).run(stop)
+
+        readers["nfc"] = run_nfc
+    return readers
