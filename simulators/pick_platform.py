@@ -15,6 +15,9 @@ device merely published; so an outage, a resend or a duplicate changes nothing h
   ``approve``) and all decisions so far are republished, retained, on ``.../decisions``.
 - **Ready for pickup:** ``pick.state = staged`` from the winner -> the order, version + 1, status
   ``ready_for_pickup`` (notified via sms).
+- **Pickup:** an order published with a ``pickup_code`` carries only its ``pickup_code_hash`` (the code is the
+  customer's; this simulator keeps only the hash). ``pick.state = handed_over`` from the winner -> status
+  ``closed``; :meth:`no_show` is the hold window passing (the platform's policy) while the order still waits.
 
 It uses its own paho client (not the central's), so the central simulator needs no change.
 """
@@ -44,6 +47,7 @@ from edge_agent.contract.picking import (
     SubstitutionDecision,
     SubstitutionDecisions,
     SubstitutionDecisionsEvent,
+    pickup_code_hash,
 )
 from edge_agent.contract.topics import Topics, claim_topic, decisions_topic, order_topic
 from edge_agent.roles.picking import CLAIM_ATTR, STATE_ATTR, pick_cart
@@ -127,14 +131,21 @@ class PickPlatform:
 
     # --- what a test or operator does -----------------------------------------------------------------------
     def publish_order(
-        self, order_id: str, lines: Sequence[tuple[str, str, int]], *, deadline: datetime | None = None
+        self,
+        order_id: str,
+        lines: Sequence[tuple[str, str, int]],
+        *,
+        deadline: datetime | None = None,
+        pickup_code: str | None = None,
     ) -> PickOrderMessage:
-        """Route an order to the store: (line_id, gtin14, qty) lines; every handheld sees it as ASSIGNED."""
+        """Route an order to the store: (line_id, gtin14, qty) lines; every handheld sees it as ASSIGNED. The
+        customer's ``pickup_code`` (told to them, not to the store) is published only as its hash."""
         msg = PickOrderMessage(
             order_id=order_id,
             lines=[PickOrderLine(line_id=i, gtin14=g, qty=q) for i, g, q in lines],
             assigned_at=datetime.now(UTC),
             deadline=deadline,
+            pickup_code_hash=None if pickup_code is None else pickup_code_hash(pickup_code),
         )
         self._save_and_publish(msg)
         return msg
@@ -144,6 +155,12 @@ class PickPlatform:
         order = self.order(order_id)
         if order is not None:
             self._save_and_publish(order.model_copy(update={"status": "withdrawn", "version": order.version + 1}))
+
+    def no_show(self, order_id: str) -> None:
+        """The hold window passed before the customer came: the order, version + 1, status ``no_show``."""
+        order = self.order(order_id)
+        if order is not None and order.status == "ready_for_pickup":
+            self._save_and_publish(order.model_copy(update={"status": "no_show", "version": order.version + 1}))
 
     def clear(self, order_id: str) -> None:
         """Done with the order: its retained messages go (handhelds that hear it forget the order)."""
@@ -195,6 +212,8 @@ class PickPlatform:
 
     def _step(self, order_id: str) -> None:
         order = self.order(order_id)
+        if order is not None and order.status == "ready_for_pickup":
+            self._close_handed_over(order)
         if order is None or order.status != "open":
             return
         snap: CartSnapshot = self.central.snapshot(pick_cart(order_id))
@@ -221,6 +240,14 @@ class PickPlatform:
                 update={"status": "ready_for_pickup", "notified_via": "sms", "version": order.version + 1}
             )
             self._save_and_publish(ready)
+
+    def _close_handed_over(self, order: PickOrderMessage) -> None:
+        """The winner's applied ``pick.state = handed_over``: the fulfilment is closed."""
+        claim = self.claim(order.order_id)
+        snap = self.central.snapshot(pick_cart(order.order_id))
+        state = next((a for a in snap.attrs if a.key == STATE_ATTR), None)
+        if claim is not None and state is not None and state.device == claim.device and state.value == "handed_over":
+            self._save_and_publish(order.model_copy(update={"status": "closed", "version": order.version + 1}))
 
     def _answer_substitutions(self, order_id: str, attrs: dict[str, Any]) -> None:
         decided = {(d.line_id, d.to_gtin) for d in self.decisions(order_id)}

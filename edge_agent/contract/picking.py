@@ -8,6 +8,7 @@ duplicate or a late subscriber converges on the same thing. Ids are constrained 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
@@ -29,7 +30,16 @@ OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,59}$")]
 LineId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
 """Fits the attribute keys ``pick.line.{line_id}.short`` / ``.substitute`` (keys are ``[a-z0-9_.]``, ≤ 64)."""
 Reason = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+OrderCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,32}$")]
+"""The pickup code the customer shows (4..32 letters, digits, hyphens); compared case-insensitively."""
+CodeHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 MAX_PICK_LINES = 200
+
+
+def pickup_code_hash(code: str) -> str:
+    """``pickup_code_hash`` of a pickup code: the sha256 hex of its upper-cased ASCII text. The platform publishes
+    this, the handheld compares the code the customer shows against it; neither keeps the code itself."""
+    return hashlib.sha256(code.upper().encode("ascii")).hexdigest()
 
 
 class PickOrderLine(Strict):
@@ -42,19 +52,29 @@ class PickOrderMessage(Strict):
     """Down, retained on ``picking/orders/{order_id}``: an order routed to the store, and its platform status.
 
     ``open``: waiting to be accepted and picked. ``ready_for_pickup``: the platform notified the customer (after
-    the device staged it). ``withdrawn``: rerouted or cancelled by the platform; handhelds forget it.
+    the device staged it). ``closed``: the platform closed the fulfilment after the hand-over the device
+    reported. ``no_show``: the hold window passed (the platform's policy) before the customer came; the goods go
+    back to the shelf. ``withdrawn``: rerouted or cancelled by the platform; handhelds forget it.
+
+    ``pickup_code_hash`` lets a handheld verify the customer's order code offline: the sha256 hex of the code
+    upper-cased (``pickup_code_hash()`` in the contract); the code itself is never published. Whoever can read
+    the order can try every short code against the hash offline: the platform should issue codes long enough
+    (e.g. 8+ random characters) that this does not pay.
     """
 
     order_id: OrderId
     lines: list[PickOrderLine] = Field(min_length=1, max_length=MAX_PICK_LINES)
     assigned_at: datetime = Field(description="when the platform routed it to the store: the accept timer's start")
     deadline: datetime | None = Field(default=None, description="the promised pickup time, shown to associates")
-    status: Literal["open", "ready_for_pickup", "withdrawn"] = "open"
+    status: Literal["open", "ready_for_pickup", "closed", "no_show", "withdrawn"] = "open"
     notified_via: Literal["sms", "email", "push", "none"] | None = Field(
         default=None, description="ready_for_pickup: how the customer was told"
     )
     version: int = Field(
         default=1, ge=1, le=MAX_WIRE_INT, description="monotonic per order; older versions are ignored"
+    )
+    pickup_code_hash: CodeHash | None = Field(
+        default=None, description="sha256 hex of the upper-cased pickup code the customer was given, if any"
     )
 
     @model_validator(mode="after")
@@ -91,9 +111,30 @@ class SubstitutionDecisions(Strict):
 
 
 class PickCommand(Strict):
-    """Down on ``dv/{device}/ui``, from the handheld's UI: the associate's action on one order."""
+    """Down on ``dv/{device}/ui``, from the handheld's UI: the associate's action on one order.
 
-    action: Literal["accept", "decline", "start", "short", "propose_substitution", "complete", "reject", "stage"]
+    Picking: ``accept``, ``decline``, ``start``, ``short``, ``propose_substitution``, ``complete``, ``reject``,
+    ``stage``. Customer pickup, once the platform marked the order ready for pickup: ``check_in`` (the customer
+    is at the counter or the curb), ``verify`` (the associate checked who they are: ``verified_by`` is required;
+    ``order_code`` needs the code the customer shows, checked on the device against the order's
+    ``pickup_code_hash`` and never kept; ``id_document`` records only that a document was checked, never its
+    number), ``hand_over`` (the goods went to the customer). Closing the order and declaring a no-show are the
+    platform's (the order's ``closed`` / ``no_show`` status), not the UI's.
+    """
+
+    action: Literal[
+        "accept",
+        "decline",
+        "start",
+        "short",
+        "propose_substitution",
+        "complete",
+        "reject",
+        "stage",
+        "check_in",
+        "verify",
+        "hand_over",
+    ]
     associate: AssociateId
     order_id: OrderId
     line_id: LineId | None = Field(default=None, description="short, propose_substitution")
@@ -105,6 +146,16 @@ class PickCommand(Strict):
     )
     tote_ids: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,32}$")]] = Field(
         default=[], max_length=20, description="stage: the order's totes"
+    )
+    mode: Literal["counter", "curbside"] | None = Field(
+        default=None, description="check_in: where the customer is (counter when absent)"
+    )
+    verified_by: Literal["order_code", "id_document"] | None = Field(
+        default=None, description="verify (required): how the associate verified the customer"
+    )
+    order_code: OrderCode | None = Field(
+        default=None,
+        description="verify by order_code: the code the customer shows; compared with the order's hash, never kept",
     )
 
 

@@ -8,7 +8,8 @@ view; a refusal records nothing, is counted, logged and shown with its reason.
 op (actor = the associate, the serial when the item has one), and the order's state, picker, claim, shorts,
 substitution proposals and staging are LWW attributes (``pick.state``, ``pick.associate``, ``pick.claim``,
 ``pick.line.{line_id}.short`` = ``"{total short}:{reason}"``, ``pick.line.{line_id}.substitute`` = gtin,
-``pick.location``, ``pick.totes``, ``pick.reason``). They ride the confirmed op path, so an outage loses and
+``pick.location``, ``pick.totes``, ``pick.reason``; customer pickup's ``pick.verified_by`` and
+``pick.handed_over_at``, see :mod:`edge_agent.roles.pickup`). They ride the confirmed op path, so an outage loses and
 doubles nothing: the outbox keeps them until the platform's watermark covers them.
 
 **Claim protocol** (correct on MQTT 3.1.1 and 5 alike; shared subscriptions are not relied on). Every handheld
@@ -24,7 +25,7 @@ subscribers, and an order pushed to one idle handheld would wait there until its
 
 **What stays local.** A decline hides the order on this handheld only (the store queue is shared, so it stays
 available to other associates; the platform reroutes on its own accept timer). Platform facts (substitution
-decisions, ready for pickup) change the local machine and are written to meta, never echoed as ops.
+decisions, ready for pickup, closed, no-show) change the local machine and are written to meta, never echoed as ops.
 
 **Timers.** ``tick(now)`` (the agent's heartbeat) times out unaccepted orders and reports a pick-timer breach
 once per order. Every handheld holding an unclaimed order reports its accept-timer breach, so consumers count
@@ -74,6 +75,7 @@ from edge_agent.domain.workflows.picking import (
 )
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.roles.picking_state import HeldOrder
+from edge_agent.roles.pickup import PICKUP_ACTIONS, pickup_command, pickup_platform
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,8 @@ STATE_ATTR, ASSOCIATE_ATTR, CLAIM_ATTR = "pick.state", "pick.associate", "pick.c
 LOCATION_ATTR, TOTES_ATTR, REASON_ATTR = "pick.location", "pick.totes", "pick.reason"
 _IN_HAND: Final = frozenset({PickState.ACCEPTED, PickState.PICKING, PickState.PICKED, PickState.STAGED})
 """States in which a lost claim matters to the associate holding the order."""
+_AT_COUNTER: Final = frozenset({PickState.CUSTOMER_ARRIVED, PickState.VERIFIED, PickState.HANDED_OVER})
+"""Pickup states: the order becomes the one shown, unless another is being picked."""
 
 
 def pick_cart(order_id: str) -> str:
@@ -165,15 +169,19 @@ class PickDesk:
             held.order = made.state
             held.version = msg.version
             held.deadline = msg.deadline.timestamp() if msg.deadline else None
+            held.code_hash = msg.pickup_code_hash
             self.record([], self._meta(order_id))
             self.emit(list(made.events))
             self.show(self.view())
             return
         newer, held.version = msg.version > held.version, msg.version
+        held.code_hash = msg.pickup_code_hash if newer else held.code_hash
         order = held.order
         if msg.status == "ready_for_pickup" and order.state is PickState.STAGED:
             outcome = order.ready_for_pickup(msg.notified_via or "none", source=Source.PLATFORM, now=self.now())
             self._commit(order_id, outcome, "platform", ops=False)
+        elif (pickup := pickup_platform(order, msg.status, now=self.now())) is not None:
+            self._commit(order_id, pickup, "platform", ops=False)
         elif newer:
             self.record([], self._meta(order_id))
         else:
@@ -244,6 +252,11 @@ class PickDesk:
             self._refuse(Refused("claimed_by_other", f"order {order_id} is claimed by {held.claim}"))
             return
         cart = pick_cart(order_id)
+        if cmd.action in PICKUP_ACTIONS:
+            assert held is not None
+            outcome, attrs = pickup_command(order, cmd, cart, held.code_hash, now=now)
+            self._commit(order_id, outcome, who, attrs)
+            return
         match cmd.action:
             case "accept":
                 claim = [
@@ -339,7 +352,8 @@ class PickDesk:
         if ops and (before is None or before.state is not after.state):
             commands.append(SetAttribute(pick_cart(order_id), STATE_ATTR, after.state.value, actor=actor))
         held.order = after
-        if after.state is PickState.PICKING or (after.state is PickState.ACCEPTED and not self._picking_other()):
+        shown = after.state is PickState.ACCEPTED or after.state in _AT_COUNTER
+        if after.state is PickState.PICKING or (shown and not self._picking_other()):
             self.active = order_id
         self.record(commands, self._meta(order_id))
         self.emit(list(outcome.events))

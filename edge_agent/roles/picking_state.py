@@ -46,20 +46,28 @@ def pick_from_json(text: str) -> PickOrder:
 @dataclass
 class HeldOrder:
     """What this handheld knows of one order: the machine (None until the order message came), the platform's
-    message version and deadline, and the claim decision ("{device}:{associate}") once published."""
+    message version and deadline, the claim decision ("{device}:{associate}") once published, and the hash of the
+    customer's pickup code when the platform gave one (the code itself is never here)."""
 
     order: PickOrder | None = None
     version: int = 0
     deadline: float | None = None
     claim: str | None = None
+    code_hash: str | None = None
 
     def to_json(self) -> str:
         order = None if self.order is None else pick_to_dict(self.order)
-        held = {"order": order, "version": self.version, "deadline": self.deadline, "claim": self.claim}
+        held = {
+            "order": order,
+            "version": self.version,
+            "deadline": self.deadline,
+            "claim": self.claim,
+            "code_hash": self.code_hash,
+        }
         return json.dumps(held, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> HeldOrder:
         raw = json.loads(text)
         order = None if raw["order"] is None else pick_from_dict(raw["order"])
-        return cls(order, raw["version"], raw["deadline"], raw["claim"])
+        return cls(order, raw["version"], raw["deadline"], raw["claim"], raw.get("code_hash"))
