@@ -54,11 +54,11 @@ def handheld_config(tmp_path: Path, port: int, device: str) -> AgentConfig:
     return AgentConfig.model_validate(raw)
 
 
-def ui(broker: MosquittoBroker, device: str, action: str, **fields: Any) -> None:
+def ui(broker: MosquittoBroker, device: str, action: str, *, order_id: str = ORDER, **fields: Any) -> None:
     """The handheld's UI sends a pick command on the device's ui topic."""
     event = PickCommandEvent(
         source=f"urn:acme:{device}-ui", id=f"ui-{time.monotonic_ns()}", time=utcnow(),
-        data=PickCommand(action=action, associate=ASSOCIATES[device], order_id=ORDER, **fields),  # type: ignore[arg-type]
+        data=PickCommand(action=action, associate=ASSOCIATES[device], order_id=order_id, **fields),  # type: ignore[arg-type]
     )  # fmt: skip
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"ui-{time.monotonic_ns()}")
     client.connect(broker.host, broker.port)
