@@ -89,9 +89,7 @@ class ScreenServer:
         await runner.setup()
         try:
             while True:
-                site = web.TCPSite(
-                    runner, self.settings.host, self.settings.port, shutdown_timeout=const.SCREEN_SHUTDOWN_S
-                )
+                site = web.TCPSite(runner, self.settings.host, self.settings.port)
                 try:
                     await site.start()
                     break

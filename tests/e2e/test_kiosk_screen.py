@@ -80,10 +80,12 @@ def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int
 
 
 def rows(driver: webdriver.Chrome, table: str) -> list[tuple[str, ...]]:
-    return [
-        tuple(td.text for td in tr.find_elements(By.TAG_NAME, "td"))
-        for tr in driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
-    ]
+    """The table's cells as the shopper reads them, in one script call (the page re-renders rows on every view)."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
+        ".map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));"
+    )
+    return [tuple(cells) for cells in driver.execute_script(script, f"#{table}")]
 
 
 def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
