@@ -65,6 +65,10 @@ class Agent:
     """Aggregated BLE presence on its way out; None on devices without a BLE reader."""
     screen_key: bytes = b""
     """The device's screen key: a UI confirm of a merge must prove it runs on the device."""
+    services: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    """More tasks on the loop (the local screen server); each must not raise."""
+    screen: Any = None
+    """The local screen server (edge_agent/screen/server.py) when [screen] is configured."""
     _queue: asyncio.Queue[AgentEvent] = field(default_factory=asyncio.Queue, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
@@ -89,7 +93,7 @@ class Agent:
         self.basket = ShopperBasket(ports, self.screen_key)
         self.role = role_class(cfg.device.role)(ports)
         self.router.on_erasure = self.basket.erase
-        self.router.on_catalog = self.role.catalog_updated
+        self.router.on_catalog += [self.role.catalog_updated, lambda _update: self.basket.show_basket()]
         self.router.add([*self.role.routes(), *self.basket.routes()])
 
     @property
@@ -112,7 +116,8 @@ class Agent:
         for t in threads:
             t.start()
         reader_tasks = [asyncio.create_task(run(self.submit, async_stop)) for run in self.async_readers.values()]
-        loops = (self.link.run(), self.pump.run(), self._ingest(), self._heartbeat(), self._workflow_clock())
+        loops = [self.link.run(), self.pump.run(), self._ingest(), self._heartbeat(), self._workflow_clock()]
+        loops += [service() for service in self.services]
         tasks = [asyncio.create_task(c) for c in loops]
         self.status.write("starting")
         self.role.restore()
@@ -205,6 +210,7 @@ class Agent:
         for op in saved:
             log.info("saved %s %s x%s in basket %s (%s)", op.kind.value, op.sku or "", op.qty, op.cart_id, op.op_id)
             self._follow_cart(op.cart_id)
+        self.basket.saved({op.cart_id for op in saved})
         self.pump.wake()
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:

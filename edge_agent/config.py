@@ -18,6 +18,7 @@ from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
 from edge_agent.readers.ble.config import BleConfig
 from edge_agent.roles.picking_config import PickingSection
+from edge_agent.screen import const as screen_const
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
 RESERVED_DEVICE_ID = "platform"
@@ -159,6 +160,36 @@ class BasketSection(_Section):
     )
 
 
+ScreenLocale = Literal["en"]
+"""RFC 5646 tags of the message catalogues shipped in edge_agent/screen/static/messages/ (one file each)."""
+
+
+class ScreenSection(_Section):
+    """The device's own screen page (edge_agent/screen/); no section, no server."""
+
+    listen: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]{1,253}:[0-9]{1,5}$")] = Field(
+        default=screen_const.DEFAULT_SCREEN_LISTEN, description="host:port; loopback unless the screen is elsewhere"
+    )
+    locale: ScreenLocale = "en"
+    attract_after_s: float = Field(default=screen_const.DEFAULT_ATTRACT_AFTER_S, gt=0, le=86_400)
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        port = int(value.rsplit(":", 1)[1])
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port {port} out of range; allowed: host:port with port 1..65535")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
 class AgentConfig(_Section):
     device: DeviceSection
     storage: StorageSection = StorageSection()
@@ -170,6 +201,7 @@ class AgentConfig(_Section):
     session: SessionSection = SessionSection()
     assist: AssistSection = AssistSection()
     picking: PickingSection = PickingSection()
+    screen: ScreenSection | None = None
 
     def database_path(self) -> Path:
         if self.storage.path.is_absolute():

@@ -105,7 +105,30 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
     )
     if ble is not None and ble.enabled:
         agent.presence = PresencePublisher(agent.out, topics.presence, PresenceAggregator(ble.analytics))
+    if config.screen is not None:
+        add_screen(agent, config)
     return agent
+
+
+def add_screen(agent: Agent, config: AgentConfig) -> None:
+    """The device's own screen page: the outlet's retained views teed to it, its actions into the route table."""
+    from edge_agent.screen.feed import ScreenFeed
+    from edge_agent.screen.server import ScreenServer
+
+    assert config.screen is not None
+    feed = ScreenFeed(agent.topics.session.rsplit("/", 1)[0] + "/")
+    agent.out.taps.append(feed.observe)
+    agent.screen = ScreenServer(
+        config.screen,
+        feed,
+        agent.topics.ui,
+        agent.router.submit,
+        agent.router.reject,
+        lambda: agent.link.connected,
+        agent.screen_key,
+        agent.out.source,
+    )
+    agent.services.append(agent.screen.run)
 
 
 def load_screen_key(path: Path) -> bytes:

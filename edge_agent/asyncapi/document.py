@@ -40,7 +40,7 @@ _CHANNELS = {
     "storeCatalog": ("rt/v1/{tenant}/st/{store}/catalog", "catalogUpdate", "receive", False),
     "deviceDisplay": (
         "rt/v1/{tenant}/st/{store}/dv/{device}/display",
-        ("lookupShown", "toteView", "mirrorView"),
+        ("lookupShown", "toteView", "mirrorView", "basketView"),
         "send",
         True,
     ),

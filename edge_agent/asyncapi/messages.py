@@ -25,6 +25,9 @@ from edge_agent.contract.cart import (
 )
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent, LookupResult, VariantModel
 from edge_agent.contract.device import (
+    BasketLineView,
+    BasketView,
+    BasketViewEvent,
     DeviceStatus,
     PreviewLineModel,
     SessionCommand,
@@ -220,6 +223,34 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             ),
             "Retained, for the device's own screen (shelf). Every figure carries its as-of time; `offline` says the "
             "lookup was made while the uplink was down.",
+        ),
+        "basketView": (
+            "Basket shown on a kiosk",
+            BasketViewEvent,
+            BasketViewEvent(
+                source=_SRC,
+                id="kiosk-01:basket:1",
+                time=_T0,
+                data=BasketView(
+                    lines=[
+                        BasketLineView(
+                            gtin14="04006381333931",
+                            name="Wool socks",
+                            qty=2,
+                            unit_price_minor=899,
+                            line_total_minor=1798,
+                            currency="EUR",
+                        )
+                    ],
+                    items=2,
+                    total_minor=1798,
+                    currency="EUR",
+                    priced_as_of=_T0,
+                ),
+            ),
+            "Retained, for a kiosk's own screen: the basket's lines with names and prices from the device's catalog "
+            "cache, and during a merge preview the joined basket. A price the cache lacks is null (confirmed at "
+            "checkout). No cart id, pseudonym or credential.",
         ),
         **workflow_messages(),
     }

@@ -6,6 +6,7 @@ Every field a consumer needs is in the payload; MQTT 5 user properties only mirr
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints
@@ -20,6 +21,7 @@ T_SESSION_COMMAND: Final = "com.edgeagent.session.command.v1"
 T_ERASURE: Final = "com.edgeagent.privacy.erasure.v1"
 T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
 T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
+T_BASKET_VIEW: Final = "com.edgeagent.basket.view.v1"
 
 
 class ReaderStatus(Strict):
@@ -69,6 +71,32 @@ class SessionState(Strict):
     )
 
 
+class BasketLineView(Strict):
+    """One line as the screen shows it: the product's name and price from the device's catalog cache."""
+
+    gtin14: Gtin14
+    name: str = Field(default="", max_length=200, description="empty when the catalog cache does not know it")
+    qty: int = Field(ge=0)
+    unit_price_minor: int | None = Field(default=None, description="None: no price cached, confirmed at checkout")
+    line_total_minor: int | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+
+
+class BasketView(Strict):
+    """Up, retained on a kiosk's display: the basket as the shopper sees it (names, prices, total) and, during a
+    merge preview, the joined basket priced the same way. No cart id, pseudonym or credential: items and prices."""
+
+    lines: list[BasketLineView] = Field(default=[], max_length=1000)
+    items: int = Field(ge=0, description="units in the basket")
+    total_minor: int | None = Field(description="None when a line has no cached price or currencies differ")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    priced_as_of: datetime | None = Field(default=None, description="the oldest cached price's as-of time")
+    preview: list[BasketLineView] | None = Field(
+        default=None, max_length=1000, description="during a merge preview: the basket the shopper would have"
+    )
+    preview_total_minor: int | None = None
+
+
 class SessionCommand(Strict):
     """Down, from the device's UI: the shopper's decision. Confirm names the preview the shopper saw."""
 
@@ -110,6 +138,10 @@ class SessionStateEvent(CloudEvent[SessionState]):
 
 class SessionCommandEvent(CloudEvent[SessionCommand]):
     type: Literal["com.edgeagent.session.command.v1"] = T_SESSION_COMMAND
+
+
+class BasketViewEvent(CloudEvent[BasketView]):
+    type: Literal["com.edgeagent.basket.view.v1"] = T_BASKET_VIEW
 
 
 class ErasureRequestEvent(CloudEvent[ErasureRequest]):

@@ -13,6 +13,8 @@ import uuid
 from edge_agent.contract.codec import Rejected
 from edge_agent.contract.device import (
     T_SESSION_COMMAND,
+    BasketView,
+    BasketViewEvent,
     ErasureDone,
     ErasureDoneEvent,
     ErasureRequest,
@@ -26,6 +28,7 @@ from edge_agent.domain.session import MergePolicy
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.roles.base import Ports, Route
+from edge_agent.roles.basket_view import basket_view
 from edge_agent.roles.sessions import SessionDesk
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ class ShopperBasket:
             ports.record,
             screen_key=screen_key,
         )
+        self.on_display = cfg.device.role == "kiosk"
+        """A kiosk's display is its basket; the other roles' displays are their own (lookups, totes, the room)."""
+        self._shown: BasketView | None = None
 
     def start(self) -> None:
         """At start (I/O, so not in the constructor): the basket the last run left, or a fresh one."""
@@ -71,6 +77,22 @@ class ShopperBasket:
         self.sessions.app_nearby()
 
     # --- the kiosk's screen -------------------------------------------------------------------------------
+    def saved(self, cart_ids: set[str]) -> None:
+        """Ops were committed (the scan is saved): the screen may say so."""
+        if self.cart_id in cart_ids or self.sessions.session.guest_cart in cart_ids:
+            self.show_basket()
+
+    def show_basket(self) -> None:
+        """The basket with names and prices (retained on the display), republished only when it changed."""
+        if not self.on_display:
+            return
+        s = self.sessions.session
+        preview = {ln.sku: ln.result_qty for ln in s.preview.lines} if s.preview is not None else None
+        view = basket_view(self.ports.store, self.cart_id, preview)
+        if view != self._shown:
+            self._shown = view
+            self.ports.show(BasketViewEvent, view)
+
     def routes(self) -> list[Route]:
         """Session commands on the device's ui topic; a payload no role understands is the session's to refuse."""
         handlers = {T_SESSION_COMMAND: (SessionCommandEvent, lambda _t, cmd: self.command(cmd))}
@@ -106,6 +128,7 @@ class ShopperBasket:
             self.ports.follow_cart(self.cart_id)
             return
         self.sessions.cart_changed(cart_id)
+        self.show_basket()
 
     def erase(self, request: ErasureRequest) -> None:
         """End the shopper's session here, then forget the profile carts, unsent edits included, and say so.
@@ -145,12 +168,14 @@ class ShopperBasket:
         self.sessions.invitation_expired()
 
     def publish(self) -> None:
+        self._shown = None  # a (re)connected uplink gets the current view again
         self.sessions.publish()
 
     # --- internals ----------------------------------------------------------------------------------------
     def _publish_session(self, state: SessionStateModel) -> None:
         topic = self.ports.topics.session
         self.ports.out.publish(topic, SessionStateEvent, state, retain=True, subject=state.session_id)
+        self.show_basket()
 
     def _current_cart(self) -> str:
         store = self.ports.store

@@ -5,6 +5,7 @@ A bad message never stops the agent and never touches a basket.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ class InboundRouter:
     on_applied: Callable[[AppliedWatermark], object]
     on_cart_changed: Callable[[str], None] | None = None
     on_erasure: Callable[[ErasureRequest], None] | None = None
-    on_catalog: Callable[[CatalogUpdate], None] | None = None
+    on_catalog: list[Callable[[CatalogUpdate], None]] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)
     routes: list[Route] = field(default_factory=list)
@@ -51,13 +52,22 @@ class InboundRouter:
         self.routes.extend(routes)
 
     def handle(self, topic: str, payload: bytes) -> None:
+        with contextlib.suppress(Rejected):
+            self.submit(topic, payload)
+
+    def submit(self, topic: str, payload: bytes) -> None:
+        """:meth:`handle`, and a refused message is raised after it is counted: the device's own screen answers
+        with the reason (edge_agent/screen/server.py hands its actions here as if they came on the ui topic)."""
         try:
             if not dispatch(self.routes, topic, payload):
                 raise Rejected("unknown_topic", topic[:200])
         except Rejected as rej:
             self.reject(topic, rej)
+            raise
         except (ValueError, OverflowError) as exc:  # a figure the models let through but storage cannot hold
-            self.reject(topic, Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}"))
+            bad = Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}")
+            self.reject(topic, bad)
+            raise bad from None
 
     def _applied(self, topic: str, watermark: AppliedWatermark) -> None:
         self._check_watermark(watermark)
@@ -69,8 +79,8 @@ class InboundRouter:
         _check_version_jump("catalog", self.store.catalog_version(), update.version)
         changed = self.store.apply_catalog(update)
         self.accepted["catalog" if changed else "catalog_stale"] += 1
-        if changed and self.on_catalog is not None:
-            self.on_catalog(update)
+        for listener in self.on_catalog if changed else []:
+            listener(update)
 
     def _erasure(self, _topic: str, request: ErasureRequest) -> None:
         if self.on_erasure is not None:

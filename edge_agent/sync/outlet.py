@@ -5,7 +5,8 @@ payload without them). The outbox pump hands over its pre-encoded op batches thr
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,12 +14,17 @@ from pydantic import BaseModel
 from edge_agent.contract.base import CloudEvent, utcnow
 from edge_agent.sync.link import MqttLink
 
+Tap = Callable[[str, bytes], None]
+"""Sees every retained publish (topic, payload; empty for a clear) before the link: a local screen shows the same
+view models, uplink or not."""
+
 
 @dataclass(frozen=True)
 class Outlet:
     link: MqttLink
     source: str
     device: str
+    taps: list[Tap] = field(default_factory=list)
 
     def publish(
         self,
@@ -39,13 +45,20 @@ class Outlet:
     def publish_encoded(
         self, topic: str, payload: bytes, ce_type: str, ce_id: str, *, retain: bool = False
     ) -> int | None:
+        if retain:
+            self._tap(topic, payload)
         return self.link.publish(
             topic, payload, retain=retain, user_properties=(("ce_type", ce_type), ("ce_id", ce_id))
         )
 
     def clear(self, topic: str) -> int | None:
         """Clear a retained message (an empty retained payload: no CloudEvent, nothing to mirror)."""
+        self._tap(topic, b"")
         return self.link.publish(topic, b"", retain=True)
+
+    def _tap(self, topic: str, payload: bytes) -> None:
+        for tap in self.taps:
+            tap(topic, payload)
 
     def will(self, envelope: type[CloudEvent[Any]], data: BaseModel, event_id: str) -> bytes:
         """The last will's payload, built like every other message (the broker publishes it, not us)."""

@@ -1,0 +1,61 @@
+"""The basket as a kiosk's screen shows it: each line's name and price from the device's catalog cache, a total.
+
+Pure reading: the store's quantities and catalog cache in, a :class:`BasketView` out. A price the cache lacks stays
+None (the screen says "price confirmed at checkout"), and then there is no total: never a guessed figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from edge_agent.contract.device import BasketLineView, BasketView
+from edge_agent.store.device import DeviceStore
+
+
+def priced_lines(store: DeviceStore, quantities: Mapping[str, int]) -> list[BasketLineView]:
+    lines = []
+    for gtin14, qty in sorted(quantities.items()):
+        if qty <= 0:
+            continue
+        item = store.catalog_item(gtin14)
+        price = item.price_minor if item is not None else None
+        lines.append(
+            BasketLineView(
+                gtin14=gtin14,
+                name=item.name if item is not None else "",
+                qty=qty,
+                unit_price_minor=price,
+                line_total_minor=None if price is None else price * qty,
+                currency=item.currency if item is not None and price is not None else None,
+            )
+        )
+    return lines
+
+
+def total(lines: list[BasketLineView]) -> tuple[int | None, str | None]:
+    """The sum and its currency; None when a line has no price or the currencies differ."""
+    currencies = {ln.currency for ln in lines}
+    if any(ln.line_total_minor is None for ln in lines) or len(currencies) > 1:
+        return None, None
+    return sum(ln.line_total_minor or 0 for ln in lines), next(iter(currencies), None)
+
+
+def basket_view(store: DeviceStore, cart_id: str, preview: Mapping[str, int] | None = None) -> BasketView:
+    lines = priced_lines(store, store.quantities(cart_id))
+    amount, currency = total(lines)
+    as_of = [
+        item.price_as_of
+        for ln in lines
+        if (item := store.catalog_item(ln.gtin14)) is not None and item.price_as_of is not None
+    ]
+    preview_lines = None if preview is None else priced_lines(store, preview)
+    return BasketView(
+        lines=lines,
+        items=sum(ln.qty for ln in lines),
+        total_minor=amount,
+        currency=currency,
+        priced_as_of=datetime.fromtimestamp(min(as_of), UTC) if as_of else None,
+        preview=preview_lines,
+        preview_total_minor=None if preview_lines is None else total(preview_lines)[0],
+    )

@@ -1,0 +1,187 @@
+"""The kiosk's own screen in a real browser: Debian's Chromium, driven by Selenium through the system chromedriver.
+
+The real agent (real Mosquitto, the central simulator) serves its page on loopback. Two scans appear with their
+names and prices; a loyalty tap shows the merge preview; Confirm on the page joins the carts (the server adds the
+confirm code from the device's screen key); an action without the page token is refused 403; with the uplink cut
+the page shows the offline banner. A screenshot per step is kept under the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from edge_agent.config import AgentConfig
+from edge_agent.domain.session import SessionState
+from simulators.central import CentralPlatform
+from simulators.nfc_tags import TagEmulator
+from tests.e2e.test_nfc_session import KEY, ONLINE_HAT, PROFILE_CART, SHOES, SOCKS, loyalty_card, nfc_config, tap
+from tests.e2e.test_nfc_session import session_of as session_of
+from tests.e2e.test_nfc_session import tags as tags  # the fixture
+from tests.support.broker import MosquittoBroker
+from tests.support.fixtures import ProxyFactory
+from tests.support.world import InProcessAgent, wait_until
+
+AgentFactory = Callable[[AgentConfig], InProcessAgent]
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+CATALOG = [
+    {"gtin14": SHOES, "name": "Trail shoes", "price_minor": 8999, "currency": "EUR"},
+    {"gtin14": SOCKS, "name": "Wool socks", "price_minor": 899, "currency": "EUR"},
+    {"gtin14": ONLINE_HAT, "name": "Bucket hat", "price_minor": 1999, "currency": "EUR"},
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "apt-get install chromium chromium-driver (bootstrap.sh)"
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1080,1920",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int) -> AgentConfig:
+    raw: dict[str, Any] = nfc_config(tmp_path, port, tags).model_dump(mode="json", exclude_none=True)
+    raw["screen"] = {"listen": f"127.0.0.1:{screen_port}", "attract_after_s": 3600}
+    return AgentConfig.model_validate(raw)
+
+
+def rows(driver: webdriver.Chrome, table: str) -> list[tuple[str, ...]]:
+    """The table's cells as the shopper reads them, in one script call (the page re-renders rows on every view)."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
+        ".map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));"
+    )
+    return [tuple(cells) for cells in driver.execute_script(script, f"#{table}")]
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    proxy_factory: ProxyFactory,
+    tags: TagEmulator,
+    browser: webdriver.Chrome,
+) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    proxy = proxy_factory(broker)
+    screen_port = free_port()
+    url = f"http://127.0.0.1:{screen_port}/"
+    agent = agent_factory(screen_config(tmp_path, proxy.port, tags, screen_port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    central.publish_catalog("acme", "s042", CATALOG)
+    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
+    central.trust_identity_keys(KEY)
+    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    central.add_online(PROFILE_CART, ONLINE_HAT)
+
+    browser.get(url)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    wait.until(lambda d: d.find_element(By.ID, "empty").is_displayed())
+    browser.save_screenshot(str(shots / "1-empty.png"))
+
+    # Two scans appear with their names and prices, and each is announced.
+    agent.scan(SHOES)
+    wait.until(lambda d: rows(d, "lines") == [("Trail shoes", "1", "€89.99")])
+    wait.until(lambda d: "Trail shoes" in d.find_element(By.ID, "live").get_attribute("textContent"))
+    agent.scan(SOCKS)
+    wait.until(lambda d: len(rows(d, "lines")) == 2)
+    assert sorted(rows(browser, "lines")) == [("Trail shoes", "1", "€89.99"), ("Wool socks", "1", "€8.99")]
+    assert browser.find_element(By.ID, "total").text == "€98.98"
+    wait.until(lambda d: "Wool socks" in d.find_element(By.ID, "live").get_attribute("textContent"))
+    assert browser.find_element(By.ID, "offline").is_displayed() is False
+    browser.save_screenshot(str(shots / "2-two-scans.png"))
+
+    # A loyalty tap: the merge preview, with the online cart's hat.
+    tap(tags, loyalty_card())
+    wait_until(lambda: session_of(agent).state is SessionState.MERGE_PREVIEW, 10, "merge preview")
+    wait.until(lambda d: d.find_element(By.ID, "merge").is_displayed())
+    wait.until(lambda d: ("Bucket hat", "1") in rows(d, "merge-lines"))
+    page = browser.page_source
+    assert PROFILE_CART not in page and "shopper-7" not in page, "the page never shows a profile id or pseudonym"
+    confirm = browser.find_element(By.ID, "confirm")
+    assert confirm.size["width"] >= 44 and confirm.size["height"] >= 44
+    browser.save_screenshot(str(shots / "3-merge-preview.png"))
+
+    # An action without the page token is refused (and one from another origin), and changes nothing.
+    preview_id = session_of(agent).preview.preview_id
+    action = {
+        "type": "com.edgeagent.session.command.v1",
+        "data": {"action": "confirm_merge", "session_id": session_of(agent).session_id, "preview_id": preview_id},
+    }
+    status, body = post(url + "actions", action, {})
+    assert (status, body["reason"]) == (403, "screen_token")
+    token = browser.find_element(By.CSS_SELECTOR, 'meta[name="screen-token"]').get_attribute("content")
+    status, body = post(url + "actions", action, {"X-Screen-Token": token, "Origin": "http://evil.example"})
+    assert (status, body["reason"]) == (403, "screen_origin")
+    status, body = post(url + "actions", {"type": "x"}, {"X-Screen-Token": token})
+    assert (status, body["reason"]) == (400, "not_an_action")
+    assert session_of(agent).state is SessionState.MERGE_PREVIEW
+
+    # Confirm, by keyboard as a switch-access device would: the carts join.
+    confirm.send_keys(" ")
+    wait_until(lambda: session_of(agent).state is SessionState.MERGED, 10, "merged")
+    wait.until(lambda d: not d.find_element(By.ID, "merge").is_displayed())
+    wait_until(lambda: central.cart(PROFILE_CART) == {SHOES: 1, SOCKS: 1, ONLINE_HAT: 1}, 20, "platform holds the join")
+    wait.until(lambda d: len(rows(d, "lines")) == 3)
+    browser.save_screenshot(str(shots / "4-merged.png"))
+
+    # The uplink is cut: the banner says the basket is saved here and will sync.
+    proxy.black_hole()
+    proxy.reset_all()
+    wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
+    assert "saved on this device" in browser.find_element(By.ID, "offline").text
+    browser.save_screenshot(str(shots / "5-offline.png"))
+    proxy.pass_through()
+    wait_until(lambda: agent.connected, 20, "reconnected")
+    wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
+    browser.save_screenshot(str(shots / "6-back-online.png"))
+    for name in ("1-empty", "2-two-scans", "3-merge-preview", "4-merged", "5-offline", "6-back-online"):
+        assert (shots / f"{name}.png").stat().st_size > 1000
