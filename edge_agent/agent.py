@@ -74,6 +74,7 @@ class Agent:
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
     _offline_mid: int | None = field(default=None, init=False)
     _offline_acked: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _saved_carts: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         cfg, m = self.config, self.config.mqtt
@@ -210,8 +211,8 @@ class Agent:
         for op in saved:
             log.info("saved %s %s x%s in basket %s (%s)", op.kind.value, op.sku or "", op.qty, op.cart_id, op.op_id)
             self._follow_cart(op.cart_id)
-        self.basket.saved({op.cart_id for op in saved})
         self.pump.wake()
+        self._show_saved({op.cart_id for op in saved})
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
         """Workflow events leave with this device's and the current session's context (profile only with consent)."""
@@ -263,6 +264,23 @@ class Agent:
             self.router.reject(topic, Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}"))
 
     # --- internals ----------------------------------------------------------------------------------------
+    def _show_saved(self, cart_ids: set[str]) -> None:
+        """The screen hears of saved scans on the loop's next turn: after the pump has sent them (the uplink's
+        latency does not wait for a view), and once for a burst of groups."""
+        if not cart_ids:
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.basket.saved(cart_ids)
+            return
+        if not self._saved_carts:
+            loop.call_soon(self._flush_saved)
+        self._saved_carts |= cart_ids
+
+    def _flush_saved(self) -> None:
+        cart_ids, self._saved_carts = self._saved_carts, set()
+        self.basket.saved(cart_ids)
+
     def _follow_cart(self, cart_id: str) -> None:
         if cart_id not in self._subscribed_carts and self.link.subscribe([self.topics.cart_state(cart_id)]):
             self._subscribed_carts.add(cart_id)

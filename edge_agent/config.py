@@ -161,7 +161,7 @@ class BasketSection(_Section):
 
 
 ScreenLocale = Literal["en"]
-"""RFC 5646 tags of the message catalogues shipped in edge_agent/screen/static/messages/ (one file each)."""
+"""RFC 5646 tags of the catalogues shipped in edge_agent/screen/static/messages/<tag>/ (common + one per page)."""
 
 
 class ScreenSection(_Section):

@@ -113,7 +113,7 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
 def add_screen(agent: Agent, config: AgentConfig) -> None:
     """The device's own screen page: the outlet's retained views teed to it, its actions into the route table."""
     from edge_agent.screen.feed import ScreenFeed
-    from edge_agent.screen.server import ScreenServer
+    from edge_agent.screen.server import ScreenServer, page_for
 
     assert config.screen is not None
     feed = ScreenFeed(agent.topics.session.rsplit("/", 1)[0] + "/")
@@ -127,6 +127,7 @@ def add_screen(agent: Agent, config: AgentConfig) -> None:
         lambda: agent.link.connected,
         agent.screen_key,
         agent.out.source,
+        page=page_for(config.device.role),
     )
     agent.services.append(agent.screen.run)
 

@@ -10,15 +10,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from edge_agent.contract.device import BasketLineView, BasketView
+from edge_agent.store.catalog import CachedItem
 from edge_agent.store.device import DeviceStore
 
+Items = Mapping[str, CachedItem | None]
 
-def priced_lines(store: DeviceStore, quantities: Mapping[str, int]) -> list[BasketLineView]:
+
+def priced_lines(items: Items, quantities: Mapping[str, int]) -> list[BasketLineView]:
     lines = []
     for gtin14, qty in sorted(quantities.items()):
         if qty <= 0:
             continue
-        item = store.catalog_item(gtin14)
+        item = items.get(gtin14)
         price = item.price_minor if item is not None else None
         lines.append(
             BasketLineView(
@@ -42,14 +45,15 @@ def total(lines: list[BasketLineView]) -> tuple[int | None, str | None]:
 
 
 def basket_view(store: DeviceStore, cart_id: str, preview: Mapping[str, int] | None = None) -> BasketView:
-    lines = priced_lines(store, store.quantities(cart_id))
+    """One catalog read per item, however many lines and preview lines name it (this runs after every scan)."""
+    quantities = store.quantities(cart_id)
+    items = {gtin14: store.catalog_item(gtin14) for gtin14 in {*quantities, *(preview or {})}}
+    lines = priced_lines(items, quantities)
     amount, currency = total(lines)
     as_of = [
-        item.price_as_of
-        for ln in lines
-        if (item := store.catalog_item(ln.gtin14)) is not None and item.price_as_of is not None
+        item.price_as_of for ln in lines if (item := items.get(ln.gtin14)) is not None and item.price_as_of is not None
     ]
-    preview_lines = None if preview is None else priced_lines(store, preview)
+    preview_lines = None if preview is None else priced_lines(items, preview)
     return BasketView(
         lines=lines,
         items=sum(ln.qty for ln in lines),

@@ -33,3 +33,11 @@ SCREEN_BIND_RETRY_S = 5.0
 
 SCREEN_SHUTDOWN_S = 2.0
 """Open streams get this long to close when the agent stops."""
+
+ROLE_PAGES = {
+    "kiosk": "kiosk",
+    "fitting-room-mirror": "mirror",
+    "associate-handheld": "handheld",
+    "shelf": "shelf",
+}
+"""device.role -> the page (static/{page}.html, messages/{locale}/{page}.json) its screen shows."""

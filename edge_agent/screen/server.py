@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import html
 import ipaddress
@@ -42,7 +43,7 @@ from edge_agent.screen.feed import ScreenFeed, Update
 log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Screen-Token"
-STATIC = {"kiosk.css": "text/css", "kiosk.js": "text/javascript"}
+CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -66,6 +67,8 @@ class ScreenServer:
     online: Callable[[], bool]
     screen_key: bytes
     source: str
+    page: str = "kiosk"
+    """Which page (``static/{page}.html`` and its ``messages/{locale}/{page}.json``) this device's role shows."""
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     """Per start, embedded in the served page, required on every action and stream."""
     refused: Counter[str] = field(default_factory=Counter)
@@ -148,7 +151,7 @@ class ScreenServer:
 
     # --- the page -----------------------------------------------------------------------------------------
     async def _page(self, _request: web.Request) -> web.Response:
-        page = _asset("kiosk.html")
+        page = _asset(f"{self.page}.html")
         for key, value in {
             "TOKEN": self.token,
             "LOCALE": self.settings.locale,
@@ -159,14 +162,17 @@ class ScreenServer:
 
     async def _static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in STATIC:
+        kind = CONTENT_TYPES.get(name[name.rfind(".") :]) if "." in name else None
+        if kind is None or name not in static_names():
             raise web.HTTPNotFound()
-        return web.Response(text=_asset(name), content_type=STATIC[name], charset="utf-8")
+        return web.Response(text=_asset(name), content_type=kind, charset="utf-8")
 
-    async def _messages(self, _request: web.Request) -> web.Response:
-        return web.Response(
-            text=_asset(f"messages/{self.settings.locale}.json"), content_type="application/json", charset="utf-8"
-        )
+    async def _messages(self, request: web.Request) -> web.Response:
+        """The page's catalogue in the device's locale, or the one the shopper chose for their session."""
+        locale = request.query.get("locale", self.settings.locale)
+        if locale not in locales():
+            return _refusal(404, "unknown_locale", f"allowed: {', '.join(sorted(locales()))}")
+        return web.json_response(catalogue(locale, self.page))
 
     # --- live updates -------------------------------------------------------------------------------------
     async def _events(self, request: web.Request) -> web.StreamResponse:
@@ -244,6 +250,36 @@ def _sse(seq: int, name: str, body: dict[str, Any]) -> bytes:
 
 def _asset(name: str) -> str:
     return resources.files("edge_agent.screen").joinpath("static", name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def static_names() -> frozenset[str]:
+    """The scripts and styles shipped in the package: nothing else is served from /static/."""
+    root = resources.files("edge_agent.screen").joinpath("static")
+    return frozenset(f.name for f in root.iterdir() if f.is_file() and f.name[f.name.rfind(".") :] in CONTENT_TYPES)
+
+
+@functools.cache
+def locales() -> frozenset[str]:
+    """The locales with a catalogue directory under static/messages/."""
+    root = resources.files("edge_agent.screen").joinpath("static", "messages")
+    return frozenset(d.name for d in root.iterdir() if d.is_dir())
+
+
+@functools.cache
+def catalogue(locale: str, page: str) -> dict[str, str]:
+    """Every string a page shows in one locale: the shared ``common.json`` and the page's own."""
+    merged: dict[str, str] = {}
+    for part in ("common", page):
+        merged.update(json.loads(_asset(f"messages/{locale}/{part}.json")))
+    return merged
+
+
+def page_for(role: str) -> str:
+    """The page a role shows; a role without its own page shows the shopper's basket (the kiosk page)."""
+    page = const.ROLE_PAGES.get(role, "kiosk")
+    root = resources.files("edge_agent.screen").joinpath("static")
+    return page if root.joinpath(f"{page}.html").is_file() else "kiosk"
 
 
 def _is_ip(name: str) -> bool:

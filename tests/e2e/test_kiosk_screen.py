@@ -8,21 +8,12 @@ the page shows the offline banner. A screenshot per step is kept under the test'
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from edge_agent.config import AgentConfig
 from edge_agent.domain.session import SessionState
@@ -32,11 +23,11 @@ from tests.e2e.test_nfc_session import KEY, ONLINE_HAT, PROFILE_CART, SHOES, SOC
 from tests.e2e.test_nfc_session import session_of as session_of
 from tests.e2e.test_nfc_session import tags as tags  # the fixture
 from tests.support.broker import MosquittoBroker
+from tests.support.browser import free_port, open_page, page_token, post, rows, with_screen
 from tests.support.fixtures import ProxyFactory
 from tests.support.world import InProcessAgent, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 CATALOG = [
     {"gtin14": SHOES, "name": "Trail shoes", "price_minor": 8999, "currency": "EUR"},
     {"gtin14": SOCKS, "name": "Wool socks", "price_minor": 899, "currency": "EUR"},
@@ -44,59 +35,9 @@ CATALOG = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "apt-get install chromium chromium-driver (bootstrap.sh)"
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1080,1920",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
-
-
 def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int) -> AgentConfig:
     raw: dict[str, Any] = nfc_config(tmp_path, port, tags).model_dump(mode="json", exclude_none=True)
-    raw["screen"] = {"listen": f"127.0.0.1:{screen_port}", "attract_after_s": 3600}
-    return AgentConfig.model_validate(raw)
-
-
-def rows(driver: webdriver.Chrome, table: str) -> list[tuple[str, ...]]:
-    """The table's cells as the shopper reads them, in one script call (the page re-renders rows on every view)."""
-    script = (
-        "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
-        ".map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));"
-    )
-    return [tuple(cells) for cells in driver.execute_script(script, f"#{table}")]
-
-
-def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return AgentConfig.model_validate(with_screen(raw, screen_port))
 
 
 def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
@@ -121,9 +62,7 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, ONLINE_HAT)
 
-    browser.get(url)
-    wait = WebDriverWait(browser, 20)
-    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    wait = open_page(browser, url)
     wait.until(lambda d: d.find_element(By.ID, "empty").is_displayed())
     browser.save_screenshot(str(shots / "1-empty.png"))
 
@@ -158,7 +97,7 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     }
     status, body = post(url + "actions", action, {})
     assert (status, body["reason"]) == (403, "screen_token")
-    token = browser.find_element(By.CSS_SELECTOR, 'meta[name="screen-token"]').get_attribute("content")
+    token = page_token(browser)
     status, body = post(url + "actions", action, {"X-Screen-Token": token, "Origin": "http://evil.example"})
     assert (status, body["reason"]) == (403, "screen_origin")
     status, body = post(url + "actions", {"type": "x"}, {"X-Screen-Token": token})

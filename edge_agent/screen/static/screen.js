@@ -1,0 +1,128 @@
+// What every role's page shares: the page token, the message catalogue, locale formatting, the live stream of
+// view models and posting actions to the ui topic's route table. Plain JavaScript, no build step, no dependency.
+// A page script calls Screen.start({onView, onLink, bind}); everything it shows comes from the agent's views.
+"use strict";
+
+const Screen = (() => {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
+  const TOKEN = meta("screen-token");
+  let locale = document.documentElement.lang || "en";
+  let messages = {};
+
+  const $ = (id) => document.getElementById(id);
+
+  function msg(key, args = {}) {
+    const text = key in messages ? messages[key] : key;
+    return text.replace(/\{(\w+)\}/g, (_, name) => (name in args ? String(args[name]) : ""));
+  }
+
+  // Prices, numbers and dates by the browser's Intl (ICU's CLDR data): never a hand-made format.
+  function money(minor, currency) {
+    if (minor === null || minor === undefined || !currency) return msg("price_at_checkout");
+    const format = new Intl.NumberFormat(locale, { style: "currency", currency });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / 10 ** digits);
+  }
+
+  function number(value) {
+    return new Intl.NumberFormat(locale).format(value);
+  }
+
+  function dateTime(value) {
+    if (value === null || value === undefined) return "";
+    const when = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+    return new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" }).format(when);
+  }
+
+  function cell(row, text, numeric) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (numeric) td.className = "num";
+    row.appendChild(td);
+    return td;
+  }
+
+  function announce(text) {
+    const live = $("live");
+    if (!live) return;
+    live.textContent = "";
+    window.setTimeout(() => { live.textContent = text; }, 50); // a change the screen reader notices
+  }
+
+  function showRefusal(text) {
+    const refused = $("refused");
+    if (!refused) return;
+    refused.hidden = !text;
+    refused.textContent = text || "";
+  }
+
+  // One command of the ui topic (type + data), to the same route table MQTT reaches. Resolves true when taken.
+  async function act(type, data) {
+    try {
+      const response = await fetch("/actions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Screen-Token": TOKEN },
+        body: JSON.stringify({ type, data }),
+      });
+      if (response.ok) {
+        showRefusal("");
+        return true;
+      }
+      const refusal = await response.json().catch(() => ({ reason: String(response.status) }));
+      const words = msg("reason_" + refusal.reason);
+      showRefusal(msg("refused", { reason: words === "reason_" + refusal.reason ? refusal.reason : words }));
+    } catch (_err) {
+      showRefusal(msg("action_failed"));
+    }
+    return false;
+  }
+
+  function applyMessages() {
+    for (const el of document.querySelectorAll("[data-msg]")) el.textContent = msg(el.dataset.msg);
+    for (const el of document.querySelectorAll("[data-msg-label]")) el.setAttribute("aria-label", msg(el.dataset.msgLabel));
+  }
+
+  async function loadMessages(wanted) {
+    try {
+      const response = await fetch("/messages.json?locale=" + encodeURIComponent(wanted));
+      if (!response.ok) return false;
+      messages = await response.json();
+    } catch (_err) {
+      return false;
+    }
+    locale = wanted;
+    document.documentElement.lang = wanted;
+    applyMessages();
+    return true;
+  }
+
+  function connect(onView, onLink) {
+    const stream = new EventSource("/events?token=" + encodeURIComponent(TOKEN));
+    stream.addEventListener("view", (e) => onView(JSON.parse(e.data)));
+    stream.addEventListener("link", (e) => {
+      const online = JSON.parse(e.data).online;
+      const banner = $("offline");
+      if (banner) banner.hidden = online;
+      if (onLink) onLink(online);
+    });
+  }
+
+  async function start({ onView, onLink, bind, rerender }) {
+    await loadMessages(locale);
+    if (bind) bind();
+    const chooser = $("locale");
+    if (chooser) {
+      chooser.value = locale;
+      chooser.addEventListener("change", async () => {
+        if (await loadMessages(chooser.value) && rerender) rerender();
+      });
+    }
+    connect(onView, onLink);
+    document.body.dataset.ready = "true";
+  }
+
+  return {
+    $, msg, money, number, dateTime, cell, announce, act, showRefusal, start, meta,
+    get locale() { return locale; },
+  };
+})();

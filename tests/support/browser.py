@@ -1,0 +1,105 @@
+"""A real browser for the screens' tests: Debian's Chromium driven by Selenium through Debian's chromedriver
+(the pair the bootstrap installs; ``playwright install`` cannot download browsers here), plus the few helpers
+every screen test reads the page with. Screenshots go to the test's tmp dir as artefacts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_screen(raw: dict[str, Any], screen_port: int, **screen: Any) -> dict[str, Any]:
+    """A config dict with a ``[screen]`` section on a free loopback port (the attract screen kept away)."""
+    raw["screen"] = {"listen": f"127.0.0.1:{screen_port}", "attract_after_s": 3600, **screen}
+    return raw
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "apt-get install chromium chromium-driver (bootstrap.sh)"
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1080,1920",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def open_page(driver: webdriver.Chrome, url: str, timeout: float = 20) -> WebDriverWait[webdriver.Chrome]:
+    """Load a screen and wait until its script has its messages and its live stream; returns the waiter."""
+    driver.get(url)
+    wait = WebDriverWait(driver, timeout)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    return wait
+
+
+def rows(driver: webdriver.Chrome, table: str) -> list[tuple[str, ...]]:
+    """The table's cells as the shopper reads them, in one script call (the page re-renders rows on every view)."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
+        ".map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));"
+    )
+    return [tuple(cells) for cells in driver.execute_script(script, f"#{table}")]
+
+
+def text_of(driver: webdriver.Chrome, element_id: str) -> str:
+    """An element's text content (hidden or not), read in one script call."""
+    script = "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;"
+    found = driver.execute_script(script, element_id)
+    return "" if found is None else str(found)
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def page_token(driver: webdriver.Chrome) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, 'meta[name="screen-token"]').get_attribute("content"))
+
+
+def shoot(driver: webdriver.Chrome, shots: Path, name: str) -> None:
+    """A screenshot per step, kept as the test's artefact (and checked to be a real picture)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    path = shots / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 1000, f"{path} is not a screenshot"
