@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
@@ -38,6 +39,9 @@ CATALOG = [
 def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int) -> AgentConfig:
     raw: dict[str, Any] = nfc_config(tmp_path, port, tags).model_dump(mode="json", exclude_none=True)
     return AgentConfig.model_validate(with_screen(raw, screen_port))
+
+
+pytestmark = pytest.mark.screens
 
 
 def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
