@@ -17,6 +17,7 @@ from edge_agent import const
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
 from edge_agent.readers.ble.config import BleConfig
+from edge_agent.roles.claim_config import ClaimSection
 from edge_agent.roles.picking_config import PickingSection
 from edge_agent.screen import const as screen_const
 
@@ -202,6 +203,7 @@ class AgentConfig(_Section):
     assist: AssistSection = AssistSection()
     picking: PickingSection = PickingSection()
     screen: ScreenSection | None = None
+    claim: ClaimSection | None = None
 
     def database_path(self) -> Path:
         if self.storage.path.is_absolute():

@@ -52,6 +52,12 @@ def open_profile(conn: sqlite3.Connection, cart_id: str) -> None:
     conn.execute("INSERT OR IGNORE INTO cart_owners VALUES (?, ?)", (cart_id, PROFILE_OWNER))
 
 
+def owner_of(conn: sqlite3.Connection, cart_id: str) -> str | None:
+    """The device that owns a cart, ``PROFILE_OWNER`` for a shopper's, None for a cart nobody wrote yet."""
+    row = conn.execute("SELECT owner FROM cart_owners WHERE cart_id = ?", (cart_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def refusal(
     conn: sqlite3.Connection, keys: tuple[bytes, ...], device: str, tenant: str, store: str, op: CartOp
 ) -> str | None:

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from edge_agent.contract.cart import (
     SyncRequestEvent,
 )
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
+from edge_agent.contract.claim import BasketClaimed, BasketClaimedEvent
 from edge_agent.contract.codec import Rejected, parse_event
 from edge_agent.contract.device import T_ERASED, ErasureDone, ErasureDoneEvent, ErasureRequest, ErasureRequestEvent
 from edge_agent.contract.topics import (
@@ -59,10 +61,12 @@ from edge_agent.domain.basket import AddItem, BasketCommand, Refused, SetAttribu
 from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.identity.claim_token import ClaimRefused
 from edge_agent.store import carts, readonly
 from edge_agent.store.db import connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
+from simulators import basket_claims
 from simulators import cart_authority as authority
 
 log = logging.getLogger("central")
@@ -88,6 +92,9 @@ class CentralStats:
     ops_held: Counter[str] = field(default_factory=Counter)
     """Ops a device may not write (not its cart, no merge grant): kept, never applied (cart_authority)."""
     grants: int = 0
+    claims: int = 0
+    """Guest baskets taken to a shopper's phone (simulators/basket_claims.py)."""
+    claims_refused: Counter[str] = field(default_factory=Counter)
 
 
 class CentralPlatform:
@@ -131,6 +138,8 @@ class CentralPlatform:
     def start(self, timeout: float = 10.0) -> CentralPlatform:
         self._conn = connect(self.db_path)
         migrate(self._conn, PLATFORM_MIGRATIONS)
+        with transaction(self._conn):
+            basket_claims.prepare(self._conn)
         row = self._conn.execute("SELECT value FROM counters WHERE name = 'web_epoch'").fetchone()
         if row is None:
             self._web_epoch = new_epoch()
@@ -267,6 +276,7 @@ class CentralPlatform:
             self.stats.ops_for_erased_carts += len(erased)
             new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
             carts.apply_effects(conn, (effects_of(op) for op in new_ops))
+            joined = self._join_claimed({op.cart_id for op in new_ops})
             for op in new_ops:
                 if op.kind is OpKind.CHECKOUT:
                     self._decide_checkout(op)
@@ -280,7 +290,7 @@ class CentralPlatform:
         self.stats.ops_duplicate += len(batch.ops) - len(new_ops)
         self._publish_watermark(tenant, store, device)
         with self._lock:
-            self._dirty |= touched
+            self._dirty |= touched | joined
 
     def _authorised(self, tenant: str, store: str, device: str, op: CartOp) -> list[CartOp]:
         """The ops to apply for one new op: none if the device may not write its cart (held), the op itself, or,
@@ -458,25 +468,67 @@ class CentralPlatform:
     def online_edit(self, command: BasketCommand) -> str:
         """A shopper edits the cart online: an op from the web channel, applied like any device's op."""
         with self._lock, transaction(self._conn):
-            conn = self._conn
-            seq = conn.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'web_seq' RETURNING value"
-            ).fetchone()[0]
-            intent = plan(command, carts.live_entries(conn, command.cart_id))
-            op = intent.materialise(
-                device=WEB_DEVICE, epoch=self._web_epoch, seq=seq, uuid=uuid.uuid4(), hlc=self._clock.now()
-            )
-            conn.execute(
-                "INSERT INTO applied_ops VALUES (?, ?, ?, ?, ?)",
-                (op.device, op.epoch, op.seq, op.cart_id, time.time()),
-            )
-            carts.apply_effects(conn, (effects_of(op),))
-            home = self._cart_home(op.cart_id)
-            if home is None:
-                raise Refused("unknown_cart", f"cart {op.cart_id} has never been seen from a store")
-            self._bump_version(op.cart_id, *home)
+            op = self._web_op(command)
         self.publish_snapshot(op.cart_id)
         return op.op_id
+
+    def _web_op(self, command: BasketCommand) -> CartOp:
+        """One op of the web channel, applied in the caller's transaction."""
+        conn = self._conn
+        seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'web_seq' RETURNING value").fetchone()[0]
+        intent = plan(command, carts.live_entries(conn, command.cart_id))
+        op = intent.materialise(
+            device=WEB_DEVICE, epoch=self._web_epoch, seq=seq, uuid=uuid.uuid4(), hlc=self._clock.now()
+        )
+        conn.execute(
+            "INSERT INTO applied_ops VALUES (?, ?, ?, ?, ?)", (op.device, op.epoch, op.seq, op.cart_id, time.time())
+        )
+        carts.apply_effects(conn, (effects_of(op),))
+        home = self._cart_home(op.cart_id)
+        if home is None:
+            raise Refused("unknown_cart", f"cart {op.cart_id} has never been seen from a store")
+        self._bump_version(op.cart_id, *home)
+        return op
+
+    # --- take my basket to my phone (simulators/basket_claims.py) -----------------------------------------
+    def claim(self, token: str, profile_cart: str) -> BasketClaimed:
+        """What the online shop's backend does when the signed-in shopper, on the page a kiosk's claim link
+        opened, taps "take it" (never on the link's load): verify, join the guest basket into ``profile_cart``,
+        tell the kiosk. ClaimRefused (counted in ``stats.claims_refused``) when the link is not honoured."""
+        now = time.time()
+        try:
+            with self._lock, transaction(self._conn):
+                admitted = basket_claims.admit(self._conn, self.identity_keys, token, profile_cart, now)
+                self._join_claimed({admitted.cart})
+                units = basket_claims.joined_units(self._conn, admitted.cart)
+        except ClaimRefused as refused:
+            self.stats.claims_refused[refused.reason] += 1
+            log.warning("central: claim refused: %s", refused)
+            raise
+        self.stats.claims += 1
+        self.publish_snapshot(profile_cart)
+        claimed = BasketClaimed(
+            cart=admitted.cart, claim_id=admitted.claim_id, claimed_at=datetime.fromtimestamp(now, UTC), units=units
+        )
+        event = BasketClaimedEvent(
+            source=f"urn:{admitted.tenant}:platform:central-sim",
+            id=f"claimed:{admitted.claim_id}",
+            time=utcnow(),
+            subject=admitted.cart,
+            data=claimed,
+        )
+        topic = Topics(admitted.tenant, admitted.store, admitted.device).basket_claimed
+        self._publish(topic, event.model_dump_json().encode())
+        return claimed
+
+    def _join_claimed(self, cart_ids: set[str]) -> set[str]:
+        """In the caller's transaction: the units of claimed guest carts not yet in their profile carts, added
+        from the web channel. Returns the profile carts that changed."""
+        changed = set()
+        for cart_id in basket_claims.claimed_among(self._conn, cart_ids):
+            for command in basket_claims.due(self._conn, cart_id):
+                changed.add(self._web_op(command).cart_id)
+        return changed
 
     def trust_identity_keys(self, *keys: bytes) -> None:
         """The keys the platform signs shopper credentials with (the ones it gave the devices)."""

@@ -87,6 +87,16 @@ class Topics:
         """Up: this device's answer to an erasure request, once its copies are gone."""
         return f"{self.prefix}/dv/{self.device}/erased"
 
+    @property
+    def basket_claim(self) -> str:
+        """Up, retained: the kiosk's "take my basket to my phone" link for its screen (contract/claim.py)."""
+        return f"{self.prefix}/dv/{self.device}/claim"
+
+    @property
+    def basket_claimed(self) -> str:
+        """Down, from the platform: a shopper claimed the guest basket online (contract/claim.py)."""
+        return f"{self.prefix}/dv/{self.device}/claimed"
+
     def cart_state(self, cart_id: str) -> str:
         return f"{self.prefix}/carts/{cart_id}/state"
 

@@ -29,6 +29,7 @@ from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.roles.base import Ports, Route
 from edge_agent.roles.basket_view import basket_view
+from edge_agent.roles.claim import BasketClaim
 from edge_agent.roles.sessions import SessionDesk
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class ShopperBasket:
         self.on_display = cfg.device.role == "kiosk"
         """A kiosk's display is its basket; the other roles' displays are their own (lookups, totes, the room)."""
         self._shown: BasketView | None = None
+        self.claim = BasketClaim(ports, self._claimed)
+        """Take my basket to my phone: the guest basket's claim link (:mod:`.claim`)."""
 
     def start(self) -> None:
         """At start (I/O, so not in the constructor): the basket the last run left, or a fresh one."""
@@ -89,6 +92,7 @@ class ShopperBasket:
         s = self.sessions.session
         preview = {ln.sku: ln.result_qty for ln in s.preview.lines} if s.preview is not None else None
         view = basket_view(self.ports.store, self.cart_id, preview)
+        self.claim.update(s, view.items)
         if view != self._shown:
             self._shown = view
             self.ports.show(BasketViewEvent, view)
@@ -96,7 +100,7 @@ class ShopperBasket:
     def routes(self) -> list[Route]:
         """Session commands on the device's ui topic; a payload no role understands is the session's to refuse."""
         handlers = {T_SESSION_COMMAND: (SessionCommandEvent, lambda _t, cmd: self.command(cmd))}
-        return [Route(self.ports.topics.ui, handlers)]
+        return [Route(self.ports.topics.ui, handlers), *self.claim.routes()]
 
     def command(self, cmd: SessionCommand) -> None:
         action = self.sessions.command(cmd)
@@ -166,12 +170,20 @@ class ShopperBasket:
             self.end_session("timeout")
         self.sessions.purge_due()
         self.sessions.invitation_expired()
+        self.claim.tick()
 
     def publish(self) -> None:
         self._shown = None  # a (re)connected uplink gets the current view again
+        self.claim.republish()
         self.sessions.publish()
 
     # --- internals ----------------------------------------------------------------------------------------
+    def _claimed(self, guest_cart: str) -> None:
+        """A shopper took the guest basket to their phone: the next scan goes to a fresh basket (see :mod:`.claim`)."""
+        if guest_cart == self.sessions.session.guest_cart:
+            self.sessions.end("claimed", self._new_cart())
+            self.ports.follow_cart(self.cart_id)
+
     def _publish_session(self, state: SessionStateModel) -> None:
         topic = self.ports.topics.session
         self.ports.out.publish(topic, SessionStateEvent, state, retain=True, subject=state.session_id)

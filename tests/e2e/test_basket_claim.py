@@ -1,0 +1,158 @@
+"""Take my basket to my phone, end to end: the real agent (kiosk) over real Mosquitto and the central simulator.
+
+The kiosk publishes a signed claim link for its guest basket (retained on ``dv/{device}/claim``); the platform
+refuses an expired link and a forged one, each with its counted reason; the shopper opens the real link and takes
+the basket: the platform joins the lines into the profile cart, the kiosk hears of it, says so and starts a fresh
+basket with a new link; the same link a second time is refused. A kiosk that was offline when the shopper opened
+its link still gets the lines into the shopper's cart once it reconnects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_agent.config import AgentConfig
+from edge_agent.contract.claim import T_CLAIM_VIEW
+from edge_agent.contract.topics import Topics
+from edge_agent.identity.claim_token import ClaimRefused, issue_claim, token_of_link, verify_claim
+from simulators.central import CentralPlatform
+from tests.support.broker import MosquittoBroker
+from tests.support.fixtures import ProxyFactory
+from tests.support.mqtt_spy import Spy
+from tests.support.mqtt_spy import spy as spy  # the fixture
+from tests.support.world import InProcessAgent, make_config, wait_until
+
+AgentFactory = Callable[[AgentConfig], InProcessAgent]
+KEY = bytes.fromhex("22" * 32)
+SHOP = "https://shop.example"
+SHOES, SOCKS, HAT = "09506000134352", "04006381333931", "08710398502131"
+PROFILE_CART = "profile-shopper-9"
+GUEST = "kiosk-01-basket"
+TOPICS = Topics("acme", "s042", "kiosk-01")
+
+
+def claim_config(tmp_path: Path, port: int) -> AgentConfig:
+    key_file = tmp_path / "identity.key"
+    key_file.write_text(KEY.hex())
+    key_file.chmod(0o600)
+    raw: dict[str, Any] = make_config(tmp_path, port, cart_id=GUEST).model_dump(mode="json", exclude_none=True)
+    raw["identity"] = {"key_files": [str(key_file)]}
+    raw["claim"] = {"base_url": SHOP}
+    return AgentConfig.model_validate(raw)
+
+
+def claim_view(spy: Spy) -> dict[str, Any] | None:
+    """The kiosk's latest retained claim view, as any screen subscribed to it sees it."""
+    views = spy.on(TOPICS.basket_claim)
+    assert all(v["type"] == T_CLAIM_VIEW for v in views)
+    return views[-1]["data"] if views else None
+
+
+def refused(central: CentralPlatform, token: str, cart: str = PROFILE_CART) -> str:
+    with pytest.raises(ClaimRefused) as refusal:
+        central.claim(token, cart)
+    return refusal.value.reason
+
+
+def session_of(agent: InProcessAgent) -> Any:
+    assert agent.agent is not None
+    return agent.agent.basket.sessions.session
+
+
+def test_a_shopper_takes_the_kiosk_basket_to_their_phone(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    central.trust_identity_keys(KEY)
+    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    central.add_online(PROFILE_CART, HAT)
+    agent = agent_factory(claim_config(tmp_path, broker.port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    assert (claim_view(spy) or {}).get("state", "none") == "none", "an empty basket offers nothing to take"
+
+    agent.scan(SHOES, SOCKS, SOCKS)
+    wait_until(lambda: central.cart(GUEST) == {SHOES: 1, SOCKS: 2}, 20, "the guest basket synced")
+    wait_until(lambda: (claim_view(spy) or {}).get("state") == "offered", 10, "a claim link")
+    view = claim_view(spy)
+    assert view is not None
+    link = view["link"]
+    assert link.startswith(f"{SHOP}/claim/EAC1.")
+    assert PROFILE_CART not in link and "shopper" not in link, "the link names no shopper"
+    token = token_of_link(link)
+    assert token is not None and verify_claim((KEY,), token, time.time()).cart == GUEST
+
+    # Links the platform does not honour, each refused with its reason and counted.
+    expired = issue_claim(KEY, "kiosk-01", GUEST, time.time() - 3600)
+    forged = issue_claim(bytes(32), "kiosk-01", GUEST, time.time())
+    assert refused(central, expired) == "expired"
+    assert refused(central, forged) == "bad_signature"
+    assert refused(central, issue_claim(KEY, "kiosk-02", GUEST, time.time())) == "unknown_device"
+    assert refused(central, token, cart=GUEST) == "not_a_profile_cart"
+    assert central.cart(PROFILE_CART) == {HAT: 1}, "a refused claim joins nothing"
+
+    # The shopper, signed in on their phone, takes the basket.
+    claimed = central.claim(token, PROFILE_CART)
+    assert (claimed.cart, claimed.units) == (GUEST, 3)
+    assert central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 2}
+    wait_until(lambda: (claim_view(spy) or {}).get("state") == "claimed", 10, "the kiosk says it is on the phone")
+    assert (claim_view(spy) or {})["units"] == 3
+    wait_until(lambda: session_of(agent).guest_cart != GUEST, 10, "a fresh basket")
+    assert agent.call(lambda: agent.agent.cart_id) != GUEST  # type: ignore[union-attr]
+
+    # The same link again, or another link of the claimed basket: refused.
+    assert refused(central, token) == "already_claimed"
+    assert refused(central, issue_claim(KEY, "kiosk-01", GUEST, time.time())) == "already_claimed"
+    assert central.stats.claims == 1
+    assert central.stats.claims_refused == {
+        "expired": 1,
+        "bad_signature": 1,
+        "unknown_device": 1,
+        "not_a_profile_cart": 1,
+        "already_claimed": 2,
+    }
+
+    # The next shopper's scan goes to the fresh basket, with a link of its own.
+    agent.scan(HAT)
+    wait_until(lambda: (claim_view(spy) or {}).get("state") == "offered", 10, "a new link")
+    new_link = (claim_view(spy) or {})["link"]
+    assert new_link != link
+    new_token = token_of_link(new_link)
+    assert new_token is not None and verify_claim((KEY,), new_token, time.time()).cart == session_of(agent).guest_cart
+    assert central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 2}, "the next shopper's scan is not the claimer's"
+
+
+def test_a_link_opened_while_the_kiosk_is_offline_joins_the_lines_once_they_arrive(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    proxy_factory: ProxyFactory,
+    spy: Spy,
+) -> None:
+    central.trust_identity_keys(KEY)
+    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    proxy = proxy_factory(broker)
+    agent = agent_factory(claim_config(tmp_path, proxy.port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    agent.scan(HAT)  # homes the device at its store
+    wait_until(lambda: central.cart(GUEST) == {HAT: 1}, 20, "first line synced")
+
+    proxy.black_hole()
+    proxy.reset_all()
+    wait_until(lambda: not agent.connected, 20, "the uplink is down")
+    agent.scan(SHOES, SOCKS)
+    wait_until(lambda: agent.basket() == {HAT: 1, SHOES: 1, SOCKS: 1}, 10, "saved on the kiosk")
+    link = agent.call(lambda: agent.agent.basket.claim.view.link)  # type: ignore[union-attr]
+    token = token_of_link(link)
+    assert token is not None
+
+    claimed = central.claim(token, PROFILE_CART)  # the shopper's phone is online; the kiosk is not
+    assert claimed.units == 1, "what had reached the platform"
+    proxy.pass_through()
+    wait_until(lambda: agent.connected, 30, "reconnected")
+    wait_until(lambda: central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 1}, 30, "the late lines joined")
+    wait_until(lambda: session_of(agent).guest_cart != GUEST, 20, "the kiosk heard of the claim")
