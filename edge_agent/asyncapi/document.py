@@ -64,6 +64,8 @@ _CHANNELS = {
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),
+    "deviceClaim": ("rt/v1/{tenant}/st/{store}/dv/{device}/claim", "claimView", "send", True),
+    "deviceClaimed": ("rt/v1/{tenant}/st/{store}/dv/{device}/claimed", "basketClaimed", "receive", False),
 }
 
 
@@ -155,9 +157,10 @@ SECURITY_RULES = """\
 ## Who may write what (issue 10)
 **The broker's fence.** Every client authenticates with a certificate from the store CA (mTLS); its CN is its
 MQTT username. A device (CN = device id) writes only its own up-topics under `dv/{device}/` (ops, sync, status,
-session, display, picking, events, presence, erased, ui) and `assist/requests/{device}/+`. Only the platform
-(CN `platform`, reserved) writes acks, cart snapshots, the catalog, erasure requests, pick orders, claims and
-decisions, and assist replies (`dv/{mirror}/assist`: an associate's reply reaches a mirror through the platform).
+session, display, picking, events, presence, erased, ui, claim) and `assist/requests/{device}/+`. Only the
+platform (CN `platform`, reserved) writes acks, cart snapshots, the catalog, erasure requests, pick orders, claims and
+decisions, assist replies (`dv/{mirror}/assist`: an associate's reply reaches a mirror through the platform), and
+basket claims (`dv/{kiosk}/claimed`: a shopper took the guest basket to their phone).
 Reference files: deploy/mosquitto/.
 
 **The platform's duty.** The ACL says who published; the platform decides what that device may write, in the

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from edge_agent import __version__
+from edge_agent.asyncapi.claim_messages import claim_messages
 from edge_agent.asyncapi.examples import EXAMPLE_EPOCH as _EPOCH
 from edge_agent.asyncapi.examples import EXAMPLE_OP as _OP
 from edge_agent.asyncapi.examples import EXAMPLE_SOURCE as _SRC
@@ -253,4 +254,5 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "checkout). No cart id, pseudonym or credential.",
         ),
         **workflow_messages(),
+        **claim_messages(),
     }

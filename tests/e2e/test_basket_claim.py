@@ -9,6 +9,7 @@ its link still gets the lines into the shopper's cart once it reconnects.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +22,12 @@ from edge_agent.contract.claim import T_CLAIM_VIEW
 from edge_agent.contract.topics import Topics
 from edge_agent.identity.claim_token import ClaimRefused, issue_claim, token_of_link, verify_claim
 from simulators.central import CentralPlatform
+from tests.e2e.test_contract_on_the_wire import load_contract, message_problems, schema_problem
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import ProxyFactory
 from tests.support.mqtt_spy import Spy
 from tests.support.mqtt_spy import spy as spy  # the fixture
+from tests.support.wire import WireRecorder
 from tests.support.world import InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
@@ -67,6 +70,7 @@ def session_of(agent: InProcessAgent) -> Any:
 def test_a_shopper_takes_the_kiosk_basket_to_their_phone(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
+    recorder = WireRecorder(broker.host, broker.port).start()
     central.trust_identity_keys(KEY)
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, HAT)
@@ -123,6 +127,17 @@ def test_a_shopper_takes_the_kiosk_basket_to_their_phone(
     new_token = token_of_link(new_link)
     assert new_token is not None and verify_claim((KEY,), new_token, time.time()).cart == session_of(agent).guest_cart
     assert central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 2}, "the next shopper's scan is not the claimer's"
+
+    # Both messages keep the contract of docs/asyncapi.yaml as they crossed the wire.
+    recorder.close()
+    channels = load_contract()
+    views = recorder.on(TOPICS.basket_claim)
+    assert {json.loads(m.payload)["data"]["state"] for m in views if m.payload} >= {"offered", "claimed"}
+    for message in views:
+        assert message_problems(message, [channels["deviceClaim"]]) == [], message.topic
+    (claimed_message,) = recorder.on(TOPICS.basket_claimed)
+    assert schema_problem(channels["deviceClaimed"], json.loads(claimed_message.payload)) is None
+    assert PROFILE_CART.encode() not in claimed_message.payload, "the kiosk never learns the profile cart"
 
 
 def test_a_link_opened_while_the_kiosk_is_offline_joins_the_lines_once_they_arrive(
