@@ -14,8 +14,9 @@ from edge_agent.screen.const import SCREEN_SSE_QUEUE_MAX
 
 log = logging.getLogger(__name__)
 
-VIEW_TOPICS = ("session", "display", "picking")
-"""The retained view topics under the device's own dv/{device}/ that a screen renders."""
+VIEW_TOPICS = ("session", "display", "picking", "claim")
+"""The retained view topics under the device's own dv/{device}/ that a screen renders (claim: the kiosk's "take my
+basket to my phone" link, edge_agent/roles/claim.py)."""
 
 Update = tuple[int, str, dict[str, Any]]
 """(sequence number, SSE event name, JSON body)."""

@@ -38,6 +38,7 @@ from edge_agent.contract.codec import Rejected
 from edge_agent.contract.device import T_SESSION_COMMAND
 from edge_agent.identity.tokens import confirm_code
 from edge_agent.screen import const
+from edge_agent.screen.claim_qr import claim_link_of, qr_svg
 from edge_agent.screen.feed import ScreenFeed, Update
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class ScreenServer:
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/messages.json", self._messages)
         app.router.add_get("/events", self._events)
+        app.router.add_get("/claim.svg", self._claim_qr)
         app.router.add_post("/actions", self._action)
         app.on_response_prepare.append(self._headers)
         return app
@@ -205,6 +207,16 @@ class ScreenServer:
         finally:
             self.feed.close(queue)
         return stream
+
+    # --- the kiosk's claim QR ("take my basket to my phone", edge_agent/roles/claim.py) ---------------------
+    async def _claim_qr(self, request: web.Request) -> web.Response:
+        """The current claim link as an SVG QR; the link is a capability for the basket, so token-checked."""
+        if not self._token_ok(request.query.get("token")):
+            return self._refuse(403, "screen_token", "the claim QR without this start's page token")
+        link = claim_link_of(self.feed.views.get("claim"))
+        if link is None:
+            return _refusal(404, "no_claim_link", "the basket offers no claim link now")
+        return web.Response(body=qr_svg(link), content_type="image/svg+xml")
 
     # --- actions ------------------------------------------------------------------------------------------
     async def _action(self, request: web.Request) -> web.Response:
