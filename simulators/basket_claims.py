@@ -11,7 +11,8 @@ counted by the simulator):
   a cart the platform has not seen yet (the kiosk was offline) becomes that device's, the signed link being the
   proof that the device made it; the device must be homed at a store (``unknown_device``); the target is a
   shopper's profile cart (``not_a_profile_cart``);
-- once: a guest basket is claimed at most once, by whichever link (``already_claimed``).
+- once: a guest basket is claimed at most once, by whichever link (``already_claimed``), and not after it became
+  an order at the till (``already_checked_out``).
 
 The join itself is the platform writing the profile cart from the web channel (the claim is the proof the shopper
 may): each line's units are added. Lines scanned after the claim (by HLC wall time) are not the claimer's: they stay
@@ -71,6 +72,8 @@ def admit(conn: sqlite3.Connection, keys: tuple[bytes, ...], token: str, profile
         raise ClaimRefused("not_a_profile_cart", "the target is not a shopper's profile cart")
     if conn.execute("SELECT 1 FROM basket_claims WHERE cart_id = ?", (claims.cart,)).fetchone():
         raise ClaimRefused("already_claimed", f"{claims.cart} was claimed before")
+    if carts.seal_of(conn, claims.cart) is not None:
+        raise ClaimRefused("already_checked_out", f"{claims.cart} became an order at the till")
     claim_id = uuid.uuid4().hex
     conn.execute(
         "INSERT INTO basket_claims VALUES (?, ?, ?, ?, ?)",

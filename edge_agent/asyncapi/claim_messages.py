@@ -55,10 +55,12 @@ def claim_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "To the kiosk whose link a signed-in shopper opened and took: the platform verified the token (signature "
             "under the named device's claim key, at most 900 s of life, not expired), that the cart is that device's "
             "(a cart it has not seen yet becomes the device's: the signed link is the proof), that the basket was not "
-            "claimed before, and joined the guest basket's lines into the shopper's profile cart from the web channel; "
+            "claimed or checked out before, and joined the guest basket's lines into the shopper's profile cart from "
+            "the web channel; "
             "lines that reach it later and were scanned before the claim (by HLC wall time) are joined as they arrive. "
             "The kiosk ends the session and starts a fresh basket. Names the guest cart only, never the shopper. A "
             "refused claim (malformed, bad_signature, ttl_too_long, not_yet_valid, expired, unknown_device, "
-            "not_cart_owner, not_a_profile_cart, already_claimed) is the shop's page's answer and sends nothing.",
+            "not_cart_owner, not_a_profile_cart, already_claimed, already_checked_out) is the shop's page's answer "
+            "and sends nothing.",
         ),
     }

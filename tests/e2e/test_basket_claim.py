@@ -171,3 +171,20 @@ def test_a_link_opened_while_the_kiosk_is_offline_joins_the_lines_once_they_arri
     wait_until(lambda: agent.connected, 30, "reconnected")
     wait_until(lambda: central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 1}, 30, "the late lines joined")
     wait_until(lambda: session_of(agent).guest_cart != GUEST, 20, "the kiosk heard of the claim")
+
+
+def test_a_basket_that_became_an_order_at_the_till_cannot_be_claimed(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    central.trust_identity_keys(KEY)
+    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    agent = agent_factory(claim_config(tmp_path, broker.port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    agent.scan(SHOES)
+    wait_until(lambda: (claim_view(spy) or {}).get("state") == "offered", 10, "a claim link")
+    token = token_of_link((claim_view(spy) or {})["link"])
+    assert token is not None
+    agent.call(lambda: agent.agent.basket.checkout())  # type: ignore[union-attr]
+    wait_until(lambda: central.seal(GUEST) is not None, 20, "sealed at the till")
+    assert refused(central, token) == "already_checked_out"
+    assert central.cart(PROFILE_CART) == {}
