@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
 from edge_agent.contract.claim import T_CLAIM_VIEW
@@ -188,3 +190,41 @@ def test_a_basket_that_became_an_order_at_the_till_cannot_be_claimed(
     wait_until(lambda: central.seal(GUEST) is not None, 20, "sealed at the till")
     assert refused(central, token) == "already_checked_out"
     assert central.cart(PROFILE_CART) == {}
+
+
+def test_a_malformed_or_forged_claim_message_is_refused_by_the_kiosk_with_a_counted_reason(
+    tmp_path: Path, broker: MosquittoBroker, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    agent = agent_factory(claim_config(tmp_path, broker.port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    agent.scan(SHOES)
+    wait_until(lambda: (claim_view(spy) or {}).get("state") == "offered", 10, "a claim link")
+    event = {
+        "specversion": "1.0",
+        "type": "com.edgeagent.basket.claimed.v1",
+        "source": "urn:x",
+        "id": "1",
+        "time": "2026-11-23T10:00:00Z",
+        "data": {"cart": GUEST, "claim_id": "claim-0001", "claimed_at": "2026-11-23T10:00:00Z", "units": 1},
+    }
+    bad_units = {**event, "data": {**event["data"], "units": -1}}  # type: ignore[dict-item]
+    other_cart = {**event, "data": {**event["data"], "cart": "kiosk-01-other"}}  # type: ignore[dict-item]
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="hostile")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    for payload in (b"\xff not json", json.dumps(bad_units).encode(), json.dumps(other_cart).encode()):
+        client.publish(TOPICS.basket_claimed, payload, qos=1).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+
+    def rejected() -> dict[str, int]:
+        return dict(agent.call(lambda: agent.agent.router.rejected))  # type: ignore[union-attr]
+
+    reasons = ("not_json", "schema", "claim_not_current")
+    wait_until(lambda: all(r in rejected() for r in reasons), 10, "three refusals", details=rejected)
+    assert {r: rejected()[r] for r in reasons} == {
+        "not_json": 1,
+        "schema": 1,
+        "claim_not_current": 1,
+    }
+    assert session_of(agent).guest_cart == GUEST and (claim_view(spy) or {})["state"] == "offered"
