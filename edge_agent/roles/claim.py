@@ -114,6 +114,8 @@ class BasketClaim:
         return ClaimView(state="offered", link=offer[1], expires_at=datetime.fromtimestamp(offer[2], UTC))
 
     def _show(self) -> None:
+        if not self.enabled:
+            return  # a device without [claim] (or without [identity]) publishes no claim view at all
         view = self._view()
         if view != self._shown:
             self._shown = view
