@@ -109,6 +109,8 @@ def verify_claim(identity_keys: tuple[bytes, ...], token: str, now: float) -> Cl
         offered = _unb64(mac_text)
     except ValueError:
         raise ClaimRefused("malformed", "signature is not base64url") from None
+    if _b64(offered) != mac_text:  # base64 ignores a last character's spare bits: one token, one spelling
+        raise ClaimRefused("malformed", "signature is not canonical base64url")
     keys = [claim_key(key, claims.dev) for key in identity_keys]
     if not any(hmac.compare_digest(_mac(key, signed), offered) for key in keys):
         raise ClaimRefused("bad_signature", "claim signature does not verify for its device")

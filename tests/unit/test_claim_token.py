@@ -56,6 +56,14 @@ def test_any_changed_character_is_refused(position: int, flip: int) -> None:
     assert refusal(tampered) in {"bad_signature", "malformed"}
 
 
+def test_the_signature_has_one_spelling() -> None:
+    """base64 decoding ignores the last character's spare bits; a token that differs there is not the token."""
+    token = issue_claim(KEY, "kiosk-01", "kiosk-01-3f9a8b7c6d5e", NOW)
+    for other in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        if other != token[-1]:
+            assert refusal(token[:-1] + other) in {"bad_signature", "malformed"}
+
+
 def test_claims_for_another_device_or_cart_do_not_verify_under_the_original_signature() -> None:
     token = issue_claim(KEY, "kiosk-01", "kiosk-01-abc", NOW)
     forged = issue_claim(KEY, "kiosk-02", "kiosk-01-abc", NOW)
