@@ -126,10 +126,12 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     proxy.reset_all()
     wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
     assert "saved on this device" in browser.find_element(By.ID, "offline").text
+    assert browser.find_element(By.ID, "price-note").is_displayed(), "offline: prices are confirmed at checkout"
     browser.save_screenshot(str(shots / "5-offline.png"))
     proxy.pass_through()
     wait_until(lambda: agent.connected, 20, "reconnected")
     wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
+    wait.until(lambda d: not d.find_element(By.ID, "price-note").is_displayed())
     browser.save_screenshot(str(shots / "6-back-online.png"))
     for name in ("1-empty", "2-two-scans", "3-merge-preview", "4-merged", "5-offline", "6-back-online"):
         assert (shots / f"{name}.png").stat().st_size > 1000

@@ -24,6 +24,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from edge_agent.config import AgentConfig
+from edge_agent.contract.device import T_BASKET_COMMAND
 from edge_agent.readers.barcode.decoders import Symbol
 from edge_agent.readers.barcode.reader import symbol_to_event
 from edge_agent.roles.const import TILL_CODE_ATTR
@@ -33,7 +34,7 @@ from tests.e2e.test_kiosk_screen import CATALOG, screen_config
 from tests.e2e.test_nfc_session import SHOES, SOCKS, session_of, tap
 from tests.e2e.test_nfc_session import tags as tags  # the fixture
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, rows, shoot, text_of
+from tests.support.browser import free_port, open_page, page_token, post, rows, shoot, text_of
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
@@ -67,14 +68,18 @@ def decoded_barcode(element: WebElement) -> list[str]:
     return [found.text for found in zxingcpp.read_barcodes(image)]
 
 
+Started = tuple[InProcessAgent, WebDriverWait[Any], str]
+
+
 def started(tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory,
-            tags: TagEmulator, browser: webdriver.Chrome) -> tuple[InProcessAgent, WebDriverWait[Any]]:  # fmt: skip
+            tags: TagEmulator, browser: webdriver.Chrome) -> Started:  # fmt: skip
     screen_port = free_port()
     agent = agent_factory(screen_config(tmp_path, broker.port, tags, screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
     central.publish_catalog("acme", "s042", CATALOG)
     wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
-    return agent, open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    url = f"http://127.0.0.1:{screen_port}/"
+    return agent, open_page(browser, url), url
 
 
 def test_a_shoppers_visit_refusals_in_words_line_changes_checkout_with_a_till_code_and_the_end(
@@ -86,12 +91,17 @@ def test_a_shoppers_visit_refusals_in_words_line_changes_checkout_with_a_till_co
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    agent, wait = started(tmp_path, broker, central, agent_factory, tags, browser)
+    agent, wait, url = started(tmp_path, broker, central, agent_factory, tags, browser)
     assert agent.agent is not None
     wait.until(lambda d: d.find_element(By.ID, "empty").is_displayed())
     assert browser.find_element(By.ID, "identify").is_displayed(), "the basket invites the shopper to identify"
     assert "loyalty card" in browser.find_element(By.ID, "identify").text
     assert browser.find_element(By.ID, "checkout").is_enabled() is False, "nothing to check out yet"
+    assert not browser.find_element(By.ID, "invite").is_displayed()
+    # An opted-in app comes close (what the BLE reader's proximity token leads to): the screen invites.
+    agent.call(lambda: agent.agent.basket.app_nearby())  # type: ignore[union-attr]
+    wait.until(lambda d: d.find_element(By.ID, "invite").is_displayed())
+    assert "show its code" in browser.find_element(By.ID, "invite").text
     shoot(browser, shots, "1-empty")
 
     # A label with a bad check digit, decoded by the barcode reader's own pipeline: refused in words.
@@ -136,6 +146,13 @@ def test_a_shoppers_visit_refusals_in_words_line_changes_checkout_with_a_till_co
     wait.until(lambda d: lines(d) == [("Trail shoes", "1", "€89.99")])
     assert line_button(browser, SHOES, "fewer").is_enabled() is False, "Remove takes a line away, not -"
     shoot(browser, shots, "6-fewer")
+
+    # A command made in a session that has ended changes nothing and says why.
+    stale = {"action": "remove", "session_id": "0" * 16, "gtin14": SHOES}
+    token = {"X-Screen-Token": page_token(browser)}
+    status, body = post(url + "actions", {"type": T_BASKET_COMMAND, "data": stale}, token)
+    assert (status, body["reason"]) == (400, "stale_session")
+    assert central.cart(basket_cart(agent)) == {SHOES: 1}
 
     # Checkout: the till code as a barcode a scanner reads; the platform seals the basket: thanks.
     paid_cart = basket_cart(agent)

@@ -24,6 +24,7 @@ let sessionRefusal = "";
 let basketRefusal = "";
 let lastActivity = Date.now();
 let audio = null;
+const removing = new Set(); // lines the shopper asked to remove, to announce when the view drops them
 
 function tone(hz) {
   // WebAudio, no audio file; a browser that refuses sound (no gesture yet, no device) stays quiet.
@@ -106,7 +107,8 @@ function feedback(lines) {
       }
     }
     for (const gtin of Object.keys(lastQty)) {
-      if (!(gtin in qty)) announce(msg("announce_removed", { count: basket ? basket.items : 0 }));
+      // Only the shopper's own Remove is announced: a basket emptied by checkout or a session's end says so itself.
+      if (!(gtin in qty) && removing.delete(gtin)) announce(msg("announce_removed", { count: basket.items }));
     }
   }
   lastQty = qty;
@@ -143,6 +145,7 @@ function renderBasket(announceScans = true) {
   if (announceScans) feedback(lines);
   renderLines($("lines").querySelector("tbody"), lines, true);
   $("total").textContent = basket && lines.length ? money(basket.total_minor, basket.currency) : "";
+  $("total").parentElement.hidden = lines.length === 0;
   $("as-of").textContent = basket && basket.priced_as_of
     ? msg("prices_as_of", { time: Screen.dateTime(basket.priced_as_of) }) : "";
   renderPriceNote();
@@ -279,7 +282,8 @@ async function lineCommand(action, line, qty) {
   if (!session) return;
   const data = { action, session_id: session.session_id, gtin14: line.gtin14 };
   if (action === "set_quantity") data.qty = qty;
-  await Screen.act(T_BASKET_COMMAND, data);
+  if (action === "remove") removing.add(line.gtin14);
+  if (!(await Screen.act(T_BASKET_COMMAND, data))) removing.delete(line.gtin14);
 }
 
 function askEnd(open) {
