@@ -185,6 +185,9 @@ class ShopperBasket:
         """The shopper asks to pay: durable ops (the till code, then the request); the platform seals the basket
         (a snapshot then says so). The till finds the basket by the code the screen shows."""
         cart_id = self.cart_id
+        if self._checkout is not None:  # asked already (a double tap): the same code stays on the screen
+            self.show_basket()
+            return
         if not self.ports.store.quantities(cart_id):
             self._refuse("basket", "empty_basket")
             return
@@ -222,6 +225,7 @@ class ShopperBasket:
         identity = self.sessions.session.identity
         session_ended = identity is not None and identity.profile_cart in carts
         if session_ended:
+            self._refused = self._checkout = None
             self.sessions.end("erased", self._new_cart())
         held = carts & held_ids
         dropped = sum(store.erase_cart(cart_id) for cart_id in sorted(held))

@@ -28,7 +28,8 @@ def keys_used() -> set[str]:
     script = (STATIC / "kiosk.js").read_text(encoding="utf-8")
     used = set(re.findall(r'data-msg(?:-label)?="([a-z0-9_]+)"', html))
     used |= set(re.findall(r'msg\("([a-z0-9_]*[a-z0-9])"', script))  # "reason_" + code: the reasons' own test
-    used |= set(re.findall(r'msg\(\w+ \? "([a-z0-9_]+)" : "([a-z0-9_]+)"', script)[0])
+    for pair in re.findall(r'msg\(\w+ \? "([a-z0-9_]+)" : "([a-z0-9_]+)"', script):  # msg(sealed ? "a" : "b")
+        used |= set(pair)
     return used
 
 
@@ -68,3 +69,12 @@ def test_a_locale_is_a_translation_not_an_english_copy(locale: str) -> None:
     assert len(same) <= SAME_IN_EVERY_LANGUAGE * len(en), f"{locale} copies English for {same}"
     for key, text in en.items():
         assert set(re.findall(r"\{\w+\}", words[key])) == set(re.findall(r"\{\w+\}", text)), f"{locale} {key}"
+
+
+def test_the_language_chooser_offers_every_locale_named_in_its_own_language() -> None:
+    html = (STATIC / "kiosk.html").read_text(encoding="utf-8")
+    options = re.findall(r'<option value="(\w+)" lang="(\w+)">([^<]+)</option>', html)
+    assert [(value, name) for value, lang, name in options if value == lang] == [
+        ("en", "English"), ("de", "Deutsch"), ("pl", "Polski"), ("et", "Eesti"), ("ru", "Русский"),
+    ]  # fmt: skip
+    assert '<label for="locale"' in html

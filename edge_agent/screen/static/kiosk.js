@@ -121,9 +121,12 @@ function unflash() {
   }
 }
 
+const REASON_KEY = "reason_"; // + a reason code: that refusal in plain words (every reason has one)
+
 function refusalWords(code) {
-  const words = msg("reason_" + code);
-  return words === "reason_" + code ? msg("reason_unknown") : words;
+  const key = REASON_KEY + code;
+  const words = msg(key);
+  return words === key ? msg("reason_unknown") : words;
 }
 
 function showRefusals() {
@@ -203,7 +206,7 @@ function drawBarcode(svg, code) {
 function renderPaying() {
   const checkout = basket ? basket.checkout : null;
   $("paying").hidden = !checkout;
-  $("basket").classList.toggle("checked-out", Boolean(checkout && checkout.state === "sealed"));
+  $("basket").classList.toggle("checked-out", Boolean(checkout)); // asked once: the code is on the screen
   if (!checkout) return;
   const sealed = checkout.state === "sealed";
   $("paying-title").textContent = msg(sealed ? "thank_you" : "pay_at_till_title");
