@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from edge_agent.contract.device import T_BASKET_COMMAND
 from edge_agent.readers.barcode.decoders import Symbol
 from edge_agent.readers.barcode.reader import symbol_to_event
 from edge_agent.roles.const import TILL_CODE_ATTR
+from edge_agent.screen.const import PRICES_STALE_AFTER_S
 from simulators.central import CentralPlatform
 from simulators.nfc_tags import TEST_PAN, TagEmulator, payment_card
 from tests.e2e.test_kiosk_screen import CATALOG, screen_config
@@ -183,3 +185,27 @@ def test_a_shoppers_visit_refusals_in_words_line_changes_checkout_with_a_till_co
     wait.until(lambda d: not d.find_element(By.ID, "end-confirm").is_displayed())
     assert lines(browser) == []
     shoot(browser, shots, "9-ended")
+
+
+def test_prices_cached_too_long_ago_are_confirmed_at_checkout_until_the_platform_sends_fresh_ones(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    tags: TagEmulator,
+    browser: webdriver.Chrome,
+) -> None:
+    shots = tmp_path / "screenshots"
+    agent, wait, _url = started(tmp_path, broker, central, agent_factory, tags, browser)
+    long_ago = datetime.now(UTC) - timedelta(seconds=2 * PRICES_STALE_AFTER_S)
+    central.change_item("acme", "s042", SOCKS, price_minor=899, price_as_of=long_ago.isoformat())
+    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 2, 10, "old price cached")  # type: ignore[union-attr]
+    agent.scan(SOCKS)
+    wait.until(lambda d: lines(d) == [("Wool socks", "1", "€8.99")])
+    wait.until(lambda d: d.find_element(By.ID, "price-note").is_displayed())
+    assert "confirmed at checkout" in browser.find_element(By.ID, "price-note").text
+    shoot(browser, shots, "1-stale-prices")
+    central.change_item("acme", "s042", SOCKS, price_minor=799, price_as_of=datetime.now(UTC).isoformat())
+    wait.until(lambda d: lines(d) == [("Wool socks", "1", "€7.99")])
+    wait.until(lambda d: not d.find_element(By.ID, "price-note").is_displayed())
+    shoot(browser, shots, "2-fresh-prices")
