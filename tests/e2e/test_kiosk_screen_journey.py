@@ -21,6 +21,7 @@ import pytest
 import zxingcpp
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -132,9 +133,14 @@ def test_a_shoppers_visit_refusals_in_words_line_changes_checkout_with_a_till_co
     more = line_button(browser, SHOES, "more")
     assert more.size["width"] >= 44 and more.size["height"] >= 44
     assert more.get_attribute("aria-label") == "One more Trail shoes"
-    more.click()
+    more.send_keys(Keys.ENTER)  # by keyboard, as a switch-access device would
     wait_until(lambda: central.cart(basket_cart(agent)) == {SHOES: 2}, 15, "platform holds two shoes")
     wait.until(lambda d: lines(d) == [("Trail shoes", "2", "€179.98")])
+    focused = browser.switch_to.active_element
+    assert (
+        focused.get_attribute("data-action"),
+        focused.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-gtin"),
+    ) == ("more", SHOES), "the rebuilt row keeps the keyboard on the button pressed"
     shoot(browser, shots, "5-more")
 
     # Remove a second line, then - on the first: the platform follows each.

@@ -72,7 +72,25 @@ function lineActions(row, line) {
   row.appendChild(td);
 }
 
+function focusedLineButton(tbody) {
+  const active = document.activeElement;
+  if (!active || !tbody.contains(active) || !active.dataset.action) return null;
+  return { gtin: active.closest("tr").dataset.gtin, action: active.dataset.action };
+}
+
+function refocus(tbody, focused) {
+  // Rows are rebuilt on every view: a keyboard or switch user stays on the button they pressed (WCAG 2.4.3).
+  if (!focused) return;
+  const row = tbody.querySelector(`tr[data-gtin="${focused.gtin}"]`);
+  const buttons = row ? Array.from(row.querySelectorAll("button:not([disabled])")) : [];
+  const same = buttons.find((b) => b.dataset.action === focused.action);
+  const target = same || buttons[0] || (row ? null : $("checkout"));
+  if (target && !target.disabled) target.focus();
+  else $("basket-title").focus();
+}
+
 function renderLines(tbody, lines, withPrice) {
+  const focused = withPrice ? focusedLineButton(tbody) : null;
   tbody.replaceChildren();
   const now = Date.now();
   for (const line of lines) {
@@ -87,6 +105,7 @@ function renderLines(tbody, lines, withPrice) {
     }
     tbody.appendChild(row);
   }
+  refocus(tbody, focused);
 }
 
 function feedback(lines) {
@@ -205,7 +224,9 @@ function drawBarcode(svg, code) {
 
 function renderPaying() {
   const checkout = basket ? basket.checkout : null;
+  const appearing = Boolean(checkout) && $("paying").hidden;
   $("paying").hidden = !checkout;
+  if (appearing) $("paying-title").focus(); // the Checkout button is gone: the code is what comes next
   $("basket").classList.toggle("checked-out", Boolean(checkout)); // asked once: the code is on the screen
   if (!checkout) return;
   const sealed = checkout.state === "sealed";
@@ -306,6 +327,7 @@ Screen.start({
     $("end-yes").addEventListener("click", async () => {
       if (await sessionAction("end_session", ["end-yes"])) {
         $("end-confirm").hidden = true;
+        $("basket-title").focus();
         announce(msg("announce_ended"));
       }
     });
