@@ -247,6 +247,8 @@ class ShopperBasket:
         s = self.sessions.session
         if self.sessions.idle() and (s.identity is not None or self.ports.store.quantities(s.guest_cart)):
             self.end_session("timeout")
+        elif self.sessions.idle() and self._checkout is not None and self._checkout.state == "sealed":
+            self._checkout = None  # the thanks and the till code leave an untouched kiosk for the next shopper
         self.sessions.purge_due()
         self.sessions.invitation_expired()
         self.show_basket()  # prices may have grown stale meanwhile (republished only if the view changed)

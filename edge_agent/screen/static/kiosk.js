@@ -269,10 +269,12 @@ function renderSession(previous) {
 function renderAttract() {
   const empty = !basket || basket.lines.length === 0;
   const previewing = session && session.state === "merge_preview";
-  const busy = previewing || (basket && basket.checkout) || !$("end-confirm").hidden;
+  const paying = basket && basket.checkout && basket.checkout.state === "pay_at_till";
+  const busy = previewing || paying || !$("end-confirm").hidden; // thanks give way to the attract screen
   const attract = empty && !busy && Date.now() - lastActivity > ATTRACT_AFTER_MS;
   $("attract").hidden = !attract;
   $("basket").hidden = attract;
+  $("paying").hidden = attract || !(basket && basket.checkout);
 }
 
 function onView(body) {
