@@ -261,8 +261,9 @@ function renderSession(previous) {
   if (previous && session && previous.session_id !== session.session_id) $("end-confirm").hidden = true;
   for (const id of ["confirm", "decline", "end-yes"]) $(id).disabled = false;
   const identified = Boolean(session && session.identified);
-  $("identify").hidden = identified;
-  $("invite").hidden = identified || !(session && session.app_nearby);
+  const inviting = !identified && Boolean(session && session.app_nearby);
+  $("identify").hidden = identified || inviting; // the invitation says the same, louder
+  $("invite").hidden = !inviting;
   renderMerge();
 }
 
