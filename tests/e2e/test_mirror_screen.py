@@ -108,7 +108,8 @@ def test_the_mirror_page_lists_sizes_in_stock_raises_an_assist_request_shows_its
         # A hang tag tapped on the mirror: the garment, its own stock, the other sizes here, as of the count.
         tap(tags, JEANS_30, 1)
         sizes = f"sizes-{JEANS_30}"
-        wait.until(lambda d: rows(d, sizes) == [("32", "indigo", "5", "Bring me this"), ("34", "indigo", "0", "None here")])
+        in_store = [("32", "indigo", "5", "Bring me this"), ("34", "indigo", "0", "None here")]
+        wait.until(lambda d: rows(d, sizes) == in_store)
         garment = browser.find_element(By.CSS_SELECTOR, f'li.garment[data-gtin="{JEANS_30}"]').text
         assert "Slim jeans" in garment and "size 30" in garment and "This one in this store: 2" in garment
         assert "Stock as counted at 11/23/26" in garment, "the as-of time of the stock count, in the page's locale"
