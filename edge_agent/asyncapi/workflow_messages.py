@@ -112,7 +112,8 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
             "for the item. Accepted only for the item the screen shows now, at the price it shows: a durable "
             "`shelf.label.reported` workflow event follows (gtin14, the shown price, its as-of time, whether the "
             "lookup was offline; actor `shopper` or the associate) and the lookup is shown again with "
-            "`label_reported`. Refused with a reason otherwise (`not_shown`, `not_in_catalog`, `price_not_shown`).",
+            "`label_reported`. Refused with a reason otherwise (`not_shown`, `not_in_catalog`, `price_not_shown`, "
+            "`already_reported`).",
         ),
         "toteCommand": (
             "Tote command",

@@ -80,6 +80,8 @@ class ShelfDesk:
             return self._refuse(Refused("not_shown", f"{report.gtin14} is not the item this shelf's screen shows"))
         if not shown.found:
             return self._refuse(Refused("not_in_catalog", f"{report.gtin14} is not in this store's catalog"))
+        if shown.label_reported:  # a second tap on the same lookup: one report is what the store needs
+            return self._refuse(Refused("already_reported", f"the label of {report.gtin14} is reported already"))
         if (report.shown_price_minor, report.currency) != (shown.price_minor, shown.currency):
             return self._refuse(Refused("price_not_shown", "the reported price is not the one the screen shows"))
         as_of = None if shown.price_as_of is None else shown.price_as_of.isoformat()

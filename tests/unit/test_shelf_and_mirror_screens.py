@@ -72,6 +72,12 @@ def test_the_shelf_reports_a_wrong_label_only_for_the_item_and_price_its_screen_
     assert dict(event.data) == {
         "gtin14": SHIRT_M, "shown_price_minor": 3999, "currency": "EUR", "price_as_of": None, "offline": True,
     }  # fmt: skip
+    again = desk.report_label(
+        LabelReport(gtin14=SHIRT_M, shown_price_minor=3999, currency="EUR"),
+        shown.model_copy(update={"label_reported": True}),
+        4.0,
+    )
+    assert again is not None and again.reason == "already_reported" and len(events) == 1
     assert analytics_names("shelf.label.reported") == ("shelf_label_reported", "Shelf Label Reported")
 
 
