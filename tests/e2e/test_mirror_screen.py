@@ -114,7 +114,7 @@ def test_the_mirror_page_lists_sizes_in_stock_raises_an_assist_request_shows_its
         assert "Slim jeans" in garment and "size 30" in garment and "This one in this store: 2" in garment
         assert "Stock as counted at 11/23/26" in garment, "the as-of time of the stock count, in the page's locale"
         bring = browser.find_element(By.CSS_SELECTOR, f'button[data-gtin="{JEANS_32}"]')
-        assert bring.get_attribute("aria-label") == "Bring me Slim jeans, size 32, indigo"
+        assert bring.get_attribute("aria-label") == "Bring me this: Slim jeans, size 32, indigo"
         assert bring.size["width"] >= 44 and bring.size["height"] >= 44
         shoot(browser, shots, "2-garment-with-sizes")
 
