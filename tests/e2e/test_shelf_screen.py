@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from edge_agent.config import AgentConfig
 from simulators.central import CentralPlatform
@@ -129,3 +130,38 @@ def test_the_shelf_page_shows_a_lookup_with_its_as_of_times_and_reports_a_wrong_
         shoot(browser, shots, "5-price-at-checkout")
     finally:
         spy.close()
+
+
+COMMON_IN_EVERY_LOCALE = all(
+    (Path(__file__).resolve().parents[2] / "edge_agent/screen/static/messages" / loc / "common.json").is_file()
+    for loc in ("de", "pl", "et", "ru")
+)
+
+
+@pytest.mark.skipif(not COMMON_IN_EVERY_LOCALE, reason="the shared catalogues (common.json) of de/pl/et/ru not here")
+def test_a_shopper_switches_the_shelf_page_to_their_language_and_figures_follow_its_conventions(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    browser: webdriver.Chrome,
+) -> None:
+    shirt = {"name": "Oxford shirt", "size": "M", "colour": "blue", "currency": "EUR", "price_as_of": MORNING}
+    central.publish_catalog("acme", "s042", [{"gtin14": OXFORD_M, "price_minor": 3999, "stock": 3, **shirt}])
+    screen_port = free_port()
+    agent = agent_factory(screen_config(tmp_path, broker.port, screen_port))
+    wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    agent.scan(OXFORD_M)
+    wait.until(lambda d: d.find_element(By.ID, "price").text == "€39.99")
+
+    Select(browser.find_element(By.ID, "locale")).select_by_value("de")
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Preisprüfung")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de"
+    assert browser.find_element(By.ID, "price").text.replace("\u00a0", " ") == "39,99 €"
+    assert browser.find_element(By.ID, "price-as-of").text == "Preis, Stand 23.11.26, 08:00"
+    assert browser.find_element(By.ID, "report-label").text == "Falsches Etikett melden"
+    shoot(browser, tmp_path / "screenshots", "1-german")
+    Select(browser.find_element(By.ID, "locale")).select_by_value("ru")
+    wait.until(lambda d: d.find_element(By.ID, "report-label").text == "Сообщить о неверном ценнике")
+    shoot(browser, tmp_path / "screenshots", "2-russian")
