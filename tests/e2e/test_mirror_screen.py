@@ -19,6 +19,7 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from edge_agent.config import AgentConfig
 from edge_agent.contract.base import utcnow
@@ -178,4 +179,49 @@ def test_the_mirror_page_lists_sizes_in_stock_raises_an_assist_request_shows_its
         shoot(browser, shots, "9-left")
     finally:
         spy.close()
+        tags.stop()
+
+
+COMMON_IN_EVERY_LOCALE = all(
+    (Path(__file__).resolve().parents[2] / "edge_agent/screen/static/messages" / loc / "common.json").is_file()
+    for loc in ("de", "pl", "et", "ru")
+)
+
+
+@pytest.mark.skipif(not COMMON_IN_EVERY_LOCALE, reason="the shared catalogues (common.json) of de/pl/et/ru not here")
+def test_a_shopper_switches_the_mirror_to_their_language(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    browser: webdriver.Chrome,
+) -> None:
+    central.publish_catalog(
+        "acme",
+        "s042",
+        [
+            {**JEANS, "gtin14": JEANS_30, "size": "30", "stock": 2, "stock_as_of": MORNING},
+            {**JEANS, "gtin14": JEANS_32, "size": "32", "stock": 5, "stock_as_of": MORNING},
+        ],
+    )
+    tags = TagEmulator.on_free_port().start()
+    try:
+        screen_port = free_port()
+        agent = agent_factory(screen_config(tmp_path, broker.port, tags.path, screen_port))
+        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+        tap(tags, JEANS_30, 1)
+        wait.until(lambda d: rows(d, f"sizes-{JEANS_30}") == [("32", "indigo", "5", "Bring me this")])
+
+        Select(browser.find_element(By.ID, "locale")).select_by_value("de")
+        wait.until(lambda d: rows(d, f"sizes-{JEANS_30}") == [("32", "indigo", "5", "Bitte bringen")])
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Ihre Umkleidekabine"
+        garment = browser.find_element(By.CSS_SELECTOR, f'li.garment[data-gtin="{JEANS_30}"]').text
+        assert "Größe 30" in garment and "Bestand laut Zählung vom 23.11.26, 08:00" in garment
+        assert browser.find_element(By.ID, "leave").text == "Kabine verlassen"
+        shoot(browser, tmp_path / "screenshots", "1-german")
+        Select(browser.find_element(By.ID, "locale")).select_by_value("et")
+        wait.until(lambda d: d.find_element(By.ID, "leave").text == "Lahku kabiinist")
+        shoot(browser, tmp_path / "screenshots", "2-estonian")
+    finally:
         tags.stop()
