@@ -187,6 +187,10 @@ class PickOrderView(Strict):
     lines: list[PickLineView] = Field(max_length=MAX_PICK_LINES)
     expected: list[str] = Field(default=[], description="'gtin14 xN' still to scan, substitutes included")
     location: str | None = None
+    short_reasons: list[str] = Field(default=[], max_length=32, description="the reasons a short may give here")
+    verified_by: Literal["order_code", "id_document"] | None = Field(
+        default=None, description="customer pickup: how the associate verified the customer (never the code)"
+    )
 
 
 class PickView(Strict):
@@ -194,6 +198,9 @@ class PickView(Strict):
     the last action or scan was refused (stable reason code plus a sentence for people)."""
 
     available: list[PickOrderSummary] = Field(default=[], max_length=500)
+    awaiting_pickup: list[PickOrderSummary] = Field(
+        default=[], max_length=500, description="orders picked here, ready for their customer, other than current"
+    )
     current: PickOrderView | None = None
     refused: str | None = None
     detail: str | None = None
