@@ -162,6 +162,7 @@ class PickCommand(Strict):
 class PickLineView(Strict):
     line_id: str
     gtin14: Gtin14
+    name: str = Field(default="", max_length=200, description="from the device's catalog cache; empty when unknown")
     qty: int
     picked: int
     short: int

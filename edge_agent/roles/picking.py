@@ -367,7 +367,11 @@ class PickDesk:
         self.show(self.view(refused))
 
     def view(self, refused: Refused | None = None) -> PickView:
-        return pick_view(self.held, self.active, self.device, refused)
+        return pick_view(self.held, self.active, self.device, refused, self._name)
+
+    def _name(self, gtin14: str) -> str:
+        item = self.store.catalog_item(gtin14)
+        return item.name if item is not None else ""
 
 
 def picking_route(desk: PickDesk, topics: Topics) -> Route:

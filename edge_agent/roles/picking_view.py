@@ -4,7 +4,7 @@ the last action was refused. Kept apart from :mod:`edge_agent.roles.picking` so 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final, Literal
 
@@ -27,8 +27,13 @@ def claim_won(held: HeldOrder, device: str, associate: str | None = None) -> boo
 
 
 def pick_view(
-    held: Mapping[str, HeldOrder], active: str | None, device: str, refused: Refused | None = None
+    held: Mapping[str, HeldOrder],
+    active: str | None,
+    device: str,
+    refused: Refused | None = None,
+    name_of: Callable[[str], str] = lambda _gtin14: "",
 ) -> PickView:
+    """``name_of``: a product's name from the device's catalog cache ("" when unknown)."""
     available = [
         _summary(h)
         for h in held.values()
@@ -42,7 +47,7 @@ def pick_view(
     current_held = held.get(active) if active else None
     current = None
     if current_held is not None and current_held.order is not None:
-        current = _order_view(current_held, current_held.order, device)
+        current = _order_view(current_held, current_held.order, device, name_of)
     return PickView(
         available=sorted(available, key=lambda s: s.order_id),
         awaiting_pickup=sorted(awaiting, key=lambda s: s.order_id),
@@ -62,7 +67,7 @@ def _summary(h: HeldOrder) -> PickOrderSummary:
     )
 
 
-def _order_view(held: HeldOrder, o: PickOrder, device: str) -> PickOrderView:
+def _order_view(held: HeldOrder, o: PickOrder, device: str, name_of: Callable[[str], str]) -> PickOrderView:
     claim: Literal["pending", "won", "lost"] = (
         "pending" if held.claim is None else ("won" if claim_won(held, device) else "lost")
     )
@@ -71,7 +76,7 @@ def _order_view(held: HeldOrder, o: PickOrder, device: str) -> PickOrderView:
         state=o.state.value,
         picker=o.picker,
         claim=claim,
-        lines=[_line_view(x) for x in o.lines],
+        lines=[_line_view(x, name_of(x.gtin14)) for x in o.lines],
         expected=[
             f"{x.substitute_gtin if x.substitution is Substitution.APPROVED else x.gtin14} x{x.remaining}"
             for x in o.lines
@@ -83,10 +88,11 @@ def _order_view(held: HeldOrder, o: PickOrder, device: str) -> PickOrderView:
     )
 
 
-def _line_view(x: PickLine) -> PickLineView:
+def _line_view(x: PickLine, name: str) -> PickLineView:
     return PickLineView(
         line_id=x.line_id,
         gtin14=x.gtin14,
+        name=name,
         qty=x.qty,
         picked=x.picked,
         short=x.short,

@@ -89,6 +89,10 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     screen_port = free_port()
     agent = agent_factory(screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
+    central.publish_catalog(
+        "acme", "s042", [{"gtin14": SHIRT, "name": "Oxford shirt", "price_minor": 3999, "currency": "EUR"}]
+    )
+    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
     wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
     sign_in(browser)
     wait.until(lambda d: d.find_element(By.ID, "tote-none").is_displayed())
@@ -99,10 +103,11 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     wait.until(lambda d: text_of(d, "tote-state") == "Tote: open")
     tote_id = test_tote.view(agent).tote_id
     test_tote.scan(agent, SHIRT)
-    wait.until(lambda d: rows(d, "tote-lines") == [(SHIRT, "1", "in the tote", "Remove")])
+    wait.until(lambda d: rows(d, "tote-lines") == [(f"Oxford shirt\n{SHIRT}", "1", "in the tote", "Remove")])
     test_tote.scan(agent, BELT)
     wait.until(lambda d: len(rows(d, "tote-lines")) == 2)
     wait.until(lambda d: BELT in text_of(d, "live") and "2 items" in text_of(d, "live"))
+    assert rows(browser, "tote-lines")[1] == (BELT, "1", "in the tote", "Remove"), "no name in the cache: the code"
     assert fits_the_phone(browser)
     shoot(browser, shots, "2-two-scans")
 
@@ -140,7 +145,7 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     press(browser, "tote-collect")
     wait.until(lambda d: text_of(d, "tote-state") == "Tote: collecting")
     press_in(browser, f'#tote-lines tr[data-line="{SHIRT}:carry_out"] button.primary')
-    wait.until(lambda d: (SHIRT, "1", "collected", "") in rows(d, "tote-lines"))
+    wait.until(lambda d: (f"Oxford shirt\n{SHIRT}", "1", "collected", "") in rows(d, "tote-lines"))
     press_in(browser, f'#tote-lines tr[data-line="{BELT}:carry_out"] button.primary')
     wait.until(lambda d: (BELT, "1", "collected", "") in rows(d, "tote-lines"))
     shoot(browser, shots, "7-collected")
@@ -167,6 +172,10 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         config = test_picking.handheld_config(tmp_path, broker.port, "handheld-03")
         agent = agent_factory(screen(config, screen_port))
         wait_until(lambda: agent.connected, 10, "agent connected")
+        central.publish_catalog(
+            "acme", "s042", [{"gtin14": MILK, "name": "Milk 1 l"}, {"gtin14": BREAD, "name": "Rye bread"}]
+        )
+        wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
         wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
         sign_in(browser)
         platform.publish_order("co-3001", [("l1", MILK, 2), ("l2", BREAD, 1)], pickup_code=CODE)
@@ -184,16 +193,21 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
             "Inventory shortage", "Damaged", "Pick later",
         ]  # fmt: skip
         test_picking.scan(agent, MILK)
-        wait.until(lambda d: rows(d, "pick-lines")[0][:3] == (MILK, "1 of 2", "to pick"))
+        wait.until(lambda d: rows(d, "pick-lines")[0][:3] == (f"Milk 1 l\n{MILK}", "1 of 2", "to pick"))
         assert (
             browser.find_elements(By.CSS_SELECTOR, '#pick-lines tr[data-line="l1"] button')[1].text
             == "Offer substitute"
         )
-        wait.until(lambda d: "1 of 2" in text_of(d, "live"))
+        wait.until(lambda d: "Picked Milk 1 l: 1 of 2." in text_of(d, "live"))
         shoot(browser, shots, "2-picking")
         test_picking.scan(agent, MILK)
         test_picking.scan(agent, BREAD)
-        wait.until(lambda d: rows(d, "pick-lines") == [(MILK, "2 of 2", "picked", ""), (BREAD, "1 of 1", "picked", "")])
+        wait.until(
+            lambda d: (
+                rows(d, "pick-lines")
+                == [(f"Milk 1 l\n{MILK}", "2 of 2", "picked", ""), (f"Rye bread\n{BREAD}", "1 of 1", "picked", "")]
+            )
+        )
         press(browser, "pick-complete")
         wait.until(lambda d: d.find_element(By.ID, "stage-form").is_displayed())
         browser.find_element(By.ID, "stage-location").send_keys("pickup-shelf-3")

@@ -46,6 +46,18 @@ function button(text, onClick, primary) {
   return b;
 }
 
+// A product as associates read it: its catalog name with the code beneath (the code alone when the cache lacks it).
+function itemCell(row, name, code) {
+  const td = cell(row, name || code, false);
+  if (name) td.appendChild(element("span", code, "code"));
+  else td.className = "code";
+  return td;
+}
+
+function itemWords(line) {
+  return line.name || line.gtin14;
+}
+
 function show(id, visible) {
   $(id).hidden = !visible;
 }
@@ -90,7 +102,7 @@ function renderTote() {
   for (const line of t.lines) {
     const row = document.createElement("tr");
     row.dataset.line = line.line_id;
-    cell(row, line.gtin14, false).className = "code";
+    itemCell(row, line.name, line.gtin14);
     cell(row, Screen.number(line.qty), true);
     cell(row, words("line_state_", line.state), false);
     const actions = cell(row, "", false);
@@ -128,7 +140,7 @@ function announceTote(t) {
   const now = { id: t.tote_id, state: t.state, lines: t.lines.reduce((n, l) => n + l.qty, 0) };
   if (seenTote && now.id && now.id === seenTote.id && now.lines > seenTote.lines) {
     const last = t.lines[t.lines.length - 1];
-    announce(msg("announce_tote_added", { code: last ? last.gtin14 : "", count: Screen.number(now.lines) }));
+    announce(msg("announce_tote_added", { code: last ? itemWords(last) : "", count: Screen.number(now.lines) }));
   } else if (seenTote && now.state !== seenTote.state && now.state) {
     announce(msg("tote_state", { state: words("tote_state_", now.state) }));
   } else if (seenTote && seenTote.id && !now.id) {
@@ -202,8 +214,8 @@ function renderOrder(order) {
   for (const line of order.lines) {
     const row = document.createElement("tr");
     row.dataset.line = line.line_id;
-    const item = line.substitute_gtin ? `${line.gtin14} → ${line.substitute_gtin}` : line.gtin14;
-    cell(row, item, false).className = "code";
+    const code = line.substitute_gtin ? `${line.gtin14} → ${line.substitute_gtin}` : line.gtin14;
+    itemCell(row, line.name, code);
     cell(row, msg("picked_of", { picked: Screen.number(line.picked), qty: Screen.number(line.qty) }), true);
     const state = line.substitution ? words("substitution_", line.substitution) : words("pick_line_", line.state);
     cell(row, line.short ? `${state} (${words("short_reason_", line.short_reason || "")})` : state, false);
@@ -224,7 +236,7 @@ function announcePick(order) {
   if (seenPick && seenPick.id === order.order_id) {
     for (const line of order.lines) {
       if (line.picked > (seenPick.picked[line.line_id] || 0)) {
-        announce(msg("announce_picked", { code: line.gtin14, picked: line.picked, qty: line.qty }));
+        announce(msg("announce_picked", { code: itemWords(line), picked: line.picked, qty: line.qty }));
       }
     }
     if (seenPick.state !== order.state) announce(msg("pick_state", { state: words("pick_state_", order.state) }));
