@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from edge_agent.config import AgentConfig
@@ -26,10 +27,11 @@ from edge_agent.readers.events import IdentityPresented
 from simulators.central import CentralPlatform
 from simulators.pick_platform import PickPlatform
 from tests.e2e import test_picking, test_tote
-from tests.e2e.test_picking import BREAD, MILK
+from tests.e2e.test_picking import BREAD, CHEESE, MILK, PHONE, PHONE_BLUE
 from tests.e2e.test_tote import BELT, SHIRT, app_code
 from tests.support.broker import MosquittoBroker
 from tests.support.browser import free_port, open_page, rows, shoot, text_of, with_screen
+from tests.support.fixtures import ProxyFactory
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
@@ -83,17 +85,23 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     broker: MosquittoBroker,
     central: CentralPlatform,
     agent_factory: AgentFactory,
+    proxy_factory: ProxyFactory,
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
     screen_port = free_port()
-    agent = agent_factory(screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
+    proxy = proxy_factory(broker)
+    agent = agent_factory(screen(test_tote.handheld_config(tmp_path, proxy.port), screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
     central.publish_catalog(
         "acme", "s042", [{"gtin14": SHIRT, "name": "Oxford shirt", "price_minor": 3999, "currency": "EUR"}]
     )
     wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
     wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    browser.set_window_size(*PHONE_SIZE)
+    press(browser, "tote-open")  # nobody signed in: the page asks, and sends nothing
+    wait.until(lambda d: d.find_element(By.ID, "refused").text == "Enter your associate id first.")
+    assert test_tote.view(agent).tote_id is None
     sign_in(browser)
     wait.until(lambda d: d.find_element(By.ID, "tote-none").is_displayed())
     assert browser.find_element(By.ID, "page-title").text == "Associate handheld"
@@ -104,12 +112,19 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     tote_id = test_tote.view(agent).tote_id
     test_tote.scan(agent, SHIRT)
     wait.until(lambda d: rows(d, "tote-lines") == [(f"Oxford shirt\n{SHIRT}", "1", "in the tote", "Remove")])
+    proxy.black_hole()  # the stockroom has no signal: the tote goes on filling, the banner says so
+    proxy.reset_all()
+    wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
+    assert browser.find_element(By.ID, "offline").text == "Offline: changes are saved on this device and will sync."
     test_tote.scan(agent, BELT)
     wait.until(lambda d: len(rows(d, "tote-lines")) == 2)
     wait.until(lambda d: BELT in text_of(d, "live") and "2 items" in text_of(d, "live"))
     assert rows(browser, "tote-lines")[1] == (BELT, "1", "in the tote", "Remove"), "no name in the cache: the code"
     assert fits_the_phone(browser)
-    shoot(browser, shots, "2-two-scans")
+    shoot(browser, shots, "2-two-scans-offline")
+    proxy.pass_through()
+    wait_until(lambda: agent.connected, 20, "reconnected")
+    wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
 
     inner = agent.agent
     assert inner is not None
@@ -178,12 +193,13 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
         wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
         sign_in(browser)
-        platform.publish_order("co-3001", [("l1", MILK, 2), ("l2", BREAD, 1)], pickup_code=CODE)
+        lines = [("l1", MILK, 2), ("l2", BREAD, 1), ("l3", CHEESE, 1), ("l4", PHONE, 1)]
+        platform.publish_order("co-3001", lines, pickup_code=CODE)
 
         # The pick list: claim, pick by scanning (each line's progress on the page), complete, stage.
         press(browser, "tab-pick")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#available-list li[data-order="co-3001"]'))
-        assert "2 lines, 3 units" in text_of(browser, "available-list")
+        assert "4 lines, 5 units" in text_of(browser, "available-list")
         shoot(browser, shots, "1-order-to-pick")
         press_in(browser, '#available-list li[data-order="co-3001"] button')
         wait.until(lambda d: d.find_element(By.ID, "pick-start").is_displayed())
@@ -202,19 +218,29 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         shoot(browser, shots, "2-picking")
         test_picking.scan(agent, MILK)
         test_picking.scan(agent, BREAD)
-        wait.until(
-            lambda d: (
-                rows(d, "pick-lines")
-                == [(f"Milk 1 l\n{MILK}", "2 of 2", "picked", ""), (f"Rye bread\n{BREAD}", "1 of 1", "picked", "")]
-            )
-        )
+        wait.until(lambda d: rows(d, "pick-lines")[:2] == [
+            (f"Milk 1 l\n{MILK}", "2 of 2", "picked", ""), (f"Rye bread\n{BREAD}", "1 of 1", "picked", ""),
+        ])  # fmt: skip
+
+        # No cheese on the shelf: short it, for the reason chosen from the store's list.
+        Select(browser.find_element(By.ID, "short-reason")).select_by_visible_text("Damaged")
+        press_in(browser, '#pick-lines tr[data-line="l3"] button')
+        wait.until(lambda d: rows(d, "pick-lines")[2][1:3] == ("0 of 1", "short (Damaged)"))
+        # The phone in another colour instead: the platform approves, the substitute is scanned.
+        browser.find_element(By.ID, "substitute").send_keys(PHONE_BLUE)
+        press_in(browser, '#pick-lines tr[data-line="l4"] button:nth-of-type(2)')
+        wait.until(lambda d: rows(d, "pick-lines")[3][2] == "substitute approved")
+        assert rows(browser, "pick-lines")[3][0] == f"{PHONE} → {PHONE_BLUE}"
+        shoot(browser, shots, "3-short-and-substitute")
+        test_picking.scan(agent, PHONE_BLUE)
+        wait.until(lambda d: rows(d, "pick-lines")[3][1] == "1 of 1")
         press(browser, "pick-complete")
         wait.until(lambda d: d.find_element(By.ID, "stage-form").is_displayed())
         browser.find_element(By.ID, "stage-location").send_keys("pickup-shelf-3")
         browser.find_element(By.ID, "stage-totes").send_keys("tote-77")
         press(browser, "pick-stage")
         wait_until(lambda: order_state(agent) == "ready_for_pickup", 20, "ready for pickup (the platform notified)")
-        shoot(browser, shots, "3-staged")
+        shoot(browser, shots, "4-staged")
 
         # Customer pickup: check in, a wrong code refused in words, the right code, hand over.
         press(browser, "tab-pickup")
@@ -222,13 +248,13 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         assert text_of(browser, "pickup-location") == "Staged at pickup-shelf-3."
         press(browser, "pickup-checkin")
         wait.until(lambda d: d.find_element(By.ID, "verify-form").is_displayed())
-        shoot(browser, shots, "4-checked-in")
+        shoot(browser, shots, "5-checked-in")
         browser.find_element(By.ID, "order-code").send_keys("K7Q2-0000")
         press(browser, "verify-code")
         wait.until(lambda d: d.find_element(By.ID, "refused").is_displayed())
         assert "not this order's code" in browser.find_element(By.ID, "refused").text
         assert text_of(browser, "pickup-state") == "Order: customer checked in"
-        shoot(browser, shots, "5-wrong-code")
+        shoot(browser, shots, "6-wrong-code")
         field = browser.find_element(By.ID, "order-code")
         field.clear()
         field.send_keys(CODE.lower())
@@ -236,8 +262,8 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         wait.until(lambda d: text_of(d, "pickup-verified") == "Verified by the order code.")
         assert not browser.find_element(By.ID, "refused").is_displayed()
         assert CODE not in browser.page_source and CODE.lower() not in browser.page_source
-        shoot(browser, shots, "6-verified")
-        press(browser, "pickup-hand-over")
+        shoot(browser, shots, "7-verified")
+        browser.find_element(By.ID, "pickup-hand-over").send_keys(Keys.ENTER)  # from the keyboard, too
         wait.until(lambda d: text_of(d, "pickup-state") in ("Order: handed over", "Order: completed"))
         wait_until(
             lambda: (o := platform.order("co-3001")) is not None and o.status == "closed", 20,
@@ -249,6 +275,6 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         assert attrs["pick.handed_over_at"] is not None
         assert text_of(browser, "pickup-verified") == "Verified by the order code."
         assert fits_the_phone(browser)
-        shoot(browser, shots, "7-handed-over")
+        shoot(browser, shots, "8-handed-over")
     finally:
         platform.stop()
