@@ -278,3 +278,41 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         shoot(browser, shots, "8-handed-over")
     finally:
         platform.stop()
+
+
+OTHER_LOCALES_SHIPPED = all(
+    (Path(__file__).parents[2] / "edge_agent/screen/static/messages" / locale / "common.json").exists()
+    for locale in ("de", "ru")
+)
+
+
+@pytest.mark.skipif(not OTHER_LOCALES_SHIPPED, reason="de/ru common.json come with the shared catalogues' work")
+def test_the_associate_switches_the_handheld_page_to_their_language(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    browser: webdriver.Chrome,
+) -> None:
+    shots = tmp_path / "screenshots"
+    screen_port = free_port()
+    agent = agent_factory(screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    sign_in(browser)
+    press(browser, "tote-open")
+    wait.until(lambda d: text_of(d, "tote-state") == "Tote: open")
+    test_tote.scan(agent, SHIRT)
+    wait.until(lambda d: len(rows(d, "tote-lines")) == 1)
+
+    Select(browser.find_element(By.ID, "locale")).select_by_value("de")
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de")
+    wait.until(lambda d: text_of(d, "tote-state") == "Korb: offen")
+    assert browser.find_element(By.ID, "tab-pick").text == "Pickliste"
+    assert rows(browser, "tote-lines") == [(SHIRT, "1", "im Korb", "Entfernen")]
+    shoot(browser, shots, "1-deutsch")
+
+    Select(browser.find_element(By.ID, "locale")).select_by_value("ru")
+    wait.until(lambda d: text_of(d, "tote-state") == "Корзина: открыта")
+    assert browser.find_element(By.ID, "tote-park").text == "Отложить"
+    shoot(browser, shots, "2-russian")
