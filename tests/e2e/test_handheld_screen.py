@@ -249,10 +249,14 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         press(browser, "pickup-checkin")
         wait.until(lambda d: d.find_element(By.ID, "verify-form").is_displayed())
         shoot(browser, shots, "5-checked-in")
-        browser.find_element(By.ID, "order-code").send_keys("K7Q2-0000")
+        browser.find_element(By.ID, "order-code").send_keys("no!")  # not even the shape of a code: a 400, in words
         press(browser, "verify-code")
-        wait.until(lambda d: d.find_element(By.ID, "refused").is_displayed())
-        assert "not this order's code" in browser.find_element(By.ID, "refused").text
+        wait.until(lambda d: "check what was typed" in d.find_element(By.ID, "refused").text)
+        field = browser.find_element(By.ID, "order-code")
+        field.clear()
+        field.send_keys("K7Q2-0000")
+        press(browser, "verify-code")
+        wait.until(lambda d: "not this order's code" in d.find_element(By.ID, "refused").text)
         assert text_of(browser, "pickup-state") == "Order: customer checked in"
         shoot(browser, shots, "6-wrong-code")
         field = browser.find_element(By.ID, "order-code")
