@@ -231,6 +231,7 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         press_in(browser, '#pick-lines tr[data-line="l4"] button:nth-of-type(2)')
         wait.until(lambda d: rows(d, "pick-lines")[3][2] == "substitute approved")
         assert rows(browser, "pick-lines")[3][0] == f"{PHONE} → {PHONE_BLUE}"
+        assert fits_the_phone(browser)
         shoot(browser, shots, "3-short-and-substitute")
         test_picking.scan(agent, PHONE_BLUE)
         wait.until(lambda d: rows(d, "pick-lines")[3][1] == "1 of 1")
