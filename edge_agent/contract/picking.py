@@ -178,6 +178,10 @@ class PickOrderSummary(Strict):
     lines: int
     units: int
     deadline: datetime | None = None
+    state: str | None = Field(default=None, description="where the order is (the pickup list acts on it by this)")
+    verified_by: Literal["order_code", "id_document"] | None = Field(
+        default=None, description="customer pickup: how the customer was verified, once they were"
+    )
 
 
 class PickOrderView(Strict):

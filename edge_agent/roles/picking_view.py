@@ -64,6 +64,8 @@ def _summary(h: HeldOrder) -> PickOrderSummary:
         lines=len(h.order.lines),
         units=sum(x.qty for x in h.order.lines),
         deadline=None if h.deadline is None else datetime.fromtimestamp(h.deadline, UTC),
+        state=h.order.state.value,
+        verified_by=h.verified_by,
     )
 
 

@@ -285,6 +285,83 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         platform.stop()
 
 
+def pick_whole(browser: webdriver.Chrome, wait: Any, agent: InProcessAgent, order_id: str, units: list[str]) -> None:
+    """Claim ``order_id`` on the page, scan every unit, complete it and stage it at the pickup shelf."""
+    press(browser, "tab-pick")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#available-list li[data-order="{order_id}"]'))
+    press_in(browser, f'#available-list li[data-order="{order_id}"] button')
+    wait.until(lambda d: d.find_element(By.ID, "pick-start").is_displayed())
+    press(browser, "pick-start")
+    wait.until(lambda d: text_of(d, "order-state") == "Order: picking")
+    for unit in units:
+        test_picking.scan(agent, unit)
+    wait.until(lambda d: d.find_element(By.ID, "pick-complete").is_displayed() and not text_of(d, "order-expected"))
+    press(browser, "pick-complete")
+    wait.until(lambda d: d.find_element(By.ID, "stage-form").is_displayed())
+    for field, value in (("stage-location", "pickup-shelf-1"), ("stage-totes", f"tote-{order_id}")):
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(value)
+    press(browser, "pick-stage")
+
+
+def test_a_customer_arrives_while_another_order_is_in_hand_and_is_verified_by_an_id_document(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    browser: webdriver.Chrome,
+) -> None:
+    shots = tmp_path / "screenshots"
+    screen_port = free_port()
+    platform = PickPlatform(central, "acme", "s042").start()
+    try:
+        config = test_picking.handheld_config(tmp_path, broker.port, "handheld-03")
+        agent = agent_factory(screen(config, screen_port))
+        wait_until(lambda: agent.connected, 10, "agent connected")
+        wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+        sign_in(browser)
+        platform.publish_order("co-4001", [("l1", BREAD, 1)])  # no pickup code: an ID document it is
+        pick_whole(browser, wait, agent, "co-4001", [BREAD])
+        wait_until(lambda: order_state(agent) == "ready_for_pickup", 20, "co-4001 ready for pickup")
+        platform.publish_order("co-4002", [("l1", MILK, 1)])
+        press(browser, "tab-pick")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#available-list li[data-order="co-4002"]'))
+        press_in(browser, '#available-list li[data-order="co-4002"] button')
+        wait.until(lambda d: text_of(d, "order-title") == "Order co-4002")
+        wait.until(lambda d: d.find_element(By.ID, "pick-start").is_displayed())
+        press(browser, "pick-start")
+        wait.until(lambda d: text_of(d, "order-state") == "Order: picking")
+
+        # co-4001's customer comes while co-4002 is being picked: it waits in the pickup list; Serve opens it.
+        press(browser, "tab-pickup")
+        wait.until(lambda d: "Order co-4001 (ready for pickup)" in text_of(d, "awaiting-list"))
+        assert not browser.find_element(By.ID, "pickup-order").is_displayed()
+        shoot(browser, shots, "1-waiting-for-the-customer")
+        press_in(browser, '#awaiting-list li[data-order="co-4001"] button')
+        wait.until(lambda d: text_of(d, "pickup-order-title") == "Order co-4001")
+        press(browser, "pickup-checkin")
+        wait.until(lambda d: d.find_element(By.ID, "verify-form").is_displayed())
+        press(browser, "verify-id")
+        wait.until(lambda d: text_of(d, "pickup-verified") == "Verified by an ID document.")
+        assert text_of(browser, "pickup-state") == "Order: customer verified"
+        shoot(browser, shots, "2-verified-by-id-document")
+
+        test_picking.scan(agent, MILK)  # the scanner still picks for the order in hand
+        wait_until(lambda: test_picking.current(agent).lines[0].picked == 1, 10, "co-4002 picked meanwhile")
+        press(browser, "pickup-hand-over")
+        wait_until(
+            lambda: (o := platform.order("co-4001")) is not None and o.status == "closed", 20, "closed by the platform"
+        )
+        assert platform.attrs("co-4001")["pick.verified_by"] == "id_document"
+        assert platform.attrs("co-4001")["pick.state"] == "handed_over"
+        wait.until(lambda d: not d.find_element(By.ID, "pickup-order").is_displayed())
+        press(browser, "tab-pick")
+        wait.until(lambda d: rows(d, "pick-lines") == [(MILK, "1 of 1", "picked", "")])
+        shoot(browser, shots, "3-handed-over-and-back-to-the-pick")
+    finally:
+        platform.stop()
+
+
 OTHER_LOCALES_SHIPPED = all(
     (Path(__file__).parents[2] / "edge_agent/screen/static/messages" / locale / "common.json").exists()
     for locale in ("de", "ru")

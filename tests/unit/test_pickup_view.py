@@ -50,10 +50,15 @@ def test_an_order_waiting_for_its_customer_is_listed_while_another_is_in_hand(ri
     rig.desk.order_published(order_msg("ord-2"))
     view = rig.do("accept", order_id="ord-2")
     assert view.current is not None and view.current.order_id == "ord-2"
-    assert [s.order_id for s in view.awaiting_pickup] == ["ord-1"]
-    view = rig.do("check_in")
-    assert view.current is not None and view.current.order_id == "ord-1"
-    assert view.awaiting_pickup == []
+    assert [(s.order_id, s.state) for s in view.awaiting_pickup] == [("ord-1", "ready_for_pickup")]
+    rig.do("start", order_id="ord-2")
+    view = rig.do("check_in")  # while ord-2 is being picked, ord-1 waits in the list, with its progress
+    assert view.current is not None and view.current.order_id == "ord-2"
+    assert [(s.order_id, s.state) for s in view.awaiting_pickup] == [("ord-1", "customer_arrived")]
+    view = rig.do("verify", verified_by="id_document")
+    assert [(s.state, s.verified_by) for s in view.awaiting_pickup] == [("verified", "id_document")]
+    view = rig.do("hand_over")
+    assert view.awaiting_pickup == [], "handed over: no longer waiting"
 
 
 def test_the_view_carries_the_short_reasons_the_desk_accepts(rig: Rig) -> None:

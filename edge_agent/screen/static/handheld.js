@@ -19,6 +19,8 @@ let picks = null; // the latest PickView
 let refusedTopic = null; // which view's refusal is on screen
 let seenTote = null; // {id, state, lines} of the last rendered tote, to announce what changed
 let seenPick = null; // {id, state, picked: {line_id: n}} likewise for the order in hand
+let chosenPickup = null; // a waiting order the associate chose to serve while another is in hand
+let pickupId = null; // the order the pickup section acts on
 
 // --- words -------------------------------------------------------------------------------------------------
 function words(prefix, code) {
@@ -245,11 +247,18 @@ function announcePick(order) {
 }
 
 // --- customer pickup ---------------------------------------------------------------------------------------
-function renderPickup(order, awaiting) {
-  const here = order !== null && PICKUP_STATES.has(order.state);
-  show("pickup-order", here);
-  show("pickup-none", !here && awaiting.length === 0);
-  if (here) {
+// The order at the counter: the one in hand when it is a pickup, else the waiting order the associate chose.
+function pickupOrder(current, awaiting) {
+  if (current !== null && PICKUP_STATES.has(current.state)) return current;
+  return awaiting.find((s) => s.order_id === chosenPickup) || null;
+}
+
+function renderPickup(current, awaiting) {
+  const order = pickupOrder(current, awaiting);
+  pickupId = order ? order.order_id : null;
+  show("pickup-order", order !== null);
+  show("pickup-none", order === null && awaiting.length === 0);
+  if (order) {
     $("pickup-order-title").textContent = msg("order_title", { id: order.order_id });
     $("pickup-state").textContent = msg("pick_state", { state: words("pick_state_", order.state) });
     $("pickup-location").textContent = order.location ? msg("pickup_location", { location: order.location }) : "";
@@ -261,15 +270,20 @@ function renderPickup(order, awaiting) {
   }
   const list = $("awaiting-list");
   list.replaceChildren();
-  for (const s of awaiting) {
+  const others = awaiting.filter((s) => s.order_id !== pickupId);
+  for (const s of others) {
     const item = element("li");
     item.dataset.order = s.order_id;
-    item.appendChild(element("span", msg("order_title", { id: s.order_id })));
-    item.appendChild(button(msg("pickup_check_in"),
-      () => pickAct("check_in", s.order_id, { mode: $("checkin-mode").value }), true));
+    const state = s.state ? ` (${words("pick_state_", s.state)})` : "";
+    item.appendChild(element("span", msg("order_title", { id: s.order_id }) + state));
+    item.appendChild(button(msg("pickup_serve"), () => {
+      chosenPickup = s.order_id;
+      renderPicks();
+      $("pickup-order-title").focus();
+    }, true));
     list.appendChild(item);
   }
-  show("awaiting", awaiting.length > 0);
+  show("awaiting", others.length > 0);
 }
 
 function renderPicks() {
@@ -331,7 +345,7 @@ function bind() {
     const totes = $("stage-totes").value.split(",").map((x) => x.trim()).filter(Boolean);
     pickAct("stage", currentOrderId(), { location: $("stage-location").value.trim(), tote_ids: totes });
   });
-  $("pickup-checkin").addEventListener("click", () => pickAct("check_in", currentOrderId(), { mode: $("checkin-mode").value }));
+  $("pickup-checkin").addEventListener("click", () => pickAct("check_in", pickupId, { mode: $("checkin-mode").value }));
   $("verify-code").addEventListener("click", () => {
     const code = $("order-code").value.trim();
     if (!code) {
@@ -339,10 +353,10 @@ function bind() {
       $("order-code").focus();
       return;
     }
-    pickAct("verify", currentOrderId(), { verified_by: "order_code", order_code: code });
+    pickAct("verify", pickupId, { verified_by: "order_code", order_code: code });
   });
-  $("verify-id").addEventListener("click", () => pickAct("verify", currentOrderId(), { verified_by: "id_document" }));
-  $("pickup-hand-over").addEventListener("click", () => pickAct("hand_over", currentOrderId()));
+  $("verify-id").addEventListener("click", () => pickAct("verify", pickupId, { verified_by: "id_document" }));
+  $("pickup-hand-over").addEventListener("click", () => pickAct("hand_over", pickupId));
   renderTote();
   renderPicks();
 }
