@@ -144,6 +144,7 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
 
     press(browser, "tote-submit")
     wait.until(lambda d: text_of(d, "tote-state") == "Tote: submitted")
+    assert browser.find_element(By.ID, "tote-payment-link").is_displayed(), "the till, or a link to pay by"
     press(browser, "tote-handoff")
     wait.until(lambda d: text_of(d, "tote-state") == "Tote: waiting for payment at the till")
     wait_until(
@@ -249,6 +250,7 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         assert text_of(browser, "pickup-location") == "Staged at pickup-shelf-3."
         press(browser, "pickup-checkin")
         wait.until(lambda d: d.find_element(By.ID, "verify-form").is_displayed())
+        wait.until(lambda d: text_of(d, "live") == "Order: customer checked in")
         shoot(browser, shots, "5-checked-in")
         browser.find_element(By.ID, "order-code").send_keys("no!")  # not even the shape of a code: a 400, in words
         press(browser, "verify-code")

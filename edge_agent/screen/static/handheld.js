@@ -21,6 +21,7 @@ let seenTote = null; // {id, state, lines} of the last rendered tote, to announc
 let seenPick = null; // {id, state, picked: {line_id: n}} likewise for the order in hand
 let chosenPickup = null; // a waiting order the associate chose to serve while another is in hand
 let pickupId = null; // the order the pickup section acts on
+let seenPickup = null; // {id, state} of the order at the counter, to announce each step
 
 // --- words -------------------------------------------------------------------------------------------------
 function words(prefix, code) {
@@ -121,6 +122,7 @@ function renderTote() {
   show("tote-park", OPEN_TOTE.has(state));
   show("tote-submit", OPEN_TOTE.has(state) && t.lines.length > 0);
   show("tote-handoff", state === "submitted");
+  show("tote-payment-link", state === "submitted");
   show("tote-collect", state === "paid");
   show("tote-ready", state === "collecting");
   show("tote-handed", state === "ready_at_counter");
@@ -268,6 +270,10 @@ function renderPickup(current, awaiting) {
     show("pickup-hand-over", order.state === "verified");
     if (order.state !== "customer_arrived") $("order-code").value = "";
   }
+  if (order && seenPickup && seenPickup.id === order.order_id && seenPickup.state !== order.state) {
+    announce(msg("pick_state", { state: words("pick_state_", order.state) }));
+  }
+  seenPickup = order ? { id: order.order_id, state: order.state } : null;
   const list = $("awaiting-list");
   list.replaceChildren();
   const others = awaiting.filter((s) => s.order_id !== pickupId);
@@ -335,6 +341,7 @@ function bind() {
   $("tote-park").addEventListener("click", () => toteAct("park"));
   $("tote-submit").addEventListener("click", () => toteAct("submit"));
   $("tote-handoff").addEventListener("click", () => toteAct("handoff_to_pos"));
+  $("tote-payment-link").addEventListener("click", () => toteAct("payment_link"));
   $("tote-collect").addEventListener("click", () => toteAct("start_collecting"));
   $("tote-ready").addEventListener("click", () => toteAct("ready"));
   $("tote-handed").addEventListener("click", () => toteAct("handed_over"));
