@@ -113,6 +113,7 @@ class ToteCommand(Strict):
 class ToteLineView(Strict):
     line_id: str
     gtin14: Gtin14
+    name: str = Field(default="", max_length=200, description="from the device's catalog cache; empty when unknown")
     qty: int
     fulfilment: str
     state: str
