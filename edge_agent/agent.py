@@ -189,6 +189,7 @@ class Agent:
                 self.status.rejected[f"{event.reader}:{event.reason}"] += 1
                 log.warning("reader %s rejected input: %s: %s", event.reader, event.reason, event.detail)
                 self.store.record_reject(event.reader, event.reason, event.detail)
+                self.basket.input_rejected(event.reader, event.reason)
             elif isinstance(event, ReaderHealth):
                 if self.status.reader(event) and self.link.connected:
                     self.status.publish("online")
@@ -206,6 +207,7 @@ class Agent:
             if r.refused is not None:
                 self.status.rejected[f"basket:{r.refused.reason}"] += 1
                 log.warning("basket refused %s: %s", type(r.command).__name__, r.refused)
+                self.basket.refused(r.refused.reason, r.command.cart_id)
         saved = [r.op for r in results if r.op is not None]
         self.status.scans_saved += sum(1 for op in saved if op.kind is OpKind.ADD)
         for op in saved:

@@ -33,7 +33,15 @@ _CHANNELS = {
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": (
         "rt/v1/{tenant}/st/{store}/dv/{device}/ui",
-        ("sessionCommand", "shelfCommand", "toteCommand", "mirrorCommand", "pickCommand"),
+        (
+            "sessionCommand",
+            "basketCommand",
+            "shelfCommand",
+            "labelReport",
+            "toteCommand",
+            "mirrorCommand",
+            "pickCommand",
+        ),
         "receive",
         False,
     ),

@@ -26,6 +26,8 @@ from edge_agent.contract.cart import (
 )
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent, LookupResult, VariantModel
 from edge_agent.contract.device import (
+    BasketLineCommand,
+    BasketLineCommandEvent,
     BasketLineView,
     BasketView,
     BasketViewEvent,
@@ -169,6 +171,21 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "The shopper's decision at the screen. A confirm that names a stale preview, another session, "
             "or arrives when there is no preview is refused with a reason and changes nothing.",
         ),
+        "basketCommand": (
+            "Basket line command from the UI",
+            BasketLineCommandEvent,
+            BasketLineCommandEvent(
+                source="urn:acme:store:s042:kiosk-ui:kiosk-01",
+                id="ui-2",
+                time=_T0,
+                data=BasketLineCommand(
+                    action="set_quantity", session_id="9c4e1f0a2b3d4c5e", gtin14="04006381333931", qty=2
+                ),
+            ),
+            "The shopper's +, - or remove on a basket line: a durable op on the session's basket, like a scan. "
+            "A command for another session is refused (`stale_session`); a line no longer in the basket is "
+            "refused by the basket's rules and shown on the kiosk as `refused`.",
+        ),
         "catalogUpdate": (
             "Catalog, price and stock update",
             CatalogUpdateEvent,
@@ -251,7 +268,9 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             ),
             "Retained, for a kiosk's own screen: the basket's lines with names and prices from the device's catalog "
             "cache, and during a merge preview the joined basket. A price the cache lacks is null (confirmed at "
-            "checkout). No cart id, pseudonym or credential.",
+            "checkout); `prices_stale` flags prices cached too long ago. `refused` is the latest refused scan, tap "
+            "or line change as a reason code (never the input); `checkout` carries the till code (an in-store "
+            "EAN-13) after Checkout, then thanks once sealed. No cart id, pseudonym or credential.",
         ),
         **workflow_messages(),
         **claim_messages(),

@@ -31,11 +31,14 @@ from edge_agent.contract.picking import (
 )
 from edge_agent.contract.presence import PresenceReport, ZonePresence
 from edge_agent.contract.workflow import (
+    AssistAnswerView,
     AssistReply,
     AssistReplyEvent,
     AssistRequestEvent,
     AssistRequestMessage,
     GarmentView,
+    LabelReport,
+    LabelReportEvent,
     MirrorCommand,
     MirrorCommandEvent,
     MirrorView,
@@ -95,6 +98,22 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
             ),
             "On the shelf's UI topic: the label shows another price than the system; a `price.mismatch` event "
             "follows, or the refusal is counted (`not_in_catalog`, `prices_match`).",
+        ),
+        "labelReport": (
+            "Wrong shelf label reported",
+            LabelReportEvent,
+            LabelReportEvent(
+                source="urn:acme:store:s042:device:shelf-07",
+                id="screen:5b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4",
+                time=_T0,
+                data=LabelReport(gtin14="05012345678900", shown_price_minor=3999, currency="EUR"),
+            ),
+            "On the shelf's UI topic, from its screen: the label on the shelf disagrees with what the screen shows "
+            "for the item. Accepted only for the item the screen shows now, at the price it shows: a durable "
+            "`shelf.label.reported` workflow event follows (gtin14, the shown price, its as-of time, whether the "
+            "lookup was offline; actor `shopper` or the associate) and the lookup is shown again with "
+            "`label_reported`. Refused with a reason otherwise (`not_shown`, `not_in_catalog`, `price_not_shown`, "
+            "`already_reported`).",
         ),
         "toteCommand": (
             "Tote command",
@@ -164,7 +183,13 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
                             name="Slim jeans",
                             size="30",
                             colour="indigo",
-                            in_store=[VariantModel(gtin14="05901234123457", size="32", colour="indigo", stock=5)],
+                            stock=2,
+                            stock_as_of=_T0,
+                            in_store=[
+                                VariantModel(
+                                    gtin14="05901234123457", size="32", colour="indigo", stock=5, stock_as_of=_T0
+                                )
+                            ],
                         )
                     ],
                     requests=[
@@ -179,9 +204,21 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
                             level=1,
                         )
                     ],
+                    answered=[
+                        AssistAnswerView(
+                            request_id="as-1c0b9a8f7e6d",
+                            type="size",
+                            target_gtin="08710398502131",
+                            target_name="Slim jeans",
+                            state="unavailable",
+                            reason="none left in 34",
+                        )
+                    ],
                 ),
             ),
-            "Retained. `identified` is a flag; no pseudonym is ever shown or published by the mirror.",
+            "Retained. `identified` is a flag; no pseudonym is ever shown or published by the mirror. `answered` "
+            "lists the session's closed requests (brought, cancelled, not available with the associate's reason) "
+            "until the room is vacated.",
         ),
         "assistRequest": (
             "Assist request",

@@ -59,10 +59,23 @@ class CatalogUpdate(Strict):
 
 
 class VariantModel(Strict):
+    """Another size or colour of the same style, with its stock in this store and when that was counted."""
+
     gtin14: Gtin14
     size: str | None = None
     colour: str | None = None
     stock: int | None = None
+    stock_as_of: datetime | None = None
+
+
+class RelatedItem(Strict):
+    """An item the catalog relates to the one looked up, named and priced so a screen shows it without a code."""
+
+    gtin14: Gtin14
+    name: str = ""
+    price_minor: int | None = None
+    currency: str | None = None
+    price_as_of: datetime | None = None
 
 
 class MeasureModel(Strict):
@@ -92,6 +105,12 @@ class LookupResult(Strict):
     offline: bool = Field(description="the uplink is down: figures are as of the times shown, not now")
     variants: list[VariantModel] = Field(default=[], description="other sizes and colours of the style, in this store")
     related: list[Gtin14] = Field(default=[])
+    related_items: list[RelatedItem] = Field(
+        default=[], max_length=20, description="the related items as the cache knows them (a shelf screen shows them)"
+    )
+    label_reported: bool = Field(
+        default=False, description="the shelf's screen reported this item's label as wrong (its confirmation)"
+    )
 
 
 T_CATALOG: Final = "com.edgeagent.catalog.update.v1"

@@ -13,6 +13,7 @@ from pydantic import Field, StringConstraints
 
 from edge_agent.contract.base import CloudEvent, Strict
 from edge_agent.contract.presence import PresenceReport
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
 
 T_STATUS: Final = "com.edgeagent.device.status.v1"
@@ -22,6 +23,11 @@ T_ERASURE: Final = "com.edgeagent.privacy.erasure.v1"
 T_ERASED: Final = "com.edgeagent.privacy.erased.v1"
 T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
 T_BASKET_VIEW: Final = "com.edgeagent.basket.view.v1"
+T_BASKET_COMMAND: Final = "com.edgeagent.basket.command.v1"
+
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+"""A stable machine-readable reason (a reader's, the domain's, the session's); the screen maps it to words."""
+TillCode = Annotated[str, StringConstraints(pattern=r"^2[0-9]{12}$")]
 
 
 class ReaderStatus(Strict):
@@ -82,6 +88,24 @@ class BasketLineView(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
 
 
+class BasketRefusal(Strict):
+    """The latest scan, tap or line change the device refused, as the shopper is told: a reason code and when,
+    never the input itself (a card number, a tag's UID, the code that was read)."""
+
+    reason: ReasonCode
+    at: datetime
+    source: Literal["barcode", "nfc", "basket"] = Field(description="which reader, or the basket's own rules")
+
+
+class CheckoutView(Strict):
+    """After Checkout: the code the till scans to find this basket (an in-store EAN-13, GS1 prefix 2), or,
+    once the platform sealed the basket into an order, thanks. ``pay_in_app``: an identified shopper may pay there."""
+
+    state: Literal["pay_at_till", "sealed"]
+    till_code: TillCode | None = Field(default=None, description="pay_at_till: EAN-13 with its check digit")
+    pay_in_app: bool = False
+
+
 class BasketView(Strict):
     """Up, retained on a kiosk's display: the basket as the shopper sees it (names, prices, total) and, during a
     merge preview, the joined basket priced the same way. No cart id, pseudonym or credential: items and prices."""
@@ -95,6 +119,21 @@ class BasketView(Strict):
         default=None, max_length=1000, description="during a merge preview: the basket the shopper would have"
     )
     preview_total_minor: int | None = None
+    prices_stale: bool = Field(
+        default=False, description="the oldest cached price is older than the screen trusts: confirmed at checkout"
+    )
+    refused: BasketRefusal | None = Field(default=None, description="the latest refused scan, tap or line change")
+    checkout: CheckoutView | None = None
+
+
+class BasketLineCommand(Strict):
+    """Down, from the device's UI: the shopper changes a line's quantity or removes it (durable ops, like scans).
+    Names the session it was made in, so a command from a screen that missed a session's end changes nothing."""
+
+    action: Literal["set_quantity", "remove"]
+    session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
+    gtin14: Gtin14
+    qty: int | None = Field(default=None, ge=1, le=MAX_LINE_QTY, description="set_quantity: the new quantity")
 
 
 class SessionCommand(Strict):
@@ -142,6 +181,10 @@ class SessionCommandEvent(CloudEvent[SessionCommand]):
 
 class BasketViewEvent(CloudEvent[BasketView]):
     type: Literal["com.edgeagent.basket.view.v1"] = T_BASKET_VIEW
+
+
+class BasketLineCommandEvent(CloudEvent[BasketLineCommand]):
+    type: Literal["com.edgeagent.basket.command.v1"] = T_BASKET_COMMAND
 
 
 class ErasureRequestEvent(CloudEvent[ErasureRequest]):

@@ -162,6 +162,7 @@ class PickCommand(Strict):
 class PickLineView(Strict):
     line_id: str
     gtin14: Gtin14
+    name: str = Field(default="", max_length=200, description="from the device's catalog cache; empty when unknown")
     qty: int
     picked: int
     short: int
@@ -177,6 +178,10 @@ class PickOrderSummary(Strict):
     lines: int
     units: int
     deadline: datetime | None = None
+    state: str | None = Field(default=None, description="where the order is (the pickup list acts on it by this)")
+    verified_by: Literal["order_code", "id_document"] | None = Field(
+        default=None, description="customer pickup: how the customer was verified, once they were"
+    )
 
 
 class PickOrderView(Strict):
@@ -187,6 +192,10 @@ class PickOrderView(Strict):
     lines: list[PickLineView] = Field(max_length=MAX_PICK_LINES)
     expected: list[str] = Field(default=[], description="'gtin14 xN' still to scan, substitutes included")
     location: str | None = None
+    short_reasons: list[str] = Field(default=[], max_length=32, description="the reasons a short may give here")
+    verified_by: Literal["order_code", "id_document"] | None = Field(
+        default=None, description="customer pickup: how the associate verified the customer (never the code)"
+    )
 
 
 class PickView(Strict):
@@ -194,6 +203,9 @@ class PickView(Strict):
     the last action or scan was refused (stable reason code plus a sentence for people)."""
 
     available: list[PickOrderSummary] = Field(default=[], max_length=500)
+    awaiting_pickup: list[PickOrderSummary] = Field(
+        default=[], max_length=500, description="orders picked here, ready for their customer, other than current"
+    )
     current: PickOrderView | None = None
     refused: str | None = None
     detail: str | None = None

@@ -25,6 +25,7 @@ T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
 
 
 T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
+T_LABEL_REPORT: Final = "com.edgeagent.shelf.label_report.v1"
 T_TOTE_COMMAND: Final = "com.edgeagent.tote.command.v1"
 T_TOTE_VIEW: Final = "com.edgeagent.display.tote.v1"
 T_MIRROR_COMMAND: Final = "com.edgeagent.mirror.command.v1"
@@ -63,6 +64,20 @@ class ShelfCommand(Strict):
 AssociateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 
+class LabelReport(Strict):
+    """Down, from the shelf's screen: the label on the shelf does not match what the screen shows for this item.
+
+    It names what the screen showed, so the platform's report says which price the shopper compared; the shelf
+    accepts it only for the item its screen shows now."""
+
+    gtin14: Gtin14
+    shown_price_minor: int | None = Field(
+        default=None, ge=0, le=MAX_PRICE_MINOR, description="the price shown; none for 'price confirmed at checkout'"
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    associate: AssociateId | None = Field(default=None, description="an associate reporting it; else the shopper")
+
+
 class ToteCommand(Strict):
     """Down, from the handheld's UI: the associate's action on their digital tote."""
 
@@ -98,6 +113,7 @@ class ToteCommand(Strict):
 class ToteLineView(Strict):
     line_id: str
     gtin14: Gtin14
+    name: str = Field(default="", max_length=200, description="from the device's catalog cache; empty when unknown")
     qty: int
     fulfilment: str
     state: str
@@ -153,11 +169,27 @@ class AssistReply(Strict):
 
 
 class GarmentView(Strict):
+    """A garment in the room, with its own stock and every other size and colour of its style in this store."""
+
     gtin14: Gtin14
     name: str = ""
     size: str | None = None
     colour: str | None = None
+    stock: int | None = Field(default=None, description="units of this very size and colour in this store")
+    stock_as_of: datetime | None = Field(default=None, description="when the store's stock was counted")
     in_store: list[LookupVariant] = Field(default=[], description="other sizes and colours with their stock here")
+
+
+class AssistAnswerView(Strict):
+    """A request of the room's session that is closed, kept on the mirror until the room is vacated: the shopper
+    sees that it was brought, cancelled, or that it is not available and why."""
+
+    request_id: RequestId
+    type: Literal["size", "colour", "style", "help"]
+    target_gtin: Gtin14 | None = None
+    target_name: str = ""
+    state: Literal["delivered", "unavailable", "cancelled"]
+    reason: Annotated[str, StringConstraints(max_length=120)] = Field(default="", description="why not available")
 
 
 class MirrorView(Strict):
@@ -168,6 +200,7 @@ class MirrorView(Strict):
     session_id: str | None = None
     garments: list[GarmentView] = Field(default=[])
     requests: list[AssistRequestMessage] = Field(default=[])
+    answered: list[AssistAnswerView] = Field(default=[], description="this session's closed requests, latest last")
     identified: bool = False
     offline: bool = False
     refused: str | None = None
@@ -180,6 +213,10 @@ class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):
 
 class ShelfCommandEvent(CloudEvent[ShelfCommand]):
     type: Literal["com.edgeagent.shelf.command.v1"] = T_SHELF_COMMAND
+
+
+class LabelReportEvent(CloudEvent[LabelReport]):
+    type: Literal["com.edgeagent.shelf.label_report.v1"] = T_LABEL_REPORT
 
 
 class ToteCommandEvent(CloudEvent[ToteCommand]):

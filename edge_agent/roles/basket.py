@@ -8,13 +8,23 @@ platform seals it at checkout and the next scan goes to a fresh one. Erasure for
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from edge_agent.contract.codec import Rejected
 from edge_agent.contract.device import (
+    T_BASKET_COMMAND,
     T_SESSION_COMMAND,
+    BasketLineCommand,
+    BasketLineCommandEvent,
+    BasketRefusal,
     BasketView,
     BasketViewEvent,
+    CheckoutView,
     ErasureDone,
     ErasureDoneEvent,
     ErasureRequest,
@@ -23,18 +33,28 @@ from edge_agent.contract.device import (
     SessionStateEvent,
 )
 from edge_agent.contract.device import SessionState as SessionStateModel
-from edge_agent.domain.basket import AddItem, BasketCommand, RequestCheckout
+from edge_agent.domain.basket import (
+    AddItem,
+    BasketCommand,
+    RemoveItem,
+    RequestCheckout,
+    SetAttribute,
+    SetQuantity,
+)
 from edge_agent.domain.session import MergePolicy
+from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.roles.base import Ports, Route
 from edge_agent.roles.basket_view import basket_view
 from edge_agent.roles.claim import BasketClaim
+from edge_agent.roles.const import SHOPPER_READERS, TILL_CODE_ATTR, TILL_CODE_PREFIX, TILL_CODE_RANDOM_DIGITS
 from edge_agent.roles.sessions import SessionDesk
 
 log = logging.getLogger(__name__)
 
 CURRENT_CART_KEY = "current_cart"
+REASON_CODE = re.compile(r"[a-z0-9_]{1,64}")
 
 
 class ShopperBasket:
@@ -55,6 +75,10 @@ class ShopperBasket:
         self.on_display = cfg.device.role == "kiosk"
         """A kiosk's display is its basket; the other roles' displays are their own (lookups, totes, the room)."""
         self._shown: BasketView | None = None
+        self._refused: BasketRefusal | None = None
+        """The latest scan, tap or line change refused: the kiosk says why, in words, until the next one works."""
+        self._checkout: CheckoutView | None = None
+        """After Checkout: the till code, then thanks once sealed; until the next scan or the session's end."""
         self.claim = BasketClaim(ports, self._claimed)
         """Take my basket to my phone: the guest basket's claim link (:mod:`.claim`)."""
 
@@ -71,7 +95,27 @@ class ShopperBasket:
     def scanned(self, key: ProductKey) -> BasketCommand:
         """The command for a scan; the agent records a group of them in one transaction (group commit)."""
         self.sessions.touch()
+        self._refused = None
+        self._checkout = None
         return AddItem(self.cart_id, key.gtin14, serial=key.serial)
+
+    def input_rejected(self, reader: str, reason: str) -> None:
+        """A reader refused what the shopper presented (a bad check digit, a payment card): the kiosk says so.
+        Only the reason code travels; the input itself (a code, a card's number or UID) never reaches the view."""
+        if reader in SHOPPER_READERS:
+            self._refuse(reader, reason)
+
+    def refused(self, reason: str, cart_id: str) -> None:
+        """The basket's rules refused a command (a serial already in the basket, a line no longer there)."""
+        if cart_id == self.cart_id:
+            self._refuse("basket", reason)
+
+    def _refuse(self, source: str, reason: str) -> None:
+        at = datetime.fromtimestamp(self.ports.now(), UTC)
+        if not REASON_CODE.fullmatch(reason):  # a reason is a stable code; anything else is not shown as is
+            reason = "unreadable"
+        self._refused = BasketRefusal(reason=reason, at=at, source=source)  # type: ignore[arg-type]
+        self.show_basket()
 
     def identity(self, event: IdentityPresented) -> None:
         self.sessions.present(event)
@@ -91,7 +135,8 @@ class ShopperBasket:
             return
         s = self.sessions.session
         preview = {ln.sku: ln.result_qty for ln in s.preview.lines} if s.preview is not None else None
-        view = basket_view(self.ports.store, self.cart_id, preview)
+        store, now, refused, checkout = self.ports.store, self.ports.now(), self._refused, self._checkout
+        view = basket_view(store, self.cart_id, preview, now=now, refused=refused, checkout=checkout)
         self.claim.update(s, view.items)
         if view != self._shown:
             self._shown = view
@@ -99,8 +144,28 @@ class ShopperBasket:
 
     def routes(self) -> list[Route]:
         """Session commands on the device's ui topic; a payload no role understands is the session's to refuse."""
-        handlers = {T_SESSION_COMMAND: (SessionCommandEvent, lambda _t, cmd: self.command(cmd))}
+        handlers: dict[str, tuple[type, Callable[[str, Any], None]]] = {
+            T_SESSION_COMMAND: (SessionCommandEvent, lambda _t, cmd: self.command(cmd)),
+            T_BASKET_COMMAND: (BasketLineCommandEvent, lambda _t, cmd: self.line_command(cmd)),
+        }
         return [Route(self.ports.topics.ui, handlers), *self.claim.routes()]
+
+    def line_command(self, cmd: BasketLineCommand) -> None:
+        """+, - or remove on a line: durable ops on the session's basket, like scans (the domain refuses a line
+        that is not there; the agent hands that back through :meth:`refused`)."""
+        if cmd.session_id != self.sessions.session.session_id:
+            raise Rejected("stale_session", f"basket command for session {cmd.session_id}")
+        if cmd.action == "set_quantity" and cmd.qty is None:
+            raise Rejected("schema", "set_quantity names the new qty")
+        self.sessions.touch()
+        self._refused = None
+        self._checkout = None
+        command: BasketCommand
+        if cmd.action == "remove":
+            command = RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")
+        else:
+            command = SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")
+        self.ports.record([command])
 
     def command(self, cmd: SessionCommand) -> None:
         action = self.sessions.command(cmd)
@@ -116,11 +181,25 @@ class ShopperBasket:
         self.sessions.decline()
 
     def end_session(self, reason: str = "explicit") -> None:
+        self._refused = None
+        self._checkout = None
         self.sessions.end(reason, self._new_cart())
 
     def checkout(self) -> None:
-        """The shopper asks to pay: a durable op; the platform seals the basket (a snapshot then says so)."""
-        self.ports.record([RequestCheckout(self.cart_id)])
+        """The shopper asks to pay: durable ops (the till code, then the request); the platform seals the basket
+        (a snapshot then says so). The till finds the basket by the code the screen shows."""
+        cart_id = self.cart_id
+        if self._checkout is not None:  # asked already (a double tap): the same code stays on the screen
+            self.show_basket()
+            return
+        if not self.ports.store.quantities(cart_id):
+            self._refuse("basket", "empty_basket")
+            return
+        code = till_code(secrets.randbelow(10**TILL_CODE_RANDOM_DIGITS))
+        self._refused = None
+        self._checkout = CheckoutView(state="pay_at_till", till_code=code, pay_in_app=self._identified())
+        self.ports.record([SetAttribute(cart_id, TILL_CODE_ATTR, code, actor="shopper"), RequestCheckout(cart_id)])
+        self.show_basket()
 
     # --- the platform ---------------------------------------------------------------------------------------
     def cart_changed(self, cart_id: str) -> None:
@@ -128,6 +207,9 @@ class ShopperBasket:
         seal = self.ports.store.seal_of(cart_id)
         if cart_id == self.cart_id and seal is not None:
             log.info("basket %s became order %s; starting a new basket", cart_id, seal.order_id)
+            code = self._checkout.till_code if self._checkout is not None else None
+            self._checkout = CheckoutView(state="sealed", till_code=code, pay_in_app=self._identified())
+            self._refused = None
             self.sessions.end("checkout", self._new_cart())
             self.ports.follow_cart(self.cart_id)
             return
@@ -147,6 +229,7 @@ class ShopperBasket:
         identity = self.sessions.session.identity
         session_ended = identity is not None and identity.profile_cart in carts
         if session_ended:
+            self._refused = self._checkout = None
             self.sessions.end("erased", self._new_cart())
         held = carts & held_ids
         dropped = sum(store.erase_cart(cart_id) for cart_id in sorted(held))
@@ -168,8 +251,11 @@ class ShopperBasket:
         s = self.sessions.session
         if self.sessions.idle() and (s.identity is not None or self.ports.store.quantities(s.guest_cart)):
             self.end_session("timeout")
+        elif self.sessions.idle() and self._checkout is not None and self._checkout.state == "sealed":
+            self._checkout = None  # the thanks and the till code leave an untouched kiosk for the next shopper
         self.sessions.purge_due()
         self.sessions.invitation_expired()
+        self.show_basket()  # prices may have grown stale meanwhile (republished only if the view changed)
         self.claim.tick()
 
     def publish(self) -> None:
@@ -181,8 +267,11 @@ class ShopperBasket:
     def _claimed(self, guest_cart: str) -> None:
         """A shopper took the guest basket to their phone: the next scan goes to a fresh basket (see :mod:`.claim`)."""
         if guest_cart == self.sessions.session.guest_cart:
-            self.sessions.end("claimed", self._new_cart())
+            self.end_session("claimed")
             self.ports.follow_cart(self.cart_id)
+
+    def _identified(self) -> bool:
+        return self.sessions.session.identity is not None
 
     def _publish_session(self, state: SessionStateModel) -> None:
         topic = self.ports.topics.session
@@ -208,3 +297,9 @@ class ShopperBasket:
         self.ports.store.set_meta({CURRENT_CART_KEY: cart_id})
         self.ports.store.open_cart(cart_id)
         return cart_id
+
+
+def till_code(number: int) -> str:
+    """The EAN-13 a till scans for a basket: the in-store prefix, the number, the check digit."""
+    body = f"{TILL_CODE_PREFIX}{number:0{TILL_CODE_RANDOM_DIGITS}d}"
+    return f"{body}{gtin_check_digit(body)}"

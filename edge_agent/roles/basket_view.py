@@ -1,7 +1,8 @@
 """The basket as a kiosk's screen shows it: each line's name and price from the device's catalog cache, a total.
 
 Pure reading: the store's quantities and catalog cache in, a :class:`BasketView` out. A price the cache lacks stays
-None (the screen says "price confirmed at checkout"), and then there is no total: never a guessed figure.
+None (the screen says "price confirmed at checkout"), and then there is no total: never a guessed figure. Prices
+cached longer ago than the screen trusts are flagged stale; the latest refusal and the checkout ride along.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from edge_agent.contract.device import BasketLineView, BasketView
+from edge_agent.contract.device import BasketLineView, BasketRefusal, BasketView, CheckoutView
+from edge_agent.screen.const import PRICES_STALE_AFTER_S
 from edge_agent.store.catalog import CachedItem
 from edge_agent.store.device import DeviceStore
 
@@ -44,8 +46,23 @@ def total(lines: list[BasketLineView]) -> tuple[int | None, str | None]:
     return sum(ln.line_total_minor or 0 for ln in lines), next(iter(currencies), None)
 
 
-def basket_view(store: DeviceStore, cart_id: str, preview: Mapping[str, int] | None = None) -> BasketView:
-    """One catalog read per item, however many lines and preview lines name it (this runs after every scan)."""
+def prices_stale(priced_as_of: datetime | None, now: float, max_age_s: float = PRICES_STALE_AFTER_S) -> bool:
+    """True when the oldest cached price is older than the screen may promise (no price at all is not stale:
+    each such line already says "confirmed at checkout")."""
+    return priced_as_of is not None and now - priced_as_of.timestamp() > max_age_s
+
+
+def basket_view(
+    store: DeviceStore,
+    cart_id: str,
+    preview: Mapping[str, int] | None = None,
+    *,
+    now: float | None = None,
+    refused: BasketRefusal | None = None,
+    checkout: CheckoutView | None = None,
+) -> BasketView:
+    """One catalog read per item, however many lines and preview lines name it (this runs after every scan).
+    ``now`` decides whether prices are stale (None: not judged)."""
     quantities = store.quantities(cart_id)
     items = {gtin14: store.catalog_item(gtin14) for gtin14 in {*quantities, *(preview or {})}}
     lines = priced_lines(items, quantities)
@@ -54,12 +71,16 @@ def basket_view(store: DeviceStore, cart_id: str, preview: Mapping[str, int] | N
         item.price_as_of for ln in lines if (item := items.get(ln.gtin14)) is not None and item.price_as_of is not None
     ]
     preview_lines = None if preview is None else priced_lines(items, preview)
+    oldest = datetime.fromtimestamp(min(as_of), UTC) if as_of else None
     return BasketView(
         lines=lines,
         items=sum(ln.qty for ln in lines),
         total_minor=amount,
         currency=currency,
-        priced_as_of=datetime.fromtimestamp(min(as_of), UTC) if as_of else None,
+        priced_as_of=oldest,
         preview=preview_lines,
         preview_total_minor=None if preview_lines is None else total(preview_lines)[0],
+        prices_stale=now is not None and prices_stale(oldest, now),
+        refused=refused,
+        checkout=checkout,
     )

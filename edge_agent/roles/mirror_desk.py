@@ -17,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from edge_agent.contract.workflow import AssistReply, AssistRequestMessage, GarmentView, MirrorCommand, MirrorView
+from edge_agent.contract.workflow import (
+    AssistAnswerView,
+    AssistReply,
+    AssistRequestMessage,
+    GarmentView,
+    MirrorCommand,
+    MirrorView,
+)
 from edge_agent.domain.workflows.assist import AssistRequest, AssistState, AssistTimers
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.fitting_room import Room, RoomState
@@ -29,6 +36,10 @@ from edge_agent.store.device import DeviceStore
 log = logging.getLogger(__name__)
 
 CLOSED_STATES: Final = frozenset({AssistState.DELIVERED, AssistState.UNAVAILABLE, AssistState.CANCELLED})
+
+ANSWERS_SHOWN_MAX: Final = 10
+"""Closed requests the mirror still lists for the session ("brought", "not available: why"): more than a shopper
+asks for in one visit; the oldest go first."""
 
 
 @dataclass
@@ -46,6 +57,8 @@ class MirrorDesk:
     now: Callable[[], float] = time.time
     room: Room = field(init=False)
     requests: dict[str, AssistRequest] = field(default_factory=dict)
+    answered: list[tuple[str, AssistAnswerView]] = field(default_factory=list)
+    """(session id, the closed request as the mirror shows it): kept only for the session it belongs to."""
     refused: Counter[str] = field(default_factory=Counter)
     last_activity: float = 0.0
 
@@ -108,7 +121,7 @@ class MirrorDesk:
             case "delivered":
                 self._track(request.delivered(associate=msg.associate, now=now))
             case "unavailable":
-                self._track(request.unavailable(associate=msg.associate, now=now, reason=msg.reason))
+                self._track(request.unavailable(associate=msg.associate, now=now, reason=msg.reason), msg.reason)
 
     # --- time -----------------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -126,6 +139,7 @@ class MirrorDesk:
         now = self.now()
         for request in list(self.requests.values()):
             self._track(request.cancel(source=Source.SYSTEM, now=now))
+        self.answered = []
         self._apply(self.room.vacate(now=now, reason=reason))
 
     # --- internals ------------------------------------------------------------------------------------------
@@ -139,7 +153,7 @@ class MirrorDesk:
         self.show(self.view())
         return True
 
-    def _track(self, outcome: Outcome[AssistRequest]) -> None:
+    def _track(self, outcome: Outcome[AssistRequest], reason: str = "") -> None:
         if outcome.refused is not None:
             self._refuse(outcome.refused)
             return
@@ -148,10 +162,23 @@ class MirrorDesk:
         if request.state in CLOSED_STATES:
             self.requests.pop(request.request_id, None)
             self.publish_request(request.request_id, None)
+            self._answered(request, reason)
         else:
             self.requests[request.request_id] = request
             self.publish_request(request.request_id, self._message(request))
         self.show(self.view())
+
+    def _answered(self, request: AssistRequest, reason: str) -> None:
+        message = self._message(request)
+        answer = AssistAnswerView(
+            request_id=request.request_id,
+            type=message.type,
+            target_gtin=message.target_gtin,
+            target_name=message.target_name,
+            state=request.state.value,  # type: ignore[arg-type]  # one of CLOSED_STATES
+            reason=reason[:120],
+        )
+        self.answered = [*self.answered, (request.session_id, answer)][-ANSWERS_SHOWN_MAX:]
 
     def _refuse(self, refused: Refused) -> None:
         self.refused[refused.reason] += 1
@@ -181,15 +208,24 @@ class MirrorDesk:
             found = self.store.lookup(ProductKey(g.gtin14), online=online)
             garments.append(
                 GarmentView(
-                    gtin14=g.gtin14, name=found.name, size=found.size, colour=found.colour, in_store=found.variants
+                    gtin14=g.gtin14,
+                    name=found.name,
+                    size=found.size,
+                    colour=found.colour,
+                    stock=found.stock,
+                    stock_as_of=found.stock_as_of,
+                    in_store=found.variants,
                 )
             )
+        session = self.room.session_id
+        answered = [answer for owner, answer in self.answered if session is not None and owner == session]
         return MirrorView(
             room_id=self.room_id,
             state=self.room.state.value,
             session_id=self.room.session_id,
             garments=garments,
             requests=[self._message(r) for r in self.requests.values()],
+            answered=answered,
             identified=self.room.profile is not None,
             offline=not online,
             refused=refused.reason if refused else None,

@@ -39,8 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final
 
 from edge_agent.contract.codec import Envelope, Handler, Rejected, Route
 from edge_agent.contract.picking import (
@@ -50,11 +49,8 @@ from edge_agent.contract.picking import (
     ClaimDecision,
     ClaimDecisionEvent,
     PickCommand,
-    PickLineView,
     PickOrderEvent,
     PickOrderMessage,
-    PickOrderSummary,
-    PickOrderView,
     PickView,
     SubstitutionDecisions,
     SubstitutionDecisionsEvent,
@@ -67,7 +63,6 @@ from edge_agent.domain.workflows.picking import (
     DEFAULT_PICK_TIMERS,
     FINAL,
     PickLine,
-    PickLineState,
     PickOrder,
     PickState,
     PickTimers,
@@ -75,6 +70,7 @@ from edge_agent.domain.workflows.picking import (
 )
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.roles.picking_state import HeldOrder
+from edge_agent.roles.picking_view import claim_won, pick_view
 from edge_agent.roles.pickup import PICKUP_ACTIONS, pickup_command, pickup_platform
 from edge_agent.store.device import DeviceStore
 
@@ -255,6 +251,8 @@ class PickDesk:
         if cmd.action in PICKUP_ACTIONS:
             assert held is not None
             outcome, attrs = pickup_command(order, cmd, cart, held.code_hash, now=now)
+            if cmd.action == "verify" and outcome.refused is None:
+                held.verified_by = cmd.verified_by  # recorded with the step, in the same meta write
             self._commit(order_id, outcome, who, attrs)
             return
         match cmd.action:
@@ -325,10 +323,7 @@ class PickDesk:
     def _won(self, order_id: str, associate: str | None = None) -> bool:
         """The claim decision names this device (and this associate, when given, else the local picker)."""
         held = self.held.get(order_id)
-        if held is None or held.claim is None:
-            return False
-        who = associate if associate is not None else (held.order.picker if held.order else None)
-        return held.claim == f"{self.device}:{who}"
+        return held is not None and claim_won(held, self.device, associate)
 
     def _commit(
         self,
@@ -372,62 +367,11 @@ class PickDesk:
         self.show(self.view(refused))
 
     def view(self, refused: Refused | None = None) -> PickView:
-        available = [
-            PickOrderSummary(
-                order_id=h.order.order_id,
-                lines=len(h.order.lines),
-                units=sum(x.qty for x in h.order.lines),
-                deadline=None if h.deadline is None else _utc(h.deadline),
-            )
-            for h in self.held.values()
-            if h.order is not None and h.order.state is PickState.ASSIGNED and h.claim is None
-        ]
-        available.sort(key=lambda s: s.order_id)
-        current = None
-        held = self.held.get(self.active) if self.active else None
-        if held is not None and held.order is not None:
-            o = held.order
-            claim: Literal["pending", "won", "lost"] = (
-                "pending" if held.claim is None else ("won" if self._won(o.order_id) else "lost")
-            )
-            current = PickOrderView(
-                order_id=o.order_id,
-                state=o.state.value,
-                picker=o.picker,
-                claim=claim,
-                lines=[_line_view(x) for x in o.lines],
-                expected=[
-                    f"{x.substitute_gtin if x.substitution is Substitution.APPROVED else x.gtin14} x{x.remaining}"
-                    for x in o.lines
-                    if x.state is PickLineState.OPEN
-                ],
-                location=o.location,
-            )
-        return PickView(
-            available=available,
-            current=current,
-            refused=refused.reason if refused else None,
-            detail=refused.detail[:200] if refused else None,
-        )
+        return pick_view(self.held, self.active, self.device, refused, self._name)
 
-
-def _line_view(x: PickLine) -> PickLineView:
-    return PickLineView(
-        line_id=x.line_id,
-        gtin14=x.gtin14,
-        qty=x.qty,
-        picked=x.picked,
-        short=x.short,
-        short_reason=x.short_reason,
-        substitute_gtin=x.substitute_gtin,
-        substitution=None if x.substitution is None else x.substitution.value,
-        state=x.state.value,
-        remaining=x.remaining,
-    )
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
+    def _name(self, gtin14: str) -> str:
+        item = self.store.catalog_item(gtin14)
+        return item.name if item is not None else ""
 
 
 def picking_route(desk: PickDesk, topics: Topics) -> Route:

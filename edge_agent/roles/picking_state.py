@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from edge_agent.domain.workflows.picking import PickLine, PickOrder, PickState, PickTimers, Substitution
 
@@ -54,6 +54,8 @@ class HeldOrder:
     deadline: float | None = None
     claim: str | None = None
     code_hash: str | None = None
+    verified_by: Literal["order_code", "id_document"] | None = None
+    """Customer pickup: how the associate verified the customer, once they did (never the code itself)."""
 
     def to_json(self) -> str:
         order = None if self.order is None else pick_to_dict(self.order)
@@ -63,6 +65,7 @@ class HeldOrder:
             "deadline": self.deadline,
             "claim": self.claim,
             "code_hash": self.code_hash,
+            "verified_by": self.verified_by,
         }
         return json.dumps(held, separators=(",", ":"))
 
@@ -70,4 +73,4 @@ class HeldOrder:
     def from_json(cls, text: str) -> HeldOrder:
         raw = json.loads(text)
         order = None if raw["order"] is None else pick_from_dict(raw["order"])
-        return cls(order, raw["version"], raw["deadline"], raw["claim"], raw.get("code_hash"))
+        return cls(order, raw["version"], raw["deadline"], raw["claim"], raw.get("code_hash"), raw.get("verified_by"))

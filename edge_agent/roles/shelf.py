@@ -12,14 +12,24 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
-from edge_agent.contract.catalog import CatalogUpdate, LookupResult
-from edge_agent.contract.workflow import T_SHELF_COMMAND, LookupEvent, ShelfCommand, ShelfCommandEvent
+from edge_agent.contract.catalog import CatalogUpdate, LookupResult, RelatedItem
+from edge_agent.contract.codec import Rejected
+from edge_agent.contract.workflow import (
+    T_LABEL_REPORT,
+    T_SHELF_COMMAND,
+    LabelReport,
+    LabelReportEvent,
+    LookupEvent,
+    ShelfCommand,
+    ShelfCommandEvent,
+)
 from edge_agent.domain.workflows.common import SHOPPER, SYSTEM, Refused, WorkflowEvent
 from edge_agent.domain.workflows.const import DEFAULT_STOCK_LOW_AT
-from edge_agent.domain.workflows.shelf import lookup_performed
+from edge_agent.domain.workflows.shelf import label_reported, lookup_performed
 from edge_agent.domain.workflows.stock import StockSignal, price_mismatch
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.roles.base import Ports, Role, Route
@@ -43,7 +53,49 @@ class ShelfDesk:
     def scanned(self, key: ProductKey, *, online: bool, now: float) -> LookupResult:
         result = self.store.lookup(key, online=online)
         self.emit([lookup_performed(result.gtin14, found=result.found, offline=result.offline, now=now, actor=SHOPPER)])
-        return result
+        return result.model_copy(update={"related_items": self._related(result.related)})
+
+    def _related(self, gtins: list[str]) -> list[RelatedItem]:
+        """The related items the cache holds, named and priced: a screen never shows a bare code."""
+        related = []
+        for gtin14 in gtins:
+            item = self.store.catalog_item(gtin14)
+            if item is not None:
+                as_of = None if item.price_as_of is None else datetime.fromtimestamp(item.price_as_of, UTC)
+                related.append(
+                    RelatedItem(
+                        gtin14=gtin14,
+                        name=item.name,
+                        price_minor=item.price_minor,
+                        currency=item.currency,
+                        price_as_of=as_of,
+                    )
+                )
+        return related
+
+    def report_label(self, report: LabelReport, shown: LookupResult | None, now: float) -> Refused | None:
+        """A label reported wrong from the shelf's screen: only for the item the screen shows now, at the price
+        it shows (a report about something else is a mistake or a forgery, and is refused)."""
+        if shown is None or shown.gtin14 != report.gtin14:
+            return self._refuse(Refused("not_shown", f"{report.gtin14} is not the item this shelf's screen shows"))
+        if not shown.found:
+            return self._refuse(Refused("not_in_catalog", f"{report.gtin14} is not in this store's catalog"))
+        if shown.label_reported:  # a second tap on the same lookup: one report is what the store needs
+            return self._refuse(Refused("already_reported", f"the label of {report.gtin14} is reported already"))
+        if (report.shown_price_minor, report.currency) != (shown.price_minor, shown.currency):
+            return self._refuse(Refused("price_not_shown", "the reported price is not the one the screen shows"))
+        as_of = None if shown.price_as_of is None else shown.price_as_of.isoformat()
+        event = label_reported(
+            report.gtin14,
+            shown_price_minor=shown.price_minor,
+            currency=shown.currency,
+            price_as_of=as_of,
+            offline=shown.offline,
+            now=now,
+            actor=report.associate or SHOPPER,
+        )
+        self.emit([event])
+        return None
 
     def catalog_updated(self, update: CatalogUpdate, now: float) -> None:
         """Stock counts in the platform's feed move each item OK → LOW → OUT → REPLENISHED; changes are events."""
@@ -89,7 +141,15 @@ class ShelfRole(Role):
         """What the screen shows now; also published, retained, on dv/{device}/display."""
 
     def routes(self) -> list[Route]:
-        return [Route(self.ports.topics.ui, {T_SHELF_COMMAND: (ShelfCommandEvent, self._report_price)})]
+        return [
+            Route(
+                self.ports.topics.ui,
+                {
+                    T_SHELF_COMMAND: (ShelfCommandEvent, self._report_price),
+                    T_LABEL_REPORT: (LabelReportEvent, self._report_label),
+                },
+            )
+        ]
 
     def scanned(self, key: ProductKey, flush: Callable[[], None]) -> bool:
         """Price, stock and other sizes from the catalog cache, each with its as-of time, flagged when offline."""
@@ -103,3 +163,12 @@ class ShelfRole(Role):
 
     def _report_price(self, _topic: str, cmd: ShelfCommand) -> None:
         self.desk.report_price(cmd.gtin14, cmd.shelf_price_minor, cmd.associate or "shopper", self.ports.now())
+
+    def _report_label(self, _topic: str, report: LabelReport) -> None:
+        """Reported: a durable workflow event, and the screen says so; refused: the sender hears why."""
+        shown = self.last_lookup
+        refused = self.desk.report_label(report, shown, self.ports.now())
+        if refused is not None or shown is None:  # the desk refuses a report when nothing is shown
+            raise Rejected(refused.reason if refused else "not_shown", refused.detail if refused else "")
+        self.last_lookup = shown.model_copy(update={"label_reported": True})
+        self.ports.show(LookupEvent, self.last_lookup)

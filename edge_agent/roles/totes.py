@@ -229,6 +229,10 @@ class ToteDesk:
     def _meta(self, key: str) -> str | None:
         return self.store.meta(key)
 
+    def _name(self, gtin14: str) -> str:
+        item = self.store.catalog_item(gtin14)
+        return item.name if item is not None else ""
+
     def parked(self) -> list[str]:
         totes = self.store.meta_with_prefix(TOTE_KEY_PREFIX)
         return sorted(k for k, v in totes.items() if json.loads(v).get("state") == ToteState.PARKED.value)
@@ -242,7 +246,12 @@ class ToteDesk:
             customer_attached=bool(t and t.customer),
             lines=[
                 ToteLineView(
-                    line_id=x.line_id, gtin14=x.gtin14, qty=x.qty, fulfilment=x.fulfilment.value, state=x.state.value
+                    line_id=x.line_id,
+                    gtin14=x.gtin14,
+                    name=self._name(x.gtin14),
+                    qty=x.qty,
+                    fulfilment=x.fulfilment.value,
+                    state=x.state.value,
                 )
                 for x in (t.lines if t else ())
             ],

@@ -41,3 +41,7 @@ ROLE_PAGES = {
     "shelf": "shelf",
 }
 """device.role -> the page (static/{page}.html, messages/{locale}/{page}.json) its screen shows."""
+
+PRICES_STALE_AFTER_S = 24 * 3600.0
+"""A cached price older than this may have changed since (the platform republishes prices at least daily): the
+kiosk says "price confirmed at checkout" rather than promise it. So it does whenever the uplink is down."""

@@ -48,7 +48,7 @@ def _variants(conn: sqlite3.Connection, item: CachedItem) -> list[VariantModel]:
     if item.style is None:
         return []
     return [
-        VariantModel(gtin14=v.gtin14, size=v.size, colour=v.colour, stock=v.stock)
+        VariantModel(gtin14=v.gtin14, size=v.size, colour=v.colour, stock=v.stock, stock_as_of=_when(v.stock_as_of))
         for v in style_variants(conn, item.style)
         if v.gtin14 != item.gtin14
     ]

@@ -37,10 +37,15 @@ class Outlet:
         subject: str | None = None,
     ) -> int | None:
         """QoS 1; the mid, or None while offline (the caller keeps what it must resend)."""
+        event = self.event(envelope, data, event_id, subject)
+        return self.publish_encoded(topic, encode(event), event.type, event.id, retain=retain)
+
+    def event(
+        self, envelope: type[CloudEvent[Any]], data: BaseModel, event_id: str | None = None, subject: str | None = None
+    ) -> CloudEvent[Any]:
+        """This device's CloudEvent around ``data`` (each envelope names its own type)."""
         fields: dict[str, Any] = {"source": self.source, "id": event_id or f"{self.device}:{uuid.uuid4()}"}
-        event = envelope(**fields, time=utcnow(), subject=subject, data=data)  # each envelope names its own type
-        payload = event.model_dump_json().encode()  # nulls included: a required nullable field stays present
-        return self.publish_encoded(topic, payload, event.type, event.id, retain=retain)
+        return envelope(**fields, time=utcnow(), subject=subject, data=data)
 
     def publish_encoded(
         self, topic: str, payload: bytes, ce_type: str, ce_id: str, *, retain: bool = False
@@ -62,6 +67,9 @@ class Outlet:
 
     def will(self, envelope: type[CloudEvent[Any]], data: BaseModel, event_id: str) -> bytes:
         """The last will's payload, built like every other message (the broker publishes it, not us)."""
-        fields: dict[str, Any] = {"source": self.source, "id": event_id}
-        event = envelope(**fields, time=utcnow(), data=data)
-        return event.model_dump_json(exclude_none=True).encode()
+        return encode(self.event(envelope, data, event_id))
+
+
+def encode(event: CloudEvent[Any]) -> bytes:
+    """Nulls included: a required nullable field stays present on the wire."""
+    return event.model_dump_json().encode()

@@ -44,6 +44,11 @@ def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int
 pytestmark = pytest.mark.screens
 
 
+def lines(driver: webdriver.Chrome) -> list[tuple[str, ...]]:
+    """Name, quantity and price of each basket line (the fourth cell holds the line's buttons)."""
+    return [r[:3] for r in rows(driver, "lines")]
+
+
 def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     tmp_path: Path,
     broker: MosquittoBroker,
@@ -72,11 +77,11 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
 
     # Two scans appear with their names and prices, and each is announced.
     agent.scan(SHOES)
-    wait.until(lambda d: rows(d, "lines") == [("Trail shoes", "1", "€89.99")])
+    wait.until(lambda d: lines(d) == [("Trail shoes", "1", "€89.99")])
     wait.until(lambda d: "Trail shoes" in d.find_element(By.ID, "live").get_attribute("textContent"))
     agent.scan(SOCKS)
     wait.until(lambda d: len(rows(d, "lines")) == 2)
-    assert sorted(rows(browser, "lines")) == [("Trail shoes", "1", "€89.99"), ("Wool socks", "1", "€8.99")]
+    assert sorted(lines(browser)) == [("Trail shoes", "1", "€89.99"), ("Wool socks", "1", "€8.99")]
     assert browser.find_element(By.ID, "total").text == "€98.98"
     wait.until(lambda d: "Wool socks" in d.find_element(By.ID, "live").get_attribute("textContent"))
     assert browser.find_element(By.ID, "offline").is_displayed() is False
@@ -121,10 +126,12 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     proxy.reset_all()
     wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
     assert "saved on this device" in browser.find_element(By.ID, "offline").text
+    assert browser.find_element(By.ID, "price-note").is_displayed(), "offline: prices are confirmed at checkout"
     browser.save_screenshot(str(shots / "5-offline.png"))
     proxy.pass_through()
     wait_until(lambda: agent.connected, 20, "reconnected")
     wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
+    wait.until(lambda d: not d.find_element(By.ID, "price-note").is_displayed())
     browser.save_screenshot(str(shots / "6-back-online.png"))
     for name in ("1-empty", "2-two-scans", "3-merge-preview", "4-merged", "5-offline", "6-back-online"):
         assert (shots / f"{name}.png").stat().st_size > 1000

@@ -5,7 +5,6 @@ cannot kill the network thread."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from simulators.camera import DEMO_CODES
 from simulators.central import CentralPlatform
 from tests.e2e.test_spine import AgentFactory, converge
 from tests.support.fixtures import BrokerFactory
+from tests.support.tls_pki import Pki, make_pki
 from tests.support.world import AgentProcess, make_config, wait_until
 
 GTINS = [normalise_gtin(c) for c in DEMO_CODES]
@@ -109,96 +109,29 @@ def test_a_clean_stop_leaves_the_retained_status_offline(tmp_path: Path, broker:
         reader.disconnect()
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
-def pki(tmp_path: Path) -> Path:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
-    d = tmp_path / "pki"
-    d.mkdir()
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=edge-agent test CA",
-        cwd=d,
-    )
-    for name, ext in (
-        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-        ("client", "extendedKeyUsage=clientAuth"),
-    ):
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.csr",
-            "-subj",
-            f"/CN={name}",
-            cwd=d,
-        )
-        (d / f"{name}.ext").write_text(ext + "\n")
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            f"{name}.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            f"{name}.pem",
-            "-days",
-            "2",
-            "-extfile",
-            f"{name}.ext",
-            cwd=d,
-        )
-    return d
+def pki(tmp_path: Path) -> Pki:
+    """The store PKI every TLS test uses: a CA, a broker certificate for 127.0.0.1, a client certificate."""
+    return make_pki(tmp_path / "pki")
 
 
 def test_tls_with_a_client_certificate_carries_ops_and_a_plaintext_broker_is_never_used_instead(
-    tmp_path: Path, pki: Path, broker: MosquittoBroker, agent_factory: AgentFactory
+    tmp_path: Path, pki: Pki, broker: MosquittoBroker, agent_factory: AgentFactory
 ) -> None:
     tls_broker = MosquittoBroker(
         tmp_path / "tls-broker",
-        listener_options=[
-            f"cafile {pki / 'ca.pem'}",
-            f"certfile {pki / 'server.pem'}",
-            f"keyfile {pki / 'server.key'}",
-            "require_certificate true",
-        ],
+        listener_options=pki.broker_options(),
     )
     tls_broker.start()
     watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="tls-watcher")
     try:
         batches: list[bytes] = []
-        watcher.tls_set(ca_certs=str(pki / "ca.pem"), certfile=str(pki / "client.pem"), keyfile=str(pki / "client.key"))
+        watcher.tls_set(ca_certs=str(pki.pem("ca")), certfile=str(pki.pem("client")), keyfile=str(pki.key("client")))
         watcher.on_message = lambda _c, _u, msg: batches.append(msg.payload)
         watcher.connect(tls_broker.host, tls_broker.port)
         watcher.subscribe("rt/v1/acme/st/s042/dv/kiosk-01/ops", qos=1)
         watcher.loop_start()
-        tls = {
-            "ca_file": str(pki / "ca.pem"),
-            "cert_file": str(pki / "client.pem"),
-            "key_file": str(pki / "client.key"),
-        }
+        tls = pki.agent_tls()
         # The plaintext broker is listed first: a TLS client must fail there, never fall back to plaintext.
         config = make_config(tmp_path, broker.port, tls=tls)
         config.mqtt.endpoints.append(config.mqtt.endpoints[0].model_copy(update={"port": tls_broker.port}))

@@ -117,6 +117,7 @@ EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "price.mismatch": _custom("price.mismatch"),
         # --- shelf lookups ------------------------------------------------------------------------------------
         "lookup.performed": _standard("view_item", "Product Viewed", "item: gtin14 → item_id; offline lookups say so"),
+        "shelf.label.reported": _custom("shelf.label.reported", "from the shelf's screen: the label differs from it"),
     }
 )
 

@@ -1,0 +1,18 @@
+"""The shopper basket's numbers and names, each with the reason it has its value."""
+
+from __future__ import annotations
+
+TILL_CODE_PREFIX = "2"
+"""GS1 prefixes 20-29 are restricted circulation: numbers a retailer issues for use inside its own stores, never
+a product's GTIN, so a till that scans one knows to look up a basket rather than an item."""
+
+TILL_CODE_RANDOM_DIGITS = 11
+"""Prefix + 11 random digits + the check digit make an EAN-13, which every till scanner reads; 10^11 codes keep
+a guessed code from finding someone else's basket in practice."""
+
+TILL_CODE_ATTR = "checkout.till_code"
+"""The cart attribute that carries the till code to the platform (a durable op, before the checkout request)."""
+
+SHOPPER_READERS = frozenset({"barcode", "nfc"})
+"""Readers a shopper acts on directly: their refusals are the shopper's to hear. A BLE frame the device refused
+is the store's business (counted in the status), not something to show on the kiosk."""
