@@ -137,7 +137,7 @@ class ShopperBasket:
         preview = {ln.sku: ln.result_qty for ln in s.preview.lines} if s.preview is not None else None
         store, now, refused, checkout = self.ports.store, self.ports.now(), self._refused, self._checkout
         view = basket_view(store, self.cart_id, preview, now=now, refused=refused, checkout=checkout)
-        self.claim.update(s, view.items)
+        self.claim.update(s, view.items if checkout is None else 0)  # paying at the till: nothing to take away
         if view != self._shown:
             self._shown = view
             self.ports.show(BasketViewEvent, view)

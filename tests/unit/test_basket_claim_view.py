@@ -126,6 +126,13 @@ def test_an_identified_shopper_gets_no_link(kiosk: Kiosk) -> None:
     assert kiosk.view().state == "none"
 
 
+def test_once_the_shopper_asks_to_pay_at_the_till_the_link_goes(kiosk: Kiosk) -> None:
+    kiosk.scan(SHOES)
+    assert kiosk.view().state == "offered"
+    kiosk.basket.checkout()
+    assert kiosk.view().state == "none"
+
+
 def test_a_claim_of_the_current_basket_ends_the_session_and_says_so_until_the_next_basket(kiosk: Kiosk) -> None:
     kiosk.scan(SHOES, SOCKS)
     kiosk.claimed(GUEST)
