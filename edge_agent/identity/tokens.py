@@ -11,7 +11,6 @@ pseudonym, profile cart and consent scopes.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from edge_agent.domain.ops import CartId
 from edge_agent.domain.session import Identity
+from edge_agent.identity import b64url
 
 PREFIX: Final = "EA1"
 CREDENTIAL_URI_MARKER: Final = "/ea1/"
@@ -75,23 +75,15 @@ def find_credential(text: str) -> str | None:
     return f"{PREFIX}.{token}" if marker and token else None
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _mac(key: bytes, signed: str) -> bytes:
     return hmac.new(key, signed.encode(), hashlib.sha256).digest()
 
 
 def issue_token(key: bytes, claims: Claims) -> str:
     """What the platform does (the simulators and tests use it)."""
-    body = _b64(json.dumps(claims.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode())
+    body = b64url.encode(json.dumps(claims.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode())
     signed = f"{PREFIX}.{body}"
-    return f"{signed}.{_b64(_mac(key, signed))}"
+    return f"{signed}.{b64url.encode(_mac(key, signed))}"
 
 
 @dataclass
@@ -110,13 +102,13 @@ class TokenVerifier:
             raise IdentityRejected("malformed", "not an EA1 credential")
         signed = f"{parts[0]}.{parts[1]}"
         try:
-            signature = _unb64(parts[2])
+            signature = b64url.decode(parts[2])
         except ValueError:
             raise IdentityRejected("malformed", "signature is not base64url") from None
         if not any(hmac.compare_digest(_mac(key, signed), signature) for key in self.keys):
             raise IdentityRejected("bad_signature", "credential signature does not verify")
         try:
-            claims = Claims.model_validate_json(_unb64(parts[1]))
+            claims = Claims.model_validate_json(b64url.decode(parts[1]))
         except (ValueError, ValidationError):
             raise IdentityRejected("malformed", "credential claims do not validate") from None
         self._check_time(claims, now)

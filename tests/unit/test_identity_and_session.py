@@ -50,6 +50,21 @@ def test_bad_credentials_are_refused_with_a_reason(token: str, now: int, reason:
     assert caught.value.reason == reason
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(st.sampled_from(ALPHABET))
+def test_a_credential_has_one_spelling_a_changed_last_character_never_verifies(last: str) -> None:
+    """base64 ignores a last character's spare bits: a strict decoder refuses every other spelling."""
+    token = app_code()
+    changed = token[:-1] + last
+    if changed == token:
+        return
+    with pytest.raises(IdentityRejected) as caught:
+        TokenVerifier((KEY,)).verify(changed, NOW, "qr")
+    assert caught.value.reason in ("malformed", "bad_signature")
+
+
 def test_a_replayed_app_code_is_refused_and_the_previous_key_still_verifies() -> None:
     verifier = TokenVerifier((OTHER_KEY, KEY))  # rotated: the new key first, the old one still accepted
     verifier.verify(app_code(), NOW, "qr")
