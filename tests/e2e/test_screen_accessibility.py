@@ -12,6 +12,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -21,7 +22,7 @@ from edge_agent.contract.codec import Rejected
 from edge_agent.screen.feed import ScreenFeed
 from edge_agent.screen.server import CSP, ScreenServer
 from tests.support.axe import AXE_VERSION, assert_accessible, audit
-from tests.support.browser import free_port, open_page, text_of
+from tests.support.browser import SCREENSHOTS_ENV, free_port, open_page, shoot, text_of
 from tests.support.world import wait_until
 
 pytestmark = pytest.mark.screens
@@ -87,7 +88,7 @@ def test_axe_runs_under_the_pages_csp_and_fails_on_a_serious_violation(
 
 @pytest.mark.parametrize("locale", ["en", "de", "pl", "et", "ru"])
 def test_the_kiosk_page_in_each_language_passes_the_audit(
-    lone_screen: LoneScreen, browser: webdriver.Chrome, locale: str
+    lone_screen: LoneScreen, browser: webdriver.Chrome, locale: str, tmp_path: Path
 ) -> None:
     settings = {"listen": lone_screen.server.settings.listen, "attract_after_s": 3600, "locale": locale}
     lone_screen.server.settings = ScreenSection.model_validate(settings)
@@ -95,3 +96,17 @@ def test_the_kiosk_page_in_each_language_passes_the_audit(
     wait.until(lambda d: d.execute_script("return document.documentElement.lang;") == locale)
     assert text_of(browser, "basket-title") not in ("", "basket_title"), "a catalogue word, not the key"
     assert_accessible(browser, f"kiosk in {locale}, empty basket")
+    shoot(browser, tmp_path / "screenshots", f"kiosk-{locale}")
+
+
+def test_a_step_shot_is_also_kept_for_the_demo_when_asked(
+    lone_screen: LoneScreen, browser: webdriver.Chrome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo DEMO_ARGS=--screens` sets EDGE_AGENT_SCREENSHOTS: each step's PNG lands under the module's name."""
+    demo_shots = tmp_path / "demo-screens"
+    monkeypatch.setenv(SCREENSHOTS_ENV, str(demo_shots))
+    open_page(browser, lone_screen.url)
+    shoot(browser, tmp_path / "screenshots", "1-empty")
+    kept = demo_shots / "screen_accessibility" / "1-empty.png"
+    assert kept.read_bytes() == (tmp_path / "screenshots" / "1-empty.png").read_bytes()
+    assert kept.read_bytes().startswith(b"\x89PNG")
