@@ -43,6 +43,14 @@ def with_screen(raw: dict[str, Any], screen_port: int, **screen: Any) -> dict[st
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = chromium(tmp_path / "chromium-profile")
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def chromium(profile: Path) -> webdriver.Chrome:
+    """Headless Debian Chromium with its own profile directory (the fixture's, or a bench's)."""
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "apt-get install chromium chromium-driver (bootstrap.sh)"
     options = Options()
     options.binary_location = str(CHROMIUM)
@@ -55,13 +63,10 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1080,1920",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
 def open_page(driver: webdriver.Chrome, url: str, timeout: float = 20) -> WebDriverWait[webdriver.Chrome]:
