@@ -1,15 +1,18 @@
 """The accessibility audit itself, in the real browser under the page's own Content-Security-Policy: axe-core runs
 (injected through WebDriver, which the CSP does not govern), a clean page passes, and a serious violation fails with
-the rule, its help and the element it found. Every language's kiosk page passes the audit, with its ``lang`` set.
+the rule, its help and the element it found. Every page in every language passes the audit, with its ``lang`` set
+and its words filled in.
 
 The screen server runs alone here (its own loop in a thread, no broker): the page's words, styles and CSP are all
-this needs; the journeys with a real agent audit each of their steps in their own tests.
+this needs; the journeys with a real agent audit each of their steps in their own tests. Every shipped page
+(``static/*.html``) is audited at rest in every shipped locale, so a new page is covered the day it lands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +20,19 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 
-from edge_agent.config import ScreenSection
+from edge_agent.config import ScreenLocale, ScreenSection
 from edge_agent.contract.codec import Rejected
 from edge_agent.screen.feed import ScreenFeed
 from edge_agent.screen.server import CSP, ScreenServer
 from tests.support.axe import AXE_VERSION, assert_accessible, audit
-from tests.support.browser import SCREENSHOTS_ENV, free_port, open_page, shoot, text_of
+from tests.support.browser import SCREENSHOTS_ENV, free_port, open_page, shoot
 from tests.support.world import wait_until
 
 pytestmark = pytest.mark.screens
 DEVICE_PREFIX = "rt/v1/acme/st/s042/dv/kiosk-01/"
+STATIC = Path(__file__).resolve().parents[2] / "edge_agent" / "screen" / "static"
+PAGES = sorted(p.stem for p in STATIC.glob("*.html"))
+LOCALES = sorted(typing.get_args(ScreenLocale))
 
 
 @dataclass
@@ -86,17 +92,24 @@ def test_axe_runs_under_the_pages_csp_and_fails_on_a_serious_violation(
     assert "button-name (critical)" in message and "#nameless" in message and "kiosk, a nameless button" in message
 
 
-@pytest.mark.parametrize("locale", ["en", "de", "pl", "et", "ru"])
-def test_the_kiosk_page_in_each_language_passes_the_audit(
-    lone_screen: LoneScreen, browser: webdriver.Chrome, locale: str, tmp_path: Path
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_page_in_every_language_passes_the_audit_with_its_words(
+    lone_screen: LoneScreen, browser: webdriver.Chrome, locale: str, page: str, tmp_path: Path
 ) -> None:
+    """Each shipped page at rest (no views yet), in each locale: lang set, every data-msg filled, no violation."""
     settings = {"listen": lone_screen.server.settings.listen, "attract_after_s": 3600, "locale": locale}
     lone_screen.server.settings = ScreenSection.model_validate(settings)
+    lone_screen.server.page = page
     wait = open_page(browser, lone_screen.url)
     wait.until(lambda d: d.execute_script("return document.documentElement.lang;") == locale)
-    assert text_of(browser, "basket-title") not in ("", "basket_title"), "a catalogue word, not the key"
-    assert_accessible(browser, f"kiosk in {locale}, empty basket")
-    shoot(browser, tmp_path / "screenshots", f"kiosk-{locale}")
+    unfilled = browser.execute_script(
+        "return Array.from(document.querySelectorAll('[data-msg]'))"
+        ".filter(e => e.textContent === e.dataset.msg || !e.textContent.trim()).map(e => e.dataset.msg);"
+    )
+    assert unfilled == [], f"{page} in {locale}: elements showing their key, not a word"
+    assert_accessible(browser, f"{page} in {locale}, at rest")
+    shoot(browser, tmp_path / "screenshots", f"{page}-{locale}")
 
 
 def test_a_step_shot_is_also_kept_for_the_demo_when_asked(
