@@ -161,8 +161,11 @@ class BasketSection(_Section):
     )
 
 
-ScreenLocale = Literal["en"]
-"""RFC 5646 tags of the catalogues shipped in edge_agent/screen/static/messages/<tag>/ (common + one per page)."""
+ScreenLocale = Literal["en", "de", "pl", "et", "ru"]
+"""RFC 5646 tags of the catalogues shipped in edge_agent/screen/static/messages/<tag>/ (common + one per page):
+English, and German, Polish, Estonian and Russian, the languages of the stores this product serves. The device's
+default; a shopper may switch their session's screen to any of them (tests/unit/test_screen_catalogues.py keeps
+this list and the shipped catalogues equal)."""
 
 
 class ScreenSection(_Section):
@@ -171,7 +174,7 @@ class ScreenSection(_Section):
     listen: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]{1,253}:[0-9]{1,5}$")] = Field(
         default=screen_const.DEFAULT_SCREEN_LISTEN, description="host:port; loopback unless the screen is elsewhere"
     )
-    locale: ScreenLocale = "en"
+    locale: ScreenLocale = Field(default="en", description="the screen's language: en, de, pl, et or ru")
     attract_after_s: float = Field(default=screen_const.DEFAULT_ATTRACT_AFTER_S, gt=0, le=86_400)
 
     @field_validator("listen")

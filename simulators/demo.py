@@ -9,6 +9,9 @@ The scene, step by step, with the store's and the platform's view of each cart p
 4. The shopper confirms on the screen (the demo plays the kiosk UI over MQTT); the carts join.
 5. The shopper adds an item on the website; it arrives in the store's copy of the cart.
 Exits non-zero if any step does not happen in time or the store and the platform disagree at the end.
+While it plays, the kiosk's own screen is served on a loopback port and its URL printed (every role's scene does
+the same). ``--screens`` instead drives every role's journey in headless Chromium, a PNG per step under
+``var/demo/screens/`` (simulators/demo_screens.py).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from simulators.beacons import FakeBlueZ, PrivateSystemBus, app_token
 from simulators.broker import MosquittoBroker
 from simulators.camera import DEMO_CODES, demo_script, write_scan_video
 from simulators.central import CentralPlatform
+from simulators.demo_screens import announce_screen, free_port, run_screen_journeys, screen_url, with_screen
 from simulators.nfc_tags import TagEmulator, uri_card
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,7 +142,7 @@ class KioskScreen:
         self._client.publish(self.topics.ui, event.model_dump_json().encode(), qos=1).wait_for_publish(5)
 
 
-def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: Path) -> Path:
+def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: Path, screen_port: int) -> Path:
     """device_config/kiosk.toml with the private broker, the demo's video, NFC emulator, key and state paths."""
     text = (REPO / "device_config" / "kiosk.toml").read_text()
     text = re.sub(
@@ -153,7 +157,7 @@ def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: 
     text = text.replace("keepalive_s = 30", "keepalive_s = 5\nbackoff_base_s = 0.2\nbackoff_cap_s = 5")
     text = text.replace("debounce_s = 2.0", "debounce_s = 1.0")
     out = workdir / "kiosk.toml"
-    out.write_text(text + f'\n[basket]\ncart_id = "{GUEST_CART}"\n')
+    out.write_text(with_screen(text + f'\n[basket]\ncart_id = "{GUEST_CART}"\n', screen_port))
     return out
 
 
@@ -285,7 +289,16 @@ def main(argv: list[str] | None = None) -> int:
         default="kiosk",
         help="which device role's scene to play (device_config/<role>.toml)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--screens",
+        action="store_true",
+        help="instead of a scene: each role's journey in headless Chromium, a PNG per step under WORKDIR/screens",
+    )
+    args, pytest_args = parser.parse_known_args(argv)
+    if args.screens:
+        return run_screen_journeys(args.workdir / "screens", pytest_args)
+    if pytest_args:
+        parser.error(f"unrecognized arguments: {' '.join(pytest_args)} (only --screens passes arguments on)")
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
@@ -304,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         central.open_profile_cart(PROFILE_CART, TENANT, STORE)
         central.add_online(PROFILE_CART, ALREADY_ONLINE, 1)
         screen = KioskScreen(broker, Topics(TENANT, STORE, DEVICE)).open()
-        config = _config_for(args.workdir, broker.port, video, tags.path, key_file)
+        screen_port = free_port()
+        config = _config_for(args.workdir, broker.port, video, tags.path, key_file, screen_port)
         screen.screen_key_path = load_config(config).screen_key_path()
         log = (args.workdir / "agent.log").open("wb")
         agent = subprocess.Popen(
@@ -316,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"demo: broker 127.0.0.1:{broker.port}, NFC {tags.path}, agent pid {agent.pid}")
         print(f"demo: agent log {args.workdir / 'agent.log'}")
+        announce_screen("kiosk", screen_url(screen_port), agent)
         scene = Scene(args.workdir, central, screen, agent, args.quiet)
         try:
             play(scene, tags, bluez)

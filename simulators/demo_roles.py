@@ -41,6 +41,7 @@ from edge_agent.contract.workflow import (
 from simulators.beacons import FakeBlueZ, PrivateSystemBus
 from simulators.broker import MosquittoBroker
 from simulators.central import CentralPlatform
+from simulators.demo_screens import announce_screen, free_port, screen_url, with_screen
 from simulators.nfc_tags import TagEmulator, product_tag, uri_card
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +134,9 @@ class Stage:
             raise StepFailed("the emulated tag was never read")
 
 
-def _role_config(role: str, workdir: Path, port: int, nfc_path: str, key_file: Path, extra: str = "") -> Path:
+def _role_config(
+    role: str, workdir: Path, port: int, nfc_path: str, key_file: Path, extra: str, screen_port: int
+) -> Path:
     """The role's device_config file, pointed at the simulators; the camera is left out (taps drive the scenes)."""
     text = (REPO / "device_config" / f"{role}.toml").read_text()
     endpoint = f'endpoints = [{{ host = "127.0.0.1", port = {port} }}]'
@@ -144,7 +147,7 @@ def _role_config(role: str, workdir: Path, port: int, nfc_path: str, key_file: P
     text = text.replace("keepalive_s = 30", "keepalive_s = 5\nbackoff_base_s = 0.2\nbackoff_cap_s = 5")
     text = re.sub(r"(?ms)^\[readers\.barcode\].*?(?=^\[)", "", text)
     out = workdir / f"{role}.toml"
-    out.write_text(text + extra)
+    out.write_text(with_screen(text + extra, screen_port))
     return out
 
 
@@ -157,7 +160,8 @@ def stage(role: str, device: str, workdir: Path, quiet: bool, key: bytes, extra:
     with PrivateSystemBus(), FakeBlueZ(), MosquittoBroker(workdir / "broker") as broker:
         central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()
         watcher = Watcher(broker, Topics(TENANT, STORE, device))
-        config = _role_config(role, workdir, broker.port, tags.path, key_file, extra)
+        screen_port = free_port()
+        config = _role_config(role, workdir, broker.port, tags.path, key_file, extra, screen_port)
         log = (workdir / "agent.log").open("wb")
         agent = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
@@ -167,6 +171,7 @@ def stage(role: str, device: str, workdir: Path, quiet: bool, key: bytes, extra:
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         print(f"demo: role {role}, broker 127.0.0.1:{broker.port}, NFC {tags.path}, agent log {workdir / 'agent.log'}")
+        announce_screen(role, screen_url(screen_port), agent)
         try:
             yield Stage(workdir, central, watcher, tags, agent, quiet)
         finally:

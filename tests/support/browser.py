@@ -1,10 +1,12 @@
 """A real browser for the screens' tests: Debian's Chromium driven by Selenium through Debian's chromedriver
 (the pair the bootstrap installs; ``playwright install`` cannot download browsers here), plus the few helpers
-every screen test reads the page with. Screenshots go to the test's tmp dir as artefacts."""
+every screen test reads the page with. Screenshots go to the test's tmp dir as artefacts (and, for the demo's
+``--screens``, also to ``$EDGE_AGENT_SCREENSHOTS``)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import urllib.error
@@ -21,6 +23,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+SCREENSHOTS_ENV = "EDGE_AGENT_SCREENSHOTS"
+"""A directory that also keeps every step's PNG, per test module (simulators/demo_screens.py sets it)."""
+MIN_SCREENSHOT_BYTES = 1000
+"""An all-white 1080x1920 PNG is a few kilobytes; anything smaller is an error page or nothing at all."""
 
 
 def free_port() -> int:
@@ -37,6 +43,14 @@ def with_screen(raw: dict[str, Any], screen_port: int, **screen: Any) -> dict[st
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = chromium(tmp_path / "chromium-profile")
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def chromium(profile: Path) -> webdriver.Chrome:
+    """Headless Debian Chromium with its own profile directory (the fixture's, or a bench's)."""
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "apt-get install chromium chromium-driver (bootstrap.sh)"
     options = Options()
     options.binary_location = str(CHROMIUM)
@@ -49,13 +63,10 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1080,1920",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
 def open_page(driver: webdriver.Chrome, url: str, timeout: float = 20) -> WebDriverWait[webdriver.Chrome]:
@@ -98,8 +109,22 @@ def page_token(driver: webdriver.Chrome) -> str:
 
 
 def shoot(driver: webdriver.Chrome, shots: Path, name: str) -> None:
-    """A screenshot per step, kept as the test's artefact (and checked to be a real picture)."""
+    """A screenshot per step, kept as the test's artefact (and checked to be a real picture). With
+    ``EDGE_AGENT_SCREENSHOTS`` set (``make demo DEMO_ARGS=--screens``) it is also kept there, under the test
+    module's name without ``test_``: ``<dir>/kiosk_screen/3-merge-preview.png``."""
     shots.mkdir(parents=True, exist_ok=True)
     path = shots / f"{name}.png"
     driver.save_screenshot(str(path))
-    assert path.stat().st_size > 1000, f"{path} is not a screenshot"
+    assert path.stat().st_size > MIN_SCREENSHOT_BYTES, f"{path} is not a screenshot"
+    kept = os.environ.get(SCREENSHOTS_ENV)
+    if kept:
+        folder = Path(kept) / _current_test_module()
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / path.name)
+
+
+def _current_test_module() -> str:
+    """The running test's module, from pytest's own PYTEST_CURRENT_TEST ("tests/e2e/test_x.py::test_y (call)")."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    module = Path(current.split("::", 1)[0]).stem if current else "screens"
+    return module.removeprefix("test_") or "screens"

@@ -96,9 +96,25 @@ const Screen = (() => {
     return true;
   }
 
+  // When each view reached the screen, on the wall clock (performance.timeOrigin + now(), in ms): "rendered" once
+  // the page's onView has updated the DOM, "frame" at the start of the next frame (bench/bench_screen.py reads
+  // these). A bounded ring: a screen left on for days keeps only the latest.
+  const VIEW_TIMES_KEPT = 1024;
+  const viewTimes = [];
+  const wallNow = () => performance.timeOrigin + performance.now();
+
+  function timed(e, body, render) {
+    const received = wallNow();
+    render(body);
+    const entry = { seq: Number(e.lastEventId), topic: body.topic, received, rendered: wallNow(), frame: null };
+    viewTimes.push(entry);
+    if (viewTimes.length > VIEW_TIMES_KEPT) viewTimes.shift();
+    window.requestAnimationFrame(() => { entry.frame = wallNow(); });
+  }
+
   function connect(onView, onLink) {
     const stream = new EventSource("/events?token=" + encodeURIComponent(TOKEN));
-    stream.addEventListener("view", (e) => onView(JSON.parse(e.data)));
+    stream.addEventListener("view", (e) => timed(e, JSON.parse(e.data), onView));
     stream.addEventListener("link", (e) => {
       const online = JSON.parse(e.data).online;
       const banner = $("offline");
@@ -122,7 +138,8 @@ const Screen = (() => {
   }
 
   return {
-    $, msg, money, number, dateTime, cell, announce, act, showRefusal, start, meta,
+    $, msg, money, number, dateTime, cell, announce, act, showRefusal, start, meta, wallNow,
     get locale() { return locale; },
+    viewTimes: () => viewTimes.slice(),
   };
 })();
