@@ -364,13 +364,6 @@ def test_a_customer_arrives_while_another_order_is_in_hand_and_is_verified_by_an
         platform.stop()
 
 
-OTHER_LOCALES_SHIPPED = all(
-    (Path(__file__).parents[2] / "edge_agent/screen/static/messages" / locale / "common.json").exists()
-    for locale in ("de", "ru")
-)
-
-
-@pytest.mark.skipif(not OTHER_LOCALES_SHIPPED, reason="de/ru common.json come with the shared catalogues' work")
 def test_the_associate_switches_the_handheld_page_to_their_language(
     tmp_path: Path,
     broker: MosquittoBroker,

@@ -182,13 +182,6 @@ def test_the_mirror_page_lists_sizes_in_stock_raises_an_assist_request_shows_its
         tags.stop()
 
 
-COMMON_IN_EVERY_LOCALE = all(
-    (Path(__file__).resolve().parents[2] / "edge_agent/screen/static/messages" / loc / "common.json").is_file()
-    for loc in ("de", "pl", "et", "ru")
-)
-
-
-@pytest.mark.skipif(not COMMON_IN_EVERY_LOCALE, reason="the shared catalogues (common.json) of de/pl/et/ru not here")
 def test_a_shopper_switches_the_mirror_to_their_language(
     tmp_path: Path,
     broker: MosquittoBroker,

@@ -132,13 +132,6 @@ def test_the_shelf_page_shows_a_lookup_with_its_as_of_times_and_reports_a_wrong_
         spy.close()
 
 
-COMMON_IN_EVERY_LOCALE = all(
-    (Path(__file__).resolve().parents[2] / "edge_agent/screen/static/messages" / loc / "common.json").is_file()
-    for loc in ("de", "pl", "et", "ru")
-)
-
-
-@pytest.mark.skipif(not COMMON_IN_EVERY_LOCALE, reason="the shared catalogues (common.json) of de/pl/et/ru not here")
 def test_a_shopper_switches_the_shelf_page_to_their_language_and_figures_follow_its_conventions(
     tmp_path: Path,
     broker: MosquittoBroker,
