@@ -113,7 +113,8 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
 def add_screen(agent: Agent, config: AgentConfig) -> None:
     """The device's own screen page: the outlet's retained views teed to it, its actions into the route table."""
     from edge_agent.screen.feed import ScreenFeed
-    from edge_agent.screen.server import ScreenServer, page_for
+    from edge_agent.screen.pages import page_for
+    from edge_agent.screen.server import ScreenServer
 
     assert config.screen is not None
     feed = ScreenFeed(agent.topics.session.rsplit("/", 1)[0] + "/")

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
-import html
 import ipaddress
 import json
 import logging
@@ -27,7 +25,6 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -40,11 +37,11 @@ from edge_agent.identity.tokens import confirm_code
 from edge_agent.screen import const
 from edge_agent.screen.claim_qr import claim_link_of, qr_svg
 from edge_agent.screen.feed import ScreenFeed, Update
+from edge_agent.screen.pages import CONTENT_TYPES, asset, catalogue, locales, render_page, static_names
 
 log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Screen-Token"
-CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -153,13 +150,7 @@ class ScreenServer:
 
     # --- the page -----------------------------------------------------------------------------------------
     async def _page(self, _request: web.Request) -> web.Response:
-        page = _asset(f"{self.page}.html")
-        for key, value in {
-            "TOKEN": self.token,
-            "LOCALE": self.settings.locale,
-            "ATTRACT_AFTER_S": str(self.settings.attract_after_s),
-        }.items():
-            page = page.replace("{{" + key + "}}", html.escape(value, quote=True))
+        page = render_page(self.page, self.token, self.settings.locale, self.settings.attract_after_s)
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def _static(self, request: web.Request) -> web.Response:
@@ -167,7 +158,7 @@ class ScreenServer:
         kind = CONTENT_TYPES.get(name[name.rfind(".") :]) if "." in name else None
         if kind is None or name not in static_names():
             raise web.HTTPNotFound()
-        return web.Response(text=_asset(name), content_type=kind, charset="utf-8")
+        return web.Response(text=asset(name), content_type=kind, charset="utf-8")
 
     async def _messages(self, request: web.Request) -> web.Response:
         """The page's catalogue in the device's locale, or the one the shopper chose for their session."""
@@ -258,40 +249,6 @@ class ScreenServer:
 
 def _sse(seq: int, name: str, body: dict[str, Any]) -> bytes:
     return f"id: {seq}\nevent: {name}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n".encode()
-
-
-def _asset(name: str) -> str:
-    return resources.files("edge_agent.screen").joinpath("static", name).read_text(encoding="utf-8")
-
-
-@functools.cache
-def static_names() -> frozenset[str]:
-    """The scripts and styles shipped in the package: nothing else is served from /static/."""
-    root = resources.files("edge_agent.screen").joinpath("static")
-    return frozenset(f.name for f in root.iterdir() if f.is_file() and f.name[f.name.rfind(".") :] in CONTENT_TYPES)
-
-
-@functools.cache
-def locales() -> frozenset[str]:
-    """The locales with a catalogue directory under static/messages/."""
-    root = resources.files("edge_agent.screen").joinpath("static", "messages")
-    return frozenset(d.name for d in root.iterdir() if d.is_dir())
-
-
-@functools.cache
-def catalogue(locale: str, page: str) -> dict[str, str]:
-    """Every string a page shows in one locale: the shared ``common.json`` and the page's own."""
-    merged: dict[str, str] = {}
-    for part in ("common", page):
-        merged.update(json.loads(_asset(f"messages/{locale}/{part}.json")))
-    return merged
-
-
-def page_for(role: str) -> str:
-    """The page a role shows; a role without its own page shows the shopper's basket (the kiosk page)."""
-    page = const.ROLE_PAGES.get(role, "kiosk")
-    root = resources.files("edge_agent.screen").joinpath("static")
-    return page if root.joinpath(f"{page}.html").is_file() else "kiosk"
 
 
 def _is_ip(name: str) -> bool:

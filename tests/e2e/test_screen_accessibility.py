@@ -23,6 +23,7 @@ from selenium import webdriver
 from edge_agent.config import ScreenLocale, ScreenSection
 from edge_agent.contract.codec import Rejected
 from edge_agent.screen.feed import ScreenFeed
+from edge_agent.screen.pages import LAYOUT
 from edge_agent.screen.server import CSP, ScreenServer
 from tests.support.axe import AXE_VERSION, assert_accessible, audit
 from tests.support.browser import SCREENSHOTS_ENV, free_port, open_page, shoot
@@ -31,7 +32,7 @@ from tests.support.world import wait_until
 pytestmark = pytest.mark.screens
 DEVICE_PREFIX = "rt/v1/acme/st/s042/dv/kiosk-01/"
 STATIC = Path(__file__).resolve().parents[2] / "edge_agent" / "screen" / "static"
-PAGES = sorted(p.stem for p in STATIC.glob("*.html"))
+PAGES = sorted(p.stem for p in STATIC.glob("*.html") if p.name != LAYOUT)
 LOCALES = sorted(typing.get_args(ScreenLocale))
 
 

@@ -1,11 +1,14 @@
 """Every screen in every shipped language: each key a page uses exists in each locale's catalogues, each locale has
-the same keys with the same ``{placeholders}``, the config accepts exactly the shipped locales, and the server
-serves a locale's words and refuses a locale it does not ship.
+the same keys with the same ``{placeholders}`` and is a translation, every refusal has plain words, the language
+chooser names each locale in its own language, the config accepts exactly the shipped locales, and the server serves
+a locale's words and refuses a locale it does not ship.
 
-The walk reads the pages as the browser gets them: ``data-msg`` / ``data-msg-label`` attributes in
-``static/*.html`` and ``msg("key"`` literals in ``static/*.js``; a page's keys are looked up in ``common.json``
-merged with its own ``{page}.json``, as ``/messages.json`` serves them. A script shared by every page
-(``screen.js``) is checked against every page's catalogue.
+The walk reads the pages as the browser gets them (``render_page``: the layout around the page file):
+``data-msg`` / ``data-msg-label`` attributes, and in each script the page loads ``msg("key"`` literals, both keys
+of ``msg(flag ? "a" : "b")`` and string literals with the page's own prefix; a key a script computes
+(``"reason_" + code``, ``words("tote_state_", state)``) is named in :data:`COMPUTED` from the codes the contract
+and the domain define. A page's keys are looked up in ``common.json`` merged with its own ``{page}.json``, as
+``/messages.json`` serves them. ``screen.js``, shared by every page, is checked against every page's catalogue.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import json
 import re
 import typing
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,45 +25,97 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
+import edge_agent
 from edge_agent.config import ScreenLocale, ScreenSection
 from edge_agent.contract.codec import Rejected
+from edge_agent.domain.workflows.const import DEFAULT_SHORT_REASONS
+from edge_agent.domain.workflows.picking import PickLineState, PickState, Substitution
+from edge_agent.domain.workflows.tote import LineState, ToteState
 from edge_agent.screen.feed import ScreenFeed
-from edge_agent.screen.server import ScreenServer, catalogue, locales
+from edge_agent.screen.pages import catalogue, locales, render_page
+from edge_agent.screen.server import ScreenServer
 from tests.support.browser import free_port
 
-STATIC = Path(__file__).resolve().parents[2] / "edge_agent" / "screen" / "static"
+PACKAGE = Path(edge_agent.__file__).parent
+STATIC = PACKAGE / "screen" / "static"
 MESSAGES = STATIC / "messages"
 SHARED_SCRIPT = "screen.js"
 LITERAL_KEY = re.compile(r"""\bmsg\(\s*(["'])([A-Za-z0-9_.-]+)\1\s*[,)]""")
 """``msg("key")`` or ``msg('key', {...})``: a whole literal key, not the start of a computed one."""
+CHOSEN_KEYS = re.compile(r"""\bmsg\(\s*[\w.]+\s*\?\s*"(\w+)"\s*:\s*"(\w+)"\s*\)""")
+"""``msg(sealed ? "thank_you" : "pay_at_till_title")``: both are keys."""
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
-PAGES = sorted(p.stem for p in STATIC.glob("*.html"))
+PAGES = sorted(p.stem for p in STATIC.glob("*.html") if p.name != "layout.html")
 SHIPPED = sorted(d.name for d in MESSAGES.iterdir() if d.is_dir())
 CATALOGUE_FILES = sorted({f.name for d in MESSAGES.iterdir() if d.is_dir() for f in d.glob("*.json")})
+OWN_NAMES = [("en", "English"), ("de", "Deutsch"), ("pl", "Polski"), ("et", "Eesti"), ("ru", "Русский")]
+
+
+def refusal_reasons() -> set[str]:
+    """The stable reason codes of the readers' and identifiers' rejections and the basket's and session's rules."""
+    pattern = re.compile(r'\b(?:InvalidCode|_reject|RejectedTag|Refused|IdentityRejected|_refuse)\(\s*"([a-z_]+)"')
+    sources = [*(PACKAGE / "identifiers").glob("*.py"), *(PACKAGE / "readers" / "nfc").glob("*.py")]
+    sources += [PACKAGE / "domain" / "basket.py", PACKAGE / "domain" / "session.py"]
+    sources += [PACKAGE / "identity" / "tokens.py", PACKAGE / "roles" / "sessions.py"]
+    return {m for path in sources for m in pattern.findall(path.read_text(encoding="utf-8"))}
+
+
+def family(prefix: str, codes: typing.Iterable[str]) -> set[str]:
+    return {prefix + code for code in codes}
+
+
+COMPUTED: dict[str, dict[str, Callable[[], set[str]]]] = {
+    "kiosk": {"reason_": lambda: family("reason_", refusal_reasons() | {"unknown", "unreadable"})},
+    "handheld": {
+        "tote_state_": lambda: family("tote_state_", (s.value for s in ToteState)),
+        "line_state_": lambda: family("line_state_", (s.value for s in LineState)),
+        "pick_state_": lambda: family("pick_state_", (s.value for s in PickState)),
+        "pick_line_": lambda: family("pick_line_", (s.value for s in PickLineState)),
+        "substitution_": lambda: family("substitution_", (s.value for s in Substitution)),
+        "short_reason_": lambda: family("short_reason_", DEFAULT_SHORT_REASONS),
+        "claim_": lambda: family("claim_", ("pending", "lost")),
+        "verified_by_": lambda: family("verified_by_", ("order_code", "id_document")),
+    },
+    "mirror": {
+        "mirror_state_": lambda: family("mirror_state_", ("requested", "acknowledged", "delivered", "cancelled")),
+    },
+}
+"""Per page, each key prefix its script completes at run time, with the codes it completes it with."""
 
 
 class _KeysInHtml(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.keys: set[str] = set()
-        self.scripts: set[str] = set()
+        self.scripts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
             if name in ("data-msg", "data-msg-label") and value:
                 self.keys.add(value)
             if tag == "script" and name == "src" and value and value.startswith("/static/"):
-                self.scripts.add(value.removeprefix("/static/"))
+                self.scripts.append(value.removeprefix("/static/"))
+
+
+def served(page: str) -> str:
+    return render_page(page, "token", "en", 60)
 
 
 def keys_of_page(page: str) -> dict[str, set[str]]:
-    """Where each key the page can ask for comes from: the html file and each script it loads."""
+    """Where each key the page can ask for comes from: the served html, each script it loads, computed keys."""
     parser = _KeysInHtml()
-    parser.feed((STATIC / f"{page}.html").read_text(encoding="utf-8"))
+    parser.feed(served(page))
     found = {f"{page}.html": parser.keys}
-    for script in sorted(parser.scripts | {SHARED_SCRIPT}):
+    own_prefix = re.compile(rf'"({page}_[a-z0-9_]*[a-z0-9])"')
+    for script in parser.scripts:
         text = (STATIC / script).read_text(encoding="utf-8")
-        found[script] = {m.group(2) for m in LITERAL_KEY.finditer(text)}
+        keys = {m.group(2) for m in LITERAL_KEY.finditer(text)}
+        keys |= {key for pair in CHOSEN_KEYS.findall(text) for key in pair}
+        found[script] = keys | set(own_prefix.findall(text))
+    for prefix, codes in COMPUTED.get(page, {}).items():
+        script = (STATIC / f"{page}.js").read_text(encoding="utf-8")
+        assert f'"{prefix}"' in script, f"{page}.js no longer builds {prefix}* keys: drop them from COMPUTED"
+        found[f"{page}.js {prefix}*"] = codes()
     return found
 
 
@@ -76,6 +132,32 @@ def test_the_walk_finds_the_keys_the_kiosk_page_uses() -> None:
     assert {"unknown_item", "announce_added"} <= kiosk["kiosk.js"]
     assert {"price_at_checkout", "refused", "action_failed"} <= kiosk[SHARED_SCRIPT]
     assert not any(key.endswith("_") for keys in kiosk.values() for key in keys), "a computed key is not a key"
+    assert {"thank_you", "pay_at_till_title"} <= kiosk["kiosk.js"], "both keys of a chosen message"
+    assert {"claim_qr_alt", "claim_done"} <= kiosk["claim.js"], "the kiosk's second script"
+    assert "reason_bad_check_digit" in kiosk["kiosk.js reason_*"]
+    assert "tote_state_parked" in keys_of_page("handheld")["handheld.js tote_state_*"]
+
+
+def test_the_scan_reject_reasons_are_found_at_all() -> None:
+    assert {"bad_check_digit", "not_an_ndef_tag", "not_in_basket", "expired_code"} <= refusal_reasons()
+
+
+def test_the_claim_corner_uses_its_own_keys() -> None:
+    page = served("kiosk")
+    section = page[page.index('<section id="claim"') : page.index("</section>", page.index('<section id="claim"'))]
+    parser = _KeysInHtml()
+    parser.feed(section)
+    assert parser.keys | keys_of_page("kiosk")["claim.js"] == {
+        "claim_title", "claim_explain", "claim_qr_alt", "claim_expires", "claim_done",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_language_chooser_offers_every_locale_named_in_its_own_language(page: str) -> None:
+    html = served(page)
+    options = re.findall(r'<option value="(\w+)" lang="(\w+)">([^<]+)</option>', html)
+    assert options == [(tag, tag, name) for tag, name in OWN_NAMES]
+    assert '<label for="locale"' in html and html.count('<select id="locale">') == 1
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -106,11 +188,23 @@ def test_every_locale_has_the_same_keys_and_placeholders_in_each_file(name: str)
 
 @pytest.mark.parametrize("locale", [loc for loc in SHIPPED if loc != "en"])
 def test_a_translation_is_not_an_english_copy(locale: str) -> None:
-    """Words the same in both (a language's own name, "Total" in some) are fine; most are not."""
+    """Every message with words of its own differs from the English; only a language's own name and a message
+    that is nothing but placeholders ("{name}: {price}") may be the same."""
     for name in CATALOGUE_FILES:
         english, other = load("en", name), load(locale, name)
-        same = [key for key in english if other[key] == english[key] and not key.startswith("lang_")]
-        assert len(same) <= len(english) // 5, f"{locale}/{name} copies English: {same}"
+        same = [
+            key
+            for key, text in english.items()
+            if other[key] == text and not key.startswith("lang_") and re.search(r"[^\W\d_]", PLACEHOLDER.sub("", text))
+        ]
+        assert same == [], f"{locale}/{name} copies English"
+
+
+@pytest.mark.parametrize("locale", SHIPPED)
+def test_every_refusal_reason_has_words_on_the_kiosk(locale: str) -> None:
+    words = catalogue(locale, "kiosk")
+    missing = keys_of_page("kiosk")["kiosk.js reason_*"] - words.keys()
+    assert not missing, f"{locale}: no words for {sorted(missing)}"
 
 
 def test_the_config_accepts_exactly_the_shipped_locales() -> None:
