@@ -333,7 +333,7 @@ def mirror_journey(
     try:
         agent = agent_factory(mirror.mirror_config(tmp_path, broker.port, tags.path))
         wait_until(lambda: agent.connected, 10, "the mirror connected")
-        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        agent.wait_for_catalog(1, 10)
         mirror.tap(tags, mirror.JEANS_30, 1)
         wait_until(lambda: mirror.view(agent) is not None and mirror.view(agent).state == "browsing", 15, "in use")
         mirror.mirror_ui(broker, action="request_assist", type="size", target_gtin=mirror.JEANS_32)

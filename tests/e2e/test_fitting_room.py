@@ -100,7 +100,7 @@ def test_a_fitting_room_session_from_first_tap_to_vacant_with_an_escalated_assis
         proxy = proxy_factory(broker)
         agent = agent_factory(mirror_config(tmp_path, proxy.port, tags.path))
         wait_until(lambda: agent.connected, 10, "connected")
-        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        agent.wait_for_catalog(1, 10)
 
         tap(tags, JEANS_30, 1)
         wait_until(lambda: view(agent) is not None and view(agent).state == "browsing", 15, "the room is in use")

@@ -96,7 +96,7 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     central.publish_catalog(
         "acme", "s042", [{"gtin14": SHIRT, "name": "Oxford shirt", "price_minor": 3999, "currency": "EUR"}]
     )
-    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
+    agent.wait_for_catalog(1, 10)
     wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
     browser.set_window_size(*PHONE_SIZE)
     press(browser, "tote-open")  # nobody signed in: the page asks, and sends nothing
@@ -191,7 +191,7 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
         central.publish_catalog(
             "acme", "s042", [{"gtin14": MILK, "name": "Milk 1 l"}, {"gtin14": BREAD, "name": "Rye bread"}]
         )
-        wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
+        agent.wait_for_catalog(1, 10)
         wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
         sign_in(browser)
         lines = [("l1", MILK, 2), ("l2", BREAD, 1), ("l3", CHEESE, 1), ("l4", PHONE, 1)]

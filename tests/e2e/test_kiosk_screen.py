@@ -68,7 +68,7 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     agent = agent_factory(screen_config(tmp_path, proxy.port, tags, screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
     central.publish_catalog("acme", "s042", CATALOG)
-    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
+    agent.wait_for_catalog(1, 10)
     central.trust_identity_keys(KEY)
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, ONLINE_HAT)

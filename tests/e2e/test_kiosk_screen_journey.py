@@ -80,7 +80,7 @@ def started(tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, a
     agent = agent_factory(screen_config(tmp_path, broker.port, tags, screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
     central.publish_catalog("acme", "s042", CATALOG)
-    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 1, 10, "catalog cached")  # type: ignore[union-attr]
+    agent.wait_for_catalog(1, 10)
     url = f"http://127.0.0.1:{screen_port}/"
     return agent, open_page(browser, url), url
 
@@ -205,7 +205,7 @@ def test_prices_cached_too_long_ago_are_confirmed_at_checkout_until_the_platform
     agent, wait, _url = started(tmp_path, broker, central, agent_factory, tags, browser)
     long_ago = datetime.now(UTC) - timedelta(seconds=2 * PRICES_STALE_AFTER_S)
     central.change_item("acme", "s042", SOCKS, price_minor=899, price_as_of=long_ago.isoformat())
-    wait_until(lambda: agent.call(lambda: agent.agent.store.catalog_version()) == 2, 10, "old price cached")  # type: ignore[union-attr]
+    agent.wait_for_catalog(2, 10)
     agent.scan(SOCKS)
     wait.until(lambda d: lines(d) == [("Wool socks", "1", "€8.99")])
     wait.until(lambda d: d.find_element(By.ID, "price-note").is_displayed())

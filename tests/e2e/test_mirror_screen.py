@@ -100,7 +100,7 @@ def test_the_mirror_page_lists_sizes_in_stock_raises_an_assist_request_shows_its
         screen_port = free_port()
         agent = agent_factory(screen_config(tmp_path, broker.port, tags.path, screen_port))
         wait_until(lambda: agent.connected, 10, "connected")
-        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        agent.wait_for_catalog(1, 10)
         wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
         assert browser.find_element(By.ID, "vacant").is_displayed()
         assert browser.find_element(By.TAG_NAME, "h1").text == "Your fitting room"
@@ -201,7 +201,7 @@ def test_a_shopper_switches_the_mirror_to_their_language(
     try:
         screen_port = free_port()
         agent = agent_factory(screen_config(tmp_path, broker.port, tags.path, screen_port))
-        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        agent.wait_for_catalog(1, 10)
         wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
         tap(tags, JEANS_30, 1)
         wait.until(lambda d: rows(d, f"sizes-{JEANS_30}") == [("32", "indigo", "5", "Bring me this")])

@@ -59,7 +59,7 @@ def test_a_shelf_scan_shows_price_and_stock_as_of_their_times_and_offline_lookup
             {"gtin14": OXFORD_L, "size": "L", "price_minor": 3999, "stock": 0, "stock_as_of": MORNING, **shirt},
         ],
     )
-    wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog cached")
+    agent.wait_for_catalog(1, 10)
 
     scan(agent, OXFORD_M)
     wait_until(lambda: shown(agent) is not None, 10, "a lookup shown")
@@ -78,7 +78,7 @@ def test_a_shelf_scan_shows_price_and_stock_as_of_their_times_and_offline_lookup
     assert (offline.price_minor, offline.price_as_of, offline.offline) == (3999, MORNING, True)
 
     proxy.pass_through()
-    wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 2, 30, "the markdown arrives")
+    agent.wait_for_catalog(2, 30)
     scan(agent, OXFORD_M)
     wait_until(lambda: shown(agent).price_minor == 2999, 10, "the new price shown")
     assert shown(agent).price_as_of == noon and shown(agent).offline is False
@@ -100,7 +100,7 @@ def test_shelf_events_reach_the_platform_mapped_for_analytics_and_survive_an_out
         wait_until(lambda: agent.connected, 10, "connected")
         shirt = {"name": "Oxford shirt", "currency": "EUR", "price_as_of": MORNING, "stock_as_of": MORNING}
         central.publish_catalog("acme", "s042", [{"gtin14": OXFORD_M, "price_minor": 3999, "stock": 9, **shirt}])
-        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        agent.wait_for_catalog(1, 10)
         topic = "rt/v1/acme/st/s042/dv/shelf-07/events"
 
         def names() -> list[str]:

@@ -66,7 +66,7 @@ def test_the_shelf_page_shows_a_lookup_with_its_as_of_times_and_reports_a_wrong_
         url = f"http://127.0.0.1:{screen_port}/"
         agent = agent_factory(screen_config(tmp_path, broker.port, screen_port))
         wait_until(lambda: agent.connected, 10, "connected")
-        wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+        agent.wait_for_catalog(1, 10)
         wait = open_page(browser, url)
         assert browser.find_element(By.ID, "idle").is_displayed()
         shoot(browser, shots, "1-idle")
@@ -143,7 +143,7 @@ def test_a_shopper_switches_the_shelf_page_to_their_language_and_figures_follow_
     central.publish_catalog("acme", "s042", [{"gtin14": OXFORD_M, "price_minor": 3999, "stock": 3, **shirt}])
     screen_port = free_port()
     agent = agent_factory(screen_config(tmp_path, broker.port, screen_port))
-    wait_until(lambda: agent.agent is not None and agent.agent.store.catalog_version() == 1, 10, "catalog")
+    agent.wait_for_catalog(1, 10)
     wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
     agent.scan(OXFORD_M)
     wait.until(lambda d: d.find_element(By.ID, "price").text == "€39.99")

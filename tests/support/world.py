@@ -201,6 +201,16 @@ class InProcessAgent:
     def outbox_total(self) -> int:
         return outbox_total(self.db_path)
 
+    def catalog_version(self) -> int | None:
+        """The version of the device's catalog cache (None before the first update), read on the agent's loop."""
+        assert self.agent is not None, "the agent has not started"
+        version: int | None = self.call(self.agent.store.catalog_version)
+        return version
+
+    def wait_for_catalog(self, version: int, timeout: float = 10) -> None:
+        """Until the platform's catalog update of this version is cached on the device."""
+        wait_until(lambda: self.agent is not None and self.catalog_version() == version, timeout, f"catalog v{version}")
+
     def ops_created(self) -> int:
         return ops_created(self.db_path)
 
