@@ -95,8 +95,7 @@ class ShopperBasket:
     def scanned(self, key: ProductKey) -> BasketCommand:
         """The command for a scan; the agent records a group of them in one transaction (group commit)."""
         self.sessions.touch()
-        self._refused = None
-        self._checkout = None
+        self._clear_notices()
         return AddItem(self.cart_id, key.gtin14, serial=key.serial)
 
     def input_rejected(self, reader: str, reason: str) -> None:
@@ -109,6 +108,11 @@ class ShopperBasket:
         """The basket's rules refused a command (a serial already in the basket, a line no longer there)."""
         if cart_id == self.cart_id:
             self._refuse("basket", reason)
+
+    def _clear_notices(self) -> None:
+        """A new scan, line change or session: the last refusal and the checkout notice no longer apply."""
+        self._refused = None
+        self._checkout = None
 
     def _refuse(self, source: str, reason: str) -> None:
         at = datetime.fromtimestamp(self.ports.now(), UTC)
@@ -158,8 +162,7 @@ class ShopperBasket:
         if cmd.action == "set_quantity" and cmd.qty is None:
             raise Rejected("schema", "set_quantity names the new qty")
         self.sessions.touch()
-        self._refused = None
-        self._checkout = None
+        self._clear_notices()
         command: BasketCommand
         if cmd.action == "remove":
             command = RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")
@@ -181,8 +184,7 @@ class ShopperBasket:
         self.sessions.decline()
 
     def end_session(self, reason: str = "explicit") -> None:
-        self._refused = None
-        self._checkout = None
+        self._clear_notices()
         self.sessions.end(reason, self._new_cart())
 
     def checkout(self) -> None:
@@ -229,7 +231,7 @@ class ShopperBasket:
         identity = self.sessions.session.identity
         session_ended = identity is not None and identity.profile_cart in carts
         if session_ended:
-            self._refused = self._checkout = None
+            self._clear_notices()
             self.sessions.end("erased", self._new_cart())
         held = carts & held_ids
         dropped = sum(store.erase_cart(cart_id) for cart_id in sorted(held))
