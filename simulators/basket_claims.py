@@ -35,13 +35,6 @@ from edge_agent.identity.claim_token import ClaimRefused, verify_claim
 from edge_agent.store import carts
 from simulators import cart_authority as authority
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS basket_claims (cart_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, device TEXT NOT NULL, "
-    "profile_cart TEXT NOT NULL, claimed_ms INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS basket_claim_lines (cart_id TEXT NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, "
-    "PRIMARY KEY (cart_id, sku)) WITHOUT ROWID",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
@@ -52,24 +45,20 @@ class Admitted:
     store: str
 
 
-def prepare(conn: sqlite3.Connection) -> None:
-    for ddl in SCHEMA:
-        conn.execute(ddl)
-
-
 def admit(conn: sqlite3.Connection, keys: tuple[bytes, ...], token: str, profile_cart: str, now: float) -> Admitted:
     """In the claim's transaction: every check of the module's docstring, then the claim recorded."""
     claims = verify_claim(keys, token, now)
-    home = conn.execute("SELECT tenant, store FROM device_homes WHERE device = ?", (claims.dev,)).fetchone()
+    home = authority.home_of(conn, claims.dev)
     if home is None:
         raise ClaimRefused("unknown_device", f"{claims.dev} never published to the platform")
     owner = authority.owner_of(conn, claims.cart)
     if owner is None:  # not synced yet: the signed link proves the device made it
-        conn.execute("INSERT INTO cart_owners VALUES (?, ?)", (claims.cart, claims.dev))
+        authority.adopt(conn, claims.cart, claims.dev)
     elif owner != claims.dev:
         raise ClaimRefused("not_cart_owner", f"{claims.cart} is not {claims.dev}'s cart")
-    if authority.owner_of(conn, profile_cart) != authority.PROFILE_OWNER:
-        raise ClaimRefused("not_a_profile_cart", "the target is not a shopper's profile cart")
+    held = conn.execute("SELECT 1 FROM cart_versions WHERE cart_id = ?", (profile_cart,)).fetchone()
+    if authority.owner_of(conn, profile_cart) != authority.PROFILE_OWNER or held is None:  # None: erased
+        raise ClaimRefused("not_a_profile_cart", "the target is not a shopper's profile cart the platform holds")
     if conn.execute("SELECT 1 FROM basket_claims WHERE cart_id = ?", (claims.cart,)).fetchone():
         raise ClaimRefused("already_claimed", f"{claims.cart} was claimed before")
     if carts.seal_of(conn, claims.cart) is not None:
@@ -83,12 +72,19 @@ def admit(conn: sqlite3.Connection, keys: tuple[bytes, ...], token: str, profile
 
 
 def claimed_among(conn: sqlite3.Connection, cart_ids: set[str]) -> list[str]:
-    """Which of these carts were claimed (their new ops may have lines to join)."""
-    found = []
-    for cart_id in sorted(cart_ids):
-        if conn.execute("SELECT 1 FROM basket_claims WHERE cart_id = ?", (cart_id,)).fetchone():
-            found.append(cart_id)
-    return found
+    """Which of these carts were claimed (their new ops may have lines to join): one query per batch."""
+    if not cart_ids:
+        return []
+    marks = ",".join("?" * len(cart_ids))
+    rows = conn.execute(f"SELECT cart_id FROM basket_claims WHERE cart_id IN ({marks})", sorted(cart_ids))
+    return sorted(str(row[0]) for row in rows)
+
+
+def forget_profile(conn: sqlite3.Connection, profile_cart: str) -> None:
+    """Erasure: the claims into a forgotten profile cart go (they name it); the guest carts stay the kiosk's."""
+    claimed = "SELECT cart_id FROM basket_claims WHERE profile_cart = ?"
+    conn.execute(f"DELETE FROM basket_claim_lines WHERE cart_id IN ({claimed})", (profile_cart,))
+    conn.execute("DELETE FROM basket_claims WHERE profile_cart = ?", (profile_cart,))
 
 
 def due(conn: sqlite3.Connection, cart_id: str) -> list[AddItem]:

@@ -58,16 +58,26 @@ def owner_of(conn: sqlite3.Connection, cart_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def home_of(conn: sqlite3.Connection, device: str) -> tuple[str, str] | None:
+    """(tenant, store) the device was homed at, or None for a device that never published."""
+    row = conn.execute("SELECT tenant, store FROM device_homes WHERE device = ?", (device,)).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def adopt(conn: sqlite3.Connection, cart_id: str, device: str) -> None:
+    """A cart nobody owns yet becomes the device's (its first op, or a signed claim link naming it)."""
+    conn.execute("INSERT INTO cart_owners VALUES (?, ?)", (cart_id, device))
+
+
 def refusal(
     conn: sqlite3.Connection, keys: tuple[bytes, ...], device: str, tenant: str, store: str, op: CartOp
 ) -> str | None:
     """Why ``device`` may not write ``op``'s cart, or None. A cart nobody owns yet becomes the device's; a verified
     merge grant on a profile cart is allowed and recorded (call :func:`release` for ops it unblocks)."""
-    row = conn.execute("SELECT owner FROM cart_owners WHERE cart_id = ?", (op.cart_id,)).fetchone()
-    if row is None:
-        conn.execute("INSERT INTO cart_owners VALUES (?, ?)", (op.cart_id, device))
+    owner = owner_of(conn, op.cart_id)
+    if owner is None:
+        adopt(conn, op.cart_id, device)
         return None
-    owner = str(row[0])
     if owner == device:
         return None
     if owner == PROFILE_OWNER:
@@ -112,5 +122,4 @@ def held_count(conn: sqlite3.Connection, device: str | None = None) -> int:
 
 
 def _same_store(conn: sqlite3.Connection, device: str, tenant: str, store: str) -> bool:
-    row = conn.execute("SELECT tenant, store FROM device_homes WHERE device = ?", (device,)).fetchone()
-    return row is not None and (row[0], row[1]) == (tenant, store)
+    return home_of(conn, device) == (tenant, store)

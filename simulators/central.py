@@ -138,8 +138,6 @@ class CentralPlatform:
     def start(self, timeout: float = 10.0) -> CentralPlatform:
         self._conn = connect(self.db_path)
         migrate(self._conn, PLATFORM_MIGRATIONS)
-        with transaction(self._conn):
-            basket_claims.prepare(self._conn)
         row = self._conn.execute("SELECT value FROM counters WHERE name = 'web_epoch'").fetchone()
         if row is None:
             self._web_epoch = new_epoch()
@@ -552,6 +550,7 @@ class CentralPlatform:
             self._erased.add(cart_id)
             for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+            basket_claims.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)
         topics = Topics(tenant, store, "-")
         self._publish(topics.cart_state(cart_id), b"", retain=True)

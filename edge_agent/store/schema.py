@@ -144,6 +144,20 @@ def _cart_authority(db: Database) -> None:
     )
 
 
+def _basket_claims(db: Database) -> None:
+    # Take my basket to my phone (simulators/basket_claims.py): a guest basket claimed once into a profile cart,
+    # and what of it was joined so far (lines that reach the platform after the claim are joined as they arrive).
+    db.execute(
+        "CREATE TABLE basket_claims (cart_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, device TEXT NOT NULL, "
+        "profile_cart TEXT NOT NULL, claimed_ms INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX basket_claims_by_profile ON basket_claims (profile_cart)")
+    db.execute(
+        "CREATE TABLE basket_claim_lines (cart_id TEXT NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, "
+        "PRIMARY KEY (cart_id, sku)) WITHOUT ROWID"
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -160,4 +174,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0003_cart_seals", _cart_seals),
     ("0004_entry_serials", _entry_serials),
     ("0005_cart_authority", _cart_authority),
+    ("0006_basket_claims", _basket_claims),
 ]

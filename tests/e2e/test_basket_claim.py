@@ -25,11 +25,11 @@ from edge_agent.contract.topics import Topics
 from edge_agent.identity.claim_token import ClaimRefused, issue_claim, token_of_link, verify_claim
 from simulators.central import CentralPlatform
 from tests.e2e.test_contract_on_the_wire import load_contract, message_problems, schema_problem
+from tests.e2e.test_nfc_session import session_of
 from tests.support.broker import MosquittoBroker
 from tests.support.fixtures import ProxyFactory
 from tests.support.mqtt_spy import Spy
 from tests.support.mqtt_spy import spy as spy  # the fixture
-from tests.support.wire import WireRecorder
 from tests.support.world import InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
@@ -64,21 +64,15 @@ def refused(central: CentralPlatform, token: str, cart: str = PROFILE_CART) -> s
     return refusal.value.reason
 
 
-def session_of(agent: InProcessAgent) -> Any:
-    assert agent.agent is not None
-    return agent.agent.basket.sessions.session
-
-
 def test_a_shopper_takes_the_kiosk_basket_to_their_phone(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
-    recorder = WireRecorder(broker.host, broker.port).start()
+    recorder = spy.recorder
     central.trust_identity_keys(KEY)
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, HAT)
     agent = agent_factory(claim_config(tmp_path, broker.port))
     wait_until(lambda: agent.connected, 10, "agent connected")
-    assert (claim_view(spy) or {}).get("state", "none") == "none", "an empty basket offers nothing to take"
 
     agent.scan(SHOES, SOCKS, SOCKS)
     wait_until(lambda: central.cart(GUEST) == {SHOES: 1, SOCKS: 2}, 20, "the guest basket synced")
@@ -131,7 +125,6 @@ def test_a_shopper_takes_the_kiosk_basket_to_their_phone(
     assert central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 2}, "the next shopper's scan is not the claimer's"
 
     # Both messages keep the contract of docs/asyncapi.yaml as they crossed the wire.
-    recorder.close()
     channels = load_contract()
     views = recorder.on(TOPICS.basket_claim)
     assert {json.loads(m.payload)["data"]["state"] for m in views if m.payload} >= {"offered", "claimed"}
@@ -173,6 +166,41 @@ def test_a_link_opened_while_the_kiosk_is_offline_joins_the_lines_once_they_arri
     wait_until(lambda: agent.connected, 30, "reconnected")
     wait_until(lambda: central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 1}, 30, "the late lines joined")
     wait_until(lambda: session_of(agent).guest_cart != GUEST, 20, "the kiosk heard of the claim")
+
+
+def test_erasing_the_shopper_forgets_their_claims_and_the_kiosks_late_lines_still_sync(
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    central: CentralPlatform,
+    agent_factory: AgentFactory,
+    proxy_factory: ProxyFactory,
+    spy: Spy,
+) -> None:
+    """A claim names the profile cart: erasure removes it, and lines of the claimed guest basket that arrive
+    afterwards are applied to the guest cart (never refused for a profile cart that is gone, never stuck)."""
+    central.trust_identity_keys(KEY)
+    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    proxy = proxy_factory(broker)
+    agent = agent_factory(claim_config(tmp_path, proxy.port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    agent.scan(HAT)
+    wait_until(lambda: central.cart(GUEST) == {HAT: 1}, 20, "first line synced")
+    proxy.black_hole()
+    proxy.reset_all()
+    wait_until(lambda: not agent.connected, 20, "the uplink is down")
+    agent.scan(SHOES)
+    link = agent.call(lambda: agent.agent.basket.claim.view.link)  # type: ignore[union-attr]
+    token = token_of_link(link)
+    assert token is not None
+    assert central.claim(token, PROFILE_CART).units == 1
+
+    central.erase_shopper(PROFILE_CART, "acme", "s042", "erase-1")
+    assert refused(central, issue_claim(KEY, "kiosk-01", GUEST, time.time())) == "not_a_profile_cart"
+    proxy.pass_through()
+    wait_until(lambda: agent.connected, 30, "reconnected")
+    wait_until(lambda: agent.outbox_total() == 0, 30, "every op the kiosk saved confirmed by the platform")
+    assert central.cart(GUEST) == {HAT: 1, SHOES: 1}, "the late line applied to the guest cart"
+    assert central.cart(PROFILE_CART) == {}, "nothing joined into the forgotten cart"
 
 
 def test_a_basket_that_became_an_order_at_the_till_cannot_be_claimed(
