@@ -36,8 +36,9 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge_agent import const  # noqa: E402
 from edge_agent.config import AgentConfig  # noqa: E402
+from edge_agent.store.device import DeviceStore, Recorded  # noqa: E402
 from simulators.central import CentralPlatform  # noqa: E402
-from tests.support.world import make_config  # noqa: E402
+from tests.support.world import InProcessAgent, make_config  # noqa: E402
 
 # The agent's paho logger has no handler in a bench: keep teardown chatter ("Client is not connected") quiet.
 logging.getLogger("paho").setLevel(logging.CRITICAL)
@@ -311,6 +312,41 @@ class TimedCentral(CentralPlatform):
 
 # --- self-check ---------------------------------------------------------------------------------------------
 SELF_CHECK_MESSAGES, SMOKE_MESSAGES = 2000, 50
+
+
+def wait_connected(agent: InProcessAgent, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not agent.connected:
+        if time.monotonic() > deadline:
+            raise RuntimeError("agent never connected")
+        time.sleep(0.01)
+
+
+@dataclass
+class CommitTimes:
+    """When each op became durable: DeviceStore.record returned (perf_counter, and the wall clock beside it)."""
+
+    perf: list[float]
+    wall: list[float]
+
+
+def time_commits(agent: InProcessAgent) -> CommitTimes:
+    """Wrap the agent's store.record to timestamp each recorded op. An instance attribute shadows the public
+    method; it is set on the loop, so no scan is mid-flight."""
+    assert agent.agent is not None
+    store: DeviceStore = agent.agent.store
+    original_record = store.record
+    times = CommitTimes([], [])
+
+    def timed_record(*args: Any, **kwargs: Any) -> list[Recorded]:  # whatever record's signature is
+        result = original_record(*args, **kwargs)
+        now, wall = time.perf_counter(), time.time()
+        times.perf.extend(now for _ in result)
+        times.wall.extend(wall for _ in result)
+        return result
+
+    agent.call(lambda: setattr(store, "record", timed_record))
+    return times
 
 
 def main(argv: Sequence[str] | None = None) -> int:

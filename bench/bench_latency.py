@@ -36,7 +36,6 @@ from typing import Any
 import _common as c  # also puts the repo on sys.path
 
 from edge_agent.store.db import connect
-from edge_agent.store.device import DeviceStore, Recorded
 from simulators.camera import DEMO_CODES
 from tests.support.broker import MosquittoBroker
 from tests.support.world import InProcessAgent
@@ -77,11 +76,7 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
     try:
         assert agent.agent is not None
         inner = agent.agent
-        c_deadline = time.monotonic() + WAIT_S
-        while not agent.connected:
-            if time.monotonic() > c_deadline:
-                raise RuntimeError("agent never connected")
-            time.sleep(0.01)
+        c.wait_connected(agent, WAIT_S)
         pragmas = agent.call(
             lambda: {
                 name: inner.store.conn.execute(f"PRAGMA {name}").fetchone()[0]
@@ -96,22 +91,13 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
         finally:
             probe.close()
 
-        committed: list[float] = []
+        committed = c.time_commits(agent).perf
         confirmed: list[float] = []
-        store: DeviceStore = inner.store
-        original_record = store.record
-
-        def timed_record(*args: Any, **kwargs: Any) -> list[Recorded]:  # whatever record's signature is
-            result = original_record(*args, **kwargs)
-            committed.extend(time.perf_counter() for _ in result)
-            return result
 
         def on_confirmed(count: int) -> None:
             now = time.perf_counter()
             confirmed.extend(now for _ in range(count))
 
-        # An instance attribute shadows the public method; set on the loop so no scan is mid-flight.
-        agent.call(lambda: setattr(store, "record", timed_record))
         inner.pump.on_confirmed = on_confirmed
 
         submitted: list[float] = []

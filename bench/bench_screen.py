@@ -41,8 +41,6 @@ import bench_memory as mem
 import raw_sse
 from selenium import webdriver
 
-from edge_agent.config import AgentConfig
-from edge_agent.store.device import DeviceStore, Recorded
 from simulators.camera import DEMO_CODES
 from tests.support.broker import MosquittoBroker
 from tests.support.browser import chromium, free_port, open_page, with_screen
@@ -57,8 +55,6 @@ WARMUP_SCANS = 10
 """The first scans warm the page's JIT, the catalog cache and SQLite's pages; not counted."""
 WAIT_S = 30.0
 """Every wait is bounded: a stuck run ends with an error, never hangs; far above any expected figure."""
-CALIBRATION_READS = 50
-"""Reads of the page's clock per calibration; the quickest round trip of 50 is within a millisecond here."""
 SKUS = tuple("0" + code for code in DEMO_CODES)
 CATALOG = [
     {"gtin14": sku, "name": f"Demo item {i}", "price_minor": 499 + i, "currency": "EUR"} for i, sku in enumerate(SKUS)
@@ -75,20 +71,6 @@ const deadline = Date.now() + 1000 * waitS;
 """Resolves with the first basket view after ``after`` once its next frame has started (polled in the page)."""
 
 
-def clock_offset(driver: webdriver.Chrome, read: str = "return Screen.wallNow();") -> tuple[float, float]:
-    """(page clock - agent clock, uncertainty) in seconds, from the quickest of CALIBRATION_READS round trips."""
-    best: tuple[float, float] | None = None
-    for _ in range(CALIBRATION_READS):
-        before = time.time()
-        page_ms = float(driver.execute_script(read))
-        after = time.time()
-        half = (after - before) / 2
-        if best is None or half < best[1]:
-            best = (page_ms / 1000 - (before + half), half)
-    assert best is not None
-    return best
-
-
 def last_seq(driver: webdriver.Chrome) -> int:
     return int(driver.execute_script("return Screen.viewTimes().reduce((m, v) => Math.max(m, v.seq), 0);"))
 
@@ -99,39 +81,20 @@ def basket_rows(driver: webdriver.Chrome) -> int:
 
 def run_latency(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) -> dict[str, Any]:
     screen_port = free_port()
-    raw = c.production_config(workdir, broker.port, DEVICE).model_dump(mode="json", exclude_none=True)
-    config = AgentConfig.model_validate(with_screen(raw, screen_port))
+    config = with_screen(c.production_config(workdir, broker.port, DEVICE), screen_port)
     central = c.TimedCentral(workdir / "central.db", broker.host, broker.port).start()
     agent = InProcessAgent(config).start()
     driver = chromium(workdir / "chromium-profile")
     try:
         assert agent.agent is not None
         inner = agent.agent
-        deadline = time.monotonic() + WAIT_S
-        while not agent.connected:
-            if time.monotonic() > deadline:
-                raise RuntimeError("agent never connected")
-            time.sleep(0.01)
+        c.wait_connected(agent, WAIT_S)
         central.publish_catalog("acme", "s042", CATALOG)
-        while agent.call(inner.store.catalog_version) is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-        committed_wall: list[float] = []
-        committed: list[float] = []
-        store: DeviceStore = inner.store
-        original_record = store.record
-
-        def timed_record(*args: Any, **kwargs: Any) -> list[Recorded]:  # whatever record's signature is
-            result = original_record(*args, **kwargs)
-            now, wall = time.perf_counter(), time.time()
-            committed.extend(now for _ in result)
-            committed_wall.extend(wall for _ in result)
-            return result
-
-        # An instance attribute shadows the public method; set on the loop so no scan is mid-flight.
-        agent.call(lambda: setattr(store, "record", timed_record))
+        agent.wait_for_catalog(1, WAIT_S)
+        times = c.time_commits(agent)
+        committed, committed_wall = times.perf, times.wall
         open_page(driver, f"http://127.0.0.1:{screen_port}/", WAIT_S)
-        offset_before, uncertainty_before = clock_offset(driver)
+        offset_before, uncertainty_before = raw_sse.clock_offset(driver)
         driver.set_script_timeout(WAIT_S + 5)
 
         submitted: list[float] = []
@@ -150,7 +113,7 @@ def run_latency(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int
                 raise RuntimeError(f"scan {i}: the page never showed a basket view")
             seen.append(view)
             central.wait_applied(i + 1, WAIT_S)
-        offset_after, uncertainty_after = clock_offset(driver)
+        offset_after, uncertainty_after = raw_sse.clock_offset(driver)
         rows_shown = basket_rows(driver)
     finally:
         driver.quit()
@@ -244,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     broker.start()
     try:
         lat = run_latency(workdir, broker, n, basket_size)
-        raw = raw_sse.round_trips(workdir, n, chromium, clock_offset)
+        raw = raw_sse.round_trips(workdir, n)
         video, _frames = mem.make_video(workdir / "scan.avi", seconds)
         central = c.CentralPlatform(workdir / "central-rss.db", broker.host, broker.port).start()
         try:

@@ -52,8 +52,8 @@ def find_mosquitto() -> Path:
     raise RuntimeError("mosquitto not found on PATH or at /usr/sbin/mosquitto; run `make test`, which installs it")
 
 
-def _free_port() -> int:
-    """Ask the kernel for an unused port; Mosquitto binds it a moment later."""
+def free_port() -> int:
+    """Ask the kernel for an unused loopback TCP port; the server (Mosquitto, a screen) binds it a moment later."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         port: int = s.getsockname()[1]
@@ -175,7 +175,7 @@ class MosquittoBroker:
         # broker has run once nobody depends on the number, so just pick another.
         deadline = time.monotonic() + REBIND_TIMEOUT_S
         while True:
-            port = _free_port()
+            port = free_port()
             if self._launch(binary, port):
                 self._port = port
                 return

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,22 +19,19 @@ import urllib.request
 from pathlib import Path
 from typing import Final
 
+from simulators.broker import free_port
+
+__all__ = ["announce_screen", "free_port", "run_screen_journeys", "screen_url", "with_screen"]
+
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS_ENV: Final = "EDGE_AGENT_SCREENSHOTS"
-"""Where shoot() also writes each step's PNG (tests/support/browser.py reads the same name)."""
+"""Where shoot() (tests/support/browser.py) also writes each step's PNG."""
 SCREEN_UP_TIMEOUT_S: Final = 30.0
 """The agent binds its screen after storage and the link are set up: seconds on a laptop, more on a loaded CI."""
 SCREEN_POLL_S: Final = 0.2
 """How often the demo asks whether the page answers yet: quick enough that the URL appears as soon as it works."""
 SCREEN_REQUEST_TIMEOUT_S: Final = 2.0
 """One request to a loopback page: an answer takes milliseconds, so two seconds only ever means it is not up."""
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now (the agent binds it a moment later; it retries if taken)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def with_screen(config_text: str, port: int) -> str:

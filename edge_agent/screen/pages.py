@@ -20,7 +20,7 @@ from edge_agent.config import ScreenLocale
 from edge_agent.screen import const
 
 LAYOUT = "layout.html"
-CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript"}
 """What /static/ serves, by ending; anything else in the package (the pages, the catalogues) is not a file to get."""
 
 

@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -39,8 +38,7 @@ CATALOG = [
 
 
 def screen_config(tmp_path: Path, port: int, screen_port: int) -> AgentConfig:
-    raw: dict[str, Any] = claim_config(tmp_path, port).model_dump(mode="json", exclude_none=True)
-    return AgentConfig.model_validate(with_screen(raw, screen_port))
+    return with_screen(claim_config(tmp_path, port), screen_port)
 
 
 def shown_link(agent: InProcessAgent) -> str | None:
@@ -92,7 +90,7 @@ def test_the_kiosk_shows_a_qr_the_shopper_takes_the_basket_with_and_then_says_so
     wait.until(lambda d: d.execute_script("return document.getElementById('claim-qr').naturalWidth") > 0)
     link = shown_link(agent)
     assert link is not None and link.startswith(f"{SHOP}/claim/EAC1.")
-    assert decoded_qr(browser) == link
+    wait.until(lambda d: decoded_qr(d) == link)  # the picture settles once the page has laid out the basket
     qr = browser.find_element(By.ID, "claim-qr")
     assert qr.size["width"] >= 300, "large enough for a phone at arm's length"
     assert qr.get_attribute("alt") == "QR code with the link that takes this basket to your phone"

@@ -22,7 +22,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from edge_agent.config import AgentConfig
 from edge_agent.readers.events import IdentityPresented
 from simulators.central import CentralPlatform
 from simulators.pick_platform import PickPlatform
@@ -41,11 +40,6 @@ ASSOCIATE = "emp-042"
 CODE = "K7Q2-M9XD"
 PHONE_SIZE = (412, 915)
 """A common Android phone's viewport in CSS px: the handheld's screen."""
-
-
-def screen(config: AgentConfig, screen_port: int) -> AgentConfig:
-    raw: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
-    return AgentConfig.model_validate(with_screen(raw, screen_port))
 
 
 def order_state(agent: InProcessAgent) -> str | None:
@@ -91,7 +85,7 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     shots = tmp_path / "screenshots"
     screen_port = free_port()
     proxy = proxy_factory(broker)
-    agent = agent_factory(screen(test_tote.handheld_config(tmp_path, proxy.port), screen_port))
+    agent = agent_factory(with_screen(test_tote.handheld_config(tmp_path, proxy.port), screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
     central.publish_catalog(
         "acme", "s042", [{"gtin14": SHIRT, "name": "Oxford shirt", "price_minor": 3999, "currency": "EUR"}]
@@ -186,7 +180,7 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
     platform = PickPlatform(central, "acme", "s042").start()
     try:
         config = test_picking.handheld_config(tmp_path, broker.port, "handheld-03")
-        agent = agent_factory(screen(config, screen_port))
+        agent = agent_factory(with_screen(config, screen_port))
         wait_until(lambda: agent.connected, 10, "agent connected")
         central.publish_catalog(
             "acme", "s042", [{"gtin14": MILK, "name": "Milk 1 l"}, {"gtin14": BREAD, "name": "Rye bread"}]
@@ -318,7 +312,7 @@ def test_a_customer_arrives_while_another_order_is_in_hand_and_is_verified_by_an
     platform = PickPlatform(central, "acme", "s042").start()
     try:
         config = test_picking.handheld_config(tmp_path, broker.port, "handheld-03")
-        agent = agent_factory(screen(config, screen_port))
+        agent = agent_factory(with_screen(config, screen_port))
         wait_until(lambda: agent.connected, 10, "agent connected")
         wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
         sign_in(browser)
@@ -373,7 +367,7 @@ def test_the_associate_switches_the_handheld_page_to_their_language(
 ) -> None:
     shots = tmp_path / "screenshots"
     screen_port = free_port()
-    agent = agent_factory(screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
+    agent = agent_factory(with_screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
     wait_until(lambda: agent.connected, 10, "agent connected")
     wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
     sign_in(browser)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -39,8 +38,7 @@ CATALOG = [
 
 
 def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int) -> AgentConfig:
-    raw: dict[str, Any] = nfc_config(tmp_path, port, tags).model_dump(mode="json", exclude_none=True)
-    return AgentConfig.model_validate(with_screen(raw, screen_port))
+    return with_screen(nfc_config(tmp_path, port, tags), screen_port)
 
 
 pytestmark = pytest.mark.screens

@@ -33,11 +33,11 @@ from edge_agent.roles.const import TILL_CODE_ATTR
 from edge_agent.screen.const import PRICES_STALE_AFTER_S
 from simulators.central import CentralPlatform
 from simulators.nfc_tags import TEST_PAN, TagEmulator, payment_card
-from tests.e2e.test_kiosk_screen import CATALOG, screen_config
+from tests.e2e.test_kiosk_screen import CATALOG, lines, screen_config
 from tests.e2e.test_nfc_session import SHOES, SOCKS, session_of, tap
 from tests.e2e.test_nfc_session import tags as tags  # the fixture
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, page_token, post, rows, shoot, text_of
+from tests.support.browser import free_port, open_page, page_token, post, shoot, text_of
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
@@ -49,11 +49,6 @@ BAD_CHECK_DIGIT = "4006381333932"  # SOCKS with its last digit wrong
 def basket_cart(agent: InProcessAgent) -> str:
     assert agent.agent is not None
     return str(agent.call(lambda: agent.agent.basket.cart_id))  # type: ignore[union-attr]
-
-
-def lines(driver: webdriver.Chrome) -> list[tuple[str, ...]]:
-    """Name, quantity and price of each basket line (the fourth cell holds the line's buttons)."""
-    return [r[:3] for r in rows(driver, "lines")]
 
 
 def line_button(driver: webdriver.Chrome, gtin14: str, action: str) -> WebElement:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -41,8 +40,7 @@ JEANS = {"name": "Slim jeans", "style": "slim-indigo", "colour": "indigo", "curr
 
 
 def screen_config(tmp_path: Path, port: int, nfc_path: str, screen_port: int) -> AgentConfig:
-    raw: dict[str, Any] = mirror_config(tmp_path, port, nfc_path).model_dump(mode="json", exclude_none=True)
-    return AgentConfig.model_validate(with_screen(raw, screen_port))
+    return with_screen(mirror_config(tmp_path, port, nfc_path), screen_port)
 
 
 def reply(broker: MosquittoBroker, request_id: str, action: str, reason: str = "") -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import typing
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,9 @@ def test_axe_runs_under_the_pages_csp_and_fails_on_a_serious_violation(
     lone_screen: LoneScreen, browser: webdriver.Chrome
 ) -> None:
     open_page(browser, lone_screen.url)
-    assert "script-src 'self'" in CSP
+    with urllib.request.urlopen(lone_screen.url, timeout=5) as response:
+        served_csp = response.headers["Content-Security-Policy"]
+    assert served_csp == CSP and "script-src 'self'" in served_csp, "the page axe ran on had the page's own CSP"
     assert_accessible(browser, "kiosk, empty basket")
     assert browser.execute_script("return axe.version;") == AXE_VERSION
 

@@ -36,8 +36,7 @@ T_LABEL_REPORT = "com.edgeagent.shelf.label_report.v1"
 
 
 def screen_config(tmp_path: Path, port: int, screen_port: int) -> AgentConfig:
-    raw: dict[str, Any] = shelf_config(tmp_path, port).model_dump(mode="json", exclude_none=True)
-    return AgentConfig.model_validate(with_screen(raw, screen_port))
+    return with_screen(shelf_config(tmp_path, port), screen_port)
 
 
 def test_the_shelf_page_shows_a_lookup_with_its_as_of_times_and_reports_a_wrong_label(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,23 +21,20 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from edge_agent.config import AgentConfig
+from simulators.broker import free_port as free_port  # the screens' tests take their ports from here
+from simulators.demo_screens import SCREENSHOTS_ENV
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-SCREENSHOTS_ENV = "EDGE_AGENT_SCREENSHOTS"
-"""A directory that also keeps every step's PNG, per test module (simulators/demo_screens.py sets it)."""
 MIN_SCREENSHOT_BYTES = 1000
 """An all-white 1080x1920 PNG is a few kilobytes; anything smaller is an error page or nothing at all."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def with_screen(raw: dict[str, Any], screen_port: int, **screen: Any) -> dict[str, Any]:
-    """A config dict with a ``[screen]`` section on a free loopback port (the attract screen kept away)."""
+def with_screen(config: AgentConfig, screen_port: int, **screen: Any) -> AgentConfig:
+    """The config with a ``[screen]`` section on a free loopback port (the attract screen kept away)."""
+    raw: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
     raw["screen"] = {"listen": f"127.0.0.1:{screen_port}", "attract_after_s": 3600, **screen}
-    return raw
+    return AgentConfig.model_validate(raw)
 
 
 @pytest.fixture

@@ -64,11 +64,18 @@ class Kiosk:
         self.topics = Topics("acme", "s042", "kiosk-01")
         self.store = DeviceStore.open(tmp_path / "kiosk.db", "kiosk-01")
         self.ports = Ports(
-            config, self.store, self.topics, TokenVerifier((KEY,)) if identity else None, self.out,
-            lambda commands, meta=None: self.store.record(commands, meta), lambda _events, _profile: None,
-            lambda: True, lambda _cart: None, lambda topic, rej: self.rejected.append((topic, rej.reason)),
-            lambda: self.now,
-        )  # fmt: skip
+            config=config,
+            store=self.store,
+            topics=self.topics,
+            verifier=TokenVerifier((KEY,)) if identity else None,
+            out=self.out,
+            record=lambda commands, meta=None: self.store.record(commands, meta),
+            emit=lambda _events, _profile: None,
+            online=lambda: True,
+            follow_cart=lambda _cart: None,
+            reject=lambda topic, rej: self.rejected.append((topic, rej.reason)),
+            now=lambda: self.now,
+        )
         self.basket = ShopperBasket(self.ports, screen_key=b"k" * 32)
         self.basket.start()
 

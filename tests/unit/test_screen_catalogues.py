@@ -28,6 +28,7 @@ from pydantic import ValidationError
 import edge_agent
 from edge_agent.config import ScreenLocale, ScreenSection
 from edge_agent.contract.codec import Rejected
+from edge_agent.domain.workflows.assist import AssistState
 from edge_agent.domain.workflows.const import DEFAULT_SHORT_REASONS
 from edge_agent.domain.workflows.picking import PickLineState, PickState, Substitution
 from edge_agent.domain.workflows.tote import LineState, ToteState
@@ -77,7 +78,7 @@ COMPUTED: dict[str, dict[str, Callable[[], set[str]]]] = {
         "verified_by_": lambda: family("verified_by_", ("order_code", "id_document")),
     },
     "mirror": {
-        "mirror_state_": lambda: family("mirror_state_", ("requested", "acknowledged", "delivered", "cancelled")),
+        "mirror_state_": lambda: family("mirror_state_", (s.value for s in AssistState)),
     },
 }
 """Per page, each key prefix its script completes at run time, with the codes it completes it with."""
