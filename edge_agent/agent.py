@@ -233,7 +233,9 @@ class Agent:
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
         t = self.topics
-        self.link.subscribe([t.acks, t.ui, t.erasure, t.catalog, *self.role.subscriptions()])
+        self.link.subscribe(
+            [t.acks, t.ui, t.erasure, t.catalog, *self.role.subscriptions(), *self.basket.subscriptions()]
+        )
         for cart_id in self.store.cart_ids():
             self._follow_cart(cart_id)
         self.status.publish("online")

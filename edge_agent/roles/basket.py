@@ -154,6 +154,10 @@ class ShopperBasket:
         }
         return [Route(self.ports.topics.ui, handlers), *self.claim.routes()]
 
+    def subscriptions(self) -> list[str]:
+        """Beyond every device's topics: the platform's word that the guest basket was claimed (with [claim])."""
+        return self.claim.subscriptions()
+
     def line_command(self, cmd: BasketLineCommand) -> None:
         """+, - or remove on a line: durable ops on the session's basket, like scans (the domain refuses a line
         that is not there; the agent hands that back through :meth:`refused`)."""
