@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from edge_agent.config import AgentConfig
 from simulators.broker import free_port as free_port  # the screens' tests take their ports from here
 from simulators.demo_screens import SCREENSHOTS_ENV
+from tests.support.axe import assert_accessible
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 MIN_SCREENSHOT_BYTES = 1000
@@ -105,9 +106,12 @@ def page_token(driver: webdriver.Chrome) -> str:
 
 
 def shoot(driver: webdriver.Chrome, shots: Path, name: str) -> None:
-    """A screenshot per step, kept as the test's artefact (and checked to be a real picture). With
+    """A step of a journey: the page passes the accessibility audit in the state it shows (every screen and state a
+    journey reaches is audited, not only the pages at rest), and its screenshot is kept as the test's artefact
+    (checked to be a real picture). With
     ``EDGE_AGENT_SCREENSHOTS`` set (``make demo DEMO_ARGS=--screens``) it is also kept there, under the test
     module's name without ``test_``: ``<dir>/kiosk_screen/3-merge-preview.png``."""
+    assert_accessible(driver, f"{_current_test_module()}, step {name}")
     shots.mkdir(parents=True, exist_ok=True)
     path = shots / f"{name}.png"
     driver.save_screenshot(str(path))

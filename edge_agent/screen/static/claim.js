@@ -8,6 +8,9 @@
   const T_CLAIM_VIEW = "com.edgeagent.basket.claim_view.v1";
   const TOKEN = Screen.meta("screen-token");
   let view = null;
+  // One number per offer the page has seen: two baskets' links can end in the same second, and the picture must
+  // still be fetched anew for the second (the link itself stays out of the page).
+  let offer = 0;
 
   function render() {
     const $ = Screen.$;
@@ -17,7 +20,7 @@
     $("claim-done").hidden = state !== "claimed";
     if (state === "offered") {
       const qr = $("claim-qr");
-      const src = "/claim.svg?token=" + encodeURIComponent(TOKEN) + "&v=" + encodeURIComponent(view.expires_at);
+      const src = "/claim.svg?token=" + encodeURIComponent(TOKEN) + "&v=" + offer;
       if (qr.getAttribute("src") !== src) qr.setAttribute("src", src);
       qr.alt = Screen.msg("claim_qr_alt");
       $("claim-expires").textContent = Screen.msg("claim_expires", { time: Screen.dateTime(view.expires_at) });
@@ -29,7 +32,9 @@
   function onView(body) {
     if (body.topic !== "claim") return;
     const before = view ? view.state : "none";
+    const beforeExpiry = view ? view.expires_at : null;
     view = body.type === T_CLAIM_VIEW ? body.data : null;
+    if (view && view.state === "offered" && (before !== "offered" || beforeExpiry !== view.expires_at)) offer += 1;
     render();
     if (before === "offered" && view && view.state === "claimed") Screen.announce(Screen.msg("claim_done"));
   }
