@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edge_agent import __version__
 from edge_agent.config import AgentConfig, ConfigError, load_config
-from edge_agent.config_files import deployment_problems, file_problems
+from edge_agent.config_files import check_config_file, deployment_problems, file_problems
 from edge_agent.store import readonly
 from edge_agent.store.db import StorageError
 
@@ -170,13 +170,9 @@ def cmd_catalog_lookup(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        try:
-            config = load_config(path)
-            problems = [] if args.schema_only else deployment_problems(config)
-            if problems:
-                raise ConfigError(path, problems)
-        except ConfigError as exc:
-            print(exc, file=sys.stderr)
+        error = check_config_file(path, schema_only=args.schema_only).error()
+        if error is not None:
+            print(error, file=sys.stderr)
             failed += 1
         else:
             print(f"{path}: ok" + (" (schema only: files and state directory not checked)" if args.schema_only else ""))

@@ -16,9 +16,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.config import STATE_DIR_ENV, AgentConfig
+from edge_agent.config import STATE_DIR_ENV, AgentConfig, ConfigError, load_config
 
-__all__ = ["ReferencedFile", "deployment_problems", "file_problems", "referenced_files", "storage_problems"]
+__all__ = [
+    "CheckedConfig",
+    "ReferencedFile",
+    "check_config_file",
+    "deployment_problems",
+    "file_problems",
+    "referenced_files",
+    "storage_problems",
+]
 
 EVERYONE_READ = stat.S_IROTH
 EVERYONE_WRITE = stat.S_IWOTH
@@ -147,3 +155,28 @@ def storage_problems(config: AgentConfig, environ: Mapping[str, str] = os.enviro
 
 def deployment_problems(config: AgentConfig, environ: Mapping[str, str] = os.environ) -> list[str]:
     return storage_problems(config, environ) + file_problems(config)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedConfig:
+    """One config file as `edge-agent config check` and `edge-agent doctor` judge it (one code path for both)."""
+
+    path: Path
+    config: AgentConfig | None
+    """None when the file itself cannot be read or does not validate; set (with problems) when only what it
+    names on this device is wrong, so the doctor can still check the rest."""
+    problems: list[str]
+
+    def error(self) -> ConfigError | None:
+        return ConfigError(self.path, self.problems) if self.problems else None
+
+
+def check_config_file(
+    path: Path, *, schema_only: bool = False, environ: Mapping[str, str] = os.environ
+) -> CheckedConfig:
+    """The schema, then (unless schema_only) the files it names and the state directory, as this user."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return CheckedConfig(path, None, exc.problems)
+    return CheckedConfig(path, config, [] if schema_only else deployment_problems(config, environ))
