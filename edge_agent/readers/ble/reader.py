@@ -64,6 +64,40 @@ async def wait_or_stop(stop: asyncio.Event, timeout_s: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout_s)
 
 
+async def adapter_problem(bus: MessageBus, adapter: str, timeout_s: float) -> str | None:
+    """Read the adapter's properties (the checks bleak applies to its default adapter, applied to ``adapter``).
+
+    Returns a reason, named like BleakBluetoothNotAvailableReason, or None when it can scan. Shared with
+    ``edge-agent doctor``, so the doctor and the reader never disagree about an adapter. Raises what the bus
+    raises (TimeoutError after ``timeout_s``)."""
+    reply = await asyncio.wait_for(
+        bus.call(
+            Message(
+                destination=BLUEZ,
+                path=f"/org/bluez/{adapter}",
+                interface="org.freedesktop.DBus.Properties",
+                member="GetAll",
+                signature="s",
+                body=[ADAPTER_IFACE],
+            )
+        ),
+        timeout_s,
+    )
+    if reply is None or reply.message_type == MessageType.ERROR:
+        error = reply.error_name if reply is not None else "no reply"
+        if error in BUS_GONE_ERRORS:
+            return "bluez_unreachable: org.bluez is not on the system bus (bluetoothd not running)"
+        return f"no_bluetooth: adapter {adapter} not found"
+    props = reply.body[0]
+    roles = props.get("Roles")
+    if roles is not None and "central" not in roles.value:
+        return f"no_ble_central_role: adapter {adapter} cannot scan"
+    powered = props.get("Powered")
+    if powered is not None and not powered.value:
+        return f"powered_off: adapter {adapter} is powered off"
+    return None
+
+
 class BleReader:
     """Construct cheaply (no I/O), then ``await reader.run(stop)`` on the agent's loop.
 
@@ -208,43 +242,16 @@ class BleReader:
             log.info("stopping BLE discovery failed (%s); continuing", type(exc).__name__)
 
     async def _adapter_problem(self) -> str | None:
-        """Read the adapter's properties over the system bus (the checks bleak applies to its default adapter,
-        applied to the configured one). Returns a reason, named like BleakBluetoothNotAvailableReason."""
-        adapter = self.config.adapter
+        """The adapter's state over the system bus, on a connection kept between checks."""
         try:
             if self._bus is None or not self._bus.connected:
                 self._bus = None
                 bus = MessageBus(bus_type=BusType.SYSTEM)
                 self._bus = await asyncio.wait_for(bus.connect(), self.config.start_timeout_s)
-            reply = await asyncio.wait_for(
-                self._bus.call(
-                    Message(
-                        destination=BLUEZ,
-                        path=f"/org/bluez/{adapter}",
-                        interface="org.freedesktop.DBus.Properties",
-                        member="GetAll",
-                        signature="s",
-                        body=[ADAPTER_IFACE],
-                    )
-                ),
-                self.config.start_timeout_s,
-            )
+            return await adapter_problem(self._bus, self.config.adapter, self.config.start_timeout_s)
         except Exception as exc:  # no system bus socket, bus died, or the call hung
             await self._close_bus()
             return f"bluez_unreachable: system bus: {type(exc).__name__}"
-        if reply is None or reply.message_type == MessageType.ERROR:
-            error = reply.error_name if reply is not None else "no reply"
-            if error in BUS_GONE_ERRORS:
-                return "bluez_unreachable: org.bluez is not on the system bus (bluetoothd not running)"
-            return f"no_bluetooth: adapter {adapter} not found"
-        props = reply.body[0]
-        roles = props.get("Roles")
-        if roles is not None and "central" not in roles.value:
-            return f"no_ble_central_role: adapter {adapter} cannot scan"
-        powered = props.get("Powered")
-        if powered is not None and not powered.value:
-            return f"powered_off: adapter {adapter} is powered off"
-        return None
 
     async def _close_bus(self) -> None:
         bus, self._bus = self._bus, None
