@@ -179,6 +179,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if failed else 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Every check the config needs; exit 0 ok, 1 warn, 2 fail (README "Troubleshooting")."""
+    from edge_agent.fleet.doctor import render_text, run_doctor
+
+    report = run_doctor(args.config)
+    print(report.model_dump_json(indent=2) if args.json else render_text(report))
+    return report.exit_code
+
+
 def cmd_asyncapi(args: argparse.Namespace) -> int:
     from edge_agent.asyncapi import render_asyncapi
 
@@ -238,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keys and values only (a template on a machine that is not the device)",
     )
     check.set_defaults(func=cmd_config_check)
+
+    doctor = sub.add_parser(
+        "doctor", help="check config, storage, broker, readers and clock; exit 0 ok, 1 warn, 2 fail"
+    )
+    doctor.add_argument("--config", type=Path, required=True)
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
 
     asyncapi = sub.add_parser("asyncapi", help="print (or --out) the AsyncAPI 3 document of the MQTT contract")
     asyncapi.add_argument("--out", type=Path)

@@ -7,6 +7,7 @@ the agent's file, and none of them runs SQL of its own: every read they need is 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -78,3 +79,21 @@ def entry_ids(path: Path, origin_device: str) -> set[str]:
     with read_only(path) as conn:
         rows = conn.execute("SELECT entry_id FROM cart_entries WHERE origin_device = ?", (origin_device,))
         return {str(r[0]) for r in rows}
+
+
+def quick_check(path: Path, *, timeout_s: float, max_errors: int, progress_ops: int) -> list[str] | None:
+    """`PRAGMA quick_check(max_errors)` on the agent's file, opened read-only (never created): its problems,
+    [] when the file is sound, None when it was interrupted after ``timeout_s`` (a big file on a slow card).
+
+    Raises sqlite3.DatabaseError when SQLite cannot read the file at all (not a database, a malformed page)."""
+    deadline = time.monotonic() + timeout_s
+    with read_only(path) as conn:
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), progress_ops)
+        try:
+            rows = conn.execute(f"PRAGMA quick_check({int(max_errors)})").fetchall()
+        except sqlite3.OperationalError as exc:
+            if time.monotonic() > deadline and "interrupt" in str(exc):
+                return None
+            raise
+    problems = [str(row[0]) for row in rows]
+    return [] if problems == ["ok"] else problems

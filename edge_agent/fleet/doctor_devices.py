@@ -1,0 +1,135 @@
+"""The doctor's reader checks: the camera gives a frame, the NFC frontend opens, the BLE adapter can scan.
+
+Each opens the device through the reader's own adapter (VideoCaptureSource, open_frontend, adapter_problem),
+so the doctor fails exactly where the reader would. A running agent holds its camera and NFC reader: these two
+checks then fail with "busy" or "cannot open", and the fix says to stop the agent first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+from edge_agent.fleet import doctor_const as const
+from edge_agent.fleet.doctor import Finding, fail, ok
+
+_HELD = "if the agent is running it holds the device: stop it first (systemctl stop edge-agent)"
+
+
+@dataclass(frozen=True)
+class CameraCheck:
+    source: int | str
+    name: str = "camera"
+    timeout_s: float = const.CAMERA_TIMEOUT_S
+
+    @property
+    def target(self) -> str:
+        return str(self.source)
+
+    def run(self) -> Finding:
+        from edge_agent.readers.barcode.frames import FrameSourceError, VideoCaptureSource
+
+        try:
+            source = VideoCaptureSource(self.source)
+        except FrameSourceError as exc:
+            return fail(f"{exc}{self._why()}", self._fix())
+        with source:
+            frame = source.read()
+        if frame is None:
+            return fail("opened, but gave no frame", f"{self._fix()}; a file may be empty or not a video")
+        height, width = frame.shape[:2]
+        return ok(f"a {width}x{height} frame", width=width, height=height)
+
+    def _why(self) -> str:
+        if isinstance(self.source, str) and not os.path.exists(self.source):
+            return " (no such file or device)"
+        return ""
+
+    def _fix(self) -> str:
+        if isinstance(self.source, int) or self.source.startswith("/dev/"):
+            return (
+                "check the USB cable and `v4l2-ctl --list-devices`, that readers.barcode.source names the camera "
+                f"(/dev/v4l/by-id/... survives replugging), and that the service user is in the video group; {_HELD}"
+            )
+        return "readers.barcode.source names a video file: check the path and that it plays (`ffprobe FILE`)"
+
+
+@dataclass(frozen=True)
+class NfcCheck:
+    path: str
+    name: str = "nfc"
+    timeout_s: float = const.CHECK_TIMEOUT_S
+
+    @property
+    def target(self) -> str:
+        return self.path
+
+    def run(self) -> Finding:
+        from edge_agent.readers.nfc.reader import open_frontend
+
+        try:
+            frontend = open_frontend(self.path)
+        except OSError as exc:
+            return fail(f"nfcpy cannot open {self.path}: {exc.strerror or exc}", self._fix())
+        try:
+            device = str(getattr(frontend, "device", "") or "a reader")
+        finally:
+            frontend.close()
+        return ok(f"opened {device}")
+
+    def _fix(self) -> str:
+        if self.path.startswith("tty"):
+            return (
+                f"check the serial device of {self.path} exists (`ls /dev/ttyUSB* /dev/ttyAMA*`) and that the "
+                f"service user may open it (dialout); `python -m nfc` diagnoses; {_HELD}"
+            )
+        return (
+            "plug the reader in (`lsusb`); the kernel's pn533/port100 drivers must not claim it "
+            "(install systemd/edge-agent-nfc-blacklist.conf and replug); the service user needs plugdev; "
+            f"`python -m nfc` diagnoses; {_HELD}"
+        )
+
+
+_BLE_FIXES = {
+    "bluez_unreachable": "start bluetoothd (`systemctl start bluetooth`); the service user must be in the "
+    "bluetooth group",
+    "no_bluetooth": "no such adapter (`bluetoothctl list`): plug the dongle in, enable Bluetooth on the Pi "
+    "(no dtoverlay=disable-bt in config.txt), or set readers.ble.adapter",
+    "no_ble_central_role": "this adapter cannot scan for BLE: use another one (readers.ble.adapter)",
+    "powered_off": "`rfkill unblock bluetooth` (see `rfkill list`) and `bluetoothctl power on`; AutoEnable=true "
+    "in /etc/bluetooth/main.conf powers it at boot",
+}
+
+
+@dataclass(frozen=True)
+class BleCheck:
+    adapter: str
+    name: str = "ble"
+    timeout_s: float = const.CHECK_TIMEOUT_S
+
+    @property
+    def target(self) -> str:
+        return self.adapter
+
+    def run(self) -> Finding:
+        problem = asyncio.run(self._problem())
+        if problem is None:
+            return ok("present, powered, can scan (central role)")
+        reason = problem.split(":", 1)[0]
+        return fail(problem, _BLE_FIXES.get(reason, _BLE_FIXES["bluez_unreachable"]))
+
+    async def _problem(self) -> str | None:
+        from dbus_fast import BusType
+        from dbus_fast.aio import MessageBus
+
+        from edge_agent.readers.ble.reader import adapter_problem
+
+        bus = MessageBus(bus_type=BusType.SYSTEM)
+        try:
+            await asyncio.wait_for(bus.connect(), const.DBUS_TIMEOUT_S)
+            return await adapter_problem(bus, self.adapter, const.DBUS_TIMEOUT_S)
+        except Exception as exc:  # no system bus socket, or a wedged bus: the reader says the same
+            return f"bluez_unreachable: system bus: {type(exc).__name__}: {exc}"
+        finally:
+            bus.disconnect()
