@@ -81,7 +81,7 @@ def combine(findings: Sequence[Finding], ok_detail: str, **facts: Fact) -> Findi
     return Finding(
         worst([f.verdict for f in bad]),
         "; ".join(f.detail for f in bad),
-        " ".join(f.fix for f in bad if f.fix),
+        "; ".join(f.fix for f in bad if f.fix),
         facts,
     )
 

@@ -6,6 +6,7 @@ check writes a scratch database of its own next to it and removes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
@@ -78,7 +79,9 @@ class StateDirCheck:
             "free_bytes": free,
             "read_only": bool(fs.f_flag & os.ST_RDONLY),
         }
-        found = [self._writable(fs), self._free(free), self._mode(mode), self._owned(st.st_uid, owner)]
+        read_only = self._writable(fs)
+        space = self._free(free) if read_only.verdict == "ok" else ok("space")  # nothing can be freed there
+        found = [read_only, space, self._mode(mode), self._owned(st.st_uid, owner)]
         return combine(found, f"owner {owner}, mode {mode:04o}, {free / MIB:.0f} MiB free", **facts)
 
     def _writable(self, fs: os.statvfs_result) -> Finding:
@@ -143,20 +146,20 @@ class WalCheck:
                 f"this filesystem cannot do WAL ({exc})",
                 "put the state directory on a local filesystem (ext4 on the SD card), not a network or FUSE mount",
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             return fail(f"cannot write a database here: {exc}", _write_fix(exc, self.directory))
         finally:
             for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # never created, or a read-only filesystem
+                    Path(f"{scratch}{suffix}").unlink()
         return ok("a scratch database in WAL mode was written and removed")
 
 
-def _write_fix(exc: sqlite3.Error, directory: Path) -> str:
-    text = str(exc).lower()
-    if "full" in text:
+def _write_fix(exc: sqlite3.Error | OSError, directory: Path) -> str:
+    if os.statvfs(directory).f_flag & os.ST_RDONLY:  # SQLite only says "unable to open database file"
+        return f"the filesystem of {directory} is mounted read-only: see the state_dir check"
+    if "full" in str(exc).lower():
         return f"free space on the filesystem of {directory} (`df -h {directory}`)"
-    if "readonly" in text or "read-only" in text:
-        return f"the filesystem of {directory} is read-only: see `dmesg`, fsck or replace the card"
     return f"the user running the agent must be able to write {directory}: chown {const.SERVICE_USER} {directory}"
 
 

@@ -34,14 +34,14 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL)
 
 
-def _ca(d: Path, name: str) -> None:
+def _ca(d: Path, name: str, days: int) -> None:
     _openssl(
         "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem",
-        "-days", "3", "-subj", f"/CN=edge-agent test {name}", cwd=d,
+        "-days", str(days + 1), "-subj", f"/CN=edge-agent test {name}", cwd=d,
     )  # fmt: skip
 
 
-def _leaf(d: Path, name: str, ca: str, ext: str, cn: str) -> None:
+def _leaf(d: Path, name: str, ca: str, ext: str, cn: str, days: int) -> None:
     _openssl(
         "req",
         "-newkey",
@@ -58,7 +58,7 @@ def _leaf(d: Path, name: str, ca: str, ext: str, cn: str) -> None:
     (d / f"{name}.ext").write_text(ext + "\n")
     _openssl(
         "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
-        "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=d,
+        "-out", f"{name}.pem", "-days", str(days), "-extfile", f"{name}.ext", cwd=d,
     )  # fmt: skip
     (d / f"{name}.key").chmod(0o600)
 
@@ -115,16 +115,17 @@ class Pki:
         return {"ca_file": str(self.pem(ca)), "cert_file": str(self.pem(client)), "key_file": str(self.key(client))}
 
 
-def make_pki(root: Path, device: str = "kiosk-01") -> Pki:
+def make_pki(root: Path, device: str = "kiosk-01", days: int = 2) -> Pki:
     """ca (the store CA) with server (127.0.0.1) and client; other-ca with foreign (a client) and
-    server-other (a broker); expired (a store-CA client certificate whose window closed in 2020)."""
+    server-other (a broker); expired (a store-CA client certificate whose window closed in 2020).
+    Leaf certificates are valid for ``days`` (the doctor warns within 30 days of expiry)."""
     root.mkdir(parents=True)
-    _ca(root, "ca")
-    _ca(root, "other-ca")
+    _ca(root, "ca", days)
+    _ca(root, "other-ca", days)
     server_ext = "subjectAltName=IP:127.0.0.1,DNS:localhost"
-    _leaf(root, "server", "ca", server_ext, "broker")
-    _leaf(root, "server-other", "other-ca", server_ext, "broker")
-    _leaf(root, "client", "ca", "extendedKeyUsage=clientAuth", device)
-    _leaf(root, "foreign", "other-ca", "extendedKeyUsage=clientAuth", device)
+    _leaf(root, "server", "ca", server_ext, "broker", days)
+    _leaf(root, "server-other", "other-ca", server_ext, "broker", days)
+    _leaf(root, "client", "ca", "extendedKeyUsage=clientAuth", device, days)
+    _leaf(root, "foreign", "other-ca", "extendedKeyUsage=clientAuth", device, days)
     _expired_leaf(root, "expired", "ca", device)
     return Pki(root)
