@@ -36,6 +36,7 @@ __all__ = [
     "ok",
     "plan_checks",
     "render_text",
+    "report_of",
     "run_checks",
     "run_doctor",
     "warn",
