@@ -45,6 +45,12 @@ def _fix_for(reason: str) -> str:
             "make mqtt.tls.ca_file the store CA that signed the broker's certificate "
             "(`openssl s_client -connect HOST:PORT -CAfile CA`)"
         )
+    if reason.startswith("client certificate unknown"):
+        return (
+            "issue this device's certificate from the store CA the broker trusts (scripts/store-pki.sh DIR device ID)"
+        )
+    if "requires a client certificate" in reason:
+        return "give the device its certificate and key: mqtt.tls.cert_file and mqtt.tls.key_file"
     if reason.startswith("no TLS on"):
         return "this port is a plaintext listener: use the broker's TLS port in mqtt.endpoints"
     return "compare the broker's listener (cafile, certfile, require_certificate) with [mqtt.tls]"
@@ -117,6 +123,8 @@ class BrokerCheck:
                 with context.wrap_socket(raw, server_hostname=host) as conn:
                     peer = conn.getpeercert()
                     version = conn.version()
+                    if version == "TLSv1.3":
+                        self._await_alert(conn)
             except (ssl.SSLError, OSError) as exc:
                 return self._failed(exc)
         if not peer:
@@ -125,6 +133,16 @@ class BrokerCheck:
         chain = f"{version}, broker certificate {_name(peer.get('subject'))!r} issued by {_name(peer.get('issuer'))!r}"
         found = _expiry(f"{chain}, verified against {self.tls.ca_file};", not_after, "renew the broker's certificate")
         return found
+
+    @staticmethod
+    def _await_alert(conn: ssl.SSLSocket) -> None:
+        """Raise the broker's verdict on this device's certificate (an alert, or a close), if it sends one."""
+        conn.settimeout(const.TLS_ALERT_WAIT_S)
+        try:
+            if conn.recv(1) == b"":
+                raise ConnectionResetError("EOF occurred: the broker closed the connection after the handshake")
+        except TimeoutError:
+            return  # silence: the broker accepted the certificate and waits for CONNECT
 
     @staticmethod
     def _context(tls: TlsSection) -> ssl.SSLContext:

@@ -23,6 +23,11 @@ BROKER_CONNECT_TIMEOUT_S: Final = 5.0
 """TCP connect plus TLS handshake to a broker on the store network: milliseconds when it is there. The
 configured mqtt.connect_timeout_s is used when shorter."""
 
+TLS_ALERT_WAIT_S: Final = 1.0
+"""TLS 1.3 servers judge the client certificate after the handshake has completed on the client's side, and send
+their alert at once (milliseconds on a store network). Silence for this long means the broker accepted it and
+waits for CONNECT."""
+
 DBUS_TIMEOUT_S: Final = 5.0
 """Connecting to the system bus and one GetAll on the adapter: milliseconds unless bluetoothd is wedged."""
 

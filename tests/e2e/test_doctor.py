@@ -77,7 +77,9 @@ def tmpfs(tmp_path: Path) -> Iterator[Any]:
 
     yield mount
     for point in reversed(mounted):
-        subprocess.run(["umount", str(point)], check=False)
+        # A file a failed test left open keeps the mount busy: detach it lazily rather than leave it behind.
+        if subprocess.run(["umount", str(point)], check=False, capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(point)], check=True)
 
 
 # --- storage ---------------------------------------------------------------------------------------------------
@@ -218,6 +220,18 @@ def test_an_expired_client_certificate_fails(tmp_path: Path, short_pki: Pki) -> 
     assert result.verdict == "fail"
     assert "expired on 2020-02-01" in result.detail
     assert "re-issue" in result.fix
+    # The broker refuses it too: TLS 1.3 sends that alert after the handshake, and the check waits for it.
+    assert checks["broker"].verdict == "fail"
+    assert checks["broker"].detail.startswith("client certificate expired")
+
+
+def test_a_client_certificate_the_broker_does_not_trust_fails_the_broker_check(tmp_path: Path, long_pki: Pki) -> None:
+    checks = _tls_run(tmp_path, long_pki, client="foreign")
+    assert checks["client_certificate"].verdict == "ok"  # valid for 400 days: only the broker can tell
+    result = checks["broker"]
+    assert result.verdict == "fail"
+    assert result.detail.startswith("client certificate unknown to the broker")
+    assert "store CA" in result.fix
 
 
 def test_a_broker_certificate_from_another_ca_fails_the_chain(tmp_path: Path, long_pki: Pki) -> None:
