@@ -1,0 +1,8 @@
+"""Running a fleet from a desk (issue 15): what a device says about its health, on MQTT and as Prometheus metrics.
+
+- ``system``: figures the operating system knows (process memory and CPU, disk, the clock, a certificate's expiry);
+- ``rates``: reader activity and its per-minute rates;
+- ``figures``: one snapshot of every figure, the single source both outputs read;
+- ``health``: the health message on ``dv/{device}/health``; ``metrics``: the Prometheus collector, its loopback
+  listener and the node_exporter textfile.
+"""
