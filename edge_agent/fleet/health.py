@@ -50,16 +50,22 @@ class FleetLoop:
     on_interval: list[Callable[[], object]] = field(default_factory=list)
 
     async def run(self) -> None:
+        """Reports once at start (the textfile exists as soon as the agent runs; a health message sent before the
+        first connect is simply not sent), then every interval; samples in between."""
         self.figures.sample()
+        self._report()
         clock = self.figures.clock
         due = clock() + self.interval_s
         while True:
             await asyncio.sleep(max(0.0, min(RATE_SAMPLE_S, due - clock())))
             self.figures.sample()
             if clock() >= due:
-                due += self.interval_s * max(1, int((clock() - due) // self.interval_s) + 1)
-                for report in self.on_interval:
-                    try:
-                        report()
-                    except Exception:  # one failing output (a full disk for the textfile) must not stop the rest
-                        log.exception("fleet: reporting failed")
+                due += self.interval_s * (int((clock() - due) // self.interval_s) + 1)
+                self._report()
+
+    def _report(self) -> None:
+        for report in self.on_interval:
+            try:
+                report()
+            except Exception:  # one failing output (a full disk for the textfile) must not stop the others
+                log.exception("fleet: reporting failed")
