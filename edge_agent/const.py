@@ -169,3 +169,9 @@ enough for store IT to reissue before a device is locked out of an mTLS broker."
 
 METRICS_BIND_RETRY_S = 5.0
 """A metrics port that cannot be bound is retried this often; the agent goes on without metrics meanwhile."""
+
+METRICS_REQUEST_MAX_BYTES = 8192
+"""A scrape's request head is a few hundred bytes; more is not a scraper, and is not read."""
+
+METRICS_REQUEST_TIMEOUT_S = 5.0
+"""A connection that sends no complete request head within this is closed (a scraper sends it at once)."""

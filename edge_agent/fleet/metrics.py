@@ -14,13 +14,12 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from edge_agent.config import MetricsSection
-from edge_agent.const import METRICS_BIND_RETRY_S
+from edge_agent.const import METRICS_BIND_RETRY_S, METRICS_REQUEST_MAX_BYTES, METRICS_REQUEST_TIMEOUT_S
 from edge_agent.fleet.figures import Figures, FigureSource
 from edge_agent.fleet.rates import kind_of
 
@@ -116,10 +115,15 @@ def write_textfile(registry: CollectorRegistry, path: Path) -> None:
 
 
 class MetricsServer:
-    """``GET /metrics`` on the agent's own aiohttp loop, not prometheus_client's ``start_http_server``: that serves
-    from a thread of its own, and a scrape there would read the store's SQLite connection off the loop that owns it
-    (sqlite3 refuses a connection from another thread, and the loop is the database's only user by design). Here a
-    scrape is one more coroutine between two reader events, and no second HTTP stack or thread is started."""
+    """``GET /metrics`` on the agent's own asyncio loop, answered by a few lines over ``asyncio.start_server``.
+
+    Not prometheus_client's ``start_http_server``: it serves from a thread of its own, and a scrape there would read
+    the store's SQLite connection off the loop that owns it (sqlite3 refuses a connection from another thread, and
+    the loop is the database's only user by design). Here a scrape is one more coroutine between reader events.
+    Not aiohttp either, though the screen uses it: importing ``aiohttp.web`` costs a device without a screen 7 MB of
+    RSS (bench/bench_fleet.py), past the 5 MB the whole feature may cost, for one read-only path on loopback. One
+    request per connection (``Connection: close``, as Prometheus is happy with), its head bounded in size and time.
+    """
 
     def __init__(self, settings: MetricsSection, registry: CollectorRegistry) -> None:
         self.settings = settings
@@ -127,32 +131,48 @@ class MetricsServer:
         self.port: int | None = None
         self.scrapes = 0
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        return app
-
-    async def _metrics(self, _request: web.Request) -> web.Response:
-        self.scrapes += 1
-        body = generate_latest(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
     async def run(self) -> None:
         """Serve until cancelled; a port that cannot be bound is retried (the agent goes on without metrics)."""
-        runner = web.AppRunner(self.app(), access_log=None)
-        await runner.setup()
+        while True:
+            try:
+                server = await asyncio.start_server(
+                    self._serve, self.settings.host, self.settings.port, limit=METRICS_REQUEST_MAX_BYTES
+                )
+                break
+            except OSError as exc:
+                log.error("metrics: cannot listen on %s (%s); retrying", self.settings.listen, exc.strerror or exc)
+                await asyncio.sleep(METRICS_BIND_RETRY_S)
+        self.port = self.settings.port
+        log.info("metrics: serving http://%s/metrics", self.settings.listen)
         try:
-            while True:
-                site = web.TCPSite(runner, self.settings.host, self.settings.port)
-                try:
-                    await site.start()
-                    break
-                except OSError as exc:
-                    log.error("metrics: cannot listen on %s (%s); retrying", self.settings.listen, exc.strerror or exc)
-                    await asyncio.sleep(METRICS_BIND_RETRY_S)
-            self.port = self.settings.port
-            log.info("metrics: serving http://%s/metrics", self.settings.listen)
             await asyncio.Event().wait()
         finally:
+            server.close()
             with contextlib.suppress(Exception):
-                await runner.cleanup()
+                await server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), METRICS_REQUEST_TIMEOUT_S)
+            writer.write(self._answer(head.split(b"\r\n", 1)[0].split()))
+            await writer.drain()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # a client that went away or sent no request in time: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _answer(self, request_line: list[bytes]) -> bytes:
+        if len(request_line) != 3 or request_line[0] not in (b"GET", b"HEAD"):
+            return _response(b"405 Method Not Allowed", b"only GET /metrics\n", b"text/plain; charset=utf-8")
+        if request_line[1].split(b"?", 1)[0] != b"/metrics":
+            return _response(b"404 Not Found", b"only GET /metrics\n", b"text/plain; charset=utf-8")
+        self.scrapes += 1
+        body = generate_latest(self.registry)
+        return _response(b"200 OK", b"" if request_line[0] == b"HEAD" else body, CONTENT_TYPE_LATEST.encode())
+
+
+def _response(status: bytes, body: bytes, content_type: bytes) -> bytes:
+    head = b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+    return head % (status, content_type, len(body)) + body
