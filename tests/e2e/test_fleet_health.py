@@ -5,6 +5,7 @@ from the textfile) carrying the same figures with no id in any label."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -160,6 +161,12 @@ def test_without_the_platform_health_and_metrics_count_the_unconfirmed_ops_and_n
         assert _value(scraped, "edge_agent_database_bytes") > 0
         assert _value(scraped, "edge_agent_process_resident_memory_bytes") > 0
         assert all(name.startswith("edge_agent_") for name in scraped)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=10)
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 404
+        else:
+            raise AssertionError("only /metrics is served")
 
         labels = [(k, v) for series in scraped.values() for labelset, _ in series for k, v in labelset.items()]
         assert not {k for k, _ in labels} & FORBIDDEN_LABELS
