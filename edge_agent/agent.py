@@ -26,6 +26,7 @@ from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import BasketCommand
 from edge_agent.domain.ops import OpKind
 from edge_agent.domain.workflows.common import WorkflowEvent
+from edge_agent.fleet.rates import ReaderActivity
 from edge_agent.identity.tokens import TokenVerifier
 from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
@@ -69,6 +70,14 @@ class Agent:
     """More tasks on the loop (the local screen server); each must not raise."""
     screen: Any = None
     """The local screen server (edge_agent/screen/server.py) when [screen] is configured."""
+    health: Any = None
+    """The health message's publisher (edge_agent/fleet/health.py) unless [health] enabled = false."""
+    metrics: Any = None
+    """The metrics listener (edge_agent/fleet/metrics.py) when [metrics] listen is set."""
+    activity: ReaderActivity = field(default_factory=ReaderActivity)
+    """Reads per reader, for the health message's rates and the metrics (edge_agent/fleet/)."""
+    on_link_up: list[Callable[[], object]] = field(default_factory=list)
+    """Called after each (re)connect once subscriptions and retained state are out (the health message)."""
     _queue: asyncio.Queue[AgentEvent] = field(default_factory=asyncio.Queue, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
@@ -178,6 +187,8 @@ class Agent:
             pending.clear()
 
         for event in group:
+            if isinstance(event, ProductScanned | IdentityPresented):
+                self.activity.seen(event.reader)
             if isinstance(event, ProductScanned):
                 if not self.role.scanned(event.key, flush):
                     pending.append(self.basket.scanned(event.key))
@@ -232,6 +243,7 @@ class Agent:
     # --- LinkListener ---------------------------------------------------------------------------------------
     def link_up(self, receive_maximum: int, session_present: bool) -> None:
         self._subscribed_carts.clear()
+        self.out.connection_started()
         t = self.topics
         self.link.subscribe(
             [t.acks, t.ui, t.erasure, t.catalog, *self.role.subscriptions(), *self.basket.subscriptions()]
@@ -243,7 +255,10 @@ class Agent:
         self.basket.publish()
         self.pump.link_up(receive_maximum)
         self.events.flush()
+        self.out.republish_retained()  # the role's views, and any view or clear made while offline
         self.status.write("online")
+        for hook in self.on_link_up:
+            hook()
 
     def link_down(self, reason: str) -> None:
         log.warning("mqtt link down: %s", reason)

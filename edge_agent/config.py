@@ -5,12 +5,22 @@ A broken config names the file, the key and what is allowed, and the agent does 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from edge_agent import const
@@ -194,7 +204,74 @@ class ScreenSection(_Section):
         return int(self.listen.rsplit(":", 1)[1])
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
+"""Where the metrics listener may bind: Prometheus text is unauthenticated, so only the device itself (or an
+exporter proxy on it) may scrape it (fleet note §0.4)."""
+
+
+class HealthSection(_Section):
+    """The health message on ``dv/{device}/health`` (edge_agent/fleet/health.py)."""
+
+    enabled: bool = True
+    interval_s: float = Field(
+        default=const.DEFAULT_HEALTH_INTERVAL_S,
+        ge=const.HEALTH_INTERVAL_MIN_S,
+        le=const.HEALTH_INTERVAL_MAX_S,
+        description="seconds between health messages; one is also sent at once after every (re)connect",
+    )
+
+
+class MetricsSection(_Section):
+    """Prometheus metrics (edge_agent/fleet/metrics.py): off unless ``listen`` or ``textfile`` is set."""
+
+    listen: Annotated[str, StringConstraints(pattern=r"^(\[::1\]|[A-Za-z0-9.:]{1,253}):[0-9]{1,5}$")] | None = Field(
+        default=None, description='loopback host:port for GET /metrics, such as "127.0.0.1:9108"'
+    )
+    textfile: Path | None = Field(
+        default=None, description="a node_exporter textfile (*.prom), rewritten atomically every health interval"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _loopback(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"{host!r} is not a loopback address; allowed: 127.0.0.1, ::1 or localhost, then :port "
+                "(the metrics are unauthenticated: scrape them on the device)"
+            )
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"port {port} out of range; allowed: host:port with port 1..65535")
+        return value
+
+    @field_validator("textfile")
+    @classmethod
+    def _prom_file(cls, value: Path | None) -> Path | None:
+        if value is not None and (not value.is_absolute() or value.suffix != ".prom"):
+            raise ValueError(
+                "node_exporter's textfile collector reads only *.prom files in its directory; allowed: an "
+                "absolute path ending in .prom, such as /var/lib/node_exporter/textfile/edge_agent.prom"
+            )
+        return value
+
+    @property
+    def host(self) -> str:
+        assert self.listen is not None
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        assert self.listen is not None
+        return int(self.listen.rpartition(":")[2])
+
+
 class AgentConfig(_Section):
+    config_version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:+-]{1,64}$")] | None = Field(
+        default=None,
+        description="shown on the health message; when unset, the first 12 hex digits of the file's sha256",
+    )
     device: DeviceSection
     storage: StorageSection = StorageSection()
     mqtt: MqttSection
@@ -207,6 +284,19 @@ class AgentConfig(_Section):
     picking: PickingSection = PickingSection()
     screen: ScreenSection | None = None
     claim: ClaimSection | None = None
+    health: HealthSection = HealthSection()
+    metrics: MetricsSection = MetricsSection()
+    _file_digest: str | None = PrivateAttr(default=None)
+
+    @property
+    def version(self) -> str:
+        """What the health message calls this config: its own ``config_version``, else a digest of the file it was
+        read from (of its JSON form when it was built in code, as in the tests)."""
+        if self.config_version is not None:
+            return self.config_version
+        if self._file_digest is not None:
+            return self._file_digest
+        return _digest(self.model_dump_json().encode())
 
     def database_path(self) -> Path:
         if self.storage.path.is_absolute():
@@ -254,10 +344,15 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     return problems
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[: const.CONFIG_DIGEST_HEX]
+
+
 def load_config(path: Path | str) -> AgentConfig:
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        raw = tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, ["file not found"]) from None
     except tomllib.TOMLDecodeError as exc:
@@ -265,6 +360,8 @@ def load_config(path: Path | str) -> AgentConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, [f"cannot be read: {exc}"]) from None
     try:
-        return AgentConfig.model_validate(raw)
+        config = AgentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, describe_validation_error(exc)) from None
+    config._file_digest = _digest(data)
+    return config

@@ -138,3 +138,40 @@ EVENTS_IN_FLIGHT = 20
 """Workflow event PUBLISHes awaiting PUBACK at once; a small share of the broker's Receive Maximum."""
 WORKFLOW_TICK_S = 1.0
 """How often workflow timers (assist SLAs, pick timers) are evaluated: their durations are tens of seconds."""
+
+# --- fleet: health message and metrics (issue 15) ---------------------------------------------------------
+DEFAULT_HEALTH_INTERVAL_S = 60.0
+"""*default* One health message a minute: store IT sees a stuck outbox or a dead reader within a minute, at ~1 KB
+a minute per device (Zigbee2MQTT's bridge/health defaults to 10 min; a basket outage costs more than a light's)."""
+
+HEALTH_INTERVAL_MIN_S = 5.0
+HEALTH_INTERVAL_MAX_S = 3600.0
+"""Bounds on [health] interval_s: below 5 s the message is noise on a shared store broker; above an hour a dead
+device looks alive on the dashboard for too long (the status's last will covers a dead process, not a stuck one)."""
+
+RATE_SAMPLE_S = 10.0
+"""Reader totals and CPU time are sampled this often; rates are taken over the samples of the last minute."""
+
+RATE_WINDOW_S = 60.0
+"""Reader rates are per minute over the last minute: the figure store IT reads ("scans per minute")."""
+
+CONFIG_DIGEST_HEX = 12
+"""A config without ``config_version`` is named by the first 12 hex digits of its file's sha256: 48 bits tell a
+fleet's configs apart (git shows commits by as few), short enough for a dashboard column."""
+
+NTP_MAX_ERROR_US = 16_000_000
+"""adjtimex's maxerror at or above 16 s means the kernel clock is not synchronised: systemd's ntp_synced() (behind
+`timedatectl show -p NTPSynchronized`) uses the same bound, so both tools agree."""
+
+CERT_EXPIRY_WARN_DAYS = 30.0
+"""A client certificate this close to its notAfter is logged as a warning at each health message: a month is
+enough for store IT to reissue before a device is locked out of an mTLS broker."""
+
+METRICS_BIND_RETRY_S = 5.0
+"""A metrics port that cannot be bound is retried this often; the agent goes on without metrics meanwhile."""
+
+METRICS_REQUEST_MAX_BYTES = 8192
+"""A scrape's request head is a few hundred bytes; more is not a scraper, and is not read."""
+
+METRICS_REQUEST_TIMEOUT_S = 5.0
+"""A connection that sends no complete request head within this is closed (a scraper sends it at once)."""

@@ -14,6 +14,7 @@ from typing import Any
 from edge_agent.agent import Agent, AgentEvent, AsyncReaderRunner, ReaderRunner
 from edge_agent.config import AgentConfig
 from edge_agent.contract.topics import Topics
+from edge_agent.fleet.rates import ReaderActivity
 from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
 from edge_agent.presence import PresenceAggregator
 from edge_agent.readers.events import ReaderEvent
@@ -22,7 +23,7 @@ from edge_agent.store.device import DeviceStore
 from edge_agent.sync.link import LinkSettings, TlsSettings
 from edge_agent.sync.presence import PresencePublisher
 
-__all__ = ["KeyFileError", "build_agent", "default_async_readers", "default_readers", "load_screen_key"]
+__all__ = ["KeyFileError", "add_fleet", "build_agent", "default_async_readers", "default_readers", "load_screen_key"]
 
 
 class KeyFileError(ValueError):
@@ -93,21 +94,54 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
     screen_key = load_screen_key(config.screen_key_path())
     topics = Topics(config.device.tenant, config.device.store, config.device.id)
     ble = config.readers.ble if readers is None else None
+    activity = ReaderActivity()
     agent = Agent(
         config,
         store,
         topics,
         link_settings(config, password),
         readers if readers is not None else default_readers(config),
-        default_async_readers(config) if readers is None else {},
+        default_async_readers(config, activity) if readers is None else {},
         verifier,
         screen_key=screen_key,
+        activity=activity,
     )
     if ble is not None and ble.enabled:
         agent.presence = PresencePublisher(agent.out, topics.presence, PresenceAggregator(ble.analytics))
     if config.screen is not None:
         add_screen(agent, config)
+    add_fleet(agent, config)
     return agent
+
+
+def add_fleet(agent: Agent, config: AgentConfig) -> None:
+    """Health on MQTT and Prometheus metrics (edge_agent/fleet/), both reading one FigureSource."""
+    health, metrics = config.health, config.metrics
+    if not health.enabled and metrics.listen is None and metrics.textfile is None:
+        return
+    from edge_agent.fleet.figures import FigureSource
+    from edge_agent.fleet.health import FleetLoop, HealthPublisher
+
+    figures = FigureSource(
+        config, agent.store, agent.status, agent.link.counters, lambda: agent.link.connected, agent.activity
+    )
+    loop = FleetLoop(figures, health.interval_s)
+    if health.enabled:
+        publisher = HealthPublisher(figures, agent.out, agent.topics.health)
+        agent.on_link_up.append(publisher.publish)
+        loop.on_interval.append(publisher.publish)
+        agent.health = publisher
+    if metrics.listen is not None or metrics.textfile is not None:
+        from edge_agent.fleet.metrics import MetricsServer, registry_for, write_textfile
+
+        registry = registry_for(figures)
+        textfile = metrics.textfile
+        if textfile is not None:
+            loop.on_interval.append(lambda: write_textfile(registry, textfile))
+        if metrics.listen is not None:
+            agent.metrics = MetricsServer(metrics, registry)
+            agent.services.append(agent.metrics.run)
+    agent.services.append(loop.run)
 
 
 def add_screen(agent: Agent, config: AgentConfig) -> None:
@@ -153,14 +187,17 @@ def load_screen_key(path: Path) -> bytes:
     return key
 
 
-def default_async_readers(config: AgentConfig) -> dict[str, AsyncReaderRunner]:
+def default_async_readers(config: AgentConfig, activity: ReaderActivity | None = None) -> dict[str, AsyncReaderRunner]:
     ble = config.readers.ble
     if ble is None or not ble.enabled:
         return {}
     from edge_agent.readers.ble.reader import BleReader
 
     def run_ble(emit: Callable[[AgentEvent], None], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
-        return BleReader(ble, emit).run(stop)
+        reader = BleReader(ble, emit)
+        if activity is not None:  # the reader counts its own adverts: the loop sees only zone changes
+            activity.watch("ble", lambda: reader.counts["adverts"])
+        return reader.run(stop)
 
     return {"ble": run_ble}
 

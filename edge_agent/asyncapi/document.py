@@ -30,6 +30,7 @@ _CHANNELS = {
     "cartState": ("rt/v1/{tenant}/st/{store}/carts/{cartId}/state", "cartSnapshot", "receive", True),
     "deviceSync": ("rt/v1/{tenant}/st/{store}/dv/{device}/sync", "syncRequest", "send", False),
     "deviceStatus": ("rt/v1/{tenant}/st/{store}/dv/{device}/status", "deviceStatus", "send", True),
+    "deviceHealth": ("rt/v1/{tenant}/st/{store}/dv/{device}/health", "deviceHealth", "send", False),
     "deviceSession": ("rt/v1/{tenant}/st/{store}/dv/{device}/session", "sessionState", "send", True),
     "deviceUi": (
         "rt/v1/{tenant}/st/{store}/dv/{device}/ui",
@@ -165,7 +166,7 @@ SECURITY_RULES = """\
 ## Who may write what (issue 10)
 **The broker's fence.** Every client authenticates with a certificate from the store CA (mTLS); its CN is its
 MQTT username. A device (CN = device id) writes only its own up-topics under `dv/{device}/` (ops, sync, status,
-session, display, picking, events, presence, erased, ui, claim) and `assist/requests/{device}/+`. Only the
+health, session, display, picking, events, presence, erased, ui, claim) and `assist/requests/{device}/+`. Only the
 platform (CN `platform`, reserved) writes acks, cart snapshots, the catalog, erasure requests, pick orders, claims and
 decisions, assist replies (`dv/{mirror}/assist`: an associate's reply reaches a mirror through the platform), and
 basket claims (`dv/{kiosk}/claimed`: a shopper took the guest basket to their phone).

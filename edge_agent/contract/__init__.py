@@ -5,5 +5,5 @@ only the domain, so the contract can be read without the runtime. docs/asyncapi.
 
 - ``base``: the strict base model and the CloudEvents envelope; ``codec``: bytes in, models out, or Rejected;
 - ``topics``: the topic layout; ``const``: limits of the wire;
-- ``cart``, ``device``, ``workflow``, ``catalog``, ``picking``, ``presence``: the messages, by concern.
+- ``cart``, ``device``, ``workflow``, ``catalog``, ``picking``, ``presence``, ``health``: the messages, by concern.
 """

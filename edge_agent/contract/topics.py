@@ -34,6 +34,11 @@ class Topics:
         return f"{self.prefix}/dv/{self.device}/status"
 
     @property
+    def health(self) -> str:
+        """Up, not retained: the device's health every ``[health] interval_s`` and after each connect."""
+        return f"{self.prefix}/dv/{self.device}/health"
+
+    @property
     def sync(self) -> str:
         return f"{self.prefix}/dv/{self.device}/sync"
 

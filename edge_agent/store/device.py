@@ -198,6 +198,10 @@ class DeviceStore:
             self.conn.execute("SELECT id, body FROM event_outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
         )
 
+    def event_backlog(self) -> int:
+        """Workflow events waiting for the uplink (the health message's figure)."""
+        return int(self.conn.execute("SELECT count(*) FROM event_outbox").fetchone()[0])
+
     def drop_events(self, ids: Sequence[int]) -> None:
         with bookkeeping_transaction(self.conn):
             self.conn.executemany("DELETE FROM event_outbox WHERE id = ?", [(i,) for i in ids])

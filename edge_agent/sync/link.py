@@ -240,6 +240,8 @@ class MqttLink:
         """On the loop: the connection is gone; tell the listener once, wake the supervisor."""
         if self._connected:
             self._connected = False
+            self.counters.disconnects += 1  # counted here: _teardown then finds the link already down
+            self.counters.state_since = time.time()
             self.counters.last_error = reason
             self.listener.link_down(reason)
         if self._up is not None and not self._up.done():

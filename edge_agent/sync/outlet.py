@@ -1,6 +1,11 @@
 """The one way out to MQTT: every message the agent publishes is a CloudEvent built here, and every PUBLISH
 mirrors its ``type`` and ``id`` as the MQTT 5 user properties ``ce_type`` and ``ce_id`` (3.1.1 carries the same
-payload without them). The outbox pump hands over its pre-encoded op batches through :meth:`publish_encoded`."""
+payload without them). The outbox pump hands over its pre-encoded op batches through :meth:`publish_encoded`.
+
+The outlet also remembers the latest retained message of every topic (a view, the status, a clear not yet sent):
+after a reconnect :meth:`republish_retained` sends again each one not already refreshed on the new connection. A
+broker that restarted without persistence has forgotten them (Zigbee2MQTT users saw stale state for exactly this
+reason, fleet note §0.2), and a view that changed while the uplink was down was never sent at all."""
 
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ class Outlet:
     source: str
     device: str
     taps: list[Tap] = field(default_factory=list)
+    _retained: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)
+    """topic -> (payload, ce_type, ce_id) of the latest retained message; an empty payload is a pending clear."""
+    _fresh: set[str] = field(default_factory=set)
+    """Retained topics already published on the current connection."""
 
     def publish(
         self,
@@ -52,14 +61,42 @@ class Outlet:
     ) -> int | None:
         if retain:
             self._tap(topic, payload)
-        return self.link.publish(
-            topic, payload, retain=retain, user_properties=(("ce_type", ce_type), ("ce_id", ce_id))
-        )
+            self._retained[topic] = (payload, ce_type, ce_id)
+        mid = self.link.publish(topic, payload, retain=retain, user_properties=(("ce_type", ce_type), ("ce_id", ce_id)))
+        if retain and mid is not None:
+            self._fresh.add(topic)
+        return mid
 
     def clear(self, topic: str) -> int | None:
-        """Clear a retained message (an empty retained payload: no CloudEvent, nothing to mirror)."""
+        """Clear a retained message (an empty retained payload: no CloudEvent, nothing to mirror). A clear the
+        broker has been handed is forgotten; one made while offline waits for :meth:`republish_retained`."""
         self._tap(topic, b"")
-        return self.link.publish(topic, b"", retain=True)
+        mid = self.link.publish(topic, b"", retain=True)
+        if mid is None:
+            self._retained[topic] = (b"", "", "")
+        else:
+            self._retained.pop(topic, None)
+        return mid
+
+    def connection_started(self) -> None:
+        """A new connection: nothing retained has been published on it yet."""
+        self._fresh.clear()
+
+    def republish_retained(self) -> int:
+        """Send again every remembered retained message not yet refreshed on this connection; how many were sent."""
+        sent = 0
+        for topic, (payload, ce_type, ce_id) in list(self._retained.items()):
+            if topic in self._fresh:
+                continue
+            if not payload:
+                mid = self.clear(topic)
+            else:
+                props = (("ce_type", ce_type), ("ce_id", ce_id))
+                mid = self.link.publish(topic, payload, retain=True, user_properties=props)
+                if mid is not None:
+                    self._fresh.add(topic)
+            sent += mid is not None
+        return sent
 
     def _tap(self, topic: str, payload: bytes) -> None:
         for tap in self.taps:
