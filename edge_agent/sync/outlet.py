@@ -35,10 +35,12 @@ class Outlet:
         event_id: str | None = None,
         retain: bool = False,
         subject: str | None = None,
+        correlation: bytes | None = None,
     ) -> int | None:
-        """QoS 1; the mid, or None while offline (the caller keeps what it must resend)."""
+        """QoS 1; the mid, or None while offline (the caller keeps what it must resend). ``correlation``: the MQTT 5
+        correlation data of the request this answers."""
         event = self.event(envelope, data, event_id, subject)
-        return self.publish_encoded(topic, encode(event), event.type, event.id, retain=retain)
+        return self.publish_encoded(topic, encode(event), event.type, event.id, retain=retain, correlation=correlation)
 
     def event(
         self, envelope: type[CloudEvent[Any]], data: BaseModel, event_id: str | None = None, subject: str | None = None
@@ -48,12 +50,23 @@ class Outlet:
         return envelope(**fields, time=utcnow(), subject=subject, data=data)
 
     def publish_encoded(
-        self, topic: str, payload: bytes, ce_type: str, ce_id: str, *, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        ce_type: str,
+        ce_id: str,
+        *,
+        retain: bool = False,
+        correlation: bytes | None = None,
     ) -> int | None:
         if retain:
             self._tap(topic, payload)
         return self.link.publish(
-            topic, payload, retain=retain, user_properties=(("ce_type", ce_type), ("ce_id", ce_id))
+            topic,
+            payload,
+            retain=retain,
+            user_properties=(("ce_type", ce_type), ("ce_id", ce_id)),
+            correlation=correlation,
         )
 
     def clear(self, topic: str) -> int | None:
