@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from edge_agent import __version__
 from edge_agent.asyncapi.claim_messages import claim_messages
+from edge_agent.asyncapi.request_messages import request_messages
 from edge_agent.asyncapi.examples import EXAMPLE_EPOCH as _EPOCH
 from edge_agent.asyncapi.examples import EXAMPLE_OP as _OP
 from edge_agent.asyncapi.examples import EXAMPLE_SOURCE as _SRC
@@ -274,4 +275,5 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
         ),
         **workflow_messages(),
         **claim_messages(),
+        **request_messages(),
     }
