@@ -26,7 +26,9 @@ from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import BasketCommand
 from edge_agent.domain.ops import OpKind
 from edge_agent.domain.workflows.common import WorkflowEvent
+from edge_agent.fleet.device_requests import TemporaryLogLevel, register_device_requests
 from edge_agent.fleet.rates import ReaderActivity
+from edge_agent.fleet.requests import RequestDesk
 from edge_agent.identity.tokens import TokenVerifier
 from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
@@ -84,6 +86,9 @@ class Agent:
     _offline_mid: int | None = field(default=None, init=False)
     _offline_acked: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _saved_carts: set[str] = field(default_factory=set, init=False)
+    _stop: asyncio.Event | None = field(default=None, init=False)
+    restart_requested: bool = field(default=False, init=False)
+    """Set by the platform's ``restart`` request: ``edge-agent run`` then exits for systemd to start it again."""
 
     def __post_init__(self) -> None:
         cfg, m = self.config, self.config.mqtt
@@ -105,6 +110,9 @@ class Agent:
         self.router.on_erasure = self.basket.erase
         self.router.on_catalog += [self.role.catalog_updated, lambda _update: self.basket.show_basket()]
         self.router.add([*self.role.routes(), *self.basket.routes()])
+        self.requests = RequestDesk(self.topics, self.out, cfg.device.id)
+        self.log_level = TemporaryLogLevel()
+        register_device_requests(self.requests, cfg, self.log_level, self.restart)
 
     @property
     def cart_id(self) -> str:
@@ -113,7 +121,7 @@ class Agent:
     # --- lifecycle ----------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
         self._loop = asyncio.get_running_loop()
-        stop = stop or asyncio.Event()
+        stop = self._stop = stop or asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 self._loop.add_signal_handler(sig, stop.set)
@@ -151,8 +159,15 @@ class Agent:
             await asyncio.gather(*tasks, return_exceptions=True)
             self._drain_queue()
             self.status.write("stopped")
+            self.log_level.restore()
             for t in threads:
                 t.join(timeout=const.READER_JOIN_S)
+
+    def restart(self) -> None:
+        """Stop as SIGTERM would, marked for a restart (the platform asked; systemd starts the agent again)."""
+        self.restart_requested = True
+        if self._stop is not None:
+            self._stop.set()
 
     # --- reader events ------------------------------------------------------------------------------------
     def _emit_threadsafe(self, event: ReaderEvent) -> None:
@@ -246,7 +261,7 @@ class Agent:
         self.out.connection_started()
         t = self.topics
         self.link.subscribe(
-            [t.acks, t.ui, t.erasure, t.catalog, *self.role.subscriptions(), *self.basket.subscriptions()]
+            [t.acks, t.ui, t.erasure, t.catalog, t.requests, *self.role.subscriptions(), *self.basket.subscriptions()]
         )
         for cart_id in self.store.cart_ids():
             self._follow_cart(cart_id)
@@ -276,7 +291,10 @@ class Agent:
         elif not self.events.published(mid, ok):
             self.pump.published(mid, ok, reason)
 
-    def message(self, topic: str, payload: bytes) -> None:
+    def message(self, topic: str, payload: bytes, correlation: bytes | None = None) -> None:
+        if self.requests.accepts(topic):
+            self.requests.handle(topic, payload, correlation)
+            return
         try:
             self.router.handle(topic, payload)
         except (ValueError, OverflowError) as exc:  # a figure the models let through but storage cannot hold

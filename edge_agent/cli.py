@@ -18,6 +18,8 @@ from edge_agent.store.db import StorageError
 
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
+EXIT_RESTART = 75
+"""EX_TEMPFAIL: the platform asked for a restart; the unit's Restart=on-failure starts the agent again."""
 
 
 def _load(path: Path) -> AgentConfig:
@@ -47,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"edge-agent: storage: {exc}", file=sys.stderr)
         return EXIT_STORAGE
     asyncio.run(agent.run())
-    return 0
+    return EXIT_RESTART if agent.restart_requested else 0
 
 
 def _db_path(args: argparse.Namespace) -> Path:

@@ -111,6 +111,11 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
     if config.screen is not None:
         add_screen(agent, config)
     add_fleet(agent, config)
+    from edge_agent.fleet.remote_requests import register_remote_requests
+
+    register_remote_requests(
+        agent.requests, config, agent.health, agent.status.reader_health, agent.status.reader_details
+    )
     return agent
 
 

@@ -75,10 +75,17 @@ _CHANNELS = {
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),
     "deviceClaim": ("rt/v1/{tenant}/st/{store}/dv/{device}/claim", "claimView", "send", True),
     "deviceClaimed": ("rt/v1/{tenant}/st/{store}/dv/{device}/claimed", "basketClaimed", "receive", False),
+    "deviceRequest": ("rt/v1/{tenant}/st/{store}/dv/{device}/request/{name}", "deviceRequest", "receive", False),
+    "deviceResponse": ("rt/v1/{tenant}/st/{store}/dv/{device}/response/{name}", "deviceResponse", "send", False),
 }
 
 
-_ID_PARAMS = {"cartId": "Cart id.", "requestId": "Assist request id.", "orderId": "Click-and-collect order id."}
+_ID_PARAMS = {
+    "cartId": "Cart id.",
+    "requestId": "Assist request id.",
+    "orderId": "Click-and-collect order id.",
+    "name": "Request name; may span levels (`config/get`): the device subscribes to `request/#`.",
+}
 
 
 def build_document() -> dict[str, Any]:
@@ -93,7 +100,7 @@ def build_document() -> dict[str, Any]:
         names = (carried,) if isinstance(carried, str) else carried
         params = {
             p: dict(_PARAMS[p] if p in _PARAMS else {"description": _ID_PARAMS[p]})
-            for p in ("tenant", "store", "device", "cartId", "requestId", "orderId")
+            for p in ("tenant", "store", "device", "cartId", "requestId", "orderId", "name")
             if "{" + p + "}" in address
         }
         channels[name] = {
@@ -166,10 +173,11 @@ SECURITY_RULES = """\
 ## Who may write what (issue 10)
 **The broker's fence.** Every client authenticates with a certificate from the store CA (mTLS); its CN is its
 MQTT username. A device (CN = device id) writes only its own up-topics under `dv/{device}/` (ops, sync, status,
-health, session, display, picking, events, presence, erased, ui, claim) and `assist/requests/{device}/+`. Only the
-platform (CN `platform`, reserved) writes acks, cart snapshots, the catalog, erasure requests, pick orders, claims and
-decisions, assist replies (`dv/{mirror}/assist`: an associate's reply reaches a mirror through the platform), and
-basket claims (`dv/{kiosk}/claimed`: a shopper took the guest basket to their phone).
+health, session, display, picking, events, presence, erased, ui, claim, response/#) and
+`assist/requests/{device}/+`. Only the platform (CN `platform`, reserved) writes acks, cart snapshots, the catalog,
+erasure requests, pick orders, claims and decisions, requests to devices (`dv/{device}/request/#`), assist replies
+(`dv/{mirror}/assist`: an associate's reply reaches a mirror through the platform), and basket claims
+(`dv/{kiosk}/claimed`: a shopper took the guest basket to their phone).
 Reference files: deploy/mosquitto/.
 
 **The platform's duty.** The ACL says who published; the platform decides what that device may write, in the

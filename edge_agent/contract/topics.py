@@ -102,6 +102,23 @@ class Topics:
         """Down, from the platform: a shopper claimed the guest basket online (contract/claim.py)."""
         return f"{self.prefix}/dv/{self.device}/claimed"
 
+    @property
+    def requests(self) -> str:
+        """Down: the filter of the platform's requests to this device (``request/<name>``, names with slashes)."""
+        return f"{self.prefix}/dv/{self.device}/request/#"
+
+    def request(self, name: str) -> str:
+        return f"{self.prefix}/dv/{self.device}/request/{name}"
+
+    def response(self, name: str) -> str:
+        """Up: the answer to ``request/<name>``."""
+        return f"{self.prefix}/dv/{self.device}/response/{name}"
+
+    def request_name(self, topic: str) -> str | None:
+        """``config/get`` from ``.../dv/{device}/request/config/get``; None for any other topic."""
+        head = f"{self.prefix}/dv/{self.device}/request/"
+        return topic[len(head) :] if topic.startswith(head) and len(topic) > len(head) else None
+
     def cart_state(self, cart_id: str) -> str:
         return f"{self.prefix}/carts/{cart_id}/state"
 

@@ -46,7 +46,8 @@ class LinkListener(Protocol):
     def link_up(self, receive_maximum: int, session_present: bool) -> None: ...
     def link_down(self, reason: str) -> None: ...
     def published(self, mid: int, ok: bool, reason: str) -> None: ...
-    def message(self, topic: str, payload: bytes) -> None: ...
+    def message(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
+        """``correlation``: the MQTT 5 correlation data of a request (None on 3.1.1 or when absent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,18 +259,22 @@ class MqttLink:
         retain: bool = False,
         user_properties: Sequence[tuple[str, str]] = (),
         expiry_s: int | None = None,
+        correlation: bytes | None = None,
     ) -> int | None:
-        """QoS 1 publish; returns the mid, or None when not connected (the caller keeps the data)."""
+        """QoS 1 publish; returns the mid, or None when not connected (the caller keeps the data).
+        ``correlation`` is echoed as MQTT 5 correlation data (an answer to a request); 3.1.1 has none."""
         client = self._client
         if client is None or not self._connected:
             return None
         props = None
-        if self.mqtt5 and (user_properties or expiry_s):
+        if self.mqtt5 and (user_properties or expiry_s or correlation):
             props = Properties(PacketTypes.PUBLISH)
             if user_properties:
                 props.UserProperty = list(user_properties)
             if expiry_s:
                 props.MessageExpiryInterval = expiry_s
+            if correlation:
+                props.CorrelationData = correlation
         info = client.publish(topic, payload, qos=1, retain=retain, properties=props)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return None
@@ -354,7 +359,8 @@ class MqttLink:
 
     def _on_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         if client is self._client:
-            self._to_loop(self.listener.message, msg.topic, bytes(msg.payload))
+            correlation = getattr(msg.properties, "CorrelationData", None) if msg.properties is not None else None
+            self._to_loop(self.listener.message, msg.topic, bytes(msg.payload), correlation)
 
 
 def _disable_nagle(client: paho.Client) -> None:

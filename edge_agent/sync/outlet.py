@@ -44,10 +44,12 @@ class Outlet:
         event_id: str | None = None,
         retain: bool = False,
         subject: str | None = None,
+        correlation: bytes | None = None,
     ) -> int | None:
-        """QoS 1; the mid, or None while offline (the caller keeps what it must resend)."""
+        """QoS 1; the mid, or None while offline (the caller keeps what it must resend). ``correlation``: the MQTT 5
+        correlation data of the request this answers."""
         event = self.event(envelope, data, event_id, subject)
-        return self.publish_encoded(topic, encode(event), event.type, event.id, retain=retain)
+        return self.publish_encoded(topic, encode(event), event.type, event.id, retain=retain, correlation=correlation)
 
     def event(
         self, envelope: type[CloudEvent[Any]], data: BaseModel, event_id: str | None = None, subject: str | None = None
@@ -57,12 +59,25 @@ class Outlet:
         return envelope(**fields, time=utcnow(), subject=subject, data=data)
 
     def publish_encoded(
-        self, topic: str, payload: bytes, ce_type: str, ce_id: str, *, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        ce_type: str,
+        ce_id: str,
+        *,
+        retain: bool = False,
+        correlation: bytes | None = None,
     ) -> int | None:
         if retain:
             self._tap(topic, payload)
             self._retained[topic] = (payload, ce_type, ce_id)
-        mid = self.link.publish(topic, payload, retain=retain, user_properties=(("ce_type", ce_type), ("ce_id", ce_id)))
+        mid = self.link.publish(
+            topic,
+            payload,
+            retain=retain,
+            user_properties=(("ce_type", ce_type), ("ce_id", ce_id)),
+            correlation=correlation,
+        )
         if retain and mid is not None:
             self._fresh.add(topic)
         return mid

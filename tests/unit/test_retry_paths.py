@@ -109,7 +109,7 @@ class _Listener:
     def published(self, mid: int, ok: bool, reason: str) -> None:
         pass
 
-    def message(self, topic: str, payload: bytes) -> None:
+    def message(self, topic: str, payload: bytes, correlation: bytes | None = None) -> None:
         pass
 
 
