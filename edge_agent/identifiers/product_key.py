@@ -126,7 +126,10 @@ def _element_string(text: str, symbology: str) -> ProductKey:
         except Exception as exc:  # biip raises its own ParseError subclasses and ValueError
             raise _reject("malformed_gs1", f"GS1 HRI: {exc}") from None
         return _from_gs1(message, "GS1 element string")
-    result = biip.parse(symbology + text)
+    try:
+        result = biip.parse(symbology + text)
+    except ValueError as exc:  # biip tries a GS1 DataMatrix/QR payload as a URI too: urllib's "Invalid IPv6 URL"
+        raise _reject("malformed_gs1", f"GS1 element string does not parse: {exc}") from None
     if result.gs1_message is None:
         raise _reject("malformed_gs1", f"GS1 element string: {result.gs1_message_error}")
     return _from_gs1(result.gs1_message, "GS1 element string")

@@ -90,6 +90,8 @@ def test_variable_measure_without_a_region_stays_store_internal() -> None:
         ("hello world", "]Q1", "not_a_product_code"),
         ("(01)0950600013435", "", "malformed_gs1"),
         ("010950600013435321X", "]C1", "bad_check_digit"),
+        ("//]C1", "]d2", "malformed_gs1"),  # urllib's "Invalid IPv6 URL" escaped biip (found by the fuzz)
+        ("//]C1", "]Q3", "malformed_gs1"),
     ],
 )
 def test_malformed_codes_are_refused_with_a_reason(text: str, symbology: str, reason: str) -> None:
