@@ -88,6 +88,7 @@ class Agent:
     _saved_carts: set[str] = field(default_factory=set, init=False)
     _stop: asyncio.Event | None = field(default=None, init=False)
     restart_requested: bool = field(default=False, init=False)
+    reconfigure_requested: bool = field(default=False, init=False)
     """Set by the platform's ``restart`` request: ``edge-agent run`` then exits for systemd to start it again."""
 
     def __post_init__(self) -> None:
@@ -162,6 +163,13 @@ class Agent:
             self.log_level.restore()
             for t in threads:
                 t.join(timeout=const.READER_JOIN_S)
+
+    def reconfigure(self) -> None:
+        """Stop as SIGTERM would, marked to boot again at once in this process with the config the slots name now
+        (a pushed config to try, or the good one after a revert): `edge-agent run` re-executes itself."""
+        self.reconfigure_requested = True
+        if self._stop is not None:
+            self._stop.set()
 
     def restart(self) -> None:
         """Stop as SIGTERM would, marked for a restart (the platform asked; systemd starts the agent again)."""

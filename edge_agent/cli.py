@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,24 +32,30 @@ def _load(path: Path) -> AgentConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    problems = deployment_problems(config)  # before anything opens: a missing file is not a retry loop
+    bootstrap = _load(args.config)
+    problems = deployment_problems(bootstrap)  # before anything opens: a missing file is not a retry loop
     if problems:
         print(ConfigError(args.config, problems), file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("paho").setLevel(logging.WARNING)
-    from edge_agent.wiring import KeyFileError, build_agent
+    from edge_agent.fleet.remote_config import choose_boot_config
+    from edge_agent.wiring import KeyFileError, add_remote_config, build_agent
 
+    boot = choose_boot_config(bootstrap, Path(args.config))
     try:
-        agent = build_agent(config)
+        agent = build_agent(boot.config)
     except KeyFileError as exc:
-        print(ConfigError(args.config, [str(exc)]), file=sys.stderr)
+        print(ConfigError(boot.source, [str(exc)]), file=sys.stderr)
         return EXIT_CONFIG
     except StorageError as exc:
         print(f"edge-agent: storage: {exc}", file=sys.stderr)
         return EXIT_STORAGE
+    add_remote_config(agent, boot.config, boot.trial)
     asyncio.run(agent.run())
+    if agent.reconfigure_requested:  # boot again with what the config slots say now, as the same process
+        logging.shutdown()
+        os.execv(sys.executable, sys.orig_argv)
     return EXIT_RESTART if agent.restart_requested else 0
 
 

@@ -221,6 +221,19 @@ class HealthSection(_Section):
     )
 
 
+class RemoteConfigSection(_Section):
+    """``config/set`` from the platform (edge_agent/fleet/remote_config.py). Off unless turned on: turn it on once
+    the broker is fenced (README), or any client on the store network could re-point the device."""
+
+    enabled: bool = False
+    trial_window_s: float = Field(
+        default=const.DEFAULT_CONFIG_TRIAL_WINDOW_S,
+        ge=const.CONFIG_TRIAL_WINDOW_MIN_S,
+        le=const.CONFIG_TRIAL_WINDOW_MAX_S,
+        description="seconds a pushed config has to prove itself healthy before it is reverted",
+    )
+
+
 class MetricsSection(_Section):
     """Prometheus metrics (edge_agent/fleet/metrics.py): off unless ``listen`` or ``textfile`` is set."""
 
@@ -286,6 +299,7 @@ class AgentConfig(_Section):
     claim: ClaimSection | None = None
     health: HealthSection = HealthSection()
     metrics: MetricsSection = MetricsSection()
+    remote_config: RemoteConfigSection = RemoteConfigSection()
     _file_digest: str | None = PrivateAttr(default=None)
 
     @property

@@ -175,3 +175,16 @@ METRICS_REQUEST_MAX_BYTES = 8192
 
 METRICS_REQUEST_TIMEOUT_S = 5.0
 """A connection that sends no complete request head within this is closed (a scraper sends it at once)."""
+
+
+# --- remote configuration ---------------------------------------------------------------------------------
+DEFAULT_CONFIG_TRIAL_WINDOW_S = 120.0
+"""*default* How long a pushed config has to prove itself (connected, the platform's acks flowing, every reader ok):
+a reconnect with full-jitter backoff and a sync round trip take seconds; a camera or BLE adapter that needs a
+retry takes up to a minute."""
+CONFIG_TRIAL_WINDOW_MIN_S = 5.0
+CONFIG_TRIAL_WINDOW_MAX_S = 3600.0
+CONFIG_TRIAL_POLL_S = 0.5
+"""How often a config on trial is judged: the commit follows the first healthy moment closely."""
+CONFIG_DOCUMENT_MAX_BYTES = 64 * 1024
+"""A device's config is a few kilobytes; a bigger document is a mistake, not a config."""

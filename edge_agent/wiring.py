@@ -9,7 +9,7 @@ import secrets
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.agent import Agent, AgentEvent, AsyncReaderRunner, ReaderRunner
 from edge_agent.config import AgentConfig
@@ -22,6 +22,9 @@ from edge_agent.store.db import StorageError
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.link import LinkSettings, TlsSettings
 from edge_agent.sync.presence import PresencePublisher
+
+if TYPE_CHECKING:
+    from edge_agent.fleet.remote_config import Trial
 
 __all__ = ["KeyFileError", "add_fleet", "build_agent", "default_async_readers", "default_readers", "load_screen_key"]
 
@@ -117,6 +120,28 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
         agent.requests, config, agent.health, agent.status.reader_health, agent.status.reader_details
     )
     return agent
+
+
+def add_remote_config(agent: Agent, config: AgentConfig, trial: Trial | None) -> None:
+    """``config/set`` (edge_agent/fleet/config_trial.py) when the config allows it, and the trial of this boot's
+    config when it is a candidate. Only for `edge-agent run`, which boots again when the agent asks."""
+    if not config.remote_config.enabled:
+        return
+    from edge_agent.fleet.config_trial import RemoteConfig, trial_health
+    from edge_agent.fleet.remote_config import ConfigSlots
+
+    health = trial_health(
+        lambda: agent.link.connected,
+        lambda: agent.link.counters.last_error,
+        lambda: agent.router.accepted["applied"],
+        [*agent.readers, *agent.async_readers],
+        agent.status.reader_health,
+        agent.status.reader_details,
+    )
+    remote = RemoteConfig(config, ConfigSlots.beside(config), agent.requests, health, agent.reconfigure, trial)
+    remote.register()
+    agent.on_link_up.append(remote.link_up)
+    agent.services.append(remote.run)
 
 
 def add_fleet(agent: Agent, config: AgentConfig) -> None:

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 Result = Mapping[str, Any]
 RequestHandler = Callable[[DeviceRequest], Result | Awaitable[Result]]
+DeferredHandler = Callable[[DeviceRequest, bytes | None], None]
+"""A request answered later, maybe by the next run (``config/set`` is answered once its config proved itself or
+was reverted): the handler keeps the request's id and correlation and calls :meth:`RequestDesk.answer`. It may
+still refuse at once by raising RequestFailed."""
 P = TypeVar("P", bound=BaseModel)
 DETAIL_MAX = 500
 """DeviceResponse.detail's bound in the contract."""
@@ -67,12 +71,16 @@ class RequestDesk:
     out: Outlet
     device: str
     handlers: dict[str, RequestHandler] = field(default_factory=dict)
+    deferred: dict[str, DeferredHandler] = field(default_factory=dict)
     answered: Counter[str] = field(default_factory=Counter)
     """``name:ok`` or ``name:<reason>`` per answer: what the desk was asked and how it went."""
     _running: set[asyncio.Task[None]] = field(default_factory=set)
 
     def register(self, name: str, handler: RequestHandler) -> None:
         self.handlers[name] = handler
+
+    def register_deferred(self, name: str, handler: DeferredHandler) -> None:
+        self.deferred[name] = handler
 
     def accepts(self, topic: str) -> bool:
         return self.topics.request_name(topic) is not None
@@ -83,41 +91,48 @@ class RequestDesk:
         try:
             request = parse_event(payload, DeviceRequestEvent, T_REQUEST).data
         except Rejected as rej:
-            self._answer(name, _id_in(payload), correlation, error=(rej.reason, rej.detail))
+            self.answer(name, _id_in(payload), correlation, error=(rej.reason, rej.detail))
+            return
+        deferred = self.deferred.get(name)
+        if deferred is not None:
+            try:
+                deferred(request, correlation)
+            except RequestFailed as failed:
+                self.answer(name, request.id, correlation, error=(failed.reason, failed.detail))
             return
         handler = self.handlers.get(name)
         if handler is None:
-            known = ", ".join(sorted(self.handlers))
-            self._answer(name, request.id, correlation, error=("unknown_request", f"{name[:64]!r}; known: {known}"))
+            known = ", ".join(sorted([*self.handlers, *self.deferred]))
+            self.answer(name, request.id, correlation, error=("unknown_request", f"{name[:64]!r}; known: {known}"))
             return
         try:
             outcome = handler(request)
         except RequestFailed as failed:
-            self._answer(name, request.id, correlation, error=(failed.reason, failed.detail))
+            self.answer(name, request.id, correlation, error=(failed.reason, failed.detail))
             return
         except Exception as exc:  # a handler's bug answers, never stops the agent
             log.exception("request %s failed", name)
-            self._answer(name, request.id, correlation, error=("internal_error", type(exc).__name__))
+            self.answer(name, request.id, correlation, error=("internal_error", type(exc).__name__))
             return
         if inspect.isawaitable(outcome):
             task = asyncio.ensure_future(self._finish(name, request.id, correlation, outcome))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         else:
-            self._answer(name, request.id, correlation, result=outcome)
+            self.answer(name, request.id, correlation, result=outcome)
 
     async def _finish(self, name: str, request_id: str, correlation: bytes | None, outcome: Awaitable[Result]) -> None:
         try:
             result = await outcome
         except RequestFailed as failed:
-            self._answer(name, request_id, correlation, error=(failed.reason, failed.detail))
+            self.answer(name, request_id, correlation, error=(failed.reason, failed.detail))
         except Exception as exc:
             log.exception("request %s failed", name)
-            self._answer(name, request_id, correlation, error=("internal_error", type(exc).__name__))
+            self.answer(name, request_id, correlation, error=("internal_error", type(exc).__name__))
         else:
-            self._answer(name, request_id, correlation, result=result)
+            self.answer(name, request_id, correlation, result=result)
 
-    def _answer(
+    def answer(
         self,
         name: str,
         request_id: str | None,
@@ -125,7 +140,8 @@ class RequestDesk:
         *,
         result: Result | None = None,
         error: tuple[str, str] | None = None,
-    ) -> None:
+    ) -> int | None:
+        """Publish one answer; the mid, or None while offline (a deferred answer's owner keeps it and tries again)."""
         reason, detail = error if error is not None else (None, None)
         self.answered[f"{name or '?'}:{reason or 'ok'}"] += 1
         if error is not None:
@@ -140,7 +156,7 @@ class RequestDesk:
             result=None if result is None else dict(result),
         )
         topic = self.topics.response(name if name else "unknown")
-        self.out.publish(topic, DeviceResponseEvent, response, correlation=correlation)
+        return self.out.publish(topic, DeviceResponseEvent, response, correlation=correlation)
 
 
 def _id_in(payload: bytes) -> str | None:

@@ -5,10 +5,8 @@ data, and the payload's id on 3.1.1); a request it cannot do is answered with a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from edge_agent.config import AgentConfig
 from edge_agent.contract.topics import Topics
@@ -19,12 +17,6 @@ from tests.support.world import AgentProcess, InProcessAgent, make_config, wait_
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
 KIOSK = Topics("acme", "s042", "kiosk-01")
-
-
-@pytest.fixture
-def desk(broker: MosquittoBroker) -> Iterator[Desk]:
-    with Desk(broker.host, broker.port) as d:
-        yield d
 
 
 def test_a_request_is_answered_with_its_correlation_and_a_bounded_log_level_comes_back_by_itself(

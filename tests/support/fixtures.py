@@ -9,6 +9,7 @@ from typing import Protocol
 
 import pytest
 
+from simulators.desk import Desk
 from tests.support.broker import DEFAULT_MAX_QUEUED, MosquittoBroker
 from tests.support.tcp_proxy import TcpFaultProxy
 
@@ -82,3 +83,10 @@ def proxy_factory() -> Iterator[ProxyFactory]:
     with contextlib.ExitStack() as stack:
         for proxy in made:
             stack.callback(proxy.stop)
+
+
+@pytest.fixture
+def desk(broker: MosquittoBroker) -> Iterator[Desk]:
+    """The platform's side of request/response (simulators/desk.py) on the test's broker, MQTT 5."""
+    with Desk(broker.host, broker.port) as d:
+        yield d
