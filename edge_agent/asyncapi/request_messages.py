@@ -24,7 +24,11 @@ def request_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]
                 data=DeviceRequest(id="5b0c2f1e", params={"level": "DEBUG", "for_s": 300}),
             ),
             "From the platform (only it may write `request/#`) to `dv/{device}/request/{name}`; QoS 1, not retained. "
-            "Names: `config/get` (the device's effective config document; secrets are files it names, never in it), "
+            "Names: `health` (the health message's figures now), `doctor` (the doctor's report), "
+            "`config/get` (the device's effective config document; secrets are files it names, never in it), "
+            "`config/set` (params `version` and `document`, the whole config as TOML: refused at once as "
+            "`invalid_config` naming each bad key, else booted on trial and answered `committed` once healthy or "
+            "`reverted` with the reason, possibly by the next run; a second push during a trial is `trial_running`), "
             "`log_level` (params `level` DEBUG|INFO|WARNING|ERROR and `for_s` 1..3600: the configured level comes "
             "back by itself), `restart` (answers, then stops cleanly and exits 75 so systemd starts it again). Put "
             "the correlation in MQTT 5 correlation data and in `id`; a 3.1.1 caller matches answers by `id`. A "
