@@ -79,6 +79,13 @@ SHUTDOWN_PUBACK_WAIT_S = 2.0
 SYNC_REQUEST_MAX_CARTS = 1000
 """A sync request names at most the 1000 newest carts (the contract's bound on SyncRequest.cart_ids)."""
 
+SYNC_RETRY_FIRST_S = 1.0
+"""An unanswered sync request is asked again after this, then at doubling intervals: after a broker crash with
+persistence, Mosquitto 2.0.11 restores sessions but not the platform's $share subscription until the platform
+reconnects, and what the device sent in between (ops, the request) reached nobody."""
+SYNC_RETRY_CAP_S = 30.0
+"""The longest wait between two asks: a platform that is away for long is asked twice a minute."""
+
 HEARTBEAT_S = 5.0
 """The heartbeat's period (status file, session housekeeping, presence, the watchdog), or the watchdog's half."""
 

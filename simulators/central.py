@@ -358,8 +358,10 @@ class CentralPlatform:
                 marks.append(EpochWatermark(epoch=epoch, applied_upto=upto, applied_above=above))
             return AppliedWatermark(device=device, watermarks=marks, hlc=self._clock.now())
 
-    def _publish_watermark(self, tenant: str, store: str, device: str) -> None:
+    def _publish_watermark(self, tenant: str, store: str, device: str, answers: str | None = None) -> None:
         wm = self.watermark(device)
+        if answers is not None:
+            wm = wm.model_copy(update={"answers": answers})
         event = AppliedEvent(
             source=f"urn:{tenant}:platform:central-sim",
             id=f"applied:{device}:{uuid.uuid4()}",
@@ -423,7 +425,7 @@ class CentralPlatform:
         self.stats.snapshots_published += 1
 
     def _answer_sync(self, tenant: str, store: str, device: str, event: SyncRequestEvent) -> None:
-        self._publish_watermark(tenant, store, device)
+        self._publish_watermark(tenant, store, device, answers=event.id)
         with self._lock:
             known = [c for c in event.data.cart_ids if self._cart_home(c) is not None]
         for cart_id in known:

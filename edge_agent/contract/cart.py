@@ -52,6 +52,12 @@ class AppliedWatermark(Strict):
     device: DeviceId
     watermarks: list[EpochWatermark] = Field(max_length=64)
     hlc: int = Field(ge=0, le=MAX_WIRE_INT)
+    answers: str | None = Field(
+        default=None,
+        max_length=256,
+        description="the CloudEvent id of the sync request this watermark answers; the device then sends again "
+        "at once whatever it sent before that request and the watermark does not cover",
+    )
 
 
 class SnapshotEntryModel(Strict):

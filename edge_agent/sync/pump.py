@@ -14,7 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge_agent.const import BATCH_MAX_BYTES, MAX_UNCONFIRMED_OPS, PUMP_TICK_S, SYNC_REQUEST_MAX_CARTS
+from edge_agent.const import (
+    BATCH_MAX_BYTES,
+    MAX_UNCONFIRMED_OPS,
+    PUMP_TICK_S,
+    SYNC_REQUEST_MAX_CARTS,
+    SYNC_RETRY_CAP_S,
+    SYNC_RETRY_FIRST_S,
+)
 from edge_agent.contract.cart import T_OPS, AppliedWatermark, SyncRequest, SyncRequestEvent, encode_ops_batch
 from edge_agent.contract.topics import Topics
 from edge_agent.store.device import DeviceStore
@@ -40,6 +47,10 @@ class PumpCounters:
     ack_timeouts: int = 0
     congestion_reconnects: int = 0
     max_inflight_seen: int = 0
+    sync_requests: int = 0
+    sync_answers: int = 0
+    resent_after_sync: int = 0
+    """Ops sent before an answered sync request and not covered by its watermark: sent again at once."""
 
 
 @dataclass
@@ -65,6 +76,10 @@ class OutboxPump:
     _inflight_ops: int = 0
     _awaiting_confirmation: int = 0
     _last_housekeeping: float = 0.0
+    _sync_asked: dict[str, float] = field(default_factory=dict)
+    """Unanswered sync requests of this connection: event id -> wall time sent."""
+    _sync_next_at: float = 0.0
+    _sync_retry_s: float = SYNC_RETRY_FIRST_S
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self) -> None:
@@ -95,6 +110,7 @@ class OutboxPump:
     def link_down(self) -> None:
         self._forget_flights()
         self.store.release()
+        self._sync_asked.clear()
 
     def _forget_flights(self) -> None:
         """Everything unconfirmed is pending again (released in the store), so nothing is in flight."""
@@ -121,6 +137,9 @@ class OutboxPump:
         for wm in watermark.watermarks:
             deleted += self.store.confirm(wm.epoch, wm.applied_upto, wm.applied_above)
         self.store.clock.observe_remote(watermark.hlc)  # the router counted a value too far ahead
+        asked_at = self._sync_asked.get(watermark.answers or "")
+        if asked_at is not None:
+            self._sync_answered(asked_at)
         if deleted:
             self._awaiting_confirmation = max(0, self._awaiting_confirmation - deleted)
             self.wake()  # room under the unconfirmed cap
@@ -131,14 +150,40 @@ class OutboxPump:
 
     def sync_request(self) -> None:
         """After each connect the device asks for snapshots, watermarks and catalog changes instead of trusting
-        retained delivery (a broker that restarted without persistence has none)."""
+        retained delivery (a broker that restarted without persistence has none), and asks again, at doubling
+        intervals, until the platform answers (:meth:`_sync_due`)."""
+        self._sync_retry_s = SYNC_RETRY_FIRST_S
+        self._ask_sync()
+
+    def _ask_sync(self) -> None:
         device = self.store.device_id
         data = SyncRequest(
             device=device,
             cart_ids=self.store.cart_ids()[-SYNC_REQUEST_MAX_CARTS:],
             catalog_version=self.store.catalog_version(),
         )
-        self.out.publish(self.topics.sync, SyncRequestEvent, data, event_id=f"{device}:sync:{uuid.uuid4()}")
+        event_id = f"{device}:sync:{uuid.uuid4()}"
+        if self.out.publish(self.topics.sync, SyncRequestEvent, data, event_id=event_id) is not None:
+            self._sync_asked[event_id] = self.wall()
+            self.counters.sync_requests += 1
+        self._sync_next_at = self.monotonic() + self._sync_retry_s
+        self._sync_retry_s = min(SYNC_RETRY_CAP_S, self._sync_retry_s * 2)
+
+    def _sync_due(self) -> None:
+        if self._sync_asked and self.out.link.connected and self.monotonic() >= self._sync_next_at:
+            self._ask_sync()
+
+    def _sync_answered(self, asked_at: float) -> None:
+        """The platform was there when it answered: what was sent before the request and is still unconfirmed
+        reached nobody (or is in the platform's queue: resends are deduplicated per op), so it goes again now."""
+        self._sync_asked.clear()
+        self.counters.sync_answers += 1
+        resend = self.store.expire_sent(asked_at)
+        if resend:
+            self._awaiting_confirmation = max(0, self._awaiting_confirmation - resend)
+            self.counters.resent_after_sync += resend
+            log.info("sync: the platform answered; sending %d unconfirmed ops again at once", resend)
+            self.wake()
 
     # --- internals ----------------------------------------------------------------------------------------
     def _fill_window(self) -> None:
@@ -172,6 +217,7 @@ class OutboxPump:
             self.counters.max_inflight_seen = max(self.counters.max_inflight_seen, len(self._inflight))
 
     def _housekeeping(self) -> None:
+        self._sync_due()
         expired = self.store.expire_sent(self.wall() - self.settings.ack_timeout_s)
         if expired:
             self._awaiting_confirmation = max(0, self._awaiting_confirmation - expired)
