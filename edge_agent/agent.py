@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -49,6 +50,17 @@ ReaderRunner = Callable[[Callable[[ReaderEvent], None], threading.Event], None]
 """A blocking reader (nfcpy, cv2): runs in its own thread and calls ``emit`` until the event is set."""
 AsyncReaderRunner = Callable[[Callable[[AgentEvent], None], asyncio.Event], Coroutine[Any, Any, None]]
 """An asyncio-native reader (bleak): a task on the agent's loop; it must not raise."""
+
+
+def freeze_startup_heap() -> None:
+    """Moves everything built so far (modules, pydantic schemas, the services) out of the collector's reach.
+
+    A full collection otherwise walks those hundreds of thousands of long-lived objects every time, a pause on
+    the loop thread that lands on whichever scan is being saved (docs/benchmarks.md, latency). Collected first,
+    so startup garbage is freed rather than frozen; ``run`` unfreezes on the way out (a test process builds many
+    agents and must get their cycles back)."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -122,6 +134,7 @@ class Agent:
         tasks = [asyncio.create_task(c) for c in loops]
         self.status.write("starting")
         self.role.restore()
+        freeze_startup_heap()
         sd_notify("READY=1")
         log.info("agent %s running: device %s, basket %s", __version__, self.config.device.id, self.cart_id)
         try:
@@ -144,6 +157,7 @@ class Agent:
             self.status.write("stopped")
             for t in threads:
                 t.join(timeout=const.READER_JOIN_S)
+            gc.unfreeze()
 
     # --- reader events ------------------------------------------------------------------------------------
     def _emit_threadsafe(self, event: ReaderEvent) -> None:

@@ -5,6 +5,10 @@ here, so ``036000291452`` (UPC-A), ``0036000291452`` (EAN-13), ``(01)00036000291
 ``https://id.gs1.org/01/00036000291452`` are the same product. Parsing of GS1 syntax is biip's job (it
 knows every AI, the FNC1 rules, Digital Link and the per-country variable-measure layouts); this module
 decides what the agent keys on and rejects everything else with a stable reason.
+
+biip is imported on the first code that needs it (an element string, a Digital Link, a variable-measure code
+with a region), never at import: importing it decodes its GS1 prefix and company-prefix tries, about 11 MB of
+heap a camera reading plain EAN/UPC never uses (docs/benchmarks.md, memory).
 """
 
 from __future__ import annotations
@@ -13,15 +17,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
-
-import biip
-from biip import ParseConfig
-from biip.gs1_element_strings import GS1ElementString
-from biip.gs1_messages import GS1Message
-from biip.rcn import Rcn, RcnRegion
+from typing import TYPE_CHECKING, Final
 
 from edge_agent.identifiers.gtin import GTIN14_LENGTH, InvalidCode, normalise_gtin
+
+if TYPE_CHECKING:
+    from biip.gs1_messages import GS1Message
+    from biip.rcn import RcnRegion
 
 MAX_CODE_CHARS: Final = 512
 """Longer than any GS1 symbol or Digital Link a product carries (a QR at EC level L holds ~2,900 bytes,
@@ -84,6 +86,8 @@ def _guard(text: str) -> None:
 
 
 def _from_gs1(message: GS1Message, what: str) -> ProductKey:
+    from biip.gs1_element_strings import GS1ElementString
+
     fields: dict[str, GS1ElementString] = {e.ai.ai: e for e in message.element_strings}
     gtin_field = fields.get(AI_GTIN)
     if gtin_field is None:
@@ -109,6 +113,8 @@ def _from_gs1(message: GS1Message, what: str) -> ProductKey:
 
 
 def _digital_link(text: str) -> ProductKey:
+    import biip
+
     try:
         result = biip.parse(text)
     except ValueError as exc:  # urllib's "Invalid IPv6 URL" escapes biip (found by the NDEF bit-flip fuzz)
@@ -120,6 +126,9 @@ def _digital_link(text: str) -> ProductKey:
 
 
 def _element_string(text: str, symbology: str) -> ProductKey:
+    import biip
+    from biip.gs1_messages import GS1Message
+
     if text.startswith("("):  # HRI as printed under the bars, e.g. typed or in an NFC Text record
         try:
             message = GS1Message.parse_hri(text)
@@ -136,6 +145,10 @@ def _variable_measure(gtin14: str, region: RcnRegion | None) -> ProductKey:
     if region is None:
         # Without the region the layout is unknown: key on the whole code, still only within this store.
         return ProductKey(gtin14, restricted=True)
+    import biip
+    from biip import ParseConfig
+    from biip.rcn import Rcn
+
     rcn = biip.parse(gtin14[1:], config=ParseConfig(rcn_region=region)).gtin
     if not isinstance(rcn, Rcn):
         return ProductKey(gtin14, restricted=True)

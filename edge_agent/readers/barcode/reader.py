@@ -10,8 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from biip.rcn import RcnRegion
+from typing import TYPE_CHECKING
 
 from edge_agent.identifiers.gtin import InvalidCode
 from edge_agent.identifiers.product_key import parse_code
@@ -19,6 +18,9 @@ from edge_agent.identity.tokens import find_credential
 from edge_agent.readers.barcode.decoders import Decoder, Symbol
 from edge_agent.readers.barcode.frames import FrameSource
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
+
+if TYPE_CHECKING:
+    from biip.rcn import RcnRegion
 
 log = logging.getLogger(__name__)
 
