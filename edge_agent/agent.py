@@ -34,6 +34,7 @@ from edge_agent.roles.base import Ports
 from edge_agent.roles.basket import ShopperBasket
 from edge_agent.roles.registry import role_class
 from edge_agent.status import StatusReporter
+from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter
@@ -81,6 +82,8 @@ class Agent:
     """More tasks on the loop (the local screen server); each must not raise."""
     screen: Any = None
     """The local screen server (edge_agent/screen/server.py) when [screen] is configured."""
+    checkpoints: Checkpointer | None = None
+    """The WAL checkpoint thread while ``run`` runs (store/checkpoint.py)."""
     _queue: asyncio.Queue[AgentEvent] = field(default_factory=asyncio.Queue, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
@@ -121,6 +124,9 @@ class Agent:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 self._loop.add_signal_handler(sig, stop.set)
         self.basket.start()
+        self.checkpoints = checkpoints = Checkpointer(self.store.path)
+        self.store.autocheckpoint(0)
+        checkpoints.start()
         reader_stop, async_stop = threading.Event(), asyncio.Event()
         threads = [
             threading.Thread(target=run, args=(self._emit_threadsafe, reader_stop), name=f"reader-{n}", daemon=True)
@@ -154,6 +160,8 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._drain_queue()
+            checkpoints.stop()
+            self.store.autocheckpoint(const.SQLITE_WAL_AUTOCHECKPOINT_PAGES)
             self.status.write("stopped")
             for t in threads:
                 t.join(timeout=const.READER_JOIN_S)
