@@ -172,6 +172,7 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
         from edge_agent.readers.barcode.decoders import make_decoder
         from edge_agent.readers.barcode.frames import VideoCaptureSource
         from edge_agent.readers.barcode.reader import BarcodeReader, ScanGate
+        from edge_agent.readers.barcode.rest import RestDetector
 
         source = barcode.source
         if isinstance(source, str) and not source.startswith("/dev/") and not Path(source).is_absolute():
@@ -191,6 +192,7 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
                 ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
                 barcode.every_nth_frame,
                 rcn_region=rcn_region,
+                rest=RestDetector() if barcode.rest else None,
             )
             reader.run(stop)
 

@@ -17,6 +17,7 @@ from edge_agent.identifiers.product_key import parse_code
 from edge_agent.identity.tokens import find_credential
 from edge_agent.readers.barcode.decoders import Decoder, Symbol
 from edge_agent.readers.barcode.frames import FrameSource
+from edge_agent.readers.barcode.rest import RestDetector
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class BarcodeReader:
     gate: ScanGate
     every_nth_frame: int = 1
     rcn_region: RcnRegion | None = None
+    rest: RestDetector | None = None
+    """Skips frames that show nothing new (rest.py); None decodes every (n-th) frame."""
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     frames_read: int = 0
@@ -112,6 +115,8 @@ class BarcodeReader:
                     break
                 self.frames_read += 1
                 if self.frames_read % self.every_nth_frame:
+                    continue
+                if self.rest is not None and not self.rest.should_decode(frame):
                     continue
                 self.frames_decoded += 1
                 self.process(self.decoder.decode(frame))
