@@ -178,11 +178,7 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
         if isinstance(source, str) and not source.startswith("/dev/") and not Path(source).is_absolute():
             source = str(Path(source))
         decoder = make_decoder(barcode.decoder, barcode.formats)
-        rcn_region = None
-        if config.identifiers.rcn_region:  # biip only where variable-measure codes are configured
-            from biip.rcn import RcnRegion
-
-            rcn_region = RcnRegion(config.identifiers.rcn_region)
+        rcn_region = config.identifiers.rcn_region  # a name: biip loads on the first variable-measure code
 
         def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
             reader = BarcodeReader(

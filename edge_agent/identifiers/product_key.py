@@ -141,14 +141,15 @@ def _element_string(text: str, symbology: str) -> ProductKey:
     return _from_gs1(result.gs1_message, "GS1 element string")
 
 
-def _variable_measure(gtin14: str, region: RcnRegion | None) -> ProductKey:
-    if region is None:
+def _variable_measure(gtin14: str, region_name: RcnRegion | str | None) -> ProductKey:
+    if region_name is None:
         # Without the region the layout is unknown: key on the whole code, still only within this store.
         return ProductKey(gtin14, restricted=True)
     import biip
     from biip import ParseConfig
-    from biip.rcn import Rcn
+    from biip.rcn import Rcn, RcnRegion
 
+    region = RcnRegion(region_name)
     rcn = biip.parse(gtin14[1:], config=ParseConfig(rcn_region=region)).gtin
     if not isinstance(rcn, Rcn):
         return ProductKey(gtin14, restricted=True)
@@ -166,19 +167,20 @@ def _variable_measure(gtin14: str, region: RcnRegion | None) -> ProductKey:
     return ProductKey(normalise_gtin(base.value), measure=measure, restricted=True)
 
 
-def _gtin(digits: str, region: RcnRegion | None) -> ProductKey:
+def _gtin(digits: str, region: RcnRegion | str | None) -> ProductKey:
     gtin14 = normalise_gtin(digits)
     if gtin14[0] == "0" and gtin14[1:3] in RCN_VARIABLE_MEASURE_PREFIXES:
         return _variable_measure(gtin14, region)
     return ProductKey(gtin14)
 
 
-def parse_code(text: str, symbology: str = "", *, rcn_region: RcnRegion | None = None) -> ProductKey:
+def parse_code(text: str, symbology: str = "", *, rcn_region: RcnRegion | str | None = None) -> ProductKey:
     """The product key of one code, or :class:`InvalidCode` with a stable ``reason``.
 
     ``symbology`` is the AIM identifier the decoder reported (``]E0``, ``]C1``, ``]Q1`` ...) or ``""`` when
     the source has none (NFC, wedge input). It decides how digits are read: ``01095...`` under ``]C1`` is
-    an element string, the same digits bare are rejected as a GTIN of the wrong length.
+    an element string, the same digits bare are rejected as a GTIN of the wrong length. ``rcn_region`` is biip's
+    RcnRegion or its value as configured (``"se"``): a name keeps biip unloaded until a variable-measure code.
     """
     _guard(text)
     if text.startswith(("https://", "http://")):

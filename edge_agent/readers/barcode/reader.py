@@ -72,7 +72,7 @@ class ScanGate:
 
 
 def symbol_to_event(
-    symbol: Symbol, now: float, rcn_region: RcnRegion | None = None
+    symbol: Symbol, now: float, rcn_region: RcnRegion | str | None = None
 ) -> ProductScanned | IdentityPresented | InputRejected:
     """A shopper's app QR code is an identity presentation; anything else must be a product code."""
     token = find_credential(symbol.text)
@@ -92,7 +92,7 @@ class BarcodeReader:
     emit: Callable[[ReaderEvent], None]
     gate: ScanGate
     every_nth_frame: int = 1
-    rcn_region: RcnRegion | None = None
+    rcn_region: RcnRegion | str | None = None
     rest: RestDetector | None = None
     """Skips frames that show nothing new (rest.py); None decodes every (n-th) frame."""
     clock: Callable[[], float] = time.monotonic
