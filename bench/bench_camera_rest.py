@@ -87,7 +87,7 @@ def best(repeats: int, run: Callable[[], float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s scenes")
-    parser.add_argument("--smoke", action="store_true", help="1 s scenes, one repeat")
+    parser.add_argument("--smoke", action="store_true", help="1 s scenes, one repeat, one code per decoder scene")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per scene (default 30)")
     args = parser.parse_args(argv)
     seconds = args.seconds or (1.0 if args.smoke else 10.0 if args.quick else 30.0)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         scan_rows = []
         for size in DECODER_BENCH_SIZES:
             for scene in DECODER_BENCH_SCENES:
-                script = demo_script(DEMO_CODES, HOLD, GAP)
+                script = demo_script(DEMO_CODES[:1] if args.smoke else DEMO_CODES, HOLD, GAP)
                 video = write_scan_video(workdir / "decoder.avi", script, size=size, seed=5, degrade=scene)
                 _, scans_every, decoded_every = read(video, None)
                 _, scans_rest, decoded_rest = read(video, RestDetector())
