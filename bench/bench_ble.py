@@ -29,7 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.readers.ble import BleConfig, BleReader
+from edge_agent.readers.ble.config import BleConfig
+from edge_agent.readers.ble.reader import BleReader
 from simulators.beacons import (
     FakeBlueZ,
     PrivateSystemBus,

@@ -18,7 +18,9 @@ shopper's session ends, as after a checkout); one ever-growing basket would meas
 latency. The agent's and the central's paho sockets always have Nagle off (edge_agent.sync.link and the
 simulator set TCP_NODELAY themselves); --tcp-nodelay is a diagnostic, not the project's figure: it turns Nagle
 off in Mosquitto too (set_tcp_nodelay). --smoke: a few scans, to prove the bench still runs (numbers meaningless).
-Target: scan -> applied p99 <= 10 ms. Nothing here asserts a time; it only prints.
+Every path reports p50/p99/p99.9/max (a stall hides in the tail: a checkpoint or a collection on the loop
+thread shows as one max of hundreds of ms). Targets over 10,000 scans: scan -> applied p99 <= 5 ms and
+max <= 50 ms. Nothing here asserts a time; it only prints.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ from tests.support.broker import MosquittoBroker
 from tests.support.world import InProcessAgent
 
 DEVICE = "kiosk-01"
-TARGET_P99_MS = 10.0
+TARGET_P99_MS = 5.0
+TARGET_MAX_MS = 50.0
+FULL_SCANS = 10_000
+QUICK_SCANS = 300
 WARMUP_SCANS = 10
 WAIT_S = 30.0
 SKUS = tuple("0" + code for code in DEMO_CODES)
-RAW_COMMITS = 500
 SMOKE_SCANS = 20
 SMOKE_BASKET = 10
 """--smoke: 30 scans with the warm-up, so two new baskets are started, as in a full run."""
@@ -67,6 +71,16 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
         samples.append(time.perf_counter() - start)
     conn.close()
     return samples
+
+
+def p999_ms(samples_s: list[float]) -> float:
+    return c.percentile([v * 1000 for v in samples_s], 99.9)
+
+
+def tail_ms(samples_s: list[float]) -> list[str]:
+    """p50, p99, p99.9, max and mean as milliseconds for a table row."""
+    p50, p99, top, mean = c.summary_ms(samples_s)
+    return [f"{v:.2f}" for v in (p50, p99, p999_ms(samples_s), top, mean)]
 
 
 def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) -> dict[str, Any]:
@@ -113,6 +127,8 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
             time.sleep(0.01)
         counters = vars(inner.pump.counters).copy()
         accepted = dict(inner.router.accepted)
+        checkpointer = getattr(inner, "checkpoints", None)  # None before the agent had a checkpoint thread
+        checkpoints = vars(checkpointer.counters).copy() if checkpointer is not None else {}
     finally:
         agent.stop()
         central.stop()
@@ -126,18 +142,19 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
         "confirmed": [b - a for a, b in zip(sub, confirmed[w:], strict=False)],
         "counters": counters,
         "accepted": accepted,
+        "checkpoints": checkpoints,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 scans (under a minute)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SCANS} scans (under a minute)")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SCANS} scans, baskets of {SMOKE_BASKET}")
-    parser.add_argument("--scans", type=int, default=None, help="default 2,000; --quick 300")
+    parser.add_argument("--scans", type=int, default=None, help=f"default {FULL_SCANS:,}; --quick {QUICK_SCANS}")
     parser.add_argument("--basket-size", type=int, default=None, help="scans per basket before a new one (50)")
     parser.add_argument("--tcp-nodelay", action="store_true", help="diagnostic: Nagle off in the broker too")
     args = parser.parse_args(argv)
-    n = args.scans or (SMOKE_SCANS if args.smoke else 300 if args.quick else 2000)
+    n = args.scans or (SMOKE_SCANS if args.smoke else QUICK_SCANS if args.quick else FULL_SCANS)
     basket_size = args.basket_size or (SMOKE_BASKET if args.smoke else 50)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
@@ -148,24 +165,24 @@ def main(argv: list[str] | None = None) -> int:
     broker.start()
     try:
         raw_rtt = c.raw_round_trips(broker.host, broker.port, n)
-        raw_commit = raw_commit_latencies(workdir, min(n, RAW_COMMITS))
+        raw_commit = raw_commit_latencies(workdir, n)  # as many as scans: the tails compare like with like
         res = run_scans(workdir, broker, n, basket_size)
     finally:
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    applied_p99 = c.summary_ms(res["applied"])[1]
-    rtt_p50, rtt_p99 = c.summary_ms(raw_rtt)[:2]
-    headers = ["path", "samples", "p50 ms", "p99 ms", "max ms", "mean ms"]
+    applied_p99, applied_max = c.summary_ms(res["applied"])[1:3]
+    rtt_p50, rtt_p99, rtt_max = c.summary_ms(raw_rtt)[:3]
+    headers = ["path", "samples", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms"]
     print(
         c.md_table(
             headers,
             [
-                ["agent: scan -> committed locally (durable)", len(res["commit"]), *c.fmt_ms(res["commit"])],
-                ["agent: scan -> applied by the platform", len(res["applied"]), *c.fmt_ms(res["applied"])],
-                ["agent: scan -> watermark back, row deleted", len(res["confirmed"]), *c.fmt_ms(res["confirmed"])],
-                ["raw paho QoS 1 round trip (300 B)", len(raw_rtt), *c.fmt_ms(raw_rtt)],
-                ["raw SQLite commit, WAL + FULL (300 B row)", len(raw_commit), *c.fmt_ms(raw_commit)],
+                ["agent: scan -> committed locally (durable)", len(res["commit"]), *tail_ms(res["commit"])],
+                ["agent: scan -> applied by the platform", len(res["applied"]), *tail_ms(res["applied"])],
+                ["agent: scan -> watermark back, row deleted", len(res["confirmed"]), *tail_ms(res["confirmed"])],
+                ["raw paho QoS 1 round trip (300 B)", len(raw_rtt), *tail_ms(raw_rtt)],
+                ["raw SQLite commit, WAL + FULL (300 B row)", len(raw_commit), *tail_ms(raw_commit)],
             ],
         )
     )
@@ -183,6 +200,20 @@ def main(argv: list[str] | None = None) -> int:
                     c.ratio(applied_p99, rtt_p99),
                     f"<= {TARGET_P99_MS:g} ms",
                 ],
+                [
+                    "scan -> applied p99.9 ms",
+                    f"{p999_ms(res['applied']):.2f}",
+                    f"{p999_ms(raw_rtt):.2f}",
+                    c.ratio(p999_ms(res["applied"]), p999_ms(raw_rtt)),
+                    "",
+                ],
+                [
+                    "scan -> applied max ms",
+                    f"{applied_max:.2f}",
+                    f"{rtt_max:.2f}",
+                    c.ratio(applied_max, rtt_max),
+                    f"<= {TARGET_MAX_MS:g} ms",
+                ],
             ],
         )
     )
@@ -196,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Pump: {k['batches_published']} batches for {k['ops_published']} ops, {k['ack_timeouts']} ack timeouts; "
         f"inbound accepted {res['accepted']}; a new basket every {basket_size} scans; "
-        f"{WARMUP_SCANS} warm-up scans not counted."
+        f"{WARMUP_SCANS} warm-up scans not counted. Agent WAL checkpoints, off the loop thread: "
+        f"{res['checkpoints']}."
     )
     return 0
 

@@ -9,8 +9,14 @@ with Mosquitto and the central simulator (in this process) applying its ops.
 
 Figures: the agent's VmHWM (/proc/<pid>/status, read just before SIGTERM), its ru_maxrss (os.wait4 on that
 one child) and the largest VmRSS sampled every 0.25 s. Floor, same run: a bare interpreter that imports the
-same libraries (cv2, numpy, zxing-cpp, paho-mqtt, pydantic, sqlite-utils), opens the same video and decodes
+same libraries (cv2, numpy, zxing-cpp, paho-mqtt, pydantic, sqlite3), opens the same video and decodes
 one frame -- what any Python agent with this stack costs before doing anything.
+
+Per role, same run: each shipped device_config/<role>.toml (identity key and state directory pointed at temporary
+files) is built with edge_agent.wiring.build_agent in a fresh interpreter, which then lists the third-party
+libraries it imported (top-level packages from site-packages); a second fresh interpreter imports exactly those.
+The agent's VmRSS after building is printed next to that floor (readers are not started: no camera, NFC or BLE
+hardware here). Target: <= 1.1 x the floor of the libraries the config needs.
 --smoke: a few seconds of video, to prove the bench still runs (the agent may not reach its peak).
 Target: agent peak RSS <= 80 MB. Nothing here asserts a size; it only prints.
 """
@@ -35,6 +41,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 TARGET_MB = 80.0
+TARGET_FLOOR_RATIO = 1.1
+ROLES = ("kiosk", "shelf", "associate-handheld", "fitting-room-mirror")
 HOLD, GAP = 10, 8
 SAMPLE_S = 0.25
 SMOKE_SECONDS = 3.0
@@ -87,7 +95,7 @@ def _self_rss_kb() -> int:
 
 FLOOR_SCRIPT = """
 import sys
-import cv2, numpy, zxingcpp, paho.mqtt.client, pydantic, sqlite_utils, sqlite3
+import cv2, numpy, zxingcpp, paho.mqtt.client, pydantic, sqlite3
 cap = cv2.VideoCapture(sys.argv[1])
 ok, frame = cap.read()
 gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
@@ -96,6 +104,62 @@ cap.release()
 status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
 print(*(int(status[k].split()[0]) for k in ("VmHWM", "RssAnon", "RssFile")))
 """
+
+
+ROLE_BUILD_SCRIPT = """
+import json, os, sys
+from pathlib import Path
+from edge_agent.config import load_config
+from edge_agent.wiring import build_agent
+config = load_config(sys.argv[1])
+if config.identity is not None:
+    config.identity.key_files = [Path(sys.argv[2])]
+build_agent(config)
+libs = sorted({name.split(".")[0] for name, m in list(sys.modules.items())
+               if "site-packages" in (getattr(m, "__file__", None) or "") and not name.startswith(("edge_agent", "_"))})
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(json.dumps({"libs": libs, "kb": {k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile")}}))
+"""
+
+ROLE_FLOOR_SCRIPT = """
+import importlib, json, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(json.dumps({k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile")}))
+"""
+
+
+def role_rows(workdir: Path) -> list[list[object]]:
+    """Per shipped role config: the libraries it imports, their floor and the built agent, as table rows."""
+    key = workdir / "identity.key"
+    key.write_text("00" * 32 + "\n")
+    env = dict(os.environ, EDGE_AGENT_STATE_DIR=str(workdir / "state"))
+    rows: list[list[object]] = []
+    for role in ROLES:
+        config = REPO / "device_config" / f"{role}.toml"
+        argv = [sys.executable, "-c", ROLE_BUILD_SCRIPT, str(config), str(key)]
+        built = json.loads(_last_line(subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)))
+        floor_argv = [sys.executable, "-c", ROLE_FLOOR_SCRIPT, *built["libs"]]
+        floor = json.loads(_last_line(subprocess.run(floor_argv, cwd=REPO, env=env, capture_output=True, text=True)))
+        agent_kb, floor_kb = built["kb"]["VmRSS"], floor["VmRSS"]
+        rows.append(
+            [
+                role,
+                ", ".join(built["libs"]),
+                mb(floor_kb),
+                mb(agent_kb),
+                f"{agent_kb / floor_kb:.2f}x",
+                f"{mb(built['kb']['RssAnon'])} / {mb(floor['RssAnon'])}",
+            ]
+        )
+    return rows
+
+
+def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+    if result.returncode != 0 or not result.stdout.strip():
+        raise RuntimeError(f"role probe failed: {result.stderr[-2000:]}")
+    return result.stdout.strip().splitlines()[-1]
 
 
 def proc_status_kb(pid: int, field: str) -> int | None:
@@ -196,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         video, frames = make_video(workdir / "scan.avi", seconds)
         floor_hwm, floor_maxrss, floor_anon, floor_file = floor_kb(launcher, workdir, video)
+        roles = role_rows(workdir)
         broker = MosquittoBroker(workdir / "broker")
         broker.start()
         try:
@@ -248,9 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         f"Video: {frames} frames 640x480 MJPG @ {DEFAULT_FPS} fps ({frames / DEFAULT_FPS:.1f} s), paced; the agent "
         f"ran {seconds:g} s ({res['samples']} RSS samples), saved {res['saved']} scans, the central applied "
         f"{applied}; exit code after SIGTERM {res['returncode']}. Floor: the same interpreter importing cv2, numpy, "
-        f"zxing-cpp, paho-mqtt, pydantic and sqlite-utils, decoding one frame of the same video. Both were started "
+        f"zxing-cpp, paho-mqtt, pydantic and sqlite3, decoding one frame of the same video. Both were started "
         f"by a launcher forked at {mb(launcher.own_maxrss_kb)} MB, so ru_maxrss is each child's own."
     )
+    print()
+    print("Per role (device_config/<role>.toml built, readers not started), VmRSS:\n")
+    print(
+        c.md_table(
+            ["role", "third-party libraries imported", "floor MB", "agent MB", "ratio", "RssAnon agent / floor MB"],
+            roles,
+        )
+    )
+    print(f"\nTarget: agent <= {TARGET_FLOOR_RATIO:g} x the floor of the libraries its config needs.")
     if res["returncode"] not in (0, -signal.SIGTERM):
         print("\nAgent log tail:\n```\n" + str(res["log_tail"]) + "\n```")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -36,6 +37,7 @@ from edge_agent.roles.base import Ports
 from edge_agent.roles.basket import ShopperBasket
 from edge_agent.roles.registry import role_class
 from edge_agent.status import StatusReporter
+from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter
@@ -52,6 +54,17 @@ ReaderRunner = Callable[[Callable[[ReaderEvent], None], threading.Event], None]
 """A blocking reader (nfcpy, cv2): runs in its own thread and calls ``emit`` until the event is set."""
 AsyncReaderRunner = Callable[[Callable[[AgentEvent], None], asyncio.Event], Coroutine[Any, Any, None]]
 """An asyncio-native reader (bleak): a task on the agent's loop; it must not raise."""
+
+
+def freeze_startup_heap() -> None:
+    """Moves everything built so far (modules, pydantic schemas, the services) out of the collector's reach.
+
+    A full collection otherwise walks those hundreds of thousands of long-lived objects every time, a pause on
+    the loop thread that lands on whichever scan is being saved (docs/benchmarks.md, latency). Collected first,
+    so startup garbage is freed rather than frozen; ``run`` unfreezes on the way out (a test process builds many
+    agents and must get their cycles back)."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -80,6 +93,8 @@ class Agent:
     """Reads per reader, for the health message's rates and the metrics (edge_agent/fleet/)."""
     on_link_up: list[Callable[[], object]] = field(default_factory=list)
     """Called after each (re)connect once subscriptions and retained state are out (the health message)."""
+    checkpoints: Checkpointer | None = None
+    """The WAL checkpoint thread while ``run`` runs (store/checkpoint.py)."""
     _queue: asyncio.Queue[AgentEvent] = field(default_factory=asyncio.Queue, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
@@ -127,6 +142,9 @@ class Agent:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 self._loop.add_signal_handler(sig, stop.set)
         self.basket.start()
+        self.checkpoints = checkpoints = Checkpointer(self.store.path)
+        self.store.autocheckpoint(0)
+        checkpoints.start()
         reader_stop, async_stop = threading.Event(), asyncio.Event()
         threads = [
             threading.Thread(target=run, args=(self._emit_threadsafe, reader_stop), name=f"reader-{n}", daemon=True)
@@ -140,6 +158,7 @@ class Agent:
         tasks = [asyncio.create_task(c) for c in loops]
         self.status.write("starting")
         self.role.restore()
+        freeze_startup_heap()
         sd_notify("READY=1")
         log.info("agent %s running: device %s, basket %s", __version__, self.config.device.id, self.cart_id)
         try:
@@ -159,10 +178,13 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._drain_queue()
+            checkpoints.stop()
+            self.store.autocheckpoint(const.SQLITE_WAL_AUTOCHECKPOINT_PAGES)
             self.status.write("stopped")
             self.log_level.restore()
             for t in threads:
                 t.join(timeout=const.READER_JOIN_S)
+            gc.unfreeze()
 
     def reconfigure(self) -> None:
         """Stop as SIGTERM would, marked to boot again at once in this process with the config the slots name now

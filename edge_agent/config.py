@@ -124,6 +124,7 @@ class BarcodeSection(_Section):
     confirm_window: int = Field(default=3, ge=1, le=30, description="... the last this many decoded frames")
     pace: bool = Field(default=True, description="play video files in real time")
     every_nth_frame: int = Field(default=1, ge=1, le=30)
+    rest: bool = Field(default=True, description="decode only frames where the view changed (readers/barcode/rest.py)")
 
 
 class NfcSection(_Section):

@@ -18,10 +18,31 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 """Readers such as `edge-agent status` may hold a lock briefly; wait rather than fail (sync note §6)."""
 
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 1000
-"""SQLite's default; checkpoints keep the WAL bounded without stalling every commit."""
+"""SQLite's default, for connections without the agent's checkpoint thread (CLI, tests, benches): the commit
+that crosses it runs the checkpoint itself. The running agent sets 0 on its write connection instead."""
+
+CHECKPOINT_INTERVAL_S = 1.0
+"""The checkpoint thread copies the WAL into the database this often (PASSIVE, never blocking a writer): a busy
+second of scans is a few hundred WAL pages, under the 1000 a commit would otherwise checkpoint on the loop."""
+
+CHECKPOINT_IDLE_S = 30.0
+"""After this long without a commit the WAL is also truncated (TRUNCATE takes the write lock, briefly, so it
+waits for a quiet device); a kiosk between shoppers leaves no WAL pinning the card."""
+
+CHECKPOINT_BUSY_TIMEOUT_MS = 50
+"""The checkpoint thread's connection gives up a lock it cannot get at once: the next tick tries again, and
+the loop's writer is never kept waiting behind it for long."""
+
+CHECKPOINT_JOIN_S = 5.0
+"""Stopping waits this long for a checkpoint in progress (one fsync of the database file)."""
 
 SQLITE_JOURNAL_SIZE_LIMIT = 8 * 1024 * 1024
 """Cap the WAL file left behind after a checkpoint so a burst does not pin disk space on a small card."""
+
+PURGES_PER_TICK = 8
+"""Ended baskets purged per heartbeat at most, so a backlog (a device back after days off) costs the loop a few
+small transactions per tick instead of one pass over every cart: 8 per 5 s is 5,760 an hour, far above a
+kiosk's rate of baskets."""
 
 INGEST_GROUP_MAX = 256
 """At most this many reader events share one durable commit (group commit: fsync dominates, sync note §6)."""

@@ -236,16 +236,16 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
     readers: dict[str, ReaderRunner] = {}
     barcode = config.readers.barcode
     if barcode is not None and barcode.enabled:
-        from biip.rcn import RcnRegion
-
         from edge_agent.readers.barcode.decoders import make_decoder
         from edge_agent.readers.barcode.frames import VideoCaptureSource
         from edge_agent.readers.barcode.reader import BarcodeReader, ScanGate
+        from edge_agent.readers.barcode.rest import RestDetector
 
         source = barcode.source
         if isinstance(source, str) and not source.startswith("/dev/") and not Path(source).is_absolute():
             source = str(Path(source))
         decoder = make_decoder(barcode.decoder, barcode.formats)
+        rcn_region = config.identifiers.rcn_region  # a name: biip loads on the first variable-measure code
 
         def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
             reader = BarcodeReader(
@@ -254,7 +254,8 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
                 emit,
                 ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),
                 barcode.every_nth_frame,
-                rcn_region=RcnRegion(config.identifiers.rcn_region) if config.identifiers.rcn_region else None,
+                rcn_region=rcn_region,
+                rest=RestDetector() if barcode.rest else None,
             )
             reader.run(stop)
 

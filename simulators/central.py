@@ -63,6 +63,7 @@ from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.identity.claim_token import ClaimRefused
 from edge_agent.store import carts, readonly
+from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.db import connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
@@ -130,6 +131,7 @@ class CentralPlatform:
         self._conn: Any = None
         self._client: paho.Client | None = None
         self._flusher: threading.Thread | None = None
+        self._checkpoints: Checkpointer | None = None
         self._web_epoch = ""
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
@@ -138,6 +140,10 @@ class CentralPlatform:
     def start(self, timeout: float = 10.0) -> CentralPlatform:
         self._conn = connect(self.db_path)
         migrate(self._conn, PLATFORM_MIGRATIONS)
+        # As on the device: no apply transaction checkpoints the WAL itself (a stall in every device's latency).
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoints = Checkpointer(self.db_path)
+        self._checkpoints.start()
         row = self._conn.execute("SELECT value FROM counters WHERE name = 'web_epoch'").fetchone()
         if row is None:
             self._web_epoch = new_epoch()
@@ -205,6 +211,8 @@ class CentralPlatform:
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         if self._conn is not None:
             self._conn.close()
 

@@ -5,6 +5,10 @@ here, so ``036000291452`` (UPC-A), ``0036000291452`` (EAN-13), ``(01)00036000291
 ``https://id.gs1.org/01/00036000291452`` are the same product. Parsing of GS1 syntax is biip's job (it
 knows every AI, the FNC1 rules, Digital Link and the per-country variable-measure layouts); this module
 decides what the agent keys on and rejects everything else with a stable reason.
+
+biip is imported on the first code that needs it (an element string, a Digital Link, a variable-measure code
+with a region), never at import: importing it decodes its GS1 prefix and company-prefix tries, about 11 MB of
+heap a camera reading plain EAN/UPC never uses (docs/benchmarks.md, memory).
 """
 
 from __future__ import annotations
@@ -13,15 +17,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
-
-import biip
-from biip import ParseConfig
-from biip.gs1_element_strings import GS1ElementString
-from biip.gs1_messages import GS1Message
-from biip.rcn import Rcn, RcnRegion
+from typing import TYPE_CHECKING, Final
 
 from edge_agent.identifiers.gtin import GTIN14_LENGTH, InvalidCode, normalise_gtin
+
+if TYPE_CHECKING:
+    from biip.gs1_messages import GS1Message
+    from biip.rcn import RcnRegion
 
 MAX_CODE_CHARS: Final = 512
 """Longer than any GS1 symbol or Digital Link a product carries (a QR at EC level L holds ~2,900 bytes,
@@ -84,6 +86,8 @@ def _guard(text: str) -> None:
 
 
 def _from_gs1(message: GS1Message, what: str) -> ProductKey:
+    from biip.gs1_element_strings import GS1ElementString
+
     fields: dict[str, GS1ElementString] = {e.ai.ai: e for e in message.element_strings}
     gtin_field = fields.get(AI_GTIN)
     if gtin_field is None:
@@ -109,6 +113,8 @@ def _from_gs1(message: GS1Message, what: str) -> ProductKey:
 
 
 def _digital_link(text: str) -> ProductKey:
+    import biip
+
     try:
         result = biip.parse(text)
     except ValueError as exc:  # urllib's "Invalid IPv6 URL" escapes biip (found by the NDEF bit-flip fuzz)
@@ -120,6 +126,9 @@ def _digital_link(text: str) -> ProductKey:
 
 
 def _element_string(text: str, symbology: str) -> ProductKey:
+    import biip
+    from biip.gs1_messages import GS1Message
+
     if text.startswith("("):  # HRI as printed under the bars, e.g. typed or in an NFC Text record
         try:
             message = GS1Message.parse_hri(text)
@@ -135,10 +144,15 @@ def _element_string(text: str, symbology: str) -> ProductKey:
     return _from_gs1(result.gs1_message, "GS1 element string")
 
 
-def _variable_measure(gtin14: str, region: RcnRegion | None) -> ProductKey:
-    if region is None:
+def _variable_measure(gtin14: str, region_name: RcnRegion | str | None) -> ProductKey:
+    if region_name is None:
         # Without the region the layout is unknown: key on the whole code, still only within this store.
         return ProductKey(gtin14, restricted=True)
+    import biip
+    from biip import ParseConfig
+    from biip.rcn import Rcn, RcnRegion
+
+    region = RcnRegion(region_name)
     rcn = biip.parse(gtin14[1:], config=ParseConfig(rcn_region=region)).gtin
     if not isinstance(rcn, Rcn):
         return ProductKey(gtin14, restricted=True)
@@ -156,19 +170,20 @@ def _variable_measure(gtin14: str, region: RcnRegion | None) -> ProductKey:
     return ProductKey(normalise_gtin(base.value), measure=measure, restricted=True)
 
 
-def _gtin(digits: str, region: RcnRegion | None) -> ProductKey:
+def _gtin(digits: str, region: RcnRegion | str | None) -> ProductKey:
     gtin14 = normalise_gtin(digits)
     if gtin14[0] == "0" and gtin14[1:3] in RCN_VARIABLE_MEASURE_PREFIXES:
         return _variable_measure(gtin14, region)
     return ProductKey(gtin14)
 
 
-def parse_code(text: str, symbology: str = "", *, rcn_region: RcnRegion | None = None) -> ProductKey:
+def parse_code(text: str, symbology: str = "", *, rcn_region: RcnRegion | str | None = None) -> ProductKey:
     """The product key of one code, or :class:`InvalidCode` with a stable ``reason``.
 
     ``symbology`` is the AIM identifier the decoder reported (``]E0``, ``]C1``, ``]Q1`` ...) or ``""`` when
     the source has none (NFC, wedge input). It decides how digits are read: ``01095...`` under ``]C1`` is
-    an element string, the same digits bare are rejected as a GTIN of the wrong length.
+    an element string, the same digits bare are rejected as a GTIN of the wrong length. ``rcn_region`` is biip's
+    RcnRegion or its value as configured (``"se"``): a name keeps biip unloaded until a variable-measure code.
     """
     _guard(text)
     if text.startswith(("https://", "http://")):

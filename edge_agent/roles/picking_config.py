@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from edge_agent.domain.workflows.const import DEFAULT_ACCEPT_TIMER_S, DEFAULT_PICK_TIMER_S, DEFAULT_SHORT_REASONS
-from edge_agent.domain.workflows.picking import PickTimers
+
+if TYPE_CHECKING:
+    from edge_agent.domain.workflows.picking import PickTimers
 
 ShortReason = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -35,4 +37,6 @@ class PickingSection(BaseModel):
         return value
 
     def timers(self) -> PickTimers:
+        from edge_agent.domain.workflows.picking import PickTimers  # the picking machine only on a picking device
+
         return PickTimers(accept_s=self.accept_timer_s, pick_s=self.pick_timer_s)

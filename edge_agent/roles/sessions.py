@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge_agent.const import APP_NEARBY_OFFER_S
+from edge_agent.const import APP_NEARBY_OFFER_S, PURGES_PER_TICK
 from edge_agent.contract.device import PreviewLineModel, SessionCommand
 from edge_agent.contract.device import SessionState as SessionStateModel
 from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
@@ -194,11 +194,13 @@ class SessionDesk:
         return self.session.idle_for(self.now()) > self.idle_timeout_s
 
     def purge_due(self) -> list[str]:
-        """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round."""
+        """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round, and at
+        most PURGES_PER_TICK are tried per call, so a backlog never makes one long pass on the loop."""
         due = self._purges()
         now, purged = self.now(), []
-        for cart_id, at in list(due.items()):
-            if at <= now and cart_id != self.active_cart and self.store.purge_cart(cart_id):
+        ready = [c for c, at in due.items() if at <= now and c != self.active_cart][:PURGES_PER_TICK]
+        for cart_id in ready:
+            if self.store.purge_cart(cart_id):
                 purged.append(cart_id)
                 del due[cart_id]
         if purged:

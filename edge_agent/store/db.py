@@ -1,4 +1,4 @@
-"""Opening the database: PRAGMAs asserted at startup, schema migrations with sqlite-utils.
+"""Opening the database: PRAGMAs asserted at startup, named schema migrations on plain sqlite3.
 
 WAL + synchronous=FULL: a commit in WAL mode with NORMAL "might roll back following a power loss"; FULL syncs
 the WAL at every commit, and an op counts as saved only once committed (sync note §6).
@@ -12,9 +12,6 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
-from sqlite_utils.db import Database
 
 from edge_agent.const import SQLITE_BUSY_TIMEOUT_MS, SQLITE_JOURNAL_SIZE_LIMIT, SQLITE_WAL_AUTOCHECKPOINT_PAGES
 from edge_agent.domain.const import EPOCH_BITS
@@ -91,22 +88,24 @@ def bookkeeping_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connec
         conn.execute("PRAGMA synchronous=FULL")
 
 
-Migration = Callable[[Database], None]
+Migration = Callable[[sqlite3.Connection], None]
+"""One schema step on the connection, inside the transaction ``migrate`` opened for it."""
+
+MIGRATIONS_TABLE_SQL = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+"""The table sqlite-utils created (``[name] TEXT PRIMARY KEY, [applied_at] TEXT``): databases made before the
+agent dropped sqlite-utils keep theirs and never re-run a migration, because the names are unchanged."""
 
 
 def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, Migration]]) -> list[str]:
     """Apply named migrations once each, in order, each in its own transaction; returns those applied."""
-    db = sqlite_utils.Database(conn)
-    migrations_table = db.table("_migrations")
-    if not migrations_table.exists():
-        migrations_table.create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in migrations_table.rows}
+    conn.execute(MIGRATIONS_TABLE_SQL)
+    done = {name for (name,) in conn.execute("SELECT name FROM _migrations")}
     applied = []
     for name, step in migrations:
         if name in done:
             continue
         with transaction(conn):
-            step(db)
+            step(conn)
             conn.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (name,))
         applied.append(name)
         log.info("applied migration %s", name)

@@ -113,6 +113,15 @@ class DeviceStore:
     def close(self) -> None:
         self.conn.close()
 
+    @property
+    def path(self) -> Path:
+        """The database file this store's connection writes (another thread opens its own connection to it)."""
+        return Path(self.conn.execute("PRAGMA database_list").fetchone()[2])
+
+    def autocheckpoint(self, pages: int) -> None:
+        """0 while a checkpoint thread runs (store/checkpoint.py), so no commit here ever checkpoints itself."""
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+
     # --- baskets -----------------------------------------------------------------------------------------
     def open_cart(self, cart_id: str, *, profile: bool = False) -> None:
         """``profile``: a shopper's profile cart (from an identification), the only kind erasure may remove."""

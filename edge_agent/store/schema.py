@@ -5,12 +5,12 @@ Both hold the same cart tables, so a cart merges the same way everywhere (sync n
 
 from __future__ import annotations
 
-from sqlite_utils.db import Database
+import sqlite3
 
 from edge_agent.store.db import Migration
 
 
-def _cart_tables(db: Database) -> None:
+def _cart_tables(db: sqlite3.Connection) -> None:
     db.execute(
         """CREATE TABLE cart_entries (
              entry_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, sku TEXT NOT NULL,
@@ -30,7 +30,7 @@ def _cart_tables(db: Database) -> None:
     )
 
 
-def _device_tables(db: Database) -> None:
+def _device_tables(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
     db.execute(
         """CREATE TABLE carts (
@@ -57,7 +57,7 @@ def _device_tables(db: Database) -> None:
     )
 
 
-def _platform_tables(db: Database) -> None:
+def _platform_tables(db: sqlite3.Connection) -> None:
     db.execute(
         """CREATE TABLE applied_ops (
              device TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, cart_id TEXT NOT NULL,
@@ -78,7 +78,7 @@ def _platform_tables(db: Database) -> None:
     db.execute("""CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID""")
 
 
-def _cart_seals(db: Database) -> None:
+def _cart_seals(db: sqlite3.Connection) -> None:
     # Written by the platform only; replicas learn it from snapshots. The first seal of a cart is final.
     db.execute(
         """CREATE TABLE cart_seals (
@@ -87,12 +87,12 @@ def _cart_seals(db: Database) -> None:
     )
 
 
-def _entry_serials(db: Database) -> None:
+def _entry_serials(db: sqlite3.Connection) -> None:
     # GS1 AI 21: NULL for unserialised entries; entries sharing (cart, sku, serial) are one item.
     db.execute("ALTER TABLE cart_entries ADD COLUMN serial TEXT")
 
 
-def _catalog(db: Database) -> None:
+def _catalog(db: sqlite3.Connection) -> None:
     """The store's catalog, prices and stock as the platform last published them, for offline lookups.
     Each figure keeps its own as-of time; ``version`` orders updates of one item (older ones are ignored)."""
     db.execute(
@@ -106,7 +106,7 @@ def _catalog(db: Database) -> None:
     db.execute("CREATE INDEX catalog_by_style ON catalog_items(style) WHERE style IS NOT NULL")
 
 
-def _event_outbox(db: Database) -> None:
+def _event_outbox(db: sqlite3.Connection) -> None:
     """Workflow events (lookups, stock signals, price reports) waiting for the broker. At least once: a row goes
     on PUBACK; consumers dedupe by the CloudEvent id. The shopper's carts never travel this way (the op outbox)."""
     db.execute(
@@ -116,7 +116,7 @@ def _event_outbox(db: Database) -> None:
     )
 
 
-def _profile_carts(db: Database) -> None:
+def _profile_carts(db: sqlite3.Connection) -> None:
     # A shopper's profile cart arrives with an identification; every other cart (guest baskets, totes, pick
     # carts) is this device's own. Only profile carts may be erased at the platform's request (issue 10).
     db.execute("ALTER TABLE carts ADD COLUMN profile INTEGER NOT NULL DEFAULT 0")
@@ -128,7 +128,7 @@ def _profile_carts(db: Database) -> None:
     )
 
 
-def _cart_authority(db: Database) -> None:
+def _cart_authority(db: sqlite3.Connection) -> None:
     # The platform's duty (docs/asyncapi.yaml): a device is homed at the store it first published from, a cart
     # belongs to the device that created it, a profile cart is written only by a device that confirmed a merge
     # naming it, and an op a device may not write is held (never applied, never lost) until a grant arrives.
@@ -144,7 +144,7 @@ def _cart_authority(db: Database) -> None:
     )
 
 
-def _basket_claims(db: Database) -> None:
+def _basket_claims(db: sqlite3.Connection) -> None:
     # Take my basket to my phone (simulators/basket_claims.py): a guest basket claimed once into a profile cart,
     # and what of it was joined so far (lines that reach the platform after the claim are joined as they arrive).
     db.execute(

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from edge_agent.readers.ble import BleConfig
+from edge_agent.readers.ble.config import BleConfig
 from edge_agent.readers.ble.events import ZONES, BeaconTelemetry, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import InputRejected, ReaderHealth
 from simulators.beacons import (

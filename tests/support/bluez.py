@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from edge_agent.readers.ble import BleConfig, BleReader
+from edge_agent.readers.ble.config import BleConfig
 from edge_agent.readers.ble.events import BleEvent
+from edge_agent.readers.ble.reader import BleReader
 from edge_agent.readers.events import ReaderEvent
 from simulators.beacons import FakeBlueZ, PrivateSystemBus
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.readers.ble import BleConfig, BleReader
+from edge_agent.readers.ble.config import BleConfig
 from edge_agent.readers.ble.frames import (
     AltBeacon,
     EddystoneTlm,
@@ -23,6 +23,7 @@ from edge_agent.readers.ble.frames import (
     parse_eddystone,
     parse_manufacturer,
 )
+from edge_agent.readers.ble.reader import BleReader
 from simulators.beacons import EDDYSTONE_UUID, altbeacon, eddystone_tlm, eddystone_uid, eddystone_url, ibeacon
 
 U = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"

@@ -14,13 +14,13 @@ from edge_agent.readers.barcode.decoders import (
     DecoderName,
     FormatName,
     GrayImage,
-    PyzbarDecoder,
     Symbol,
     ZxingDecoder,
     _one_per_symbol,
     _Read,
     make_decoder,
 )
+from edge_agent.readers.barcode.zbar import PyzbarDecoder
 from simulators.camera import DEMO_CODES, render_frame
 
 DECODERS: tuple[DecoderName, ...] = ("zxing", "pyzbar")

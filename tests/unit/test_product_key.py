@@ -171,3 +171,9 @@ def test_fuzz_near_miss_gs1_strings_and_links_are_keys_or_reasoned_refusals(text
         assert exc.reason
     else:
         assert int(key.gtin14[-1]) == gtin_check_digit(key.gtin14[:-1])
+
+
+def test_a_region_named_as_in_the_config_reads_like_biips_enum() -> None:
+    assert parse_code("2302148012340", "]E0", rcn_region="se") == parse_code(
+        "2302148012340", "]E0", rcn_region=RcnRegion.SWEDEN
+    )

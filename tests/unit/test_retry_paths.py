@@ -18,8 +18,9 @@ import pytest
 
 from edge_agent import const
 from edge_agent.backoff import FullJitterBackoff, full_jitter_ceiling
-from edge_agent.readers.ble import BleConfig, BleReader
 from edge_agent.readers.ble import const as ble_const
+from edge_agent.readers.ble.config import BleConfig
+from edge_agent.readers.ble.reader import BleReader
 from edge_agent.readers.events import ReaderEvent, ReaderHealth
 from edge_agent.readers.nfc.reader import Frontend, NfcReader
 from edge_agent.sync.link import LinkSettings, MqttLink

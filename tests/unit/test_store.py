@@ -140,3 +140,18 @@ def test_retention_purge_waits_for_confirmation_but_an_erasure_drops_unsent_edit
     ]
     assert leftovers == []
     assert store.lines("guest-1")[0].qty == 1, "other carts are untouched"
+
+
+def test_a_database_migrated_by_sqlite_utils_runs_no_migration_again(tmp_path: Path) -> None:
+    from edge_agent.store.db import migrate
+    from edge_agent.store.schema import DEVICE_MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    # Exactly the table sqlite-utils' Table.create({"name": str, "applied_at": str}, pk="name") made.
+    conn.execute("CREATE TABLE [_migrations] (\n   [name] TEXT PRIMARY KEY,\n   [applied_at] TEXT\n)")
+    first = DEVICE_MIGRATIONS[:3]
+    for name, step in first:
+        step(conn)
+        conn.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (name,))
+    assert migrate(conn, DEVICE_MIGRATIONS) == [name for name, _ in DEVICE_MIGRATIONS[3:]]
+    assert migrate(conn, DEVICE_MIGRATIONS) == []

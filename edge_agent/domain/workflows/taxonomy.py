@@ -10,28 +10,37 @@ a unit test fails when the committed file differs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from types import MappingProxyType
 from typing import Final
-
-from edge_agent.domain.workflows import assist, fitting_room, picking, shelf, stock, tote
 
 RECOMMENDED: Final = "recommended"
 """A GA4 recommended ecommerce event, or an event of the Segment Ecommerce v2 spec."""
 CUSTOM: Final = "custom"
 
-EMITTERS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {
-        "tote": tote.EVENT_NAMES,
-        "picking": picking.EVENT_NAMES,
-        "fitting_room": fitting_room.EVENT_NAMES,
-        "assist": assist.EVENT_NAMES,
-        "stock": stock.EVENT_NAMES,
-        "shelf": shelf.EVENT_NAMES,
-    }
-)
-"""Which machine module emits which names (each module's ``EVENT_NAMES``)."""
 
-ALL_EVENT_NAMES: Final = frozenset().union(*EMITTERS.values())
+@cache
+def emitters() -> Mapping[str, frozenset[str]]:
+    """Which machine module emits which names (each module's ``EVENT_NAMES``).
+
+    Imported when asked (the docs table, the tests), not with this module: every device publishes events through
+    ``analytics_names``, and a kiosk has no business loading the tote and picking machines to do so."""
+    from edge_agent.domain.workflows import assist, fitting_room, picking, shelf, stock, tote
+
+    return MappingProxyType(
+        {
+            "tote": tote.EVENT_NAMES,
+            "picking": picking.EVENT_NAMES,
+            "fitting_room": fitting_room.EVENT_NAMES,
+            "assist": assist.EVENT_NAMES,
+            "stock": stock.EVENT_NAMES,
+            "shelf": shelf.EVENT_NAMES,
+        }
+    )
+
+
+def all_event_names() -> frozenset[str]:
+    return frozenset().union(*emitters().values())
 
 
 def _standard(ga4: str, segment: str, note: str = "", *, ga4_kind: str = RECOMMENDED) -> Mapping[str, str]:
@@ -132,7 +141,7 @@ def analytics_names(event_name: str) -> tuple[str, str]:
 
 
 def _machine(event_name: str) -> str:
-    return ", ".join(sorted(m for m, names in EMITTERS.items() if event_name in names)) or "—"
+    return ", ".join(sorted(m for m, names in emitters().items() if event_name in names)) or "—"
 
 
 def _cell(name: str, kind: str) -> str:

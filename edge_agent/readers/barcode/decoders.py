@@ -1,4 +1,4 @@
-"""Barcode decoders behind one interface: zxing-cpp and pyzbar.
+"""Barcode decoders behind one interface: zxing-cpp here, pyzbar in zbar.py (imported only when configured).
 
 Both report what the rest of the agent needs and nothing more: the text and
 the AIM symbology identifier, because bare digits are ambiguous (an 8-digit
@@ -16,10 +16,6 @@ from typing import Final, Literal, Protocol, get_args
 import numpy as np
 import zxingcpp
 from numpy.typing import NDArray
-from pyzbar import pyzbar
-from pyzbar.pyzbar import ZBarSymbol
-
-from edge_agent.identifiers.gtin import InvalidCode, expand_upce
 
 FormatName = Literal["ean13", "ean8", "upca", "upce", "code128", "qr", "datamatrix"]
 FORMAT_NAMES: Final[tuple[FormatName, ...]] = get_args(FormatName)
@@ -59,7 +55,7 @@ class Decoder(Protocol):
     def decode(self, gray: GrayImage) -> list[Symbol]: ...
 
 
-def _validated(formats: Sequence[str]) -> tuple[FormatName, ...]:
+def validated_formats(formats: Sequence[str]) -> tuple[FormatName, ...]:
     if isinstance(formats, str):  # "ean13" would otherwise iterate as letters
         raise TypeError("formats must be a sequence of format names, not a string")
     if not formats:
@@ -70,7 +66,7 @@ def _validated(formats: Sequence[str]) -> tuple[FormatName, ...]:
     return tuple(f for f in FORMAT_NAMES if f in formats)
 
 
-def _require_gray(gray: GrayImage) -> None:
+def require_gray(gray: GrayImage) -> None:
     # Both libraries would silently accept BGR (zbar even takes channel 0), so a colour frame would
     # decode worse without any error; catch it here instead.
     if gray.ndim != 2 or gray.dtype != np.uint8:
@@ -149,12 +145,12 @@ class ZxingDecoder:
     name: str = "zxing"
 
     def __init__(self, formats: Sequence[str]) -> None:
-        self.formats = _validated(formats)
+        self.formats = validated_formats(formats)
         # Built once from a sequence: `a | b` is deprecated in zxing-cpp 3 and converting per frame is waste.
         self._zxing_formats = zxingcpp.BarcodeFormats([ZXING_FORMATS[f] for f in self.formats])
 
     def decode(self, gray: GrayImage) -> list[Symbol]:
-        _require_gray(gray)
+        require_gray(gray)
         # Plain keeps GS (0x1D) separators in GS1 data; the default HRI would rewrite them to "(01)...".
         results = zxingcpp.read_barcodes(gray, formats=self._zxing_formats, text_mode=zxingcpp.TextMode.Plain)
         if len(results) == 1:  # the usual case: nothing to arbitrate
@@ -162,81 +158,12 @@ class ZxingDecoder:
         return _one_per_symbol([_zxing_read(r) for r in results])
 
 
-@dataclass(frozen=True, slots=True)
-class _ZbarFormat:
-    enable: tuple[ZBarSymbol, ...]
-    """Symbologies to switch on in zbar."""
-    report: ZBarSymbol
-    """The zbar type name results of this format come back as."""
-
-
-# zbar only decodes UPC-A when EAN-13 is enabled too; with UPCA enabled it reports UPC-A as 12-digit
-# UPCA, otherwise as a 0-prefixed EAN13 (exactly like zxing-cpp).
-PYZBAR_FORMATS: Final[Mapping[FormatName, _ZbarFormat]] = {
-    "ean13": _ZbarFormat((ZBarSymbol.EAN13,), ZBarSymbol.EAN13),
-    "ean8": _ZbarFormat((ZBarSymbol.EAN8,), ZBarSymbol.EAN8),
-    "upca": _ZbarFormat((ZBarSymbol.EAN13, ZBarSymbol.UPCA), ZBarSymbol.UPCA),
-    "upce": _ZbarFormat((ZBarSymbol.UPCE,), ZBarSymbol.UPCE),
-    "code128": _ZbarFormat((ZBarSymbol.CODE128,), ZBarSymbol.CODE128),
-    "qr": _ZbarFormat((ZBarSymbol.QRCODE,), ZBarSymbol.QRCODE),
-}
-
-# pyzbar exposes neither the AIM identifier nor zbar's GS1 modifier, so GS1-128 (]C1) cannot be told
-# from plain Code 128: pyzbar reports both as ]C0 (FNC1 separators still arrive as GS).
-PYZBAR_AIM: Final[Mapping[str, str]] = {
-    "EAN13": AIM_EAN_UPC,
-    "UPCA": AIM_EAN_UPC,
-    "UPCE": AIM_EAN_UPC,
-    "EAN8": AIM_EAN8,
-    "CODE128": AIM_CODE128,
-    "QRCODE": AIM_QR,
-}
-
-
-def _zbar_text(type_name: str, data: bytes) -> str | None:
-    """Text as zxing-cpp would report it, or None for a UPC-E that does not expand."""
-    text = data.decode("utf-8", errors="replace")  # zbar already transcodes QR text to UTF-8
-    if type_name == "UPCA" and len(text) == UPCA_DIGITS:
-        return "0" + text
-    if type_name == "UPCE":
-        try:
-            return "0" + expand_upce(text)
-        except InvalidCode:
-            return None
-    return text
-
-
-class PyzbarDecoder:
-    """pyzbar (libzbar0); no Data Matrix, and GS1-128 comes back as ]C0 (see PYZBAR_AIM)."""
-
-    name: str = "pyzbar"
-
-    def __init__(self, formats: Sequence[str]) -> None:
-        self.formats = _validated(formats)
-        unsupported = [f for f in self.formats if f not in PYZBAR_FORMATS]
-        if unsupported:
-            raise ValueError(f"pyzbar cannot decode {unsupported}; use the zxing decoder")
-        zbar = [PYZBAR_FORMATS[f] for f in self.formats]
-        self._symbols = sorted({s for z in zbar for s in z.enable})
-        self._reported = frozenset(z.report.name for z in zbar)
-
-    def decode(self, gray: GrayImage) -> list[Symbol]:
-        _require_gray(gray)
-        symbols = []
-        for result in pyzbar.decode(gray, symbols=self._symbols):
-            # Enabling EAN-13 for "upca" must not leak real EAN-13s when only UPC-A was asked for.
-            if result.type not in self._reported:
-                continue
-            text = _zbar_text(result.type, result.data)
-            if text is not None:
-                symbols.append(Symbol(text, PYZBAR_AIM[result.type]))
-        return symbols
-
-
 def make_decoder(name: DecoderName, formats: Sequence[str]) -> Decoder:
     """Build the configured decoder; raises ValueError for unknown names or unsupported formats."""
     if name == "zxing":
         return ZxingDecoder(formats)
     if name == "pyzbar":
+        from edge_agent.readers.barcode.zbar import PyzbarDecoder  # libzbar only on stations that chose it
+
         return PyzbarDecoder(formats)
     raise ValueError(f"unknown decoder {name!r}; expected one of {list(get_args(DecoderName))}")

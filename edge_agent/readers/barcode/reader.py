@@ -10,15 +10,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from biip.rcn import RcnRegion
+from typing import TYPE_CHECKING
 
 from edge_agent.identifiers.gtin import InvalidCode
 from edge_agent.identifiers.product_key import parse_code
 from edge_agent.identity.tokens import find_credential
 from edge_agent.readers.barcode.decoders import Decoder, Symbol
 from edge_agent.readers.barcode.frames import FrameSource
+from edge_agent.readers.barcode.rest import RestDetector
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
+
+if TYPE_CHECKING:
+    from biip.rcn import RcnRegion
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class ScanGate:
 
 
 def symbol_to_event(
-    symbol: Symbol, now: float, rcn_region: RcnRegion | None = None
+    symbol: Symbol, now: float, rcn_region: RcnRegion | str | None = None
 ) -> ProductScanned | IdentityPresented | InputRejected:
     """A shopper's app QR code is an identity presentation; anything else must be a product code."""
     token = find_credential(symbol.text)
@@ -89,7 +92,9 @@ class BarcodeReader:
     emit: Callable[[ReaderEvent], None]
     gate: ScanGate
     every_nth_frame: int = 1
-    rcn_region: RcnRegion | None = None
+    rcn_region: RcnRegion | str | None = None
+    rest: RestDetector | None = None
+    """Skips frames that show nothing new (rest.py); None decodes every (n-th) frame."""
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     frames_read: int = 0
@@ -110,6 +115,8 @@ class BarcodeReader:
                     break
                 self.frames_read += 1
                 if self.frames_read % self.every_nth_frame:
+                    continue
+                if self.rest is not None and not self.rest.should_decode(frame):
                     continue
                 self.frames_decoded += 1
                 self.process(self.decoder.decode(frame))

@@ -1,7 +1,5 @@
-"""Bluetooth LE beacon reader: registered beacons -> proximity zones -> typed events (see reader.py)."""
+"""Bluetooth LE beacon reader: registered beacons -> proximity zones -> typed events (see reader.py).
 
-from edge_agent.readers.ble.config import BleConfig
-from edge_agent.readers.ble.events import BeaconTelemetry, BleEvent, ProximityTokenSeen, ZoneChanged, ZoneDwell
-from edge_agent.readers.ble.reader import BleReader
-
-__all__ = ["BeaconTelemetry", "BleConfig", "BleEvent", "BleReader", "ProximityTokenSeen", "ZoneChanged", "ZoneDwell"]
+The package imports nothing of the reader: config.py validates ``[readers.ble]`` for every device, and only a
+device with BLE configured imports reader.py (bleak, dbus-fast) from edge_agent.wiring.
+"""

@@ -1,0 +1,36 @@
+"""A device imports only the libraries its config uses: a camera-only kiosk never loads BLE, NFC, biip or zbar."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.world import make_config, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+NOT_FOR_A_CAMERA_KIOSK = ("bleak", "dbus_fast", "nfc", "ndef", "biip", "sqlite_utils", "pyzbar", "aiohttp", "segno")
+"""Each weighs megabytes of heap or mapped code (docs/benchmarks.md, memory); none is used by this config."""
+OTHER_ROLES = ("edge_agent.roles.handheld", "edge_agent.roles.mirror", "edge_agent.roles.shelf")
+
+BUILD = """
+import json, sys
+from edge_agent.config import load_config
+from edge_agent.wiring import build_agent
+build_agent(load_config(sys.argv[1]))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_building_a_camera_only_kiosk_imports_no_other_reader_nor_role(tmp_path: Path) -> None:
+    config = write_config(make_config(tmp_path, 1883, video=tmp_path / "scan.avi"), tmp_path / "kiosk.toml")
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD, str(config)], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "cv2" in modules and "zxingcpp" in modules  # the probe works: what the config uses is there
+    assert "edge_agent.roles.kiosk" in modules
+    loaded = {m for m in modules if m.split(".")[0] in NOT_FOR_A_CAMERA_KIOSK or m.startswith(OTHER_ROLES)}
+    assert loaded == set()
