@@ -120,6 +120,8 @@ class Agent:
         self.log_level = TemporaryLogLevel()
         register_device_requests(self.requests, cfg, self.log_level, self.restart)
         self.store.faults.on_corrupt = self.storage_failed
+        self.store.budget.max_bytes = cfg.storage.max_bytes
+        self.store.budget.collect = self.basket.collect
 
     @property
     def cart_id(self) -> str:

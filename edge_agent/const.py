@@ -35,6 +35,14 @@ at run time and quarantines at the next start."""
 STARTUP_QUICK_CHECK_PROGRESS_OPS = 10_000
 """SQLite virtual-machine steps between two looks at the clock while the startup quick_check runs."""
 
+BUDGET_COLLECT_AT = 0.9
+"""From this share of storage.max_bytes, ended baskets the platform confirmed are purged early (each heartbeat), so
+the budget's refusals start only once nothing more may go."""
+
+STORAGE_MAX_BYTES_MIN = 1024 * 1024
+"""The smallest storage.max_bytes: the schema alone takes ~140 KB of pages, and a budget must leave room for a
+few thousand scans (~0.4 KB each with its outbox row) or it refuses the first basket of the day."""
+
 # --- sync -----------------------------------------------------------------------------------------------
 DEFAULT_WINDOW = 20
 """*default* In-flight PUBLISH window; above ~20 paho gains nothing [x86] (sync note §2)."""

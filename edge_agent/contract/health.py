@@ -38,6 +38,15 @@ class StorageHealth(Strict):
     database_bytes: int = Field(ge=0)
     wal_bytes: int = Field(ge=0, description="the database's write-ahead log (0 right after a checkpoint)")
     free_bytes: int | None = Field(default=None, ge=0, description="free space in the state directory")
+    used_bytes: int | None = Field(
+        default=None, ge=0, description="bytes in the database's live pages: what storage.max_bytes bounds"
+    )
+    budget_bytes: int | None = Field(default=None, ge=0, description="storage.max_bytes; null without a budget")
+    refusing: Literal["storage_full", "storage_budget"] | None = Field(
+        default=None,
+        description="new scans are refused now: the disk is full, or the budget is used up after collecting; "
+        "unconfirmed ops are never evicted",
+    )
     quarantine: StorageQuarantine | None = Field(
         default=None, description="the last database quarantined as corrupt; null when none was"
     )

@@ -193,12 +193,13 @@ class SessionDesk:
     def idle(self) -> bool:
         return self.session.idle_for(self.now()) > self.idle_timeout_s
 
-    def purge_due(self) -> list[str]:
-        """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round."""
+    def purge_due(self, *, early: bool = False) -> list[str]:
+        """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round.
+        ``early``: near the storage budget, every ended basket the platform confirmed goes now (store/budget.py)."""
         due = self._purges()
         now, purged = self.now(), []
         for cart_id, at in list(due.items()):
-            if at <= now and cart_id != self.active_cart and self.store.purge_cart(cart_id):
+            if (early or at <= now) and cart_id != self.active_cart and self.store.purge_cart(cart_id):
                 purged.append(cart_id)
                 del due[cart_id]
         if purged:

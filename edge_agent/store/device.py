@@ -26,6 +26,7 @@ from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts, catalog
+from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
@@ -86,6 +87,8 @@ class DeviceStore:
         self.clock = clock
         self._now = now
         self.faults = StorageFaults()
+        self.budget = StorageBudget()
+        """storage.max_bytes; the agent sets it and its collector (store/budget.py)."""
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -243,17 +246,23 @@ class DeviceStore:
         On a full disk nothing is saved and every command comes back refused ``storage_full`` (shown and counted
         like any refusal); the next group tries again, so recording resumes by itself once there is room.
         """
+        over = self.budget.refusal(self.conn, commands)
+        held = [Recorded(c, None, over) for c in commands if over is not None and isinstance(c, AddItem)]
+        if held:
+            commands = [c for c in commands if not isinstance(c, AddItem)]
+            if not commands and not meta:
+                return held
         try:
-            return self._record(commands, meta)
+            return held + self._record(commands, meta)
         except StorageFull as exc:
             if not commands:
                 raise
-            return [Recorded(c, None, Refused("storage_full", f"the disk is full: {exc}")) for c in commands]
+            return held + [Recorded(c, None, Refused("storage_full", f"the disk is full: {exc}")) for c in commands]
 
     def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None) -> list[Recorded]:
         results: list[Recorded] = []
         conn = self.conn
-        with self._write():
+        with self.faults.guard(conn, transaction(conn), records_ops=True):
             seq = self._next_seq()
             for command in commands:
                 self._ensure_cart(command.cart_id)

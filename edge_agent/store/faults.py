@@ -77,14 +77,16 @@ class StorageFaults:
     """The agent's: stop, and exit with the storage exit code."""
     corrupt: str | None = None
     full_since: float | None = None
-    """Wall time of the first write refused for a full disk since the last one that succeeded."""
+    """Wall time of the first write refused for a full disk since ops were last saved."""
     full_writes: int = 0
     """Transactions rolled back for a full disk since the agent started."""
 
     @contextmanager
     def guard(
-        self, conn: sqlite3.Connection, tx: AbstractContextManager[sqlite3.Connection]
+        self, conn: sqlite3.Connection, tx: AbstractContextManager[sqlite3.Connection], *, records_ops: bool = False
     ) -> Iterator[sqlite3.Connection]:
+        """``records_ops``: the transaction that saves scans; only its success ends a full-disk episode (a small
+        bookkeeping write may fit in WAL space a rolled-back one left, while scans still find no room)."""
         try:
             with tx as c:
                 yield c
@@ -103,7 +105,7 @@ class StorageFaults:
                     log.error("storage: the disk is full (%s): new scans are refused until space returns", exc)
                 raise StorageFull(str(exc)) from exc
             raise
-        if self.full_since is not None:
+        if records_ops and self.full_since is not None:
             log.warning("storage: writes succeed again after %.0f s of a full disk", time.time() - self.full_since)
             self.full_since = None
 
