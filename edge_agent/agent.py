@@ -12,9 +12,10 @@ import contextlib
 import gc
 import logging
 import signal
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,9 @@ from edge_agent.roles.basket import ShopperBasket
 from edge_agent.roles.registry import role_class
 from edge_agent.status import StatusReporter
 from edge_agent.store.checkpoint import Checkpointer
+from edge_agent.store.db import StorageError
 from edge_agent.store.device import DeviceStore
+from edge_agent.store.faults import StorageFull, is_corruption
 from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter
 from edge_agent.sync.link import LinkSettings, MqttLink
@@ -104,6 +107,9 @@ class Agent:
     _stop: asyncio.Event | None = field(default=None, init=False)
     restart_requested: bool = field(default=False, init=False)
     reconfigure_requested: bool = field(default=False, init=False)
+    storage_fault: str | None = field(default=None, init=False)
+    """Set when the database turned out corrupt: the agent stops and `edge-agent run` exits with the storage exit
+    code, so systemd's restart quarantines the file at open (store/quarantine.py)."""
     """Set by the platform's ``restart`` request: ``edge-agent run`` then exits for systemd to start it again."""
 
     def __post_init__(self) -> None:
@@ -129,6 +135,9 @@ class Agent:
         self.requests = RequestDesk(self.topics, self.out, cfg.device.id)
         self.log_level = TemporaryLogLevel()
         register_device_requests(self.requests, cfg, self.log_level, self.restart)
+        self.store.faults.on_corrupt = self.storage_failed
+        self.store.budget.max_bytes = cfg.storage.max_bytes
+        self.store.budget.collect = self.basket.collect
 
     @property
     def cart_id(self) -> str:
@@ -137,6 +146,7 @@ class Agent:
     # --- lifecycle ----------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._loop_exception)
         stop = self._stop = stop or asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -165,22 +175,29 @@ class Agent:
             done_waiter = asyncio.create_task(stop.wait())
             finished, _ = await asyncio.wait([done_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
-                if task is not done_waiter and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                exc = task.exception() if task is not done_waiter else None
+                if exc is not None and is_corruption(exc):
+                    self.storage_failed(f"{type(exc).__name__}: {exc}")
+                elif exc is not None:
+                    raise exc
         finally:
             sd_notify("STOPPING=1")
             reader_stop.set()
             async_stop.set()
             if reader_tasks:
                 await asyncio.wait(reader_tasks, timeout=const.READER_STOP_WAIT_S)
-            await self._say_offline()
+            if self.storage_fault is None:
+                with self._corruption_stops():
+                    await self._say_offline()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self._drain_queue()
             checkpoints.stop()
-            self.store.autocheckpoint(const.SQLITE_WAL_AUTOCHECKPOINT_PAGES)
-            self.status.write("stopped")
+            if self.storage_fault is None:  # a corrupt file is left as it is for the quarantine
+                with self._corruption_stops():
+                    self._drain_queue()
+                    self.store.autocheckpoint(const.SQLITE_WAL_AUTOCHECKPOINT_PAGES)
+                    self.status.write("stopped")
             self.log_level.restore()
             for t in threads:
                 t.join(timeout=const.READER_JOIN_S)
@@ -199,6 +216,31 @@ class Agent:
         if self._stop is not None:
             self._stop.set()
 
+    def storage_failed(self, reason: str) -> None:
+        """The database is corrupt (store/faults.py logged it): stop now, nothing more is written to it."""
+        if self.storage_fault is None:
+            self.storage_fault = reason
+        if self._stop is not None:
+            self._stop.set()
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """A callback on the loop (an inbound message, a PUBACK) that met a corrupt database stops the agent;
+        anything else is asyncio's to log, as before."""
+        exc = context.get("exception")
+        if isinstance(exc, BaseException) and is_corruption(exc):
+            self.storage_failed(f"{type(exc).__name__}: {exc}")
+        loop.default_exception_handler(context)
+
+    @contextlib.contextmanager
+    def _corruption_stops(self) -> Iterator[None]:
+        """Around the shutdown steps that touch the database (skipped once it is known corrupt)."""
+        try:
+            yield
+        except (sqlite3.DatabaseError, StorageError) as exc:
+            if not is_corruption(exc):
+                raise
+            self.storage_failed(f"{type(exc).__name__}: {exc}")
+
     # --- reader events ------------------------------------------------------------------------------------
     def _emit_threadsafe(self, event: ReaderEvent) -> None:
         loop = self._loop
@@ -214,7 +256,18 @@ class Agent:
             group = [await self._queue.get()]
             while len(group) < INGEST_GROUP_MAX and not self._queue.empty():
                 group.append(self._queue.get_nowait())
-            self._handle_group(group)
+            with self._survive_full_disk("reader events"):
+                self._handle_group(group)
+
+    @contextlib.contextmanager
+    def _survive_full_disk(self, what: str) -> Iterator[None]:
+        """Scans on a full disk come back refused from the store (the shopper sees why); a workflow's other write
+        that finds no room is logged and dropped with its event, and the loop carries on to the next one."""
+        try:
+            yield
+        except StorageFull as exc:
+            self.status.rejected["storage:storage_full"] += 1
+            log.error("storage full: %s not saved: %s", what, exc)
 
     def _drain_queue(self) -> None:
         group = []
@@ -367,7 +420,8 @@ class Agent:
         while True:
             await asyncio.sleep(period)
             self.status.write("online" if self.link.connected else "offline")
-            self.basket.housekeeping()
+            with self._survive_full_disk("housekeeping"):
+                self.basket.housekeeping()
             if self.presence is not None:
                 self.presence.flush(time.time())
             self.events.flush()

@@ -7,8 +7,10 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from edge_agent import __version__
@@ -16,6 +18,8 @@ from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.config_files import check_config_file, deployment_problems, file_problems
 from edge_agent.store import readonly
 from edge_agent.store.db import StorageError
+from edge_agent.store.faults import is_corruption
+from edge_agent.store.quarantine import quarantined_from_meta
 
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
@@ -52,7 +56,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"edge-agent: storage: {exc}", file=sys.stderr)
         return EXIT_STORAGE
     add_remote_config(agent, boot.config, boot.trial)
-    asyncio.run(agent.run())
+    try:
+        asyncio.run(agent.run())
+    except (sqlite3.DatabaseError, StorageError) as exc:
+        if not is_corruption(exc):
+            raise
+        agent.storage_fault = agent.storage_fault or str(exc)
+    if agent.storage_fault is not None:  # systemd restarts the agent; the open quarantines the file
+        print(f"edge-agent: storage: the database is corrupt: {agent.storage_fault}", file=sys.stderr)
+        return EXIT_STORAGE
     if agent.reconfigure_requested:  # boot again with what the config slots say now, as the same process
         logging.shutdown()
         os.execv(sys.executable, sys.orig_argv)
@@ -77,6 +89,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = time.time()
     status_at = float(meta.get("status_at", "0") or 0)
     rejects = readonly.reject_counts(path)
+    quarantined = quarantined_from_meta(meta)
     report = {
         "device": meta.get("device_id"),
         "epoch": meta.get("epoch"),
@@ -92,6 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         else round(now - stats.oldest_created_at, 1),
         "rejected_inputs": rejects,
         "counters": json.loads(meta.get("counters", "{}")),
+        "quarantined_database": None if quarantined is None else asdict(quarantined),
     }
     if args.json:
         print(json.dumps(report, indent=2))

@@ -62,6 +62,12 @@ class DeviceSection(_Section):
 
 class StorageSection(_Section):
     path: Path = Field(default=Path("agent.db"), description="relative paths are under $EDGE_AGENT_STATE_DIR")
+    max_bytes: int | None = Field(
+        default=None,
+        ge=const.STORAGE_MAX_BYTES_MIN,
+        description="the storage budget: bytes the database may hold (live pages); near it confirmed baskets are "
+        "purged early, at it new scans are refused with a reason on the screen; unconfirmed ops are never evicted",
+    )
 
     @field_validator("path")
     @classmethod

@@ -47,6 +47,23 @@ kiosk's rate of baskets."""
 INGEST_GROUP_MAX = 256
 """At most this many reader events share one durable commit (group commit: fsync dominates, sync note §6)."""
 
+STARTUP_QUICK_CHECK_TIMEOUT_S = 30.0
+"""`PRAGMA quick_check` at every open reads every page: 37 ms for a 13.5 MB file holding a 50k-item catalog and 10k
+unconfirmed ops [x86, warm cache]; at the doctor's ~1 s per 100 MB on a Pi 4 SD card, about 0.15 s. Past this bound
+(a huge file on a slow card) it opens unchecked, with a warning, rather than never start; corruption then still shows
+at run time and quarantines at the next start."""
+
+STARTUP_QUICK_CHECK_PROGRESS_OPS = 10_000
+"""SQLite virtual-machine steps between two looks at the clock while the startup quick_check runs."""
+
+BUDGET_COLLECT_AT = 0.9
+"""From this share of storage.max_bytes, ended baskets the platform confirmed are purged early (each heartbeat), so
+the budget's refusals start only once nothing more may go."""
+
+STORAGE_MAX_BYTES_MIN = 1024 * 1024
+"""The smallest storage.max_bytes: the schema alone takes ~72 KB of pages (18 pages of 4 KiB, measured), and a
+budget must leave room for a day of scans (each an outbox row and a cart entry) or it refuses the first basket."""
+
 # --- sync -----------------------------------------------------------------------------------------------
 DEFAULT_WINDOW = 20
 """*default* In-flight PUBLISH window; above ~20 paho gains nothing [x86] (sync note §2)."""

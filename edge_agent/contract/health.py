@@ -7,6 +7,7 @@ same one the Prometheus metrics show (edge_agent/fleet/figures.py); a figure the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
 from pydantic import Field
@@ -24,10 +25,31 @@ class OutboxHealth(Strict):
     event_backlog: int = Field(ge=0, description="workflow events waiting for the uplink")
 
 
+class StorageQuarantine(Strict):
+    """A database found corrupt was moved aside (never deleted) and the device started a new one, with a new
+    epoch. Its unconfirmed ops are still in the file: README "Troubleshooting" says how to recover them."""
+
+    path: str = Field(max_length=1024, description="the quarantined file; its -wal and -shm have this name + suffix")
+    reason: str = Field(max_length=300, description="what SQLite or quick_check said")
+    at: datetime
+
+
 class StorageHealth(Strict):
     database_bytes: int = Field(ge=0)
     wal_bytes: int = Field(ge=0, description="the database's write-ahead log (0 right after a checkpoint)")
     free_bytes: int | None = Field(default=None, ge=0, description="free space in the state directory")
+    used_bytes: int | None = Field(
+        default=None, ge=0, description="bytes in the database's live pages: what storage.max_bytes bounds"
+    )
+    budget_bytes: int | None = Field(default=None, ge=0, description="storage.max_bytes; null without a budget")
+    refusing: Literal["storage_full", "storage_budget"] | None = Field(
+        default=None,
+        description="new scans are refused now: the disk is full, or the budget is used up after collecting; "
+        "unconfirmed ops are never evicted",
+    )
+    quarantine: StorageQuarantine | None = Field(
+        default=None, description="the last database quarantined as corrupt; null when none was"
+    )
 
 
 class ReaderHealthFigures(Strict):

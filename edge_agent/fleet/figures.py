@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
 
 from edge_agent import __version__
 from edge_agent.config import AgentConfig
@@ -20,11 +22,14 @@ from edge_agent.contract.health import (
     ProcessHealth,
     ReaderHealthFigures,
     StorageHealth,
+    StorageQuarantine,
 )
 from edge_agent.fleet import system
 from edge_agent.fleet.rates import ReaderActivity, SampleWindow, kind_of
 from edge_agent.status import READER_DETAIL_MAX, StatusReporter
+from edge_agent.store.budget import used_bytes
 from edge_agent.store.device import DeviceStore
+from edge_agent.store.quarantine import META_KEY, quarantined_from_meta
 from edge_agent.sync.link import LinkCounters
 
 __all__ = ["FigureSource", "Figures"]
@@ -93,6 +98,10 @@ class FigureSource:
                 database_bytes=system.file_bytes(db),
                 wal_bytes=system.file_bytes(db.with_name(db.name + "-wal")),
                 free_bytes=system.disk_free_bytes(db.parent),
+                used_bytes=used_bytes(self.store.conn),
+                budget_bytes=self.store.budget.max_bytes,
+                refusing=self._refusing(),
+                quarantine=self._quarantine(),
             ),
             readers=self._readers(),
             process=ProcessHealth(
@@ -114,6 +123,17 @@ class FigureSource:
             rejected=dict(self.status.rejected),
         )
         return Figures(health, self.activity.totals(), self.connected(), self._started_wall, self._cert_not_after)
+
+    def _refusing(self) -> Literal["storage_full", "storage_budget"] | None:
+        if self.store.faults.full_since is not None:
+            return "storage_full"
+        return "storage_budget" if self.store.budget.refusing else None
+
+    def _quarantine(self) -> StorageQuarantine | None:
+        found = quarantined_from_meta({META_KEY: self.store.meta(META_KEY) or ""})
+        if found is None:
+            return None
+        return StorageQuarantine(path=found.path[:1024], reason=found.reason, at=datetime.fromisoformat(found.at))
 
     def _readers(self) -> dict[str, ReaderHealthFigures]:
         """Every reader that reported its health, with its rate under the name of what it reads."""

@@ -58,6 +58,19 @@ class FiguresCollector(Collector):
         yield _gauge("database_wal_bytes", "Size of the database's write-ahead log", h.storage.wal_bytes)
         if h.storage.free_bytes is not None:
             yield _gauge("state_dir_free_bytes", "Free bytes in the state directory", h.storage.free_bytes)
+        if h.storage.used_bytes is not None:
+            yield _gauge("storage_used_bytes", "Bytes in the database's live pages", h.storage.used_bytes)
+        if h.storage.budget_bytes is not None:
+            yield _gauge("storage_budget_bytes", "The storage budget, storage.max_bytes", h.storage.budget_bytes)
+        refusing = GaugeMetricFamily(
+            P + "storage_refusing", "1 while new scans are refused, by reason", labels=["reason"]
+        )
+        for reason in ("storage_full", "storage_budget"):
+            refusing.add_metric([reason], 1.0 if h.storage.refusing == reason else 0.0)
+        yield refusing
+        yield _gauge(
+            "storage_quarantined", "1 when a corrupt database was quarantined", int(h.storage.quarantine is not None)
+        )
         if h.process.rss_bytes is not None:
             yield _gauge("process_resident_memory_bytes", "Resident memory of the agent", h.process.rss_bytes)
         yield _counter("process_cpu_seconds", "User and system CPU time of the agent", h.process.cpu_seconds)

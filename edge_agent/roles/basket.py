@@ -259,10 +259,14 @@ class ShopperBasket:
             self.end_session("timeout")
         elif self.sessions.idle() and self._checkout is not None and self._checkout.state == "sealed":
             self._checkout = None  # the thanks and the till code leave an untouched kiosk for the next shopper
-        self.sessions.purge_due()
+        self.sessions.purge_due(early=self.ports.store.budget.near(self.ports.store.conn))
         self.sessions.invitation_expired()
         self.show_basket()  # prices may have grown stale meanwhile (republished only if the view changed)
         self.claim.tick()
+
+    def collect(self) -> int:
+        """At the storage budget: every ended basket the platform confirmed is purged now; how many were."""
+        return len(self.sessions.purge_due(early=True))
 
     def publish(self) -> None:
         self._shown = None  # a (re)connected uplink gets the current view again

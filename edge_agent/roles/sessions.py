@@ -193,12 +193,13 @@ class SessionDesk:
     def idle(self) -> bool:
         return self.session.idle_for(self.now()) > self.idle_timeout_s
 
-    def purge_due(self) -> list[str]:
+    def purge_due(self, *, early: bool = False) -> list[str]:
         """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round, and at
-        most PURGES_PER_TICK are tried per call, so a backlog never makes one long pass on the loop."""
+        most PURGES_PER_TICK are tried per call, so a backlog never makes one long pass on the loop.
+        ``early``: near the storage budget, every ended basket the platform confirmed goes (store/budget.py)."""
         due = self._purges()
         now, purged = self.now(), []
-        ready = [c for c, at in due.items() if at <= now and c != self.active_cart][:PURGES_PER_TICK]
+        ready = [c for c, at in due.items() if (early or at <= now) and c != self.active_cart][:PURGES_PER_TICK]
         for cart_id in ready:
             if self.store.purge_cart(cart_id):
                 purged.append(cart_id)

@@ -7,12 +7,14 @@ lease-then-ack methods: ``lease``, ``mark_sent``, ``release``, ``confirm``, ``ex
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +26,11 @@ from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts, catalog
+from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
+from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
+from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,9 @@ class OutboxRow:
     seq: int
     body: str
     created_at: float
+
+
+NOTHING_LEASED: Sequence[OutboxRow] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,11 @@ class DeviceStore:
         self.epoch = epoch
         self.clock = clock
         self._now = now
+        self.faults = StorageFaults()
+        self.budget = StorageBudget()
+        """storage.max_bytes; the agent sets it and its collector (store/budget.py)."""
+        self._session_extra = 0
+        """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
     @classmethod
     def open(
@@ -89,13 +102,16 @@ class DeviceStore:
         now: Callable[[], float] = time.time,
         max_clock_ahead_s: float = DEFAULT_MAX_CLOCK_AHEAD_S,
     ) -> DeviceStore:
-        conn = connect(path)
+        conn, quarantined = open_checked(Path(path), connect)
         migrate(conn, DEVICE_MIGRATIONS)
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if "device_id" not in meta:
             with transaction(conn):
                 meta = {"device_id": device_id, "epoch": new_epoch(), "hlc": "0", "mqtt_session": "0"}
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        if quarantined is not None:  # the new database says what became of the old one
+            with transaction(conn):
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", quarantined.to_meta().items())
         if meta["device_id"] != device_id:
             raise StorageError(
                 f"{path} belongs to device {meta['device_id']!r}, not {device_id!r}: op ids would collide; "
@@ -103,12 +119,15 @@ class DeviceStore:
             )
         max_ahead_ms = int(max_clock_ahead_s * 1000)
         stored_hlc = _stored_clock(meta.get("hlc", "0"), wall_ms(), max_ahead_ms)
-        # Anything leased or sent before a restart is unconfirmed: send it again (duplicates are harmless).
-        with transaction(conn):
+        # Anything leased or sent before a restart is unconfirmed: send it again (duplicates are harmless). On a
+        # full disk this waits for the link's first release (which does the same), so the agent still starts.
+        with contextlib.suppress(StorageFull), StorageFaults().guard(conn, transaction(conn)):
             conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(stored_hlc),))
         clock = HybridClock(wall_ms, stored_hlc, max_ahead_ms)
-        return cls(conn, device_id, meta["epoch"], clock, now)
+        store = cls(conn, device_id, meta["epoch"], clock, now)
+        store.faults.db_path = Path(path)
+        return store
 
     def close(self) -> None:
         self.conn.close()
@@ -122,10 +141,17 @@ class DeviceStore:
         """0 while a checkpoint thread runs (store/checkpoint.py), so no commit here ever checkpoints itself."""
         self.conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
 
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A durable transaction (synchronous=FULL), its faults classified (store/faults.py)."""
+        return self.faults.guard(self.conn, transaction(self.conn))
+
+    def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.faults.guard(self.conn, bookkeeping_transaction(self.conn))
+
     # --- baskets -----------------------------------------------------------------------------------------
     def open_cart(self, cart_id: str, *, profile: bool = False) -> None:
         """``profile``: a shopper's profile cart (from an identification), the only kind erasure may remove."""
-        with transaction(self.conn):
+        with self._write():
             self._ensure_cart(cart_id)
             if profile:
                 self.conn.execute("UPDATE carts SET profile = 1 WHERE cart_id = ?", (cart_id,))
@@ -161,7 +187,7 @@ class DeviceStore:
     def purge_cart(self, cart_id: str) -> bool:
         """Forget a cart on this device (retention, consent). Refused while any of its ops is unconfirmed:
         purging must never lose an op the shopper saw saved. Returns whether it was purged."""
-        with transaction(self.conn):
+        with self._write():
             if self.conn.execute("SELECT 1 FROM outbox WHERE cart_id = ? LIMIT 1", (cart_id,)).fetchone():
                 return False
             for table in CART_TABLES:
@@ -171,7 +197,7 @@ class DeviceStore:
     def erase_cart(self, cart_id: str) -> int:
         """Forget a cart at the platform's erasure request, unsent edits included (the platform has erased
         the cart; delivering them would bring the shopper's data back). Returns how many ops were dropped."""
-        with transaction(self.conn):
+        with self._write():
             dropped = self.conn.execute("DELETE FROM outbox WHERE cart_id = ?", (cart_id,)).rowcount
             for table in CART_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
@@ -179,7 +205,8 @@ class DeviceStore:
 
     def apply_catalog(self, update: CatalogUpdate) -> int:
         """The platform's catalog, price and stock update, kept for offline lookups (store/catalog.py)."""
-        return catalog.apply_update(self.conn, update)
+        with self.faults.guard(self.conn, contextlib.nullcontext(self.conn)):
+            return catalog.apply_update(self.conn, update)
 
     def catalog_version(self) -> int | None:
         return catalog.catalog_version(self.conn)
@@ -193,7 +220,7 @@ class DeviceStore:
 
     def queue_events(self, events: Sequence[tuple[str, str]]) -> None:
         """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX."""
-        with transaction(self.conn):
+        with self._write():
             self.conn.executemany(
                 "INSERT INTO event_outbox (name, body, created_at) VALUES (?, ?, ?)",
                 [(name, body, time.time()) for name, body in events],
@@ -211,8 +238,9 @@ class DeviceStore:
         """Workflow events waiting for the uplink (the health message's figure)."""
         return int(self.conn.execute("SELECT count(*) FROM event_outbox").fetchone()[0])
 
+    @tolerates_full(None)
     def drop_events(self, ids: Sequence[int]) -> None:
-        with bookkeeping_transaction(self.conn):
+        with self._bookkeeping():
             self.conn.executemany("DELETE FROM event_outbox WHERE id = ?", [(i,) for i in ids])
 
     def lines(self, cart_id: str) -> list[Line]:
@@ -224,10 +252,26 @@ class DeviceStore:
         Each command is planned against the state left by the ones before it, so a remove in the same
         group observes an add just made. When this returns, every op it holds is saved, and so is ``meta``
         (a workflow's state written with the ops that express it, so a crash never splits them).
+        On a full disk nothing is saved and every command comes back refused ``storage_full`` (shown and counted
+        like any refusal); the next group tries again, so recording resumes by itself once there is room.
         """
+        over = self.budget.refusal(self.conn, commands)
+        held = [Recorded(c, None, over) for c in commands if over is not None and isinstance(c, AddItem)]
+        if held:
+            commands = [c for c in commands if not isinstance(c, AddItem)]
+            if not commands and not meta:
+                return held
+        try:
+            return held + self._record(commands, meta)
+        except StorageFull as exc:
+            if not commands:
+                raise
+            return held + [Recorded(c, None, Refused("storage_full", f"the disk is full: {exc}")) for c in commands]
+
+    def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None) -> list[Recorded]:
         results: list[Recorded] = []
         conn = self.conn
-        with transaction(conn):
+        with self.faults.guard(conn, transaction(conn), records_ops=True):
             seq = self._next_seq()
             for command in commands:
                 self._ensure_cart(command.cart_id)
@@ -273,7 +317,7 @@ class DeviceStore:
         seal: Seal | None = None,
     ) -> bool:
         """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions."""
-        with transaction(self.conn):
+        with self._write():
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
@@ -287,9 +331,11 @@ class DeviceStore:
         return True
 
     # --- outbox port --------------------------------------------------------------------------------------
-    def lease(self, limit: int, max_bytes: int) -> list[OutboxRow]:
-        """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them."""
-        with bookkeeping_transaction(self.conn):
+    @tolerates_full(NOTHING_LEASED)
+    def lease(self, limit: int, max_bytes: int) -> Sequence[OutboxRow]:
+        """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them.
+        On a full disk nothing is leased (rows handed out unmarked would be leased again at once)."""
+        with self._bookkeeping():
             rows: list[OutboxRow] = []
             size = 0
             for seq, body, created_at in self.conn.execute(
@@ -304,28 +350,31 @@ class DeviceStore:
                 self._set_state([r.seq for r in rows], "leased", "state = 'pending'")
         return rows
 
+    @tolerates_full(None)
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
-        with bookkeeping_transaction(self.conn):
+        with self._bookkeeping():
             self.conn.execute(
                 "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_sent_at = ? "
                 "WHERE state = 'leased' AND seq IN (SELECT value FROM json_each(?))",
                 (self._now(), json.dumps(list(seqs))),
             )
 
+    @tolerates_full(None)
     def release(self, seqs: Sequence[int] | None = None) -> None:
         """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
-        with bookkeeping_transaction(self.conn):
+        with self._bookkeeping():
             if seqs is None:
                 self.conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
             else:
                 self._set_state(seqs, "pending", "state != 'pending'")
 
+    @tolerates_full(0)
     def confirm(self, epoch: str, applied_upto: int, applied_above: Sequence[int] = ()) -> int:
         """Delete the rows the platform says it applied; returns how many. Other epochs are not ours."""
         if epoch != self.epoch:
             return 0
-        with bookkeeping_transaction(self.conn):
+        with self._bookkeeping():
             cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
             deleted = cur.rowcount
             if applied_above:
@@ -336,9 +385,10 @@ class DeviceStore:
                 deleted += cur.rowcount
         return deleted
 
+    @tolerates_full(0)
     def expire_sent(self, sent_before: float) -> int:
         """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
-        with bookkeeping_transaction(self.conn):
+        with self._bookkeeping():
             cur = self.conn.execute(
                 "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?",
                 (sent_before,),
@@ -354,10 +404,15 @@ class DeviceStore:
     # --- metadata and diagnostics ------------------------------------------------------------------------
     def bump_mqtt_session(self) -> int:
         """Sparkplug-style session number: consumers keep the highest, so a late will cannot win."""
-        with transaction(self.conn):
-            self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mqtt_session'")
+        try:
+            with self._write():
+                self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mqtt_session'")
+                row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
+        except StorageFull:  # connect anyway on a full disk: this number only has to grow while the agent runs
+            self._session_extra += 1
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
-        return int(row[0])
+            return int(row[0]) + self._session_extra
+        return int(row[0]) + self._session_extra
 
     def meta(self, key: str) -> str | None:
         """A meta value; an empty string (a workflow's way to forget a key) reads as absent."""
@@ -370,11 +425,16 @@ class DeviceStore:
         return {str(k)[len(prefix) :]: str(v) for k, v in rows if v}
 
     def set_meta(self, values: dict[str, str], *, durable: bool = True) -> None:
-        with transaction(self.conn) if durable else bookkeeping_transaction(self.conn):
-            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+        try:
+            with self._write() if durable else self._bookkeeping():
+                self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+        except StorageFull:
+            if durable:
+                raise  # what the status writes may wait for room; what a workflow keeps may not vanish silently
 
+    @tolerates_full(None)
     def record_reject(self, source: str, reason: str, detail: str) -> None:
-        with bookkeeping_transaction(self.conn):
+        with self._bookkeeping():
             cur = self.conn.execute(
                 "INSERT INTO rejects (at, source, reason, detail) VALUES (?, ?, ?, ?)",
                 (self._now(), source, reason, detail[:500]),

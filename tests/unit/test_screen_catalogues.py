@@ -58,6 +58,7 @@ def refusal_reasons() -> set[str]:
     sources = [*(PACKAGE / "identifiers").glob("*.py"), *(PACKAGE / "readers" / "nfc").glob("*.py")]
     sources += [PACKAGE / "domain" / "basket.py", PACKAGE / "domain" / "session.py"]
     sources += [PACKAGE / "identity" / "tokens.py", PACKAGE / "roles" / "sessions.py"]
+    sources += [PACKAGE / "store" / "device.py", PACKAGE / "store" / "budget.py"]  # a full disk, the storage budget
     return {m for path in sources for m in pattern.findall(path.read_text(encoding="utf-8"))}
 
 
