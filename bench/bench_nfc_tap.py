@@ -42,6 +42,10 @@ POLL_INTERVAL_S = 0.1
 WARMUP_TAPS = 3
 SMOKE_TAPS = 2
 WAIT_S = 30.0
+RAW_TAP_WAIT_S = 10.0
+RAW_TAP_ATTEMPTS = 3
+"""The bare nfcpy loop, under load, now and then misses a tap (nfcpy's presence check against the emulator's
+removal); the ceiling is a read's latency, so a missed tap is tapped again (and said), not a failed bench."""
 SKUS = ("04006381333931", "05012345678900", "05901234123457", "08710398502131", "07612345678900")
 
 logging.getLogger("nfc").setLevel(logging.WARNING)
@@ -77,10 +81,16 @@ def raw_tap_latencies(n: int) -> list[float]:
     started: list[float] = []
     try:
         for i in range(WARMUP_TAPS + n):
-            started.append(time.perf_counter())
-            tags.tap(product_tag(SKUS[i % len(SKUS)], "type2", uid=uid(i)))
-            if not tags.wait_idle(WAIT_S):
-                raise RuntimeError(f"raw tap {i} was never read")
+            for _attempt in range(RAW_TAP_ATTEMPTS):
+                at = time.perf_counter()
+                tags.tap(product_tag(SKUS[i % len(SKUS)], "type2", uid=uid(i)))
+                if tags.wait_idle(RAW_TAP_WAIT_S) and len(read_at) == len(started) + 1:
+                    started.append(at)
+                    break
+                del read_at[len(started) :]  # a late read of the missed tap must not pair with the next one
+                print(f"raw tap {i}: not read by the bare nfcpy loop, tapped again", file=sys.stderr)
+            else:
+                raise RuntimeError(f"raw tap {i} was never read in {RAW_TAP_ATTEMPTS} attempts")
     finally:
         stop.set()
         thread.join(10)
