@@ -181,7 +181,9 @@ class Agent:
                 elif exc is not None:
                     raise exc
         finally:
-            sd_notify("STOPPING=1")
+            # A reconfigure boots again in this process (cli re-executes it): systemd hears a reload, whose READY=1
+            # the next boot sends, not a stop (after STOPPING=1 it would wait for the exit and kill the new boot).
+            sd_notify("RELOADING=1" if self.reconfigure_requested else "STOPPING=1")
             reader_stop.set()
             async_stop.set()
             if reader_tasks:
