@@ -21,7 +21,7 @@ from pathlib import Path
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp
 from edge_agent.identifiers.product_key import ProductKey
@@ -30,6 +30,7 @@ from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
+from edge_agent.store.op_rows import OpBatch, build_row, identity_fits
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
@@ -89,6 +90,8 @@ class DeviceStore:
         self.faults = StorageFaults()
         self.budget = StorageBudget()
         """storage.max_bytes; the agent sets it and its collector (store/budget.py)."""
+        self._identity_fits = identity_fits(device_id, epoch)
+        """Checked once: every op of this store carries this device id and epoch (store/op_rows.py)."""
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -271,36 +274,38 @@ class DeviceStore:
     def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None) -> list[Recorded]:
         results: list[Recorded] = []
         conn = self.conn
+        batch = OpBatch()
         with self.faults.guard(conn, transaction(conn), records_ops=True):
             seq = self._next_seq()
             for command in commands:
-                self._ensure_cart(command.cart_id)
-                # An add observes nothing, so it skips the read (half the cost of recording a scan).
-                # A plain add needs no read (the hot path); a serialised one checks for its serial.
-                plain_add = isinstance(command, AddItem) and command.serial is None
-                live = [] if plain_add else carts.live_entries(conn, command.cart_id)
+                cart_id = command.cart_id
+                if cart_id not in batch.carts:
+                    batch.carts[cart_id] = self._now()
+                # A plain add observes nothing, so it skips the read (the hot path); anything else reads its
+                # cart, after writing what this group planned so far, so it observes it.
+                if isinstance(command, AddItem) and command.serial is None:
+                    live: list[Entry] = []
+                else:
+                    batch.flush(conn)
+                    live = carts.live_entries(conn, cart_id)
                 try:
                     intent = plan(command, live)
                 except Refused as refusal:
                     results.append(Recorded(command, None, refusal))
                     continue
-                op = intent.materialise(
-                    device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid.uuid4(), hlc=self.clock.now()
+                row = build_row(
+                    intent,
+                    device=self.device_id,
+                    epoch=self.epoch,
+                    seq=seq,
+                    uuid=uuid.uuid4(),
+                    hlc=self.clock.now(),
+                    identity_fits=self._identity_fits,
                 )
-                carts.apply_effects(conn, (effects_of(op),))
-                conn.execute(
-                    "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        seq,
-                        op.cart_id,
-                        op.kind.value,
-                        op.model_dump_json(exclude_none=True),
-                        op.hlc,
-                        self._now(),
-                    ),
-                )
-                results.append(Recorded(command, op))
+                batch.add(seq, row, self._now())
+                results.append(Recorded(command, row.op))
                 seq += 1
+            batch.flush(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
