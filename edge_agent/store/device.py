@@ -1,14 +1,13 @@
 """The device database: baskets, the durable outbox of ops, and the agent's own metadata.
 
 The outbox is the source of truth (sync note §0): a row is appended in the same transaction as the cart
-change it records, and deleted only when the platform's applied watermark covers it. Its port has the five
-lease-then-ack methods: ``lease``, ``mark_sent``, ``release``, ``confirm``, ``expire_sent``.
+change it records, and deleted only when the platform's applied watermark covers it. Its port, the five
+lease-then-ack methods, is store/outbox.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import time
@@ -31,6 +30,7 @@ from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, 
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits
+from edge_agent.store.outbox import OutboxPort
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS
 
@@ -47,31 +47,13 @@ def wall_clock_ms() -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxRow:
-    seq: int
-    body: str
-    created_at: float
-
-
-NOTHING_LEASED: Sequence[OutboxRow] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int
-    sent: int
-    total: int
-    oldest_created_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class Recorded:
     command: BasketCommand
     op: CartOp | None
     refused: Refused | None = None
 
 
-class DeviceStore:
+class DeviceStore(OutboxPort):
     """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
 
     def __init__(
@@ -92,6 +74,8 @@ class DeviceStore:
         """storage.max_bytes; the agent sets it and its collector (store/budget.py)."""
         self._identity_fits = identity_fits(device_id, epoch)
         """Checked once: every op of this store carries this device id and epoch (store/op_rows.py)."""
+        self._lease_after = 0
+        """Every row above this seq is pending: the highest seq leased since rows last went back to pending."""
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -335,77 +319,6 @@ class DeviceStore:
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
         return True
 
-    # --- outbox port --------------------------------------------------------------------------------------
-    @tolerates_full(NOTHING_LEASED)
-    def lease(self, limit: int, max_bytes: int) -> Sequence[OutboxRow]:
-        """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them.
-        On a full disk nothing is leased (rows handed out unmarked would be leased again at once)."""
-        with self._bookkeeping():
-            rows: list[OutboxRow] = []
-            size = 0
-            for seq, body, created_at in self.conn.execute(
-                "SELECT seq, body, created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-                (limit,),
-            ):
-                if rows and size + len(body) > max_bytes:
-                    break
-                rows.append(OutboxRow(seq, body, created_at))
-                size += len(body) + 1
-            if rows:
-                self._set_state([r.seq for r in rows], "leased", "state = 'pending'")
-        return rows
-
-    @tolerates_full(None)
-    def mark_sent(self, seqs: Sequence[int]) -> None:
-        """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
-        with self._bookkeeping():
-            self.conn.execute(
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_sent_at = ? "
-                "WHERE state = 'leased' AND seq IN (SELECT value FROM json_each(?))",
-                (self._now(), json.dumps(list(seqs))),
-            )
-
-    @tolerates_full(None)
-    def release(self, seqs: Sequence[int] | None = None) -> None:
-        """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
-        with self._bookkeeping():
-            if seqs is None:
-                self.conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
-            else:
-                self._set_state(seqs, "pending", "state != 'pending'")
-
-    @tolerates_full(0)
-    def confirm(self, epoch: str, applied_upto: int, applied_above: Sequence[int] = ()) -> int:
-        """Delete the rows the platform says it applied; returns how many. Other epochs are not ours."""
-        if epoch != self.epoch:
-            return 0
-        with self._bookkeeping():
-            cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
-            deleted = cur.rowcount
-            if applied_above:
-                cur = self.conn.execute(
-                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))",
-                    (json.dumps(list(applied_above)),),
-                )
-                deleted += cur.rowcount
-        return deleted
-
-    @tolerates_full(0)
-    def expire_sent(self, sent_before: float) -> int:
-        """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
-        with self._bookkeeping():
-            cur = self.conn.execute(
-                "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?",
-                (sent_before,),
-            )
-        return cur.rowcount
-
-    def outbox_stats(self) -> OutboxStats:
-        return read_outbox_stats(self.conn)
-
-    def pending_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
-
     # --- metadata and diagnostics ------------------------------------------------------------------------
     def bump_mqtt_session(self) -> int:
         """Sparkplug-style session number: consumers keep the highest, so a late will cannot win."""
@@ -454,12 +367,6 @@ class DeviceStore:
         row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return (row[0] if row else 0) + 1
 
-    def _set_state(self, seqs: Sequence[int], state: str, guard: str) -> None:
-        self.conn.execute(
-            f"UPDATE outbox SET state = ? WHERE {guard} AND seq IN (SELECT value FROM json_each(?))",
-            (state, json.dumps(list(seqs))),
-        )
-
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:
     """The persisted clock, or 0 (the wall clock takes over) when a message had pushed it out of bounds."""
@@ -472,11 +379,3 @@ def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:
         return stored
     log.warning("clock: %s; reset to the wall clock (a message from the broker had pushed it)", problem)
     return 0
-
-
-def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
-    pending, sent, total, oldest = conn.execute(
-        "SELECT count(*) FILTER (WHERE state != 'sent'), count(*) FILTER (WHERE state = 'sent'), count(*), "
-        "min(created_at) FROM outbox"
-    ).fetchone()
-    return OutboxStats(pending, sent, total, oldest)

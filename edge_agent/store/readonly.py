@@ -17,8 +17,8 @@ from edge_agent.domain.cart import Line, lines_of, quantities
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts
 from edge_agent.store.db import connect
-from edge_agent.store.device import OutboxStats, read_outbox_stats
 from edge_agent.store.lookup import lookup
+from edge_agent.store.outbox import OutboxStats, read_outbox_stats
 
 
 @contextmanager

@@ -158,6 +158,14 @@ def _basket_claims(db: sqlite3.Connection) -> None:
     )
 
 
+def _outbox_unsettled(db: sqlite3.Connection) -> None:
+    # Write amplification (issue 14): an index of every row's state cost each recorded op a page of its own.
+    # Only the rows out on the wire (leased, sent: a window's worth) need finding by state; pending rows are
+    # found by seq, after the lease cursor (DeviceStore.lease). A new op, always pending, touches no index.
+    db.execute("DROP INDEX outbox_by_state")
+    db.execute("CREATE INDEX outbox_unsettled ON outbox(seq) WHERE state != 'pending'")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -166,6 +174,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_catalog", _catalog),
     ("0006_event_outbox", _event_outbox),
     ("0007_profile_carts", _profile_carts),
+    ("0008_outbox_unsettled", _outbox_unsettled),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [

@@ -155,3 +155,24 @@ def test_a_database_migrated_by_sqlite_utils_runs_no_migration_again(tmp_path: P
         conn.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (name,))
     assert migrate(conn, DEVICE_MIGRATIONS) == [name for name, _ in DEVICE_MIGRATIONS[3:]]
     assert migrate(conn, DEVICE_MIGRATIONS) == []
+
+
+def test_a_row_put_back_to_pending_below_the_lease_cursor_is_leased_again_first(store: DeviceStore) -> None:
+    store.record([AddItem("c", A) for _ in range(6)])
+    assert [r.seq for r in store.lease(4, 1 << 20)] == [1, 2, 3, 4]
+    store.release([2])
+    store.record([AddItem("c", A)])
+    assert [r.seq for r in store.lease(3, 1 << 20)] == [2, 5, 6]
+    store.mark_sent([1, 2, 3, 4, 5, 6])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [7]
+    assert store.expire_sent(sent_before=float("inf")) == 6
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [1, 2, 3, 4, 5, 6]
+    store.release()
+    assert [r.seq for r in store.lease(2, 1 << 20)] == [1, 2]
+
+
+def test_a_new_op_touches_no_index_of_the_outbox_state(store: DeviceStore) -> None:
+    """Write amplification: only rows out on the wire are indexed by state (bench/bench_write_amp.py)."""
+    indexes = {r[1]: r[4] for r in store.conn.execute("SELECT * FROM sqlite_master WHERE tbl_name = 'outbox'")}
+    assert "outbox_by_state" not in indexes
+    assert "WHERE state != 'pending'" in indexes["outbox_unsettled"]
