@@ -32,7 +32,7 @@ from edge_agent.store.lookup import lookup
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits
 from edge_agent.store.outbox import OutboxPort
 from edge_agent.store.quarantine import open_checked
-from edge_agent.store.schema import DEVICE_MIGRATIONS
+from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +291,8 @@ class DeviceStore(OutboxPort):
                 seq += 1
             batch.flush(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+            if batch.issued:
+                conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(seq - 1), SEQ_ISSUED_KEY))
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         return results
@@ -364,8 +366,8 @@ class DeviceStore(OutboxPort):
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
 
     def _next_seq(self) -> int:
-        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return (row[0] if row else 0) + 1
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_ISSUED_KEY,)).fetchone()
+        return int(row[0]) + 1
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:

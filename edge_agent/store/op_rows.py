@@ -190,9 +190,12 @@ class OpBatch:
     carts: dict[str, float] = field(default_factory=dict)
     effects: list[Effects] = field(default_factory=list)
     outbox: list[tuple[int, str, str, str, int, float]] = field(default_factory=list)
+    issued: int = 0
+    """Ops added since the group began (flushes do not reset it): whether the seq high-water mark moved."""
 
     def add(self, seq: int, row: OpRow, created_at: float) -> None:
         op = row.op
+        self.issued += 1
         self.effects.append(effects_of(op))
         self.outbox.append((seq, op.cart_id, op.kind.value, row.body, op.hlc, created_at))
 
