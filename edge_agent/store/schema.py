@@ -39,6 +39,7 @@ def _device_tables(db: sqlite3.Connection) -> None:
     )
     # AUTOINCREMENT: a plain INTEGER PRIMARY KEY reuses max(seq)+1 after the newest row is purged, and a
     # reused seq is an op id the platform has already applied -- that op would be silently dropped.
+    # (0009 moves that high-water mark to meta and rebuilds this table without AUTOINCREMENT.)
     db.execute(
         """CREATE TABLE outbox (
              seq INTEGER PRIMARY KEY AUTOINCREMENT,
