@@ -23,6 +23,7 @@ EPOCH_PATTERN = r"^[0-9a-f]{16}$"
 CART_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 GTIN14_PATTERN = r"^[0-9]{14}$"
 OP_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}:[0-9a-f]{16}:[1-9][0-9]{0,18}$"
+ATTR_KEY_PATTERN = r"^[a-z][a-z0-9_.]{0,63}$"
 
 DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
 Epoch = Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]
@@ -31,7 +32,7 @@ Gtin14 = Annotated[str, StringConstraints(pattern=GTIN14_PATTERN)]
 OpIdStr = Annotated[str, StringConstraints(pattern=OP_ID_PATTERN)]
 Serial = Annotated[str, StringConstraints(min_length=1, max_length=20)]
 """GS1 AI 21 is X..20."""
-AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+AttrKey = Annotated[str, StringConstraints(pattern=ATTR_KEY_PATTERN)]
 
 _OP_ID_RE = re.compile(OP_ID_PATTERN)
 

@@ -1,14 +1,13 @@
 """The device database: baskets, the durable outbox of ops, and the agent's own metadata.
 
 The outbox is the source of truth (sync note §0): a row is appended in the same transaction as the cart
-change it records, and deleted only when the platform's applied watermark covers it. Its port has the five
-lease-then-ack methods: ``lease``, ``mark_sent``, ``release``, ``confirm``, ``expire_sent``.
+change it records, and deleted only when the platform's applied watermark covers it. Its port, the five
+lease-then-ack methods, is store/outbox.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, effects_of, lines_of, quantities
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp
 from edge_agent.identifiers.product_key import ProductKey
@@ -30,8 +29,10 @@ from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
+from edge_agent.store.op_rows import OpBatch, build_row, identity_fits
+from edge_agent.store.outbox import OutboxPort
 from edge_agent.store.quarantine import open_checked
-from edge_agent.store.schema import DEVICE_MIGRATIONS
+from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 
 log = logging.getLogger(__name__)
 
@@ -46,31 +47,13 @@ def wall_clock_ms() -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxRow:
-    seq: int
-    body: str
-    created_at: float
-
-
-NOTHING_LEASED: Sequence[OutboxRow] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int
-    sent: int
-    total: int
-    oldest_created_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class Recorded:
     command: BasketCommand
     op: CartOp | None
     refused: Refused | None = None
 
 
-class DeviceStore:
+class DeviceStore(OutboxPort):
     """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
 
     def __init__(
@@ -89,6 +72,10 @@ class DeviceStore:
         self.faults = StorageFaults()
         self.budget = StorageBudget()
         """storage.max_bytes; the agent sets it and its collector (store/budget.py)."""
+        self._identity_fits = identity_fits(device_id, epoch)
+        """Checked once: every op of this store carries this device id and epoch (store/op_rows.py)."""
+        self._lease_after = 0
+        """Every row above this seq is pending: the highest seq leased since rows last went back to pending."""
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -271,37 +258,41 @@ class DeviceStore:
     def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None) -> list[Recorded]:
         results: list[Recorded] = []
         conn = self.conn
+        batch = OpBatch()
         with self.faults.guard(conn, transaction(conn), records_ops=True):
             seq = self._next_seq()
             for command in commands:
-                self._ensure_cart(command.cart_id)
-                # An add observes nothing, so it skips the read (half the cost of recording a scan).
-                # A plain add needs no read (the hot path); a serialised one checks for its serial.
-                plain_add = isinstance(command, AddItem) and command.serial is None
-                live = [] if plain_add else carts.live_entries(conn, command.cart_id)
+                cart_id = command.cart_id
+                if cart_id not in batch.carts:
+                    batch.carts[cart_id] = self._now()
+                # A plain add observes nothing, so it skips the read (the hot path); anything else reads its
+                # cart, after writing what this group planned so far, so it observes it.
+                if isinstance(command, AddItem) and command.serial is None:
+                    live: list[Entry] = []
+                else:
+                    batch.flush(conn)
+                    live = carts.live_entries(conn, cart_id)
                 try:
                     intent = plan(command, live)
                 except Refused as refusal:
                     results.append(Recorded(command, None, refusal))
                     continue
-                op = intent.materialise(
-                    device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid.uuid4(), hlc=self.clock.now()
+                row = build_row(
+                    intent,
+                    device=self.device_id,
+                    epoch=self.epoch,
+                    seq=seq,
+                    uuid=uuid.uuid4(),
+                    hlc=self.clock.now(),
+                    identity_fits=self._identity_fits,
                 )
-                carts.apply_effects(conn, (effects_of(op),))
-                conn.execute(
-                    "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        seq,
-                        op.cart_id,
-                        op.kind.value,
-                        op.model_dump_json(exclude_none=True),
-                        op.hlc,
-                        self._now(),
-                    ),
-                )
-                results.append(Recorded(command, op))
+                batch.add(seq, row, self._now())
+                results.append(Recorded(command, row.op))
                 seq += 1
+            batch.flush(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+            if batch.issued:
+                conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(seq - 1), SEQ_ISSUED_KEY))
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         return results
@@ -329,77 +320,6 @@ class DeviceStore:
             if self.clock.observe_remote(hlc_max):  # a value too far ahead is never adopted nor persisted
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
         return True
-
-    # --- outbox port --------------------------------------------------------------------------------------
-    @tolerates_full(NOTHING_LEASED)
-    def lease(self, limit: int, max_bytes: int) -> Sequence[OutboxRow]:
-        """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them.
-        On a full disk nothing is leased (rows handed out unmarked would be leased again at once)."""
-        with self._bookkeeping():
-            rows: list[OutboxRow] = []
-            size = 0
-            for seq, body, created_at in self.conn.execute(
-                "SELECT seq, body, created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-                (limit,),
-            ):
-                if rows and size + len(body) > max_bytes:
-                    break
-                rows.append(OutboxRow(seq, body, created_at))
-                size += len(body) + 1
-            if rows:
-                self._set_state([r.seq for r in rows], "leased", "state = 'pending'")
-        return rows
-
-    @tolerates_full(None)
-    def mark_sent(self, seqs: Sequence[int]) -> None:
-        """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
-        with self._bookkeeping():
-            self.conn.execute(
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_sent_at = ? "
-                "WHERE state = 'leased' AND seq IN (SELECT value FROM json_each(?))",
-                (self._now(), json.dumps(list(seqs))),
-            )
-
-    @tolerates_full(None)
-    def release(self, seqs: Sequence[int] | None = None) -> None:
-        """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
-        with self._bookkeeping():
-            if seqs is None:
-                self.conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
-            else:
-                self._set_state(seqs, "pending", "state != 'pending'")
-
-    @tolerates_full(0)
-    def confirm(self, epoch: str, applied_upto: int, applied_above: Sequence[int] = ()) -> int:
-        """Delete the rows the platform says it applied; returns how many. Other epochs are not ours."""
-        if epoch != self.epoch:
-            return 0
-        with self._bookkeeping():
-            cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
-            deleted = cur.rowcount
-            if applied_above:
-                cur = self.conn.execute(
-                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))",
-                    (json.dumps(list(applied_above)),),
-                )
-                deleted += cur.rowcount
-        return deleted
-
-    @tolerates_full(0)
-    def expire_sent(self, sent_before: float) -> int:
-        """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
-        with self._bookkeeping():
-            cur = self.conn.execute(
-                "UPDATE outbox SET state = 'pending' WHERE state = 'sent' AND last_sent_at < ?",
-                (sent_before,),
-            )
-        return cur.rowcount
-
-    def outbox_stats(self) -> OutboxStats:
-        return read_outbox_stats(self.conn)
-
-    def pending_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
 
     # --- metadata and diagnostics ------------------------------------------------------------------------
     def bump_mqtt_session(self) -> int:
@@ -446,14 +366,8 @@ class DeviceStore:
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
 
     def _next_seq(self) -> int:
-        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return (row[0] if row else 0) + 1
-
-    def _set_state(self, seqs: Sequence[int], state: str, guard: str) -> None:
-        self.conn.execute(
-            f"UPDATE outbox SET state = ? WHERE {guard} AND seq IN (SELECT value FROM json_each(?))",
-            (state, json.dumps(list(seqs))),
-        )
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_ISSUED_KEY,)).fetchone()
+        return int(row[0]) + 1
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:
@@ -467,11 +381,3 @@ def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:
         return stored
     log.warning("clock: %s; reset to the wall clock (a message from the broker had pushed it)", problem)
     return 0
-
-
-def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
-    pending, sent, total, oldest = conn.execute(
-        "SELECT count(*) FILTER (WHERE state != 'sent'), count(*) FILTER (WHERE state = 'sent'), count(*), "
-        "min(created_at) FROM outbox"
-    ).fetchone()
-    return OutboxStats(pending, sent, total, oldest)

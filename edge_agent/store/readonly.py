@@ -17,8 +17,9 @@ from edge_agent.domain.cart import Line, lines_of, quantities
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts
 from edge_agent.store.db import connect
-from edge_agent.store.device import OutboxStats, read_outbox_stats
 from edge_agent.store.lookup import lookup
+from edge_agent.store.outbox import OutboxStats, read_outbox_stats
+from edge_agent.store.schema import SEQ_ISSUED_KEY
 
 
 @contextmanager
@@ -39,9 +40,9 @@ def outbox_stats(path: Path) -> OutboxStats:
 
 
 def ops_created(path: Path) -> int:
-    """How many ops this device database has ever allocated (the outbox's AUTOINCREMENT high-water mark)."""
+    """How many ops this device database has ever allocated (the seq high-water mark in meta)."""
     with read_only(path) as conn:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_ISSUED_KEY,)).fetchone()
         return int(row[0]) if row else 0
 
 

@@ -39,6 +39,7 @@ def _device_tables(db: sqlite3.Connection) -> None:
     )
     # AUTOINCREMENT: a plain INTEGER PRIMARY KEY reuses max(seq)+1 after the newest row is purged, and a
     # reused seq is an op id the platform has already applied -- that op would be silently dropped.
+    # (0009 moves that high-water mark to meta and rebuilds this table without AUTOINCREMENT.)
     db.execute(
         """CREATE TABLE outbox (
              seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -158,6 +159,47 @@ def _basket_claims(db: sqlite3.Connection) -> None:
     )
 
 
+def _outbox_unsettled(db: sqlite3.Connection) -> None:
+    # Write amplification (issue 14): an index of every row's state cost each recorded op a page of its own.
+    # Only the rows out on the wire (leased, sent: a window's worth) need finding by state; pending rows are
+    # found by seq, after the lease cursor (DeviceStore.lease). A new op, always pending, touches no index.
+    db.execute("DROP INDEX outbox_by_state")
+    db.execute("CREATE INDEX outbox_unsettled ON outbox(seq) WHERE state != 'pending'")
+
+
+SEQ_ISSUED_KEY = "hlc.seq"
+"""The meta row holding the highest seq ever issued. It sorts right after 'hlc', which every record writes too, so
+both share a page: one WAL frame for the two."""
+
+
+def _outbox_seq_in_meta(db: sqlite3.Connection) -> None:
+    # Write amplification (issue 14): AUTOINCREMENT rewrote sqlite_sequence's page at every op. The high-water
+    # mark moves to meta and is still written in the op's own transaction, so a seq is never reused after the
+    # newest row is deleted (the reason AUTOINCREMENT was there).
+    db.execute(
+        """CREATE TABLE outbox_new (
+             seq INTEGER PRIMARY KEY,
+             cart_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, hlc INTEGER NOT NULL,
+             created_at REAL NOT NULL,
+             state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'leased', 'sent')),
+             attempts INTEGER NOT NULL DEFAULT 0, last_sent_at REAL
+           )"""
+    )
+    db.execute(
+        "INSERT INTO outbox_new SELECT seq, cart_id, kind, body, hlc, created_at, state, attempts, last_sent_at "
+        "FROM outbox"
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO meta VALUES (?, CAST((SELECT max(coalesce((SELECT seq FROM sqlite_sequence "
+        "WHERE name = 'outbox'), 0), coalesce((SELECT max(seq) FROM outbox), 0))) AS TEXT))",
+        (SEQ_ISSUED_KEY,),
+    )
+    db.execute("DROP TABLE outbox")
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+    db.execute("ALTER TABLE outbox_new RENAME TO outbox")
+    db.execute("CREATE INDEX outbox_unsettled ON outbox(seq) WHERE state != 'pending'")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -166,6 +208,8 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_catalog", _catalog),
     ("0006_event_outbox", _event_outbox),
     ("0007_profile_carts", _profile_carts),
+    ("0008_outbox_unsettled", _outbox_unsettled),
+    ("0009_outbox_seq_in_meta", _outbox_seq_in_meta),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [

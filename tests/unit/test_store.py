@@ -155,3 +155,59 @@ def test_a_database_migrated_by_sqlite_utils_runs_no_migration_again(tmp_path: P
         conn.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (name,))
     assert migrate(conn, DEVICE_MIGRATIONS) == [name for name, _ in DEVICE_MIGRATIONS[3:]]
     assert migrate(conn, DEVICE_MIGRATIONS) == []
+
+
+def test_a_row_put_back_to_pending_below_the_lease_cursor_is_leased_again_first(store: DeviceStore) -> None:
+    store.record([AddItem("c", A) for _ in range(6)])
+    assert [r.seq for r in store.lease(4, 1 << 20)] == [1, 2, 3, 4]
+    store.release([2])
+    store.record([AddItem("c", A)])
+    assert [r.seq for r in store.lease(3, 1 << 20)] == [2, 5, 6]
+    store.mark_sent([1, 2, 3, 4, 5, 6])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [7]
+    assert store.expire_sent(sent_before=float("inf")) == 6
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [1, 2, 3, 4, 5, 6]
+    store.release()
+    assert [r.seq for r in store.lease(2, 1 << 20)] == [1, 2]
+
+
+def test_a_new_op_touches_no_index_of_the_outbox_state(store: DeviceStore) -> None:
+    """Write amplification: only rows out on the wire are indexed by state (bench/bench_write_amp.py)."""
+    indexes = {r[1]: r[4] for r in store.conn.execute("SELECT * FROM sqlite_master WHERE tbl_name = 'outbox'")}
+    assert "outbox_by_state" not in indexes
+    assert "WHERE state != 'pending'" in indexes["outbox_unsettled"]
+
+
+def test_a_seq_is_never_reused_after_the_newest_rows_are_confirmed_and_deleted(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    store.record([AddItem("c", A) for _ in range(3)])
+    assert store.confirm(store.epoch, 3) == 3
+    store.close()
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    [result] = store.record([AddItem("c", A)])
+    assert result.op is not None and result.op.seq == 4
+    assert store.highest_issued_seq() == 4
+
+
+def test_a_database_from_before_the_seq_moved_to_meta_keeps_its_rows_and_its_high_water_mark(tmp_path: Path) -> None:
+    from edge_agent.store.db import migrate, transaction
+    from edge_agent.store.readonly import ops_created
+    from edge_agent.store.schema import DEVICE_MIGRATIONS
+
+    conn = connect(tmp_path / "agent.db")
+    migrate(conn, DEVICE_MIGRATIONS[:7])  # up to 0007: outbox with AUTOINCREMENT and outbox_by_state
+    with transaction(conn):
+        meta = {"device_id": "kiosk-01", "epoch": "0123456789abcdef", "hlc": "0", "mqtt_session": "0"}
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        conn.executemany(
+            "INSERT INTO outbox (cart_id, kind, body, hlc, created_at) VALUES ('c', 'entry.add', ?, 1, 0)",
+            [(f"body-{i}",) for i in range(1, 6)],
+        )
+        conn.execute("DELETE FROM outbox WHERE seq > 3")  # AUTOINCREMENT still remembers 5
+    conn.close()
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    assert [r.body for r in store.lease(10, 1 << 20)] == ["body-1", "body-2", "body-3"]
+    [result] = store.record([AddItem("c", A)])
+    assert result.op is not None and result.op.seq == 6
+    store.close()
+    assert ops_created(tmp_path / "agent.db") == 6

@@ -1,0 +1,213 @@
+"""New ops as outbox rows, built without re-validating what the domain and the store already guarantee.
+
+Validating a CartOp and dumping it with pydantic is most of the CPU of recording a scan (issue 14). The store
+gives each op its device, epoch (both checked once, at open), seq and HLC (both in range by construction), and
+the planners give the kind the fields it needs; what still comes from outside is the strings of a command (cart
+id, sku, key, value, actor, serial) and the observed ids. Those are checked here with the contract's own
+patterns; an intent that fails any check takes the validated path, so it is refused exactly as before.
+
+The body is the JSON ``CartOp.model_dump_json(exclude_none=True)`` gives, byte for byte (the wire contract):
+tests/unit/test_op_rows.py checks it for random ops.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from edge_agent.domain.basket import OpIntent
+from edge_agent.domain.cart import Effects, effects_of
+from edge_agent.domain.const import MAX_LINE_QTY, MAX_OBSERVED_IDS
+from edge_agent.domain.ops import (
+    ATTR_KEY_PATTERN,
+    CART_ID_PATTERN,
+    DEVICE_ID_PATTERN,
+    EPOCH_PATTERN,
+    GTIN14_PATTERN,
+    OP_ID_PATTERN,
+    CartOp,
+    OpKind,
+    make_op_id,
+)
+from edge_agent.store import carts
+
+__all__ = ["OpBatch", "OpRow", "build_row", "identity_fits"]
+
+_ATTR_KEY = re.compile(ATTR_KEY_PATTERN)
+_CART_ID = re.compile(CART_ID_PATTERN)
+_GTIN14 = re.compile(GTIN14_PATTERN)
+_OP_ID = re.compile(OP_ID_PATTERN)
+_DEVICE = re.compile(DEVICE_ID_PATTERN)
+_EPOCH = re.compile(EPOCH_PATTERN)
+
+VALUE_MAX_CHARS = 256
+ACTOR_MAX_CHARS = 64
+SERIAL_MAX_CHARS = 20
+"""The contract's bounds on CartOp.value, .actor and .serial (GS1 AI 21 is X..20), in characters as pydantic counts."""
+
+_FIELDS_OF_KIND: dict[OpKind, tuple[bool, bool, bool, bool]] = {
+    # kind: (has sku, has qty, may observe, has key), as CartOp._fields_match_kind requires
+    OpKind.ADD: (True, True, False, False),
+    OpKind.REMOVE: (True, False, True, False),
+    OpKind.SET_QTY: (True, True, True, False),
+    OpKind.CLEAR: (False, False, True, False),
+    OpKind.ATTR_SET: (False, False, False, True),
+    OpKind.CHECKOUT: (False, False, True, False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OpRow:
+    """An op ready for the outbox: the CartOp callers get back and its wire body."""
+
+    op: CartOp
+    body: str
+
+
+def identity_fits(device: str, epoch: str) -> bool:
+    """Checked once per store: the device id and epoch every op of this database carries."""
+    return bool(_DEVICE.fullmatch(device) and _EPOCH.fullmatch(epoch))
+
+
+def _is_str(value: object) -> bool:
+    return type(value) is str
+
+
+def _fits(intent: OpIntent) -> bool:
+    """True when the validated path would accept this intent unchanged (exact types, contract patterns)."""
+    shape = _FIELDS_OF_KIND.get(intent.kind)
+    if shape is None or type(intent.cart_id) is not str or not _CART_ID.fullmatch(intent.cart_id):
+        return False
+    has_sku, has_qty, may_observe, has_key = shape
+    sku, qty, observed = intent.sku, intent.qty, intent.observed
+    if has_sku != (sku is not None) or (sku is not None and not (_is_str(sku) and _GTIN14.fullmatch(sku))):
+        return False
+    if has_qty != (qty is not None) or (qty is not None and not (type(qty) is int and 1 <= qty <= MAX_LINE_QTY)):
+        return False
+    if type(observed) is not tuple or (observed and not may_observe) or len(observed) > MAX_OBSERVED_IDS:
+        return False
+    if observed and not all(_is_str(o) and _OP_ID.fullmatch(o) for o in observed):
+        return False
+    key = intent.key
+    if has_key != (key is not None) or (key is not None and not (_is_str(key) and _ATTR_KEY.fullmatch(key))):
+        return False
+    for text, limit in ((intent.value, VALUE_MAX_CHARS), (intent.actor, ACTOR_MAX_CHARS)):
+        if text is not None and not (_is_str(text) and len(text) <= limit):
+            return False
+    serial = intent.serial
+    if serial is not None:
+        ok = _is_str(serial) and 1 <= len(serial) <= SERIAL_MAX_CHARS
+        if not ok or intent.kind is not OpKind.ADD or qty != 1:
+            return False
+    return True
+
+
+def _text(value: str) -> str:
+    """A JSON string as pydantic writes it: non-ASCII kept, quotes, backslashes and controls escaped."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def build_row(
+    intent: OpIntent, *, device: str, epoch: str, seq: int, uuid: UUID, hlc: int, identity_fits: bool
+) -> OpRow:
+    """The op and its body. ``identity_fits``: what the function of that name said of ``device`` and ``epoch``.
+
+    An intent the fast checks do not vouch for is materialised through pydantic, raising what it raises.
+    """
+    if not (identity_fits and _fits(intent)):
+        op = intent.materialise(device=device, epoch=epoch, seq=seq, uuid=uuid, hlc=hlc)
+        return OpRow(op, op.model_dump_json(exclude_none=True))
+    op_id = make_op_id(device, epoch, seq)
+    fields = {
+        "op_id": op_id,
+        "uuid": uuid,
+        "device": device,
+        "epoch": epoch,
+        "seq": seq,
+        "cart_id": intent.cart_id,
+        "kind": intent.kind,
+        "hlc": hlc,
+        "sku": intent.sku,
+        "qty": intent.qty,
+        "observed": intent.observed,
+        "key": intent.key,
+        "value": intent.value,
+        "actor": intent.actor,
+        "serial": intent.serial,
+    }
+    parts = [
+        f'{{"op_id":"{op_id}","uuid":"{uuid}","device":"{device}","epoch":"{epoch}","seq":{seq},'
+        f'"cart_id":"{intent.cart_id}","kind":"{intent.kind.value}","hlc":{hlc}'
+    ]
+    if intent.sku is not None:
+        parts.append(f',"sku":"{intent.sku}"')
+    if intent.qty is not None:
+        parts.append(f',"qty":{intent.qty}')
+    parts.append(',"observed":[' + ",".join(f'"{o}"' for o in intent.observed) + "]")
+    if intent.key is not None:
+        parts.append(f',"key":"{intent.key}"')
+    if intent.value is not None:
+        parts.append(',"value":' + _text(intent.value))
+    if intent.actor is not None:
+        parts.append(',"actor":' + _text(intent.actor))
+    if intent.serial is not None:
+        parts.append(',"serial":' + _text(intent.serial))
+    parts.append("}")
+    return OpRow(_trusted_op(fields), "".join(parts))
+
+
+_FIELD_NAMES = frozenset(CartOp.model_fields)
+_PLAIN_MODEL = (
+    not CartOp.__pydantic_post_init__
+    and not CartOp.__private_attributes__
+    and CartOp.model_config.get("extra") != "allow"
+    and all(f.alias is None and f.validation_alias is None for f in CartOp.model_fields.values())
+)
+"""No aliases, extras, private attributes or post-init: all model_construct would do is set four attributes."""
+
+
+def _trusted_op(fields: dict[str, object]) -> CartOp:
+    """``CartOp.model_construct(**fields)`` for every field given, without its per-field loop (a third of the
+    CPU of recording a scan); tests/unit/test_op_rows.py checks the result equals the validated op."""
+    if not _PLAIN_MODEL:
+        return CartOp.model_construct(None, **fields)
+    op = CartOp.__new__(CartOp)
+    object.__setattr__(op, "__dict__", fields)
+    object.__setattr__(op, "__pydantic_fields_set__", set(_FIELD_NAMES))
+    object.__setattr__(op, "__pydantic_extra__", None)
+    object.__setattr__(op, "__pydantic_private__", None)
+    return op
+
+
+@dataclass(slots=True)
+class OpBatch:
+    """The rows of one group commit, written with one executemany per table when the group ends or before a
+    command reads its cart (so it observes every op planned before it in the same group)."""
+
+    carts: dict[str, float] = field(default_factory=dict)
+    effects: list[Effects] = field(default_factory=list)
+    outbox: list[tuple[int, str, str, str, int, float]] = field(default_factory=list)
+    issued: int = 0
+    """Ops added since the group began (flushes do not reset it): whether the seq high-water mark moved."""
+
+    def add(self, seq: int, row: OpRow, created_at: float) -> None:
+        op = row.op
+        self.issued += 1
+        self.effects.append(effects_of(op))
+        self.outbox.append((seq, op.cart_id, op.kind.value, row.body, op.hlc, created_at))
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        if self.carts:
+            conn.executemany("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", self.carts.items())
+        if self.effects:
+            carts.apply_effects(conn, self.effects)
+        if self.outbox:
+            conn.executemany(
+                "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)", self.outbox
+            )
+        self.carts.clear()
+        self.effects.clear()
+        self.outbox.clear()
