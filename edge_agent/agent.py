@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
@@ -53,6 +53,7 @@ from edge_agent.systemd_notify import sd_notify, watchdog_interval_s
 log = logging.getLogger(__name__)
 
 AgentEvent = ReaderEvent | BleEvent
+StopFor = Literal["restart", "reconfigure"]
 ReaderRunner = Callable[[Callable[[ReaderEvent], None], threading.Event], None]
 """A blocking reader (nfcpy, cv2): runs in its own thread and calls ``emit`` until the event is set."""
 AsyncReaderRunner = Callable[[Callable[[AgentEvent], None], asyncio.Event], Coroutine[Any, Any, None]]
@@ -105,8 +106,8 @@ class Agent:
     _offline_acked: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _saved_carts: set[str] = field(default_factory=set, init=False)
     _stop: asyncio.Event | None = field(default=None, init=False)
-    restart_requested: bool = field(default=False, init=False)
-    reconfigure_requested: bool = field(default=False, init=False)
+    stop_for: StopFor | None = field(default=None, init=False)
+    """Why the platform stopped the agent, for `edge-agent run` to act on (None: stopped as by SIGTERM)."""
     storage_fault: str | None = field(default=None, init=False)
     """Set when the database turned out corrupt: the agent stops and `edge-agent run` exits with the storage exit
     code, so systemd's restart quarantines the file at open (store/quarantine.py)."""
@@ -134,7 +135,7 @@ class Agent:
         self.router.add([*self.role.routes(), *self.basket.routes()])
         self.requests = RequestDesk(self.topics, self.out, cfg.device.id)
         self.log_level = TemporaryLogLevel()
-        register_device_requests(self.requests, cfg, self.log_level, self.restart)
+        register_device_requests(self.requests, cfg, self.log_level, lambda: self.stop("restart"))
         self.store.faults.on_corrupt = self.storage_failed
         self.store.budget.max_bytes = cfg.storage.max_bytes
         self.store.budget.collect = self.basket.collect
@@ -183,7 +184,7 @@ class Agent:
         finally:
             # A reconfigure boots again in this process (cli re-executes it): systemd hears a reload, whose READY=1
             # the next boot sends, not a stop (after STOPPING=1 it would wait for the exit and kill the new boot).
-            sd_notify("RELOADING=1" if self.reconfigure_requested else "STOPPING=1")
+            sd_notify("RELOADING=1" if self.stop_for == "reconfigure" else "STOPPING=1")
             reader_stop.set()
             async_stop.set()
             if reader_tasks:
@@ -205,16 +206,11 @@ class Agent:
                 t.join(timeout=const.READER_JOIN_S)
             gc.unfreeze()
 
-    def reconfigure(self) -> None:
-        """Stop as SIGTERM would, marked to boot again at once in this process with the config the slots name now
-        (a pushed config to try, or the good one after a revert): `edge-agent run` re-executes itself."""
-        self.reconfigure_requested = True
-        if self._stop is not None:
-            self._stop.set()
-
-    def restart(self) -> None:
-        """Stop as SIGTERM would, marked for a restart (the platform asked; systemd starts the agent again)."""
-        self.restart_requested = True
+    def stop(self, reason: StopFor) -> None:
+        """Stop as SIGTERM would, saying why: ``restart`` (the platform asked; `edge-agent run` exits for systemd to
+        start it again) or ``reconfigure`` (boot again at once in this process with the config the slots name now:
+        a pushed config to try, or the good one after a revert)."""
+        self.stop_for = reason
         if self._stop is not None:
             self._stop.set()
 

@@ -65,10 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if agent.storage_fault is not None:  # systemd restarts the agent; the open quarantines the file
         print(f"edge-agent: storage: the database is corrupt: {agent.storage_fault}", file=sys.stderr)
         return EXIT_STORAGE
-    if agent.reconfigure_requested:  # boot again with what the config slots say now, as the same process
+    if agent.stop_for == "reconfigure":  # boot again with what the config slots say now, as the same process
         logging.shutdown()
         os.execv(sys.executable, sys.orig_argv)
-    return EXIT_RESTART if agent.restart_requested else 0
+    return EXIT_RESTART if agent.stop_for == "restart" else 0
 
 
 def _db_path(args: argparse.Namespace) -> Path:

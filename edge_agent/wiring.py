@@ -138,7 +138,8 @@ def add_remote_config(agent: Agent, config: AgentConfig, trial: Trial | None) ->
         agent.status.reader_health,
         agent.status.reader_details,
     )
-    remote = RemoteConfig(config, ConfigSlots.beside(config), agent.requests, health, agent.reconfigure, trial)
+    slots = ConfigSlots.beside(config)
+    remote = RemoteConfig(config, slots, agent.requests, health, lambda: agent.stop("reconfigure"), trial)
     remote.register()
     agent.on_link_up.append(remote.link_up)
     agent.services.append(remote.run)

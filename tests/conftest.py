@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 pytest_plugins = [
-    "tests.support.fixtures",  # broker, broker_factory, proxy_factory, desk
+    "tests.support.fixtures",  # broker, broker_factory, proxy_factory, desk, tmpfs
     "tests.support.world",  # central, agent_factory
     "tests.support.bluez",  # system_bus, fake_bluez (python-dbusmock's BlueZ on a private D-Bus)
     "tests.support.mqtt_spy",  # spy: everything published on the test's broker

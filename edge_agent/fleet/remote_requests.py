@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.config import AgentConfig
 from edge_agent.config_files import CheckedConfig
@@ -19,7 +19,10 @@ from edge_agent.contract.requests import DeviceRequest
 from edge_agent.fleet.health import HealthPublisher
 from edge_agent.fleet.requests import RequestDesk, RequestFailed
 
-_READER_VERDICT: Mapping[str, str] = {"ok": "ok", "degraded": "warn", "stopped": "fail"}
+if TYPE_CHECKING:
+    from edge_agent.fleet.doctor import Verdict
+
+_READER_VERDICT: Mapping[str, Verdict] = {"ok": "ok", "degraded": "warn", "stopped": "fail"}
 
 
 def register_remote_requests(
@@ -47,7 +50,7 @@ def register_remote_requests(
             CheckResult(
                 name=f"reader:{name}",
                 target="the running agent",
-                verdict=_READER_VERDICT.get(state, "warn"),  # type: ignore[arg-type]
+                verdict=_READER_VERDICT.get(state, "warn"),
                 detail=f"{state} {reader_details.get(name, '')}".strip(),
                 fix="" if state == "ok" else "see the README's troubleshooting for this reader's reason",
             )

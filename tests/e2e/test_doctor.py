@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,26 +60,6 @@ def make_database(path: Path) -> Path:
     finally:
         store.close()
     return path
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Any]:
-    """mount(size, read_only) -> a fresh tmpfs mount point (mode 0700, like the unit's state directory)."""
-    mounted: list[Path] = []
-
-    def mount(size: str = "1m", read_only: bool = False) -> Path:
-        point = tmp_path / f"mnt-{len(mounted)}"
-        point.mkdir()
-        options = f"size={size},mode=0700" + (",ro" if read_only else "")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], check=True)
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in reversed(mounted):
-        # A file a failed test left open keeps the mount busy: detach it lazily rather than leave it behind.
-        if subprocess.run(["umount", str(point)], check=False, capture_output=True).returncode != 0:
-            subprocess.run(["umount", "--lazy", str(point)], check=True)
 
 
 # --- storage ---------------------------------------------------------------------------------------------------

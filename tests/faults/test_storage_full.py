@@ -12,8 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.store import readonly
 from simulators.broker import MosquittoBroker
 from simulators.central import CentralPlatform
+from tests.support.fixtures import Mount
 from tests.support.wire import WireRecorder
 from tests.support.world import InProcessAgent, make_config, wait_until
 
@@ -44,17 +43,8 @@ def gtin(n: int) -> str:
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    where = tmp_path / "small"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_FS}", "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        if subprocess.run(["umount", str(where)], check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(where)], check=False)  # still busy: detach now, freed when closed
+def small_fs(tmpfs: Mount) -> Path:
+    return tmpfs(SMALL_FS)
 
 
 def fill(directory: Path) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -90,3 +92,28 @@ def desk(broker: MosquittoBroker) -> Iterator[Desk]:
     """The platform's side of request/response (simulators/desk.py) on the test's broker, MQTT 5."""
     with Desk(broker.host, broker.port) as d:
         yield d
+
+
+Mount = Callable[..., Path]
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Mount]:
+    """mount(size, read_only) -> a fresh tmpfs mount point (mode 0700, like the unit's state directory): a small,
+    full or read-only filesystem for real. Mounting needs root, as the tests run (CI too): not root is a failure."""
+    assert os.geteuid() == 0, "the storage tests mount tmpfs filesystems: run the tests as root (CI does)"
+    mounted: list[Path] = []
+
+    def mount(size: str = "1m", read_only: bool = False) -> Path:
+        point = tmp_path / f"mnt-{len(mounted)}"
+        point.mkdir()
+        options = f"size={size},mode=0700" + (",ro" if read_only else "")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], check=True)
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        # A file a failed test left open keeps the mount busy: detach it lazily rather than leave it behind.
+        if subprocess.run(["umount", str(point)], check=False, capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(point)], check=True)
