@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import ConfigError, load_config
+from edge_agent.readers.scanner.config import ScannerConfig
 
 SERIAL = 'kind = "serial"\ndevice = "/dev/ttyACM0"\n'
 WEDGE = 'kind = "wedge"\ndevice = "/dev/input/event3"\n'
@@ -35,7 +36,7 @@ def test_a_serial_scanner_section_loads_with_its_defaults(tmp_path: Path) -> Non
     path.write_text(BASE + 'kind = "serial"\ndevice = "/dev/serial/by-id/usb-Acme_S1-if00"\n')
     scanner = load_config(path).readers.scanner
     assert scanner is not None
-    assert (scanner.baud, scanner.suffix, scanner.aim_prefix, scanner.gs_substitute) == (9600, "cr", "optional", None)
+    assert (scanner.serial_baud, scanner.serial_suffix, scanner.aim_prefix) == (9600, "cr", "optional")
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,10 @@ def test_a_broken_scanner_section_names_the_file_the_key_and_what_is_allowed(
     assert str(tmp_path / "agent.toml") in message
     for word in words:
         assert word in message, message
+
+
+@pytest.mark.parametrize("section", [{"kind": "serial", "device": "/dev/ttyACM0"}, {"kind": "wedge", "device": "/x"}])
+def test_a_dumped_scanner_section_loads_again_as_it_was(section: dict[str, str]) -> None:
+    """What remote config and the tests' TOML writer do: dump, then validate the dump."""
+    scanner = ScannerConfig.model_validate(section)
+    assert ScannerConfig.model_validate(scanner.model_dump(mode="json", exclude_none=True)) == scanner

@@ -20,6 +20,9 @@ KeymapName = Literal["us", "de"]
 """keymap.py's layouts (kept here as a literal so validating a config does not import evdev)."""
 Baud = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
 """The rates handheld scanners offer in RS-232 mode."""
+DEFAULT_SUFFIX: Suffix = "cr"
+DEFAULT_KEYMAP: KeymapName = "us"
+"""The scanners' factory settings: CR after each code, a US keyboard."""
 SERIAL_ONLY = ("baud", "suffix")
 WEDGE_ONLY = ("keymap",)
 GS_SUBSTITUTE_CHARS = frozenset(string.punctuation + string.ascii_letters + string.digits)
@@ -34,13 +37,13 @@ class ScannerConfig(BaseModel):
         description="serial: /dev/serial/by-id/... (survives replugging) or /dev/ttyACM0; "
         "wedge: /dev/input/by-id/...-event-kbd (`edge-agent doctor` lists them)"
     )
-    baud: Baud = Field(default=const.DEFAULT_BAUD, description="serial only; USB CDC-ACM ignores it")
-    suffix: Suffix = Field(default="cr", description="serial only: what ends a line (a wedge ends on Enter)")
+    baud: Baud | None = Field(default=None, description="serial only (default 9600); USB CDC-ACM ignores it")
+    suffix: Suffix | None = Field(default=None, description="serial only: what ends a line (default cr)")
     aim_prefix: AimPrefix = Field(
         default="optional", description="expected: every line carries an AIM id (]E0, ]C1, ]d2, ]Q3); none: never"
     )
     max_line: int = Field(default=const.DEFAULT_MAX_LINE, ge=const.MIN_LINE_LIMIT, le=const.MAX_LINE_LIMIT)
-    keymap: KeymapName = Field(default="us", description="wedge only: the keyboard layout the scanner types in")
+    keymap: KeymapName | None = Field(default=None, description="wedge only: the scanner's keyboard layout (us)")
     gs_substitute: Annotated[str, StringConstraints(min_length=1, max_length=4)] | None = Field(
         default=None, description="printable stand-in the scanner sends for GS (FNC1) in GS1 codes"
     )
@@ -58,8 +61,20 @@ class ScannerConfig(BaseModel):
     @model_validator(mode="after")
     def _keys_of_its_kind(self) -> ScannerConfig:
         other = WEDGE_ONLY if self.kind == "serial" else SERIAL_ONLY
-        misplaced = [key for key in other if key in self.model_fields_set]
+        misplaced = [key for key in other if getattr(self, key) is not None]
         if misplaced:
             kind = "wedge" if self.kind == "serial" else "serial"
             raise ValueError(f"{', '.join(misplaced)} applies to kind = {kind!r} only; allowed: remove it")
         return self
+
+    @property
+    def serial_baud(self) -> int:
+        return self.baud or const.DEFAULT_BAUD
+
+    @property
+    def serial_suffix(self) -> Suffix:
+        return self.suffix or DEFAULT_SUFFIX
+
+    @property
+    def wedge_keymap(self) -> KeymapName:
+        return self.keymap or DEFAULT_KEYMAP

@@ -107,15 +107,15 @@ def scanner_reader(
         from edge_agent.readers.scanner.serial_reader import open_serial
 
         def open_port() -> TextPort:
-            return open_serial(config.device, config.baud)
+            return open_serial(config.device, config.serial_baud)
 
-        suffix = SUFFIXES[config.suffix]
+        suffix = SUFFIXES[config.serial_suffix]
     else:
         from edge_agent.readers.scanner.keymap import ENTER
         from edge_agent.readers.scanner.wedge_reader import open_wedge
 
         def open_port() -> TextPort:
-            return open_wedge(config.device, config.keymap)
+            return open_wedge(config.device, config.wedge_keymap)
 
         suffix = ENTER
     return ScannerReader(config.device, open_port, lambda: LineFramer(suffix, config.max_line), decoder, emit)
