@@ -101,8 +101,9 @@ class ShopperBasket:
     def input_rejected(self, reader: str, reason: str) -> None:
         """A reader refused what the shopper presented (a bad check digit, a payment card): the kiosk says so.
         Only the reason code travels; the input itself (a code, a card's number or UID) never reaches the view."""
-        if reader in SHOPPER_READERS:
-            self._refuse(reader, reason)
+        source = SHOPPER_READERS.get(reader)
+        if source is not None:
+            self._refuse(source, reason)
 
     def refused(self, reason: str, cart_id: str) -> None:
         """The basket's rules refused a command (a serial already in the basket, a line no longer there)."""

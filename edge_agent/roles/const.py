@@ -13,6 +13,7 @@ a guessed code from finding someone else's basket in practice."""
 TILL_CODE_ATTR = "checkout.till_code"
 """The cart attribute that carries the till code to the platform (a durable op, before the checkout request)."""
 
-SHOPPER_READERS = frozenset({"barcode", "nfc"})
-"""Readers a shopper acts on directly: their refusals are the shopper's to hear. A BLE frame the device refused
+SHOPPER_READERS = {"barcode": "barcode", "scanner": "barcode", "nfc": "nfc"}
+"""Readers a shopper acts on directly, and the source the kiosk names (a handheld scanner reads a barcode, as the
+camera does): their refusals are the shopper's to hear. A BLE frame the device refused
 is the store's business (counted in the status), not something to show on the kiosk."""
