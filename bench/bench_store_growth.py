@@ -28,7 +28,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,13 +168,13 @@ class Platform:
         if collecting:
             store.merge_snapshot(cart_id, version, cart.live(), cart.tombstones, cart.attrs.values(), 0, seal)
         else:  # the store before collection: a snapshot merged by plain union, its tombstones stored
-            with store.conn:
-                store.conn.execute("BEGIN")
-                carts.apply_effects(
-                    store.conn, [Effects(cart_id, tuple(cart.live()), tuple(cart.tombstones), tuple(cart.attrs.values()))]
-                )
-                if seal is not None:
-                    carts.record_seal(store.conn, cart_id, seal)
+            conn = store.conn
+            conn.execute("BEGIN")
+            union = Effects(cart_id, tuple(cart.live()), tuple(cart.tombstones), tuple(cart.attrs.values()))
+            carts.apply_effects(conn, [union])
+            if seal is not None:
+                carts.record_seal(conn, cart_id, seal)
+            conn.execute("COMMIT")
 
 
 @dataclass
