@@ -25,6 +25,7 @@ import argparse
 import datetime
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -52,8 +53,10 @@ TARGET_RATIO = 1.3
 HELD_SMALL, HELD_LARGE, HELD_SMOKE = 1_000, 1_000_000, 20_000
 OPS_PER_CART = 20
 TIMED_OPS, QUICK_TIMED_OPS, SMOKE_TIMED_OPS = 1000, 300, 30
-ROUNDS, QUICK_ROUNDS = 3, 2
+ROUNDS, QUICK_ROUNDS = 5, 2
 INSERT_CHUNK = 50_000
+WAL_HEADER_BYTES, WAL_FRAME_HEADER_BYTES = 32, 24
+"""SQLite's WAL format: a 32-byte file header, then a 24-byte header before each page (as bench_write_amp)."""
 
 DAYS, SMOKE_DAYS = 30, 2
 SESSIONS_PER_DAY, SMOKE_SESSIONS_PER_DAY = 300, 20
@@ -109,12 +112,22 @@ def build_held(path: Path, held: int) -> None:
     conn.close()
 
 
-def time_adds(store: DeviceStore, n: int, offset: int) -> tuple[float, float]:
-    """(wall s per op, CPU s per op) of n durable adds, one commit each, a new basket every 20."""
+def time_adds(store: DeviceStore, n: int, offset: int) -> tuple[float, float, float]:
+    """(wall s, CPU s, WAL frames) per op of n durable adds, one commit each, a new basket every 20.
+
+    As in the agent, no commit checkpoints (autocheckpoint 0: the agent's checkpoint thread does it off the
+    loop), so the WAL only grows and its growth counts the pages each op wrote; the checkpoint runs untimed."""
+    store.autocheckpoint(0)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = Path(f"{store.path}-wal")
+    page = int(store.conn.execute("PRAGMA page_size").fetchone()[0])
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(n):
         store.record([AddItem(f"timed-{(offset + i) // OPS_PER_CART}", SKUS[i % len(SKUS)])])
-    return (time.perf_counter() - wall0) / n, (time.process_time() - cpu0) / n
+    wall, cpu = (time.perf_counter() - wall0) / n, (time.process_time() - cpu0) / n
+    frames = (wal.stat().st_size - WAL_HEADER_BYTES) / (page + WAL_FRAME_HEADER_BYTES) / n
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return wall, cpu, frames
 
 
 @dataclass
@@ -124,6 +137,7 @@ class Cost:
     file_mb: float
     wall: list[float]
     cpu: list[float]
+    frames: list[float]
 
 
 def per_op_costs(workdir: Path, sizes: tuple[int, ...], timed: int, rounds: int) -> list[Cost]:
@@ -132,14 +146,15 @@ def per_op_costs(workdir: Path, sizes: tuple[int, ...], timed: int, rounds: int)
         path = workdir / f"held-{held}.db"
         t0 = time.perf_counter()
         build_held(path, held)
-        costs.append(Cost(held, time.perf_counter() - t0, path.stat().st_size / 1e6, [], []))
+        costs.append(Cost(held, time.perf_counter() - t0, path.stat().st_size / 1e6, [], [], []))
         stores.append(DeviceStore.open(path, DEVICE))
     try:
         for r in range(rounds):  # alternating, so load drift hits both sides alike
             for cost, store in zip(costs, stores, strict=True):
-                wall, cpu = time_adds(store, timed, r * timed)
+                wall, cpu, frames = time_adds(store, timed, r * timed)
                 cost.wall.append(wall)
                 cost.cpu.append(cpu)
+                cost.frames.append(frames)
     finally:
         for store in stores:
             store.close()
@@ -270,7 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Durable add (one AddItem per commit, synchronous=FULL), {timed} per round, best of {rounds}:\n")
     print(
         c.md_table(
-            ["ops held", "setup s", "file MB", "ms per op (best)", "ms per op (each round)", "CPU µs per op (best)"],
+            [
+                "ops held",
+                "setup s",
+                "file MB",
+                "ms per op (best)",
+                "ms per op (each round)",
+                "CPU µs per op (best)",
+                "WAL pages per op",
+            ],
             [
                 [
                     f"{k.held:,}",
@@ -279,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{min(k.wall) * 1e3:.3f}",
                     " / ".join(f"{w * 1e3:.3f}" for w in k.wall),
                     f"{min(k.cpu) * 1e6:.0f}",
+                    f"{statistics.fmean(k.frames):.2f}",
                 ]
                 for k in costs
             ],
@@ -286,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"\nRatio {big.held:,} / {small.held:,} held: wall {c.ratio(min(big.wall), min(small.wall))}, "
-        f"CPU {c.ratio(min(big.cpu), min(small.cpu))} (target <= {TARGET_RATIO:g}x)\n"
+        f"CPU {c.ratio(min(big.cpu), min(small.cpu))}, WAL pages "
+        f"{c.ratio(statistics.fmean(big.frames), statistics.fmean(small.frames))} (target <= {TARGET_RATIO:g}x)\n"
     )
     print(
         f"{days} days x {per_day} sessions x {LINES_PER_SESSION} lines (+1 removal, +1 quantity change, checkout), "
