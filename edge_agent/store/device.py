@@ -307,13 +307,16 @@ class DeviceStore(OutboxPort):
         hlc_max: int,
         seal: Seal | None = None,
     ) -> bool:
-        """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions."""
+        """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions.
+
+        Its tombstones are removals the platform applied: they are collected here, with their entries, rather
+        than stored (CartReplica.merge_snapshot, then collect: docs/cart-rule.md, Collection)."""
         with self._write():
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
-            effects = Effects(cart_id, tuple(entries), tuple(tombstones), tuple(attrs))
-            carts.apply_effects(self.conn, (effects,))
+            carts.apply_effects(self.conn, (Effects(cart_id, tuple(entries), attrs=tuple(attrs)),))
+            carts.collect_confirmed(self.conn, cart_id, tombstones)
             if seal is not None:
                 carts.record_seal(self.conn, cart_id, seal)
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
