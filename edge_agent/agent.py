@@ -300,8 +300,11 @@ class Agent:
             elif isinstance(event, ReaderHealth):
                 if self.status.reader(event) and self.link.connected:
                     self.status.publish("online")
-            elif isinstance(event, ZoneChanged) and self.presence is not None:
-                self.presence.aggregator.observe(event)
+            elif isinstance(event, ZoneChanged):
+                if event.role == "app" and event.exited:
+                    self.basket.app_left(event.previous)
+                if self.presence is not None:
+                    self.presence.aggregator.observe(event)
             elif isinstance(event, ProximityTokenSeen):
                 self.basket.app_nearby()
         flush()
@@ -310,6 +313,7 @@ class Agent:
         if not commands and not meta:
             return
         results = self.store.record(commands, meta)  # durable when this returns
+        self.basket.recorded(results)
         for r in results:
             if r.refused is not None:
                 self.status.rejected[f"basket:{r.refused.reason}"] += 1
