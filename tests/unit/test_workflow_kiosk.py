@@ -76,6 +76,10 @@ def test_a_basket_handed_off_or_empty_is_not_abandoned() -> None:
         s = session()
         kiosk.opened(s, "scan", 1000.0)
         assert names(kiosk.ended(s, reason, {SHOES: 1}, 1100.0)) == ["kiosk.session.ended"]
+    at_till = session()
+    kiosk.opened(at_till, "scan", 1000.0)
+    kiosk.checkout_handoff(at_till, {SHOES: 1}, 1001.0)
+    assert names(kiosk.ended(at_till, "explicit", {SHOES: 1}, 1100.0)) == ["kiosk.session.ended"]
     merged = session()
     kiosk.opened(merged, "identity", 1000.0)
     merged.identity, merged.state = SHOPPER, SessionState.MERGED

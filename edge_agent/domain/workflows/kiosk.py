@@ -113,12 +113,14 @@ def merge_declined(session: Session, now: float) -> WorkflowEvent:
 
 def checkout_handoff(session: Session, lines: Mapping[str, int], now: float) -> WorkflowEvent:
     """The shopper asked to pay: the basket goes to the till by its code (no card data at the edge)."""
+    session.handoff = "pos"
     data = {"channel": "pos", "lines": len(lines), "units": sum(lines.values()), "source": SOURCE}
     return WorkflowEvent(CHECKOUT_HANDOFF, session.session_id, SHOPPER, now, data)
 
 
 def taken_to_phone(session: Session, units: int, now: float) -> WorkflowEvent:
     """The platform says the shopper claimed the guest basket on their phone (its claim names this cart)."""
+    session.handoff = "qr_to_phone"
     data = {"channel": "qr_to_phone", "cart": session.guest_cart, "units": units}
     return WorkflowEvent(CART_HANDOFF, session.session_id, SHOPPER, now, data)
 
@@ -136,10 +138,11 @@ def ended(session: Session, reason: str, guest_lines: Mapping[str, int], now: fl
         "reason": reason,
         "from_state": session.state.value,
         "identified": session.identity is not None,
+        "handoff": session.handoff,
         "duration_s": round(max(0.0, now - session.started_at), 1),
     }
     events = [WorkflowEvent(SESSION_ENDED, session.session_id, actor, now, data)]
-    if reason in ABANDONING and session.state in NOT_HANDED_OFF and guest_lines:
+    if reason in ABANDONING and session.state in NOT_HANDED_OFF and session.handoff is None and guest_lines:
         left = {"reason": reason, "lines": len(guest_lines), "units": sum(guest_lines.values()), "source": SOURCE}
         events.append(WorkflowEvent(BASKET_ABANDONED, session.session_id, SYSTEM, now, left))
     return events
