@@ -313,7 +313,6 @@ class Agent:
         if not commands and not meta:
             return
         results = self.store.record(commands, meta)  # durable when this returns
-        self.basket.recorded(results)
         for r in results:
             if r.refused is not None:
                 self.status.rejected[f"basket:{r.refused.reason}"] += 1
@@ -326,15 +325,29 @@ class Agent:
             self._follow_cart(op.cart_id)
         self.pump.wake()
         self._show_saved({op.cart_id for op in saved})
+        self._emit_soon(self.basket.recorded(results))
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
         """Workflow events leave with this device's and the current session's context (profile only with consent)."""
+        self.events.queue(events, self._event_context(profile))
+
+    def _event_context(self, profile: str | None = None) -> EventContext:
         s = self.basket.sessions.session
         if profile is None and s.identity is not None and "profile" in s.identity.consent:
             profile = s.identity.pseudonym
         device = self.config.device
-        ctx = EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
-        self.events.queue(events, ctx)
+        return EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
+
+    def _emit_soon(self, events: list[WorkflowEvent]) -> None:
+        """A scan's line events, in the session's context as of now, written on the loop's next turn: the pump
+        (woken first) sends the scan's op before the event outbox's own durable commit delays it."""
+        if not events:
+            return
+        ctx, loop = self._event_context(), self._loop
+        if loop is None or loop.is_closed():
+            self.events.queue(events, ctx)
+        else:
+            loop.call_soon(self.events.queue, events, ctx)
 
     def _cart_changed(self, cart_id: str) -> None:
         self.basket.cart_changed(cart_id)

@@ -43,6 +43,7 @@ from edge_agent.domain.basket import (
 )
 from edge_agent.domain.session import MergePolicy
 from edge_agent.domain.workflows import kiosk
+from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
@@ -108,12 +109,13 @@ class ShopperBasket:
         self._clear_notices()
         return AddItem(self.cart_id, key.gtin14, serial=key.serial)
 
-    def recorded(self, results: Sequence[Recorded]) -> None:
-        """Saved scans into the session's basket are its ``cart.line_added`` events (a refused one is none);
-        line changes at the screen report themselves (:meth:`line_command`), merges are not the shopper's adds."""
+    def recorded(self, results: Sequence[Recorded]) -> list[WorkflowEvent]:
+        """The ``cart.line_added`` events of saved scans into the session's basket (a refused one is none), for
+        the agent to emit; line changes at the screen report themselves (:meth:`line_command`), and a merge's ops
+        are not the shopper's adds."""
         s, now = self.sessions.session, self.ports.now()
         carts = {s.guest_cart, self.cart_id}
-        events = [
+        return [
             kiosk.line_added(s, r.command.sku, r.command.qty, now)
             for r in results
             if r.op is not None
@@ -121,8 +123,6 @@ class ShopperBasket:
             and r.command.actor is None
             and r.command.cart_id in carts
         ]
-        if events:
-            self.ports.emit(events, None)
 
     def input_rejected(self, reader: str, reason: str) -> None:
         """A reader refused what the shopper presented (a bad check digit, a payment card): the kiosk says so.

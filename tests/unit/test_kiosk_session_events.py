@@ -31,7 +31,8 @@ class Kiosk:
 
     def scan(self, gtin14: str) -> None:
         basket = self.agent.basket
-        basket.recorded(self.agent.store.record([basket.scanned(ProductKey(gtin14))]))
+        saved = self.agent.store.record([basket.scanned(ProductKey(gtin14))])
+        basket.ports.emit(basket.recorded(saved), None)  # as the agent does, after the scan's op is on its way
 
     def ui(self, kind: str, **data: Any) -> None:
         event = {"specversion": "1.0", "type": kind, "source": "urn:test:screen", "id": "ui-1",
