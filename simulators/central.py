@@ -6,7 +6,11 @@
 - Publishes the applied watermark per device (retained) and a snapshot per touched cart (retained), which
   is how online edits reach the store.
 
-Run alone: ``python -m simulators.central --port 1883 --db central.db`` and ``--dump`` to print carts as JSON.
+- Keeps the devices' workflow events and credits later online orders to the in-store sessions whose basket joined
+  the ordered profile cart (``place_online_order``; the rules are in simulators/attribution.py).
+
+Run alone: ``python -m simulators.central --port 1883 --db central.db``; ``--dump`` prints carts as JSON,
+``--attribution`` the online orders with the sessions they are attributed to.
 """
 
 from __future__ import annotations
