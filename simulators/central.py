@@ -70,7 +70,7 @@ from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.identity.claim_token import ClaimRefused
 from edge_agent.store import carts, readonly
 from edge_agent.store.checkpoint import Checkpointer
-from edge_agent.store.db import connect, migrate, new_epoch, transaction
+from edge_agent.store.db import bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from simulators import attribution, basket_claims
@@ -548,7 +548,10 @@ class CentralPlatform:
 
     # --- attribution of later online orders (simulators/attribution.py) ------------------------------------
     def _record_event(self, store: str, device: str, event: WorkflowCloudEvent) -> None:
-        with self._lock, transaction(self._conn):
+        """Kept without an fsync of its own (the next batch's commit syncs it): a workflow event per scan must not
+        double the fsyncs the ops' apply path waits on; a power cut may lose an event the device already deleted,
+        analytics' loss, never a cart's."""
+        with self._lock, bookkeeping_transaction(self._conn):
             new = attribution.record_event(self._conn, store, device, event)
         self.stats.events_recorded += int(new)
 
