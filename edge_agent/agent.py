@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -300,8 +301,11 @@ class Agent:
             elif isinstance(event, ReaderHealth):
                 if self.status.reader(event) and self.link.connected:
                     self.status.publish("online")
-            elif isinstance(event, ZoneChanged) and self.presence is not None:
-                self.presence.aggregator.observe(event)
+            elif isinstance(event, ZoneChanged):
+                if event.role == "app" and event.exited:
+                    self.basket.app_left(event.previous)
+                if self.presence is not None:
+                    self.presence.aggregator.observe(event)
             elif isinstance(event, ProximityTokenSeen):
                 self.basket.app_nearby()
         flush()
@@ -322,15 +326,30 @@ class Agent:
             self._follow_cart(op.cart_id)
         self.pump.wake()
         self._show_saved({op.cart_id for op in saved})
+        self._emit_soon(self.basket.recorded(results))
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
         """Workflow events leave with this device's and the current session's context (profile only with consent)."""
+        self.events.queue(events, self._event_context(profile))
+
+    def _event_context(self, profile: str | None = None) -> EventContext:
         s = self.basket.sessions.session
         if profile is None and s.identity is not None and "profile" in s.identity.consent:
             profile = s.identity.pseudonym
         device = self.config.device
-        ctx = EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
-        self.events.queue(events, ctx)
+        return EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
+
+    def _emit_soon(self, events: list[WorkflowEvent]) -> None:
+        """A scan's line events, in the session's context as of now, written on the loop's next turn: the pump
+        (woken first) sends the scan's op before the event row is written. The row takes no fsync of its own (the
+        next scan's FULL commit syncs it): a scan costs one fsync, as before it had events."""
+        if not events:
+            return
+        ctx, loop = self._event_context(), self._loop
+        if loop is None or loop.is_closed():
+            self.events.queue(events, ctx, synced=False)
+        else:
+            loop.call_soon(functools.partial(self.events.queue, events, ctx, synced=False))
 
     def _cart_changed(self, cart_id: str) -> None:
         self.basket.cart_changed(cart_id)

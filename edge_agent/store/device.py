@@ -205,9 +205,11 @@ class DeviceStore(OutboxPort):
     def catalog_item(self, gtin14: str) -> catalog.CachedItem | None:
         return catalog.get_item(self.conn, gtin14)
 
-    def queue_events(self, events: Sequence[tuple[str, str]]) -> None:
-        """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX."""
-        with self._write():
+    def queue_events(self, events: Sequence[tuple[str, str]], *, synced: bool = True) -> None:
+        """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.
+        ``synced=False``: committed without an fsync of its own (a process crash loses nothing; a power cut may lose
+        the rows since the last FULL commit), for events that follow an op commit on the hot path."""
+        with self._write() if synced else self._bookkeeping():
             self.conn.executemany(
                 "INSERT INTO event_outbox (name, body, created_at) VALUES (?, ?, ?)",
                 [(name, body, time.time()) for name, body in events],

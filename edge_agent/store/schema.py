@@ -200,6 +200,36 @@ def _outbox_seq_in_meta(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX outbox_unsettled ON outbox(seq) WHERE state != 'pending'")
 
 
+def _attribution(db: sqlite3.Connection) -> None:
+    # In-store session → online order attribution (simulators/attribution.py): the workflow events the devices
+    # publish (without the shopper's profile: attribution needs only the opaque key), the sessions whose merge
+    # wrote their attribution key into a profile cart, and the online orders with the sessions they credit.
+    db.execute(
+        """CREATE TABLE session_events (
+             event_id TEXT PRIMARY KEY, name TEXT NOT NULL, store TEXT NOT NULL, device TEXT NOT NULL,
+             session_id TEXT, attribution_key TEXT, data TEXT NOT NULL, occurred_ms INTEGER NOT NULL
+           ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX session_events_by_key ON session_events (attribution_key, occurred_ms)")
+    db.execute(
+        """CREATE TABLE cart_merges (
+             profile_cart TEXT NOT NULL, attribution_key TEXT NOT NULL, device TEXT NOT NULL, store TEXT NOT NULL,
+             merged_ms INTEGER NOT NULL, PRIMARY KEY (profile_cart, attribution_key)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE online_orders (
+             order_id TEXT PRIMARY KEY, profile_cart TEXT NOT NULL, placed_ms INTEGER NOT NULL, lines TEXT NOT NULL
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE order_attributions (
+             order_id TEXT NOT NULL, via TEXT NOT NULL CHECK (via IN ('merge', 'claim')), ref TEXT NOT NULL,
+             device TEXT NOT NULL, store TEXT NOT NULL, touched_ms INTEGER NOT NULL, PRIMARY KEY (order_id, via, ref)
+           ) WITHOUT ROWID"""
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -219,4 +249,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_entry_serials", _entry_serials),
     ("0005_cart_authority", _cart_authority),
     ("0006_basket_claims", _basket_claims),
+    ("0012_attribution", _attribution),  # numbered after the migrations of branches merged alongside it
 ]

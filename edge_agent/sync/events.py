@@ -81,10 +81,10 @@ class EventPublisher:
     """mid -> event_outbox row id, for rows handed to paho and not yet PUBACKed."""
     published_total: int = 0
 
-    def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext) -> None:
+    def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext, *, synced: bool = True) -> None:
         rows = [(e.name, envelope(e, ctx).model_dump_json(exclude_none=True)) for e in events]
         if rows:
-            self.store.queue_events(rows)
+            self.store.queue_events(rows, synced=synced)
             self.flush()
 
     def flush(self) -> None:
