@@ -231,6 +231,8 @@ class Fleet:
         self._queue.append(rows)  # group commit: durable before any is sent
         for sim, seq, body, hlc, at in made:
             sim.enqueue(seq, body, hlc, at)
+        for sim in self._devices:
+            sim.flush()
         return len(rows)
 
     async def _tick_forever(self) -> None:

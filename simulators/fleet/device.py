@@ -123,12 +123,15 @@ class SimDevice:
         return self.endpoints[self._index % len(self.endpoints)]
 
     def enqueue(self, seq: int, body: str, hlc: int, created_at: float) -> None:
-        """An op already committed to the durable queue: send it."""
+        """An op already committed to the durable queue; :meth:`flush` sends what was enqueued (one batch for a
+        burst, as the agent's group commit does)."""
         self._bodies[seq] = body
         self._created[seq] = created_at
         self._pending.append(seq)  # seqs only grow, so the list stays sorted
         self._hlc_max = max(self._hlc_max, hlc)
         self.counters.created += 1
+
+    def flush(self) -> None:
         self._pump()
 
     def start(self, delay: float = 0.0) -> None:
