@@ -11,7 +11,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints
 
-from edge_agent.contract.base import CloudEvent, Strict
+from edge_agent.contract.base import CloudEvent, ReasonCode, Strict
 from edge_agent.contract.presence import PresenceReport
 from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
@@ -25,8 +25,6 @@ T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
 T_BASKET_VIEW: Final = "com.edgeagent.basket.view.v1"
 T_BASKET_COMMAND: Final = "com.edgeagent.basket.command.v1"
 
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
-"""A stable machine-readable reason (a reader's, the domain's, the session's); the screen maps it to words."""
 TillCode = Annotated[str, StringConstraints(pattern=r"^2[0-9]{12}$")]
 
 
