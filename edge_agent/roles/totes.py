@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from edge_agent.contract.workflow import ToteCommand, ToteLineView, ToteView
 from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, SetAttribute
-from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.fulfilment import Fulfilment
+from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.tote import LineState, Tote, ToteLine, ToteState
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
