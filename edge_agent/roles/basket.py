@@ -45,6 +45,7 @@ from edge_agent.domain.session import MergePolicy
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.aisle import bad_answers, order_line
 from edge_agent.roles.base import Ports, Route
 from edge_agent.roles.basket_view import basket_view
 from edge_agent.roles.claim import BasketClaim
@@ -165,14 +166,18 @@ class ShopperBasket:
             raise Rejected("stale_session", f"basket command for session {cmd.session_id}")
         if cmd.action == "set_quantity" and cmd.qty is None:
             raise Rejected("schema", "set_quantity names the new qty")
+        if cmd.action == "order" and cmd.fulfilment is None:
+            raise Rejected("schema", "order names its fulfilment: ship or pickup@<store>")
         self.sessions.touch()
         self._clear_notices()
-        command: BasketCommand
+        commands: list[BasketCommand]
         if cmd.action == "remove":
-            command = RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")
+            commands = [RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")]
+        elif cmd.action == "order":
+            commands = order_line(self.ports.store, self.cart_id, cmd.gtin14, cmd.qty or 1, cmd.fulfilment or "")
         else:
-            command = SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")
-        self.ports.record([command])
+            commands = [SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")]
+        self.ports.record(commands)
 
     def command(self, cmd: SessionCommand) -> None:
         action = self.sessions.command(cmd)
@@ -219,6 +224,8 @@ class ShopperBasket:
             self.sessions.end("checkout", self._new_cart())
             self.ports.follow_cart(self.cart_id)
             return
+        for bad in bad_answers(self.ports.store, cart_id):
+            self.ports.reject(self.ports.topics.cart_state(cart_id), bad)
         self.sessions.cart_changed(cart_id)
         self.show_basket()
 

@@ -20,12 +20,13 @@ from typing import Any, Final
 
 from edge_agent.contract.workflow import ToteCommand, ToteLineView, ToteView
 from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, SetAttribute
-from edge_agent.domain.fulfilment import Fulfilment
+from edge_agent.domain.fulfilment import Fulfilment, parse_fulfilment
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.tote import LineState, Tote, ToteLine, ToteState
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.aisle import elsewhere, order_line, order_views
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
@@ -136,11 +137,26 @@ class ToteDesk:
                 self._commit(tote.ready(associate=who, now=now), who)
             case "handed_over":
                 self._commit(tote.handed_over(associate=who, now=now), who)
+            case "order_line":
+                self._order_line(tote, cmd)
             case "remove_line":
                 line = next((x for x in tote.lines if x.line_id == cmd.line_id), None)
                 outcome = tote.remove_line(cmd.line_id or "", associate=who, now=now)
                 removal = [RemoveItem(tote.tote_id, line.gtin14)] if line is not None else []
                 self._commit(outcome, who, removal)
+
+    def _order_line(self, tote: Tote, cmd: ToteCommand) -> None:
+        """A line the store lacks, ordered for delivery or pickup at another store: the tote's line and the request
+        the platform answers (the tote view shows it requested until then, :mod:`.aisle`)."""
+        if cmd.gtin14 is None or cmd.fulfilment is None:
+            self._refuse(Refused("no_order_line", "order_line names gtin14 and fulfilment (ship or pickup@<store>)"))
+            return
+        wanted, qty, who = parse_fulfilment(cmd.fulfilment), cmd.qty or 1, cmd.associate
+        if not wanted.ordered:
+            self._refuse(Refused("not_an_order", "order_line is for ship or pickup@<store>; scan to carry out"))
+            return
+        outcome = tote.add_line(cmd.gtin14, qty, wanted.mode.value, associate=who, now=self.now())
+        self._commit(outcome, who, order_line(self.store, tote.tote_id, cmd.gtin14, qty, wanted.text, actor=who))
 
     def scanned(self, key: ProductKey) -> bool:
         """A scan on the handheld goes into the active tote (carry-out, attributed to its associate)."""
@@ -181,6 +197,8 @@ class ToteDesk:
         order_id = attrs.get(ORDER_ATTR)
         text = self._meta(TOTE_KEY_PREFIX + tote_id)
         if not order_id or text is None:
+            if self.tote is not None and self.tote.tote_id == tote_id:
+                self.show(self.view())  # an endless-aisle answer may have come back
             return
         tote = tote_from_json(text)
         if tote.order_id == order_id:
@@ -240,6 +258,7 @@ class ToteDesk:
 
     def view(self, refused: Refused | None = None) -> ToteView:
         t = self.tote
+        orders = order_views(self.store, t.tote_id) if t else {}
         return ToteView(
             tote_id=t.tote_id if t else None,
             state=t.state.value if t else None,
@@ -253,6 +272,8 @@ class ToteDesk:
                     qty=x.qty,
                     fulfilment=x.fulfilment.value,
                     state=x.state.value,
+                    order=None if x.fulfilment is Fulfilment.CARRY_OUT else orders.get(x.gtin14),
+                    availability=elsewhere(self.store, x.gtin14, ordered=x.fulfilment is not Fulfilment.CARRY_OUT),
                 )
                 for x in (t.lines if t else ())
             ],
