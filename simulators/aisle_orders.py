@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from edge_agent.contract.aisle import AisleAnswer, Availability, StockCount
+from edge_agent.contract.catalog import CatalogItem
 from edge_agent.domain.fulfilment import AISLE_PREFIX, ANSWER_SUFFIX, Fulfilment, parse_fulfilment, requested_gtin
 from edge_agent.domain.ops import CartOp, OpKind
 
@@ -37,7 +38,7 @@ def without_forged_answers(ops: list[CartOp], rejected: Counter[str]) -> list[Ca
     return kept
 
 
-def decide(request: CartOp, line_qty: int, availability: Availability | None, home_store: str) -> AisleAnswer | None:
+def decide(request: CartOp, line_qty: int, item: CatalogItem | None, home_store: str) -> AisleAnswer | None:
     """The platform's answer to one request, or None when the request names no fulfilment it understands."""
     try:
         wanted = parse_fulfilment(request.value or "")
@@ -47,8 +48,9 @@ def decide(request: CartOp, line_qty: int, availability: Availability | None, ho
     def refused(reason: str) -> AisleAnswer:
         return AisleAnswer(request=request.op_id, fulfilment=wanted.text, state="refused", reason=reason)
 
-    if availability is None:
+    if item is None:
         return refused("unknown_item")
+    availability = item.availability or Availability()
     if line_qty < 1:
         return refused("no_line")
     count: StockCount | None

@@ -337,7 +337,7 @@ class CentralPlatform:
         gtin14 = requested_gtin(op.key or "") or ""
         item = self._catalogs.get((tenant, store), {}).get(gtin14)
         qty = quantities(carts.live_entries(self._conn, op.cart_id)).get(gtin14, 0)
-        answer = aisle_orders.decide(op, qty, item.availability if item else None, store)
+        answer = aisle_orders.decide(op, qty, item, store)
         if answer is None:
             self.stats.rejected["bad_aisle_request"] += 1
             return

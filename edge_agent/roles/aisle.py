@@ -81,9 +81,10 @@ def _answer(write: AttrWrite | None) -> AisleAnswer | None:
 
 
 def order_line(
-    store: DeviceStore, cart_id: str, gtin14: str, qty: int, fulfilment: str, actor: str = "shopper"
+    store: DeviceStore, cart_id: str, gtin14: str, qty: int, fulfilment: str, actor: str = "shopper", *, add: bool
 ) -> list[BasketCommand]:
-    """The durable ops of "order this for delivery / pickup at X": the line (added when the cart lacks it) and
-    the request attribute the platform answers."""
-    add = [] if store.quantities(cart_id).get(gtin14) else [AddItem(cart_id, gtin14, qty, actor=actor)]
-    return [*add, SetAttribute(cart_id, request_key(gtin14), fulfilment, actor=actor)]
+    """The durable ops of "order this for delivery / pickup at X": the units (``add``: a basket line the shopper
+    already has is ordered as it is; a tote line per fulfilment is new units) and the request the platform answers."""
+    add = add or not store.quantities(cart_id).get(gtin14)
+    add_ops = [AddItem(cart_id, gtin14, qty, actor=actor)] if add else []
+    return [*add_ops, SetAttribute(cart_id, request_key(gtin14), fulfilment, actor=actor)]

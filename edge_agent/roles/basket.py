@@ -174,7 +174,8 @@ class ShopperBasket:
         if cmd.action == "remove":
             commands = [RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")]
         elif cmd.action == "order":
-            commands = order_line(self.ports.store, self.cart_id, cmd.gtin14, cmd.qty or 1, cmd.fulfilment or "")
+            store = self.ports.store
+            commands = order_line(store, self.cart_id, cmd.gtin14, cmd.qty or 1, cmd.fulfilment or "", add=False)
         else:
             commands = [SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")]
         self.ports.record(commands)

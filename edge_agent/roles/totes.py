@@ -156,7 +156,7 @@ class ToteDesk:
             self._refuse(Refused("not_an_order", "order_line is for ship or pickup@<store>; scan to carry out"))
             return
         outcome = tote.add_line(cmd.gtin14, qty, wanted.mode.value, associate=who, now=self.now())
-        self._commit(outcome, who, order_line(self.store, tote.tote_id, cmd.gtin14, qty, wanted.text, actor=who))
+        self._commit(outcome, who, order_line(self.store, tote.tote_id, cmd.gtin14, qty, wanted.text, who, add=True))
 
     def scanned(self, key: ProductKey) -> bool:
         """A scan on the handheld goes into the active tote (carry-out, attributed to its associate)."""
