@@ -147,16 +147,28 @@ class ToteDesk:
 
     def _order_line(self, tote: Tote, cmd: ToteCommand) -> None:
         """A line the store lacks, ordered for delivery or pickup at another store: the tote's line and the request
-        the platform answers (the tote view shows it requested until then, :mod:`.aisle`)."""
+        the platform answers (the tote view shows it requested until then, :mod:`.aisle`). A carry-out line of the
+        item (scanned, none on the shelf) becomes the ordered line: same units, another fulfilment."""
         if cmd.gtin14 is None or cmd.fulfilment is None:
             self._refuse(Refused("no_order_line", "order_line names gtin14 and fulfilment (ship or pickup@<store>)"))
             return
-        wanted, qty, who = parse_fulfilment(cmd.fulfilment), cmd.qty or 1, cmd.associate
+        wanted, who, now = parse_fulfilment(cmd.fulfilment), cmd.associate, self.now()
         if not wanted.ordered:
             self._refuse(Refused("not_an_order", "order_line is for ship or pickup@<store>; scan to carry out"))
             return
-        outcome = tote.add_line(cmd.gtin14, qty, wanted.mode.value, associate=who, now=self.now())
-        self._commit(outcome, who, order_line(self.store, tote.tote_id, cmd.gtin14, qty, wanted.text, who, add=True))
+        carry = next((x for x in tote.lines if x.gtin14 == cmd.gtin14 and x.fulfilment is Fulfilment.CARRY_OUT), None)
+        qty = carry.qty if carry is not None else cmd.qty or 1
+        events: tuple[WorkflowEvent, ...] = ()
+        if carry is not None:
+            removed = tote.remove_line(carry.line_id, associate=who, now=now)
+            if removed.refused is not None:
+                self._refuse(removed.refused)
+                return
+            tote, events = removed.state, removed.events
+        added = tote.add_line(cmd.gtin14, qty, wanted.mode.value, associate=who, now=now)
+        outcome = Outcome(added.state, events + added.events, added.refused)
+        ops = order_line(self.store, tote.tote_id, cmd.gtin14, qty, wanted.text, who, add=carry is None)
+        self._commit(outcome, who, ops)
 
     def scanned(self, key: ProductKey) -> bool:
         """A scan on the handheld goes into the active tote (carry-out, attributed to its associate)."""
