@@ -59,7 +59,7 @@ def bad_answers(store: DeviceStore, cart_id: str) -> list[Rejected]:
     bad = []
     for write in store.attr_writes(cart_id):
         if write.key.startswith(AISLE_PREFIX) and write.key.endswith(ANSWER_SUFFIX) and _answer(write) is None:
-            bad.append(Rejected("bad_aisle_answer", f"{cart_id} {write.key}: not an AisleAnswer"))
+            bad.append(Rejected("bad_aisle_answer", f"{cart_id} {write.key} by {write.op_id}: not an AisleAnswer"))
     return bad
 
 

@@ -80,6 +80,8 @@ class ShopperBasket:
         """The latest scan, tap or line change refused: the kiosk says why, in words, until the next one works."""
         self._checkout: CheckoutView | None = None
         """After Checkout: the till code, then thanks once sealed; until the next scan or the session's end."""
+        self._bad_answers: set[str] = set()
+        """Unreadable endless-aisle answers already counted (cart, key, op id)."""
         self.claim = BasketClaim(ports, self._claimed)
         """Take my basket to my phone: the guest basket's claim link (:mod:`.claim`)."""
 
@@ -226,7 +228,9 @@ class ShopperBasket:
             self.ports.follow_cart(self.cart_id)
             return
         for bad in bad_answers(self.ports.store, cart_id):
-            self.ports.reject(self.ports.topics.cart_state(cart_id), bad)
+            if bad.detail not in self._bad_answers:  # counted once, not again with every later snapshot
+                self._bad_answers.add(bad.detail)
+                self.ports.reject(self.ports.topics.cart_state(cart_id), bad)
         self.sessions.cart_changed(cart_id)
         self.show_basket()
 
