@@ -22,6 +22,7 @@ from edge_agent.domain.fulfilment import (
     request_key,
     requested_gtin,
 )
+from edge_agent.store.catalog import CachedItem
 from edge_agent.store.device import DeviceStore
 
 
@@ -63,12 +64,11 @@ def bad_answers(store: DeviceStore, cart_id: str) -> list[Rejected]:
     return bad
 
 
-def elsewhere(store: DeviceStore, gtin14: str, *, ordered: bool = False) -> Availability | None:
+def elsewhere(store: DeviceStore, item: CachedItem | None, *, ordered: bool = False) -> Availability | None:
     """Availability beyond this store, shown for an item none of which is in stock here (or already ordered)."""
-    item = store.catalog_item(gtin14)
-    if not ordered and (item is None or item.stock != 0):
+    if item is None or (not ordered and item.stock != 0):
         return None
-    return store.availability(gtin14)
+    return store.availability(item.gtin14)
 
 
 def _answer(write: AttrWrite | None) -> AisleAnswer | None:

@@ -72,7 +72,7 @@ def basket_view(
         ln.model_copy(
             update={
                 "order": orders.get(ln.gtin14),
-                "availability": elsewhere(store, ln.gtin14, ordered=ln.gtin14 in orders),
+                "availability": elsewhere(store, items.get(ln.gtin14), ordered=ln.gtin14 in orders),
             }
         )
         for ln in priced_lines(items, quantities)

@@ -285,7 +285,9 @@ class ToteDesk:
                     fulfilment=x.fulfilment.value,
                     state=x.state.value,
                     order=None if x.fulfilment is Fulfilment.CARRY_OUT else orders.get(x.gtin14),
-                    availability=elsewhere(self.store, x.gtin14, ordered=x.fulfilment is not Fulfilment.CARRY_OUT),
+                    availability=elsewhere(
+                        self.store, self.store.catalog_item(x.gtin14), ordered=x.fulfilment is not Fulfilment.CARRY_OUT
+                    ),
                 )
                 for x in (t.lines if t else ())
             ],
