@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from edge_agent.contract.aisle import AisleOrderView
 from edge_agent.contract.workflow import ToteCommand, ToteLineView, ToteView
 from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, SetAttribute
 from edge_agent.domain.fulfilment import Fulfilment, parse_fulfilment
@@ -70,6 +71,8 @@ class ToteDesk:
     now: Callable[[], float] = time.time
     tote: Tote | None = None
     refused: Counter[str] = field(default_factory=Counter)
+    orders: dict[str, AisleOrderView] = field(default_factory=dict)
+    """The endless-aisle orders the last view showed: a snapshot that changes none of them changes no view."""
 
     def restore(self) -> None:
         """After a restart: the active tote, as its last durable transaction left it."""
@@ -209,8 +212,9 @@ class ToteDesk:
         order_id = attrs.get(ORDER_ATTR)
         text = self._meta(TOTE_KEY_PREFIX + tote_id)
         if not order_id or text is None:
-            if self.tote is not None and self.tote.tote_id == tote_id:
-                self.show(self.view())  # an endless-aisle answer may have come back
+            current = self.tote
+            if current is not None and current.tote_id == tote_id and order_views(self.store, tote_id) != self.orders:
+                self.show(self.view())  # an endless-aisle answer came back
             return
         tote = tote_from_json(text)
         if tote.order_id == order_id:
@@ -270,7 +274,7 @@ class ToteDesk:
 
     def view(self, refused: Refused | None = None) -> ToteView:
         t = self.tote
-        orders = order_views(self.store, t.tote_id) if t else {}
+        orders = self.orders = order_views(self.store, t.tote_id) if t else {}
         return ToteView(
             tote_id=t.tote_id if t else None,
             state=t.state.value if t else None,
