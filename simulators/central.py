@@ -65,6 +65,7 @@ from edge_agent.contract.topics import (
 from edge_agent.contract.workflow import WorkflowCloudEvent
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute, plan
 from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
+from edge_agent.domain.fulfilment import answer_key, requested_gtin
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.identity.claim_token import ClaimRefused
@@ -73,7 +74,7 @@ from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.db import bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
-from simulators import attribution, basket_claims
+from simulators import aisle_orders, attribution, basket_claims
 from simulators import cart_authority as authority
 
 log = logging.getLogger("central")
@@ -105,6 +106,8 @@ class CentralStats:
     events_recorded: int = 0
     """Workflow events kept for attribution (simulators/attribution.py), redeliveries not counted."""
     online_orders: int = 0
+    aisle_orders: Counter[str] = field(default_factory=Counter)
+    """Endless-aisle order requests, accepted or refused (simulators/aisle_orders.py)."""
 
 
 class CentralPlatform:
@@ -297,6 +300,7 @@ class CentralPlatform:
             erased = [op for op in new_ops if op.cart_id in self._erased]
             self.stats.ops_for_erased_carts += len(erased)
             new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
+            new_ops = aisle_orders.without_forged_answers(new_ops, self.stats.rejected)
             carts.apply_effects(conn, (effects_of(op) for op in new_ops))
             attribution.note_merges(conn, store, new_ops)
             joined = self._join_claimed({op.cart_id for op in new_ops})
@@ -306,6 +310,8 @@ class CentralPlatform:
             touched = {op.cart_id for op in new_ops}
             for cart_id in touched:
                 self._bump_version(cart_id, tenant, store)
+            for op in aisle_orders.requests(new_ops):
+                self._decide_aisle_order(op, tenant, store)
             self._advance_watermark(device, batch.epoch)
             self._clock.observe(batch.hlc_max)
         self.stats.batches += 1
@@ -342,6 +348,18 @@ class CentralPlatform:
             self.stats.orders_sealed += 1
         else:
             self.stats.checkout_already_sealed += 1
+
+    def _decide_aisle_order(self, op: CartOp, tenant: str, store: str) -> None:
+        """In the same transaction: the answer to an endless-aisle order request (simulators/aisle_orders.py)."""
+        gtin14 = requested_gtin(op.key or "") or ""
+        item = self._catalogs.get((tenant, store), {}).get(gtin14)
+        qty = quantities(carts.live_entries(self._conn, op.cart_id)).get(gtin14, 0)
+        answer = aisle_orders.decide(op, qty, item, store)
+        if answer is None:
+            self.stats.rejected["bad_aisle_request"] += 1
+            return
+        self.stats.aisle_orders[answer.state] += 1
+        self._web_op(SetAttribute(op.cart_id, answer_key(gtin14), answer.model_dump_json(exclude_none=True)))
 
     def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
         self._conn.execute(

@@ -11,10 +11,12 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, JsonValue, StringConstraints
 
+from edge_agent.contract.aisle import AisleOrderView, Availability, FulfilmentText
 from edge_agent.contract.base import CloudEvent, Strict
 from edge_agent.contract.catalog import LookupResult
 from edge_agent.contract.catalog import VariantModel as LookupVariant
 from edge_agent.contract.const import MAX_PRICE_MINOR
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
 
 T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
@@ -98,6 +100,7 @@ class ToteCommand(Strict):
         "substitution_decided",
         "ready",
         "handed_over",
+        "order_line",
     ]
     associate: AssociateId
     tote_id: CartId | None = Field(
@@ -108,6 +111,11 @@ class ToteCommand(Strict):
     reason: Annotated[str, StringConstraints(max_length=64)] | None = Field(default=None, description="unavailable")
     to_gtin: Gtin14 | None = Field(default=None, description="propose_substitution: the item offered instead")
     accepted: bool | None = Field(default=None, description="substitution_decided: the shopper's answer")
+    gtin14: Gtin14 | None = Field(default=None, description="order_line: the item the store lacks")
+    qty: int | None = Field(default=None, ge=1, le=MAX_LINE_QTY, description="order_line: units (default 1)")
+    fulfilment: FulfilmentText | None = Field(
+        default=None, description="order_line: ship or pickup@{store}, asked of the platform (endless aisle)"
+    )
 
 
 class ToteLineView(Strict):
@@ -117,6 +125,12 @@ class ToteLineView(Strict):
     qty: int
     fulfilment: str
     state: str
+    order: AisleOrderView | None = Field(
+        default=None, description="ship or pickup lines: requested, confirmed or refused by the platform"
+    )
+    availability: Availability | None = Field(
+        default=None, description="none in stock here, or ordered: what online and nearby stores hold"
+    )
 
 
 class ToteView(Strict):

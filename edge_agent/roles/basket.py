@@ -47,6 +47,7 @@ from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.aisle import bad_answers, order_line
 from edge_agent.roles.base import Ports, Route
 from edge_agent.roles.basket_view import basket_view
 from edge_agent.roles.claim import BasketClaim
@@ -90,6 +91,8 @@ class ShopperBasket:
         """The latest scan, tap or line change refused: the kiosk says why, in words, until the next one works."""
         self._checkout: CheckoutView | None = None
         """After Checkout: the till code, then thanks once sealed; until the next scan or the session's end."""
+        self._bad_answers: set[str] = set()
+        """Unreadable endless-aisle answers already counted (cart, key, op id)."""
         self.claim = BasketClaim(ports, self._claimed)
         """Take my basket to my phone: the guest basket's claim link (:mod:`.claim`)."""
 
@@ -201,16 +204,21 @@ class ShopperBasket:
             raise Rejected("stale_session", f"basket command for session {cmd.session_id}")
         if cmd.action == "set_quantity" and cmd.qty is None:
             raise Rejected("schema", "set_quantity names the new qty")
+        if cmd.action == "order" and cmd.fulfilment is None:
+            raise Rejected("schema", "order names its fulfilment: ship or pickup@<store>")
         self.sessions.touch("line")
         self._clear_notices()
-        command: BasketCommand
+        commands: list[BasketCommand]
         if cmd.action == "remove":
-            command = RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")
+            commands = [RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")]
+        elif cmd.action == "order":
+            store = self.ports.store
+            commands = order_line(store, self.cart_id, cmd.gtin14, cmd.qty or 1, cmd.fulfilment or "", add=False)
         else:
-            command = SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")
+            commands = [SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")]
         store, cart_id = self.ports.store, self.cart_id
         before = {cmd.gtin14: store.quantities(cart_id).get(cmd.gtin14, 0)}
-        self.ports.record([command])
+        self.ports.record(commands)
         after = {cmd.gtin14: store.quantities(cart_id).get(cmd.gtin14, 0)}
         self.ports.emit(kiosk.line_changes(self.sessions.session, before, after, self.ports.now()), None)
 
@@ -261,6 +269,10 @@ class ShopperBasket:
             self.sessions.end("checkout", self._new_cart())
             self.ports.follow_cart(self.cart_id)
             return
+        for bad in bad_answers(self.ports.store, cart_id):
+            if bad.detail not in self._bad_answers:  # counted once, not again with every later snapshot
+                self._bad_answers.add(bad.detail)
+                self.ports.reject(self.ports.topics.cart_state(cart_id), bad)
         self.sessions.cart_changed(cart_id)
         self.show_basket()
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
+from edge_agent.contract.aisle import Availability
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
-from edge_agent.domain.ops import CartOp
+from edge_agent.domain.ops import CartOp, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.store import carts, catalog
+from edge_agent.store import availability, carts, catalog
 from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
@@ -204,6 +205,21 @@ class DeviceStore(OutboxPort):
 
     def catalog_item(self, gtin14: str) -> catalog.CachedItem | None:
         return catalog.get_item(self.conn, gtin14)
+
+    def availability(self, gtin14: str) -> Availability | None:
+        """Beyond this store: online and nearby stores, newest count per source (store/availability.py)."""
+        return availability.availability_of(self.conn, gtin14)
+
+    def attr_writes(self, cart_id: str) -> list[AttrWrite]:
+        """A cart's attributes with who wrote them (an endless-aisle answer names the request it decided)."""
+        return carts.attrs(self.conn, cart_id)
+
+    def unconfirmed(self, op_id: str) -> bool:
+        """This device's op is still in the outbox: the platform has not confirmed receiving it."""
+        device, epoch, seq = split_op_id(op_id)
+        if (device, epoch) != (self.device_id, self.epoch):
+            return False
+        return self.conn.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone() is not None
 
     def queue_events(self, events: Sequence[tuple[str, str]], *, synced: bool = True) -> None:
         """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.

@@ -230,6 +230,17 @@ def _attribution(db: sqlite3.Connection) -> None:
     )
 
 
+def _catalog_availability(db: sqlite3.Connection) -> None:
+    """Endless aisle: an item's availability beyond this store, one row per source (``store`` '' is online).
+    Not a column of ``catalog_items``: each source keeps its newest count on its own (store/availability.py)."""
+    db.execute(
+        """CREATE TABLE catalog_availability (
+             gtin14 TEXT NOT NULL, store TEXT NOT NULL, qty INTEGER NOT NULL, as_of REAL NOT NULL,
+             PRIMARY KEY (gtin14, store)
+           ) WITHOUT ROWID"""
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -240,6 +251,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_profile_carts", _profile_carts),
     ("0008_outbox_unsettled", _outbox_unsettled),
     ("0009_outbox_seq_in_meta", _outbox_seq_in_meta),
+    ("0010_catalog_availability", _catalog_availability),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
@@ -249,5 +261,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_entry_serials", _entry_serials),
     ("0005_cart_authority", _cart_authority),
     ("0006_basket_claims", _basket_claims),
-    ("0012_attribution", _attribution),  # numbered after the migrations of branches merged alongside it
+    ("0007_attribution", _attribution),
 ]
