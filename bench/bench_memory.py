@@ -17,6 +17,9 @@ files) is built with edge_agent.wiring.build_agent in a fresh interpreter, which
 libraries it imported (top-level packages from site-packages); a second fresh interpreter imports exactly those.
 The agent's VmRSS after building is printed next to that floor (readers are not started: no camera, NFC or BLE
 hardware here). Target: <= 1.1 x the floor of the libraries the config needs.
+edge_agent is byte-compiled first (its __pycache__, as an install does), so no process compiles source at start.
+--breakdown adds RSS after each import group per role and tracemalloc in a second, traced run
+(bench/_memory_breakdown.py).
 --smoke: a few seconds of video, to prove the bench still runs (the agent may not reach its peak).
 Target: agent peak RSS <= 80 MB. Nothing here asserts a size; it only prints.
 """
@@ -275,6 +278,17 @@ def _dump_and_wait(pid: int, dump: Path) -> None:
     raise RuntimeError(f"the traced agent wrote no snapshot {dump}")
 
 
+def compile_agent() -> None:
+    """Byte-compiles edge_agent into its __pycache__ (gitignored), as installing the package does on a device.
+
+    The environment here may set PYTHONDONTWRITEBYTECODE; without the .pyc files every agent process would
+    compile its ~110 modules from source at start (~0.6 MB more heap, and the compiler's transient peak), which a
+    Pi never does. The libraries' own .pyc files came with their install."""
+    import compileall
+
+    compileall.compile_dir(REPO / "edge_agent", quiet=2)
+
+
 def mb(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / KB:.1f}"
 
@@ -301,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.support.broker import MosquittoBroker
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    compile_agent()
     print(f"# Peak memory of `edge-agent run`: {seconds:g} s of paced camera video, Mosquitto, central\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
     try:
