@@ -47,8 +47,9 @@ BACKLOG = 2_000
 """Most scans submitted and not yet confirmed by the platform (the driver waits below it)."""
 CHUNK = 100
 """Scans handed to the loop at once (one call_soon_threadsafe each)."""
-BASKET = 200
-"""Scans per basket: 5 products x 40, under the per-line quantity cap (domain/const.py MAX_LINE_QTY)."""
+BASKET = 2_000
+"""Scans per basket: 5 products x 400, under the per-line quantity cap (domain/const.py MAX_LINE_QTY); unpaced,
+baskets then end about as fast as the heartbeat purges them (roles/sessions.py PURGES_PER_TICK)."""
 SAMPLES = 10
 WAIT_S = 120.0
 """Bounded waits only: far above any expected figure; a stuck run ends with an error."""
@@ -107,7 +108,7 @@ def soak(workdir: Path, broker: MosquittoBroker, n: int, trace: bool) -> dict[st
                         agent.call(inner.basket.end_session)
                     agent.scan(SKUS[submitted % len(SKUS)])
                     submitted += 1
-                if submitted == WARMUP or submitted % every == 0 or submitted == n:
+                if submitted in (WARMUP, n) or submitted % every == 0:
                     confirmed.wait_at_least(submitted, WAIT_S)  # settled: nothing in flight at a sample
                     gc.collect()
                     kb = status_kb()
