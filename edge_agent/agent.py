@@ -422,6 +422,16 @@ class Agent:
         if cart_id not in self._subscribed_carts and self.link.subscribe([self.topics.cart_state(cart_id)]):
             self._subscribed_carts.add(cart_id)
 
+    def _unfollow_gone_carts(self) -> None:
+        """Carts purged or erased from this device stop being followed: without this every basket a kiosk ever
+        held stayed subscribed (in this set, in paho and at the broker) until the next reconnect."""
+        if not self._subscribed_carts:
+            return
+        gone = self._subscribed_carts - set(self.store.cart_ids())
+        if gone:
+            self.link.unsubscribe([self.topics.cart_state(cart_id) for cart_id in sorted(gone)])
+            self._subscribed_carts -= gone
+
     async def _say_offline(self) -> None:
         """A clean DISCONNECT suppresses the will, so a stopping agent says "offline" itself (bounded wait)."""
         if not self.link.connected:
@@ -439,6 +449,7 @@ class Agent:
             self.status.write("online" if self.link.connected else "offline")
             with self._survive_full_disk("housekeeping"):
                 self.basket.housekeeping()
+            self._unfollow_gone_carts()
             if self.presence is not None:
                 self.presence.flush(time.time())
             self.events.flush()

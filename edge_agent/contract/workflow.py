@@ -1,4 +1,5 @@
-"""Store workflows: workflow events, and the commands and screen models of shelf, tote, mirror and assist.
+"""Store workflows: the commands and screen models of shelf, tote, mirror and assist (the workflow event every
+role sends is contract/workflow_event.py).
 
 Every field a consumer needs is in the payload; MQTT 5 user properties only mirror ``type`` and ``id``, so a
 3.1.1 broker carries the same contract. docs/asyncapi.yaml is generated from these models.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, JsonValue, StringConstraints
+from pydantic import Field, StringConstraints
 
 from edge_agent.contract.aisle import AisleOrderView, Availability, FulfilmentText
 from edge_agent.contract.base import CloudEvent, Strict
@@ -20,12 +21,6 @@ from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
 
 T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
-T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
-
-
-"""A workflow event's CloudEvents type is this prefix, its ``domain.verb`` name and ``.v1``."""
-
-
 T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
 T_LABEL_REPORT: Final = "com.edgeagent.shelf.label_report.v1"
 T_TOTE_COMMAND: Final = "com.edgeagent.tote.command.v1"
@@ -34,24 +29,6 @@ T_MIRROR_COMMAND: Final = "com.edgeagent.mirror.command.v1"
 T_MIRROR_VIEW: Final = "com.edgeagent.display.mirror.v1"
 T_ASSIST_REQUEST: Final = "com.edgeagent.assist.request.v1"
 T_ASSIST_REPLY: Final = "com.edgeagent.assist.reply.v1"
-
-
-class WorkflowEventData(Strict):
-    """What a store workflow reports (retail note §1, §6), with the context analytics needs to attribute it."""
-
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$")]
-    actor: Annotated[str, StringConstraints(max_length=64)] = Field(
-        description="an associate id, 'shopper', 'system' or 'platform' (never a shopper's name)"
-    )
-    occurred_at: datetime
-    store: str
-    device: DeviceId
-    session_id: str | None = None
-    attribution_key: str | None = Field(default=None, description="opaque per-session key, no PII (retail note §6)")
-    profile: str | None = Field(default=None, description="the shopper's pseudonym, only with their 'profile' consent")
-    ga4: str = Field(description="the GA4 event name this maps to (docs/event-mapping.md)")
-    segment: str = Field(description="the Segment Ecommerce v2 event name this maps to")
-    data: dict[str, JsonValue] = Field(default={}, max_length=50)
 
 
 class ShelfCommand(Strict):
@@ -219,10 +196,6 @@ class MirrorView(Strict):
     offline: bool = False
     refused: str | None = None
     detail: str | None = None
-
-
-class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):
-    type: Annotated[str, StringConstraints(pattern=r"^com\.edgeagent\.workflow\.[a-z_.]+\.v1$")]
 
 
 class ShelfCommandEvent(CloudEvent[ShelfCommand]):

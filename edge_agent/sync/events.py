@@ -17,7 +17,7 @@ from pydantic import JsonValue
 
 from edge_agent.const import EVENTS_IN_FLIGHT
 from edge_agent.contract.topics import Topics
-from edge_agent.contract.workflow import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
+from edge_agent.contract.workflow_event import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.domain.workflows.taxonomy import analytics_names
 from edge_agent.store.device import DeviceStore
