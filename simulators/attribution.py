@@ -27,7 +27,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, Field
 
 from edge_agent.contract.codec import Rejected, parse_event
-from edge_agent.contract.workflow import T_WORKFLOW_PREFIX, WorkflowCloudEvent
+from edge_agent.contract.workflow_event import T_WORKFLOW_PREFIX, WorkflowCloudEvent
 from edge_agent.domain.hlc import wall_ms_of
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.domain.session import ATTRIBUTION_ATTR

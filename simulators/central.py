@@ -62,7 +62,7 @@ from edge_agent.contract.topics import (
     Topics,
     parse_device_topic,
 )
-from edge_agent.contract.workflow import WorkflowCloudEvent
+from edge_agent.contract.workflow_event import WorkflowCloudEvent
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute, plan
 from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
 from edge_agent.domain.fulfilment import answer_key, requested_gtin
