@@ -37,11 +37,7 @@ from edge_agent.contract.cart import (
     AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
-    EpochWatermark,
     OpsBatchEvent,
-    SealModel,
-    SnapshotAttr,
-    SnapshotEntryModel,
     SnapshotEvent,
     SyncRequestEvent,
 )
@@ -58,9 +54,9 @@ from edge_agent.contract.topics import (
     parse_device_topic,
 )
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, SetAttribute, plan
-from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
+from edge_agent.domain.cart import Seal, effects_of, quantities
 from edge_agent.domain.hlc import HybridClock
-from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.domain.ops import CartOp
 from edge_agent.identity.claim_token import ClaimRefused
 from edge_agent.store import carts, readonly
 from edge_agent.store.checkpoint import Checkpointer
@@ -69,6 +65,8 @@ from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from simulators import basket_claims
 from simulators import cart_authority as authority
+from simulators.platform import apply as rules
+from simulators.platform.sqlite_store import SqliteStore
 
 log = logging.getLogger("central")
 
@@ -135,6 +133,11 @@ class CentralPlatform:
         self._web_epoch = ""
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
+
+    @property
+    def _port(self) -> SqliteStore:
+        """The apply rules' storage port over this simulator's one SQLite connection (simulators/platform)."""
+        return SqliteStore(self._conn)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> CentralPlatform:
@@ -262,109 +265,36 @@ class CentralPlatform:
     # --- applying ops -------------------------------------------------------------------------------------
     def _apply_batch(self, tenant: str, store: str, device: str, event: OpsBatchEvent) -> None:
         batch = event.data
-        if batch.device != device or any(op.device != device or op.epoch != batch.epoch for op in batch.ops):
-            raise Rejected("impersonation", f"ops for {batch.device} published under dv/{device}")
-        conn = self._conn
-        with self._lock, transaction(conn):
-            try:
-                authority.home_device(conn, device, tenant, store)
-            except authority.WrongStore as exc:
-                raise Rejected("wrong_store", str(exc)) from None
-            new_ops = []
-            for op in batch.ops:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO applied_ops VALUES (?, ?, ?, ?, ?)",
-                    (op.device, op.epoch, op.seq, op.cart_id, time.time()),
-                )
-                if cur.rowcount:
-                    new_ops.extend(self._authorised(tenant, store, device, op))
-            erased = [op for op in new_ops if op.cart_id in self._erased]
-            self.stats.ops_for_erased_carts += len(erased)
-            new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
-            carts.apply_effects(conn, (effects_of(op) for op in new_ops))
-            joined = self._join_claimed({op.cart_id for op in new_ops})
-            for op in new_ops:
-                if op.kind is OpKind.CHECKOUT:
-                    self._decide_checkout(op)
-            touched = {op.cart_id for op in new_ops}
-            for cart_id in touched:
-                self._bump_version(cart_id, tenant, store)
-            self._advance_watermark(device, batch.epoch)
+        with self._lock, transaction(self._conn):
+            applied = rules.apply_batch(
+                self._port,
+                self.identity_keys,
+                tenant,
+                store,
+                device,
+                batch,
+                erased=self._erased,
+                join=self._join_claimed,
+            )
             self._clock.observe(batch.hlc_max)
+        self.stats.ops_held.update(applied.held)
+        self.stats.grants += applied.grants
+        self.stats.ops_for_erased_carts += applied.for_erased_carts
+        self.stats.orders_sealed += applied.sealed
+        self.stats.checkout_already_sealed += applied.already_sealed
         self.stats.batches += 1
-        self.stats.ops_applied += len(new_ops)
-        self.stats.ops_duplicate += len(batch.ops) - len(new_ops)
+        self.stats.ops_applied += len(applied.new_ops)
+        self.stats.ops_duplicate += len(batch.ops) - len(applied.new_ops)
         self._publish_watermark(tenant, store, device)
         with self._lock:
-            self._dirty |= touched | joined
-
-    def _authorised(self, tenant: str, store: str, device: str, op: CartOp) -> list[CartOp]:
-        """The ops to apply for one new op: none if the device may not write its cart (held), the op itself, or,
-        for a verified merge grant, the grant and the device's ops held for that profile cart."""
-        reason = authority.refusal(self._conn, self.identity_keys, device, tenant, store, op)
-        if reason is not None:
-            authority.hold(self._conn, tenant, store, authority.Held(op, reason))
-            self.stats.ops_held[reason] += 1
-            log.warning("central: holding %s from %s: %s on %s", op.op_id, device, reason, op.cart_id)
-            return []
-        if not authority.is_grant(op):
-            return [op]
-        self.stats.grants += 1
-        released = authority.release(self._conn, device, op.cart_id)
-        if released:
-            log.info("central: merge grant releases %d held op(s) of %s for %s", len(released), device, op.cart_id)
-        return [op, *released]
-
-    def _decide_checkout(self, op: CartOp) -> None:
-        """In the same transaction as the op: the first request seals, later ones learn the existing seal."""
-        decision = decide_checkout(
-            carts.live_entries(self._conn, op.cart_id), op, carts.seal_of(self._conn, op.cart_id)
-        )
-        if decision.newly_sealed:
-            carts.record_seal(self._conn, op.cart_id, decision.seal)
-            self.stats.orders_sealed += 1
-        else:
-            self.stats.checkout_already_sealed += 1
+            self._dirty |= applied.touched
 
     def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
-        self._conn.execute(
-            "INSERT INTO cart_versions VALUES (?, 1, ?, ?) ON CONFLICT (cart_id) DO UPDATE SET version = version + 1",
-            (cart_id, tenant, store),
-        )
-
-    def _advance_watermark(self, device: str, epoch: str) -> None:
-        conn = self._conn
-        row = conn.execute(
-            "SELECT applied_upto FROM watermarks WHERE device = ? AND epoch = ?", (device, epoch)
-        ).fetchone()
-        upto = row[0] if row else 0
-        while conn.execute(
-            "SELECT 1 FROM applied_ops WHERE device = ? AND epoch = ? AND seq = ?", (device, epoch, upto + 1)
-        ).fetchone():
-            upto += 1
-        conn.execute(
-            "INSERT INTO watermarks VALUES (?, ?, ?) "
-            "ON CONFLICT (device, epoch) DO UPDATE SET applied_upto = excluded.applied_upto",
-            (device, epoch, upto),
-        )
+        self._port.bump_version(cart_id, tenant, store)
 
     def watermark(self, device: str) -> AppliedWatermark:
         with self._lock:
-            marks = []
-            rows = self._conn.execute(
-                "SELECT epoch, applied_upto FROM watermarks WHERE device = ? LIMIT 64", (device,)
-            ).fetchall()
-            for epoch, upto in rows:
-                above = [
-                    r[0]
-                    for r in self._conn.execute(
-                        "SELECT seq FROM applied_ops WHERE device = ? AND epoch = ? AND seq > ? "
-                        "ORDER BY seq LIMIT 1000",
-                        (device, epoch, upto),
-                    )
-                ]
-                marks.append(EpochWatermark(epoch=epoch, applied_upto=upto, applied_above=above))
-            return AppliedWatermark(device=device, watermarks=marks, hlc=self._clock.now())
+            return rules.watermark_of(self._port, device, self._clock.now())
 
     def _publish_watermark(self, tenant: str, store: str, device: str, answers: str | None = None) -> None:
         wm = self.watermark(device)
@@ -380,40 +310,11 @@ class CentralPlatform:
 
     # --- snapshots and online edits -----------------------------------------------------------------------
     def _cart_home(self, cart_id: str) -> tuple[str, str] | None:
-        row = self._conn.execute("SELECT tenant, store FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
-        return None if row is None else (row[0], row[1])
+        return self._port.cart_home(cart_id)
 
     def snapshot(self, cart_id: str) -> CartSnapshot:
         with self._lock:
-            conn = self._conn
-            version_row = conn.execute("SELECT version FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
-            live = carts.live_entries(conn, cart_id)
-            seal = carts.seal_of(conn, cart_id)
-            return CartSnapshot(
-                cart_id=cart_id,
-                version=version_row[0] if version_row else 1,
-                entries=[
-                    SnapshotEntryModel(
-                        entry_id=e.entry_id,
-                        sku=e.sku,
-                        qty=e.qty,
-                        hlc=e.hlc,
-                        origin_device=e.origin_device,
-                        serial=e.serial,
-                    )
-                    for e in live
-                ],
-                tombstones=carts.tombstones(conn, cart_id),
-                attrs=[
-                    SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device, op_id=a.op_id)
-                    for a in carts.attrs(conn, cart_id)
-                ],
-                sealed=None
-                if seal is None
-                else SealModel(order_id=seal.order_id, entry_ids=list(seal.entry_ids), hlc=seal.hlc),
-                added_after_checkout=[] if seal is None else sorted({e.entry_id for e in live} - set(seal.entry_ids)),
-                hlc_max=self._clock.now(),
-            )
+            return rules.snapshot_of(self._port, cart_id, self._clock.now())
 
     def publish_snapshot(self, cart_id: str) -> None:
         with self._lock:
