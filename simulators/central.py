@@ -34,11 +34,9 @@ from edge_agent.contract.base import utcnow
 from edge_agent.contract.cart import (
     T_OPS,
     T_SYNC_REQUEST,
-    AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
     OpsBatchEvent,
-    SnapshotEvent,
     SyncRequestEvent,
 )
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
@@ -66,6 +64,7 @@ from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from simulators import basket_claims
 from simulators import cart_authority as authority
 from simulators.platform import apply as rules
+from simulators.platform import events
 from simulators.platform.sqlite_store import SqliteStore
 
 log = logging.getLogger("central")
@@ -297,16 +296,8 @@ class CentralPlatform:
             return rules.watermark_of(self._port, device, self._clock.now())
 
     def _publish_watermark(self, tenant: str, store: str, device: str, answers: str | None = None) -> None:
-        wm = self.watermark(device)
-        if answers is not None:
-            wm = wm.model_copy(update={"answers": answers})
-        event = AppliedEvent(
-            source=f"urn:{tenant}:platform:central-sim",
-            id=f"applied:{device}:{uuid.uuid4()}",
-            time=utcnow(),
-            data=wm,
-        )
-        self._publish(Topics(tenant, store, device).acks, event.model_dump_json().encode(), retain=True)
+        topic, payload = events.watermark_message(tenant, store, self.watermark(device), "central-sim", answers)
+        self._publish(topic, payload, retain=True)
 
     # --- snapshots and online edits -----------------------------------------------------------------------
     def _cart_home(self, cart_id: str) -> tuple[str, str] | None:
@@ -321,16 +312,8 @@ class CentralPlatform:
             home = self._cart_home(cart_id)
         if home is None:
             return
-        tenant, store = home
-        snap = self.snapshot(cart_id)
-        event = SnapshotEvent(
-            source=f"urn:{tenant}:platform:central-sim",
-            id=f"snapshot:{cart_id}:{snap.version}",
-            time=utcnow(),
-            subject=cart_id,
-            data=snap,
-        )
-        self._publish(Topics(tenant, store, "-").cart_state(cart_id), event.model_dump_json().encode(), retain=True)
+        topic, payload = events.snapshot_message(*home, self.snapshot(cart_id), "central-sim")
+        self._publish(topic, payload, retain=True)
         self.stats.snapshots_published += 1
 
     def _answer_sync(self, tenant: str, store: str, device: str, event: SyncRequestEvent) -> None:

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulators.broker import HOST, free_port
 
-__all__ = ["NatsCluster", "NodePorts", "find_nats_server"]
+__all__ = ["MqttEndpoint", "NatsCluster", "NodePorts", "find_nats_server", "mqtt_connects"]
 
 FALLBACK_NATS = Path("/usr/sbin/nats-server")
 CLUSTER_NAME = "edge-chain"
@@ -68,6 +68,14 @@ class NodePorts:
     cluster: int
     mqtt: int
     http: int
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    """One node's MQTT listener, shaped like a broker (host, port) so a fault proxy can stand in front of it."""
+
+    host: str
+    port: int
 
 
 class _MetaCluster(BaseModel):
@@ -131,6 +139,9 @@ class NatsCluster:
     def mqtt_endpoints(self) -> list[tuple[str, int]]:
         """(host, port) of every node's MQTT listener, in node order: an agent's `[[mqtt.endpoints]]`."""
         return [(HOST, p.mqtt) for p in self.ports]
+
+    def mqtt_endpoint(self, i: int) -> MqttEndpoint:
+        return MqttEndpoint(HOST, self.ports[i].mqtt)
 
     @property
     def nats_urls(self) -> list[str]:

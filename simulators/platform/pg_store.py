@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -26,6 +26,9 @@ from edge_agent.domain.ops import CartOp
 from simulators.cart_authority import PROFILE_OWNER
 from simulators.platform.const import MAX_EPOCHS_PER_WATERMARK, MAX_GAPS_PER_EPOCH
 from simulators.platform.port import Held
+
+if TYPE_CHECKING:
+    from simulators.platform.apply import Applied
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS applied_ops (
@@ -51,6 +54,11 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS cart_owners (cart_id TEXT PRIMARY KEY, owner TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS cart_grants (
          device TEXT NOT NULL, cart_id TEXT NOT NULL, PRIMARY KEY (device, cart_id))""",
+    # Each worker's own count of what it applied, in the apply transaction: summed, it is exactly-once evidence
+    # that survives a worker's SIGKILL (its rolled-back batch counted nothing).
+    """CREATE TABLE IF NOT EXISTS worker_counters (
+         worker TEXT PRIMARY KEY, batches BIGINT NOT NULL, ops_applied BIGINT NOT NULL,
+         ops_duplicate BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS held_ops (
          device TEXT NOT NULL, epoch TEXT NOT NULL, seq BIGINT NOT NULL, cart_id TEXT NOT NULL, reason TEXT NOT NULL,
          body TEXT NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL, PRIMARY KEY (device, epoch, seq))""",
@@ -77,6 +85,16 @@ class PgStore:
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         return self.conn.execute(sql, params).fetchone()
+
+    def count(self, applied: Applied) -> None:
+        """This worker's counters, in the batch's transaction."""
+        self.conn.execute(
+            """INSERT INTO worker_counters VALUES (%s, 1, %s, %s) ON CONFLICT (worker) DO UPDATE SET
+                 batches = worker_counters.batches + 1,
+                 ops_applied = worker_counters.ops_applied + excluded.ops_applied,
+                 ops_duplicate = worker_counters.ops_duplicate + excluded.ops_duplicate""",
+            (self.worker, len(applied.new_ops), applied.duplicates),
+        )
 
     def lock_device(self, device: str, epoch: str) -> None:
         self.conn.execute("INSERT INTO watermarks VALUES (%s, %s, 0) ON CONFLICT DO NOTHING", (device, epoch))

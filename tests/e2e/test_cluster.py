@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import paho.mqtt.client as paho
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.cluster import NatsCluster
@@ -16,12 +13,6 @@ from tests.support.world import wait_until
 TOPIC = "rt/v1/t1/st/s1/dv/d-1/ops"
 FILTER = "rt/v1/+/st/+/dv/+/ops"
 MQTT_STREAMS = {"$MQTT_sess", "$MQTT_msgs", "$MQTT_rmsgs"}
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    with NatsCluster(tmp_path / "nats") as c:
-        yield c
 
 
 class Client:
