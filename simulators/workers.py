@@ -12,9 +12,128 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
+import psycopg
+
+from edge_agent.domain.cart import quantities
+from simulators.platform.pg_store import PgStore
 from simulators.platform.worker import PlatformWorker
+
+__all__ = ["PlatformReader", "WorkerProcess"]
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+class WorkerProcess:
+    """One worker as a real process (for tests and benches, SIGKILL included); its log is kept."""
+
+    def __init__(self, name: str, nats_urls: list[str], dsn: str, log_dir: Path, *, replicas: int = 3) -> None:
+        self.name = name
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self._args = ["--nats", ",".join(nats_urls), "--dsn", dsn, "--name", name, "--replicas", str(replicas)]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stats_line = ""
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> Self:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulators.workers", *self._args],
+            stdout=subprocess.PIPE,
+            stderr=self.log_path.open("wb"),
+            cwd=REPO,
+            env=env,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._read_stdout, args=(ready,), name=f"{self.name}-out", daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise RuntimeError(f"worker {self.name} did not get ready:\n{self.log_text()[-2000:]}")
+        return self
+
+    def _read_stdout(self, ready: threading.Event) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").strip()
+            if line.startswith("ready "):
+                ready.set()
+            elif line.startswith("{"):
+                self.stats_line = line
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class PlatformReader:
+    """What the workers' database holds, read the way a platform's API would: carts, applied ops, counters."""
+
+    def __init__(self, dsn: str) -> None:
+        self._conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
+
+    def cart(self, cart_id: str) -> dict[str, int]:
+        return quantities(PgStore(self._conn).live_entries(cart_id))
+
+    def applied_count(self) -> int:
+        """Rows of applied_ops: one per (device, epoch, seq), whichever worker applied it."""
+        row = self._conn.execute("SELECT count(*) FROM applied_ops").fetchone()
+        return int(row[0]) if row else 0
+
+    def applied_by_worker(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT worker, count(*) FROM applied_ops GROUP BY worker").fetchall()
+        return {str(w): int(n) for w, n in rows}
+
+    def counted_by_workers(self) -> int:
+        """The sum of every worker's own count of new ops it applied (written in its apply transactions)."""
+        row = self._conn.execute("SELECT coalesce(sum(ops_applied), 0) FROM worker_counters").fetchone()
+        return int(row[0]) if row else 0
+
+    def waiting_on_locks(self) -> list[str]:
+        """Workers (by connection application_name) whose transaction waits on a row lock right now."""
+        rows = self._conn.execute(
+            "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name <> ''"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 async def serve(worker: PlatformWorker) -> None:

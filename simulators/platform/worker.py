@@ -72,7 +72,7 @@ class PlatformWorker:
 
     # --- database side (the db thread) ------------------------------------------------------------------
     def _open(self) -> None:
-        self._conn = psycopg.connect(self.dsn, autocommit=True)
+        self._conn = psycopg.connect(self.dsn, autocommit=True, application_name=self.name)
         create_schema(self._conn)
 
     def _apply(self, subject: str, data: bytes) -> list[tuple[str, bytes]]:
