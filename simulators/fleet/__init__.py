@@ -134,6 +134,17 @@ class Fleet:
         """Every device connected and every op it created confirmed by the platform's watermark."""
         return self.call(lambda: all(d.connected and d.unconfirmed == 0 for d in self._devices))
 
+    def wait_connected(self, timeout: float, poll_s: float = 0.2) -> float:
+        """Block until every device is connected; the seconds it took."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.call(lambda: all(d.connected for d in self._devices)):
+                return time.monotonic() - start
+            time.sleep(poll_s)
+        raise AssertionError(
+            f"fleet not connected after {timeout:g}s: {self.report()}; stragglers: {self.stragglers()}"
+        )
+
     def wait_drained(self, timeout: float, poll_s: float = 0.2) -> float:
         """Block until drained; the seconds it took. AssertionError with the stragglers if it never happens."""
         start = time.monotonic()
