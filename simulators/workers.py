@@ -42,9 +42,14 @@ class WorkerProcess:
         self.log_path = Path(log_dir) / f"{name}.log"
         self._args = ["--nats", ",".join(nats_urls), "--dsn", dsn, "--name", name, "--replicas", str(replicas)]
         self.proc: subprocess.Popen[bytes] | None = None
+        self._ready = threading.Event()
         self.stats_line = ""
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> Self:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> Self:
+        """Start the process without waiting (launch several, then wait for each: they start side by side)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
@@ -54,9 +59,12 @@ class WorkerProcess:
             cwd=REPO,
             env=env,
         )
-        ready = threading.Event()
-        threading.Thread(target=self._read_stdout, args=(ready,), name=f"{self.name}-out", daemon=True).start()
-        if not ready.wait(timeout):
+        self._ready = threading.Event()
+        threading.Thread(target=self._read_stdout, args=(self._ready,), name=f"{self.name}-out", daemon=True).start()
+        return self
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> Self:
+        if not self._ready.wait(timeout):
             self.kill()
             raise RuntimeError(f"worker {self.name} did not get ready:\n{self.log_text()[-2000:]}")
         return self
@@ -115,6 +123,12 @@ class PlatformReader:
         """Rows of applied_ops: one per (device, epoch, seq), whichever worker applied it."""
         row = self._conn.execute("SELECT count(*) FROM applied_ops").fetchone()
         return int(row[0]) if row else 0
+
+    def applied_span(self) -> tuple[int, float, float]:
+        """(ops applied, first and last apply time): the workers' own clock, for a rate over exactly the work."""
+        row = self._conn.execute("SELECT count(*), min(applied_at), max(applied_at) FROM applied_ops").fetchone()
+        assert row is not None
+        return int(row[0]), float(row[1] or 0.0), float(row[2] or 0.0)
 
     def applied_by_worker(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT worker, count(*) FROM applied_ops GROUP BY worker").fetchall()

@@ -16,6 +16,7 @@ Any number of these run as independent processes over one database (scale note Â
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import psycopg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+from nats.js.client import JetStreamContext
 
 from edge_agent.contract.cart import T_OPS, T_SYNC_REQUEST, OpsBatchEvent, SyncRequestEvent
 from edge_agent.contract.codec import Rejected, parse_event
@@ -49,6 +51,27 @@ def subject_of(topic: str) -> str:
 
 def topic_of(subject: str) -> str:
     return subject.replace("//", "\0").replace(".", "/").replace("\0", ".")
+
+
+async def ensure_uplink(js: JetStreamContext, replicas: int) -> JetStreamContext.PullSubscription:
+    """The uplink stream and the workers' one durable consumer (idempotent: every worker calls it at start)."""
+    await js.add_stream(
+        StreamConfig(
+            name=const.UPLINK_STREAM,
+            subjects=[subject_of(PLATFORM_OPS_FILTER), subject_of(PLATFORM_SYNC_FILTER)],
+            retention=RetentionPolicy.WORK_QUEUE,
+            num_replicas=replicas,
+            max_age=const.STREAM_MAX_AGE_S,
+        )
+    )
+    return await js.pull_subscribe(
+        "",
+        durable=const.APPLY_CONSUMER,
+        stream=const.UPLINK_STREAM,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=const.ACK_WAIT_S, max_ack_pending=const.MAX_ACK_PENDING
+        ),
+    )
 
 
 @dataclass
@@ -119,23 +142,7 @@ class PlatformWorker:
         nc = await nats.connect(servers=self.nats_urls, name=self.name, max_reconnect_attempts=-1)
         try:
             js = nc.jetstream()
-            await js.add_stream(
-                StreamConfig(
-                    name=const.UPLINK_STREAM,
-                    subjects=[subject_of(PLATFORM_OPS_FILTER), subject_of(PLATFORM_SYNC_FILTER)],
-                    retention=RetentionPolicy.WORK_QUEUE,
-                    num_replicas=self.replicas,
-                    max_age=const.STREAM_MAX_AGE_S,
-                )
-            )
-            sub = await js.pull_subscribe(
-                "",
-                durable=const.APPLY_CONSUMER,
-                stream=const.UPLINK_STREAM,
-                config=ConsumerConfig(
-                    ack_policy=AckPolicy.EXPLICIT, ack_wait=const.ACK_WAIT_S, max_ack_pending=const.MAX_ACK_PENDING
-                ),
-            )
+            sub = await ensure_uplink(js, self.replicas)
             self.ready.set()
             log.info("%s: consuming %s/%s", self.name, const.UPLINK_STREAM, const.APPLY_CONSUMER)
             while not stop.is_set():
@@ -146,7 +153,11 @@ class PlatformWorker:
                 for msg in msgs:
                     await self._handle(nc, msg)
         finally:
-            await nc.drain()
+            # close, not drain: drain waits out the pull subscription's pending request. Every fetched message
+            # was handled (acked, or left for redelivery) before the loop ended.
+            with contextlib.suppress(nats.errors.Error):
+                await nc.flush()
+            await nc.close()
             await loop.run_in_executor(self._db, self._close)
             self._db.shutdown()
 
