@@ -142,6 +142,7 @@ def throughput(workdir: Path, cluster: NatsCluster, pg: PostgresServer, n: int, 
             applied, first_at, last_at = reader.applied_span()  # the workers' clock: exactly the applying
             seconds = max(last_at - first_at, 1e-6)
             fleet.wait_drained(TIMEOUT_S)
+            fleet.stop()  # the live fleet reuses the device ids (new epochs): one MQTT session per id
             with Fleet(workdir / f"live-{n}", cluster.mqtt_endpoints, stores=stores, devices=devices) as live:
                 live.wait_connected(TIMEOUT_S)
                 for _ in range(LATENCY_ROUNDS[size]):

@@ -74,8 +74,10 @@ def apply_batch(
     out = Applied(device)
     now = time.time()
     new_ops: list[CartOp] = []
-    for op in batch.ops:
-        if port.record_applied(op, now):
+    fresh = port.record_applied(batch.ops, now)
+    for op in batch.ops:  # in the batch's order; a seq repeated inside one batch is new once
+        if op.seq in fresh:
+            fresh.discard(op.seq)
             new_ops.extend(_authorised(port, keys, tenant, store, device, op, out))
         else:
             out.duplicates += 1

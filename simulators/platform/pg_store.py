@@ -104,12 +104,17 @@ class PgStore:
         self.conn.execute("INSERT INTO cart_locks VALUES (%s) ON CONFLICT DO NOTHING", (cart_id,))
         self.conn.execute("SELECT 1 FROM cart_locks WHERE cart_id = %s FOR UPDATE", (cart_id,))
 
-    def record_applied(self, op: CartOp, at: float) -> bool:
-        cur = self.conn.execute(
-            "INSERT INTO applied_ops VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (op.device, op.epoch, op.seq, op.cart_id, at, self.worker),
-        )
-        return cur.rowcount > 0
+    def record_applied(self, ops: list[CartOp], at: float) -> set[int]:
+        """One statement for the whole batch (a round trip per op would dominate a 50-op batch)."""
+        if not ops:
+            return set()
+        rows = self.conn.execute(
+            """INSERT INTO applied_ops (device, epoch, seq, cart_id, applied_at, worker)
+               SELECT %s, %s, s, c, %s, %s FROM unnest(%s::bigint[], %s::text[]) AS u(s, c)
+               ON CONFLICT DO NOTHING RETURNING seq""",
+            (ops[0].device, ops[0].epoch, at, self.worker, [o.seq for o in ops], [o.cart_id for o in ops]),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
 
     def bind_home(self, device: str, tenant: str, store: str) -> tuple[str, str]:
         self.conn.execute(

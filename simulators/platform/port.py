@@ -34,8 +34,8 @@ class PlatformStore(Protocol):
         """Serialise writes to one cart (callers lock in sorted order): versions and seals follow commit order."""
 
     # --- dedupe ---
-    def record_applied(self, op: CartOp, at: float) -> bool:
-        """Insert the op's (device, epoch, seq) if new; False for a duplicate."""
+    def record_applied(self, ops: list[CartOp], at: float) -> set[int]:
+        """Insert each op's (device, epoch, seq) if new (ops of one device epoch); the seqs that were new."""
 
     # --- who may write (cart_authority) ---
     def bind_home(self, device: str, tenant: str, store: str) -> tuple[str, str]:

@@ -28,11 +28,16 @@ class SqliteStore:
     def lock_cart(self, cart_id: str) -> None:
         return None
 
-    def record_applied(self, op: CartOp, at: float) -> bool:
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO applied_ops VALUES (?, ?, ?, ?, ?)", (op.device, op.epoch, op.seq, op.cart_id, at)
-        )
-        return cur.rowcount > 0
+    def record_applied(self, ops: list[CartOp], at: float) -> set[int]:
+        new = set()
+        for op in ops:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO applied_ops VALUES (?, ?, ?, ?, ?)",
+                (op.device, op.epoch, op.seq, op.cart_id, at),
+            )
+            if cur.rowcount:
+                new.add(op.seq)
+        return new
 
     def bind_home(self, device: str, tenant: str, store: str) -> tuple[str, str]:
         return authority.bind_home(self.conn, device, tenant, store)
