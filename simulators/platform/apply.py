@@ -29,7 +29,7 @@ from edge_agent.domain.ops import CartOp, OpKind
 from simulators import cart_authority as authority
 from simulators.platform.port import Held, PlatformStore
 
-log = logging.getLogger("central")
+log = logging.getLogger("platform")
 
 
 @dataclass
@@ -75,12 +75,21 @@ def apply_batch(
     now = time.time()
     new_ops: list[CartOp] = []
     fresh = port.record_applied(batch.ops, now)
+    # Carts this device may write, learnt in this batch: owners, homes and grants never change back (and the cart is
+    # locked), so the rest of the batch's ops on them skip the checks (a batch's ops are mostly on one cart).
+    writable: set[str] = set()
     for op in batch.ops:  # in the batch's order; a seq repeated inside one batch is new once
-        if op.seq in fresh:
-            fresh.discard(op.seq)
-            new_ops.extend(_authorised(port, keys, tenant, store, device, op, out))
-        else:
+        if op.seq not in fresh:
             out.duplicates += 1
+            continue
+        fresh.discard(op.seq)
+        if op.cart_id in writable and not authority.is_grant(op):
+            new_ops.append(op)
+            continue
+        authorised = _authorised(port, keys, tenant, store, device, op, out)
+        if authorised:
+            writable.add(op.cart_id)
+        new_ops.extend(authorised)
     out.for_erased_carts = sum(1 for op in new_ops if op.cart_id in erased)
     new_ops = [op for op in new_ops if op.cart_id not in erased]  # acknowledged, never applied
     port.apply_effects(effects_of(op) for op in new_ops)
@@ -106,14 +115,14 @@ def _authorised(
     if reason is not None:
         port.hold(tenant, store, Held(op, reason))
         out.held[reason] += 1
-        log.warning("central: holding %s from %s: %s on %s", op.op_id, device, reason, op.cart_id)
+        log.warning("platform: holding %s from %s: %s on %s", op.op_id, device, reason, op.cart_id)
         return []
     if not authority.is_grant(op):
         return [op]
     out.grants += 1
     released = port.release(device, op.cart_id)
     if released:
-        log.info("central: merge grant releases %d held op(s) of %s for %s", len(released), device, op.cart_id)
+        log.info("platform: merge grant releases %d held op(s) of %s for %s", len(released), device, op.cart_id)
     return [op, *released]
 
 

@@ -174,12 +174,20 @@ class PlatformWorker:
             await msg.ack()  # poison: acknowledged (else redelivered forever) and counted
             return
         except psycopg.Error as exc:  # deadlock, lost connection: rolled back, retried soon (by any worker)
-            log.warning("%s: %s on %s; retrying", self.name, type(exc).__name__, msg.subject)
+            log.warning("%s: %s on %s; retrying: %s", self.name, type(exc).__name__, msg.subject, exc)
             await msg.nak(delay=const.NAK_DELAY_S)
+            await loop.run_in_executor(self._db, self._reopen_if_broken)
             return
         await msg.ack()  # only after COMMIT
         for topic, payload in down:
             await nc.publish(subject_of(topic), payload)
+
+    def _reopen_if_broken(self) -> None:
+        if self._conn is not None and self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self.dsn, autocommit=True, application_name=self.name)
+            except psycopg.OperationalError as exc:  # the database is still away: the next message tries again
+                log.warning("%s: database unreachable: %s", self.name, exc)
 
     def _close(self) -> None:
         if self._conn is not None:
