@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--growth", help="comma-separated fleet sizes for the growth table")
+    parser.add_argument("--growth-only", action="store_true", help="skip the throughput table (find the ceiling)")
     args = parser.parse_args(argv)
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = tuple(int(x) for x in args.growth.split(",")) if args.growth else GROWTH[size]
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         with NatsCluster(workdir / "nats") as cluster, PostgresServer(workdir / "pg") as pg:
             host, port = cluster.mqtt_endpoints[RAW_NODE]
             raw = c.raw_publish_rate(host, port, SIZES[size][3], protocol=paho.MQTTv311)
-            rows = [throughput(workdir, cluster, pg, n, size) for n in WORKER_COUNTS[size]]
+            counts = () if args.growth_only else WORKER_COUNTS[size]
+            rows = [throughput(workdir, cluster, pg, n, size) for n in counts]
             grown = growth(workdir, cluster, pg, size, sizes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
