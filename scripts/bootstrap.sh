@@ -17,8 +17,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # chromium chromium-driver: the kiosk page's real-browser test (Selenium drives /usr/bin/chromedriver; Debian ships
 #   both at the same version, so they match by construction).
 # nats-server: the chain tests' 3-node cluster (JetStream + MQTT 3.1.1, simulators/cluster.py).
+# postgresql: the platform workers' shared database; tests start a private server (simulators/postgres.py).
 SYSTEM_PACKAGES=(mosquitto nats-server libzbar0 dbus python3-venv libusb-1.0-0 linux-libc-dev libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev openssl
-  chromium chromium-driver)
+  chromium chromium-driver postgresql)
 VENV=.venv
 STAMP="$VENV/.installed"
 

@@ -18,21 +18,15 @@ What that device may write is decided here, in the same transaction that applies
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Final
 
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.identity.tokens import MERGE_GRANT_ATTR, check_merge_proof
 from edge_agent.roles.picking import CART_PREFIX as PICK_CART_PREFIX
+from simulators.platform.port import Held, PlatformStore
 
 PROFILE_OWNER: Final = "profile"
 """The owner recorded for a shopper's profile cart: no device id can be this (reserved for the platform's CN)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    op: CartOp
-    reason: str
 
 
 class WrongStore(ValueError):
@@ -40,12 +34,17 @@ class WrongStore(ValueError):
         super().__init__(f"{device} is homed at {home[0]}/{home[1]}, published under {tenant}/{store}")
 
 
-def home_device(conn: sqlite3.Connection, device: str, tenant: str, store: str) -> None:
+def home_device(port: PlatformStore, device: str, tenant: str, store: str) -> None:
     """Bind a device to the store it first publishes from; WrongStore if it publishes under another one."""
+    home = port.bind_home(device, tenant, store)
+    if home != (tenant, store):
+        raise WrongStore(device, home, tenant, store)
+
+
+def bind_home(conn: sqlite3.Connection, device: str, tenant: str, store: str) -> tuple[str, str]:
     conn.execute("INSERT OR IGNORE INTO device_homes VALUES (?, ?, ?)", (device, tenant, store))
     row = conn.execute("SELECT tenant, store FROM device_homes WHERE device = ?", (device,)).fetchone()
-    if (row[0], row[1]) != (tenant, store):
-        raise WrongStore(device, (row[0], row[1]), tenant, store)
+    return (str(row[0]), str(row[1]))
 
 
 def open_profile(conn: sqlite3.Connection, cart_id: str) -> None:
@@ -70,13 +69,14 @@ def adopt(conn: sqlite3.Connection, cart_id: str, device: str) -> None:
 
 
 def refusal(
-    conn: sqlite3.Connection, keys: tuple[bytes, ...], device: str, tenant: str, store: str, op: CartOp
+    port: PlatformStore, keys: tuple[bytes, ...], device: str, tenant: str, store: str, op: CartOp
 ) -> str | None:
     """Why ``device`` may not write ``op``'s cart, or None. A cart nobody owns yet becomes the device's; a verified
-    merge grant on a profile cart is allowed and recorded (call :func:`release` for ops it unblocks)."""
-    owner = owner_of(conn, op.cart_id)
+    merge grant on a profile cart is allowed and recorded (call :func:`release` for ops it unblocks).
+    Storage-agnostic: the same rule for the SQLite simulator and the PostgreSQL workers (simulators/platform)."""
+    owner = port.owner_of(op.cart_id)
     if owner is None:
-        adopt(conn, op.cart_id, device)
+        port.adopt(op.cart_id, device)
         return None
     if owner == device:
         return None
@@ -84,19 +84,27 @@ def refusal(
         if is_grant(op):
             if not check_merge_proof(keys, device, op.cart_id, op.value or ""):
                 return "bad_merge_grant"
-            conn.execute("INSERT OR IGNORE INTO cart_grants VALUES (?, ?)", (device, op.cart_id))
+            port.record_grant(device, op.cart_id)
             return None
-        granted = conn.execute(
-            "SELECT 1 FROM cart_grants WHERE device = ? AND cart_id = ?", (device, op.cart_id)
-        ).fetchone()
-        return None if granted else "no_merge_grant"
-    if op.cart_id.startswith(PICK_CART_PREFIX) and _same_store(conn, owner, tenant, store):
+        return None if port.has_grant(device, op.cart_id) else "no_merge_grant"
+    if op.cart_id.startswith(PICK_CART_PREFIX) and port.home_of(owner) == (tenant, store):
         return None
     return "not_cart_owner"
 
 
 def is_grant(op: CartOp) -> bool:
     return op.kind is OpKind.ATTR_SET and op.key == MERGE_GRANT_ATTR
+
+
+def record_grant(conn: sqlite3.Connection, device: str, cart_id: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO cart_grants VALUES (?, ?)", (device, cart_id))
+
+
+def has_grant(conn: sqlite3.Connection, device: str, cart_id: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM cart_grants WHERE device = ? AND cart_id = ?", (device, cart_id)).fetchone()
+        is not None
+    )
 
 
 def release(conn: sqlite3.Connection, device: str, cart_id: str) -> list[CartOp]:
@@ -119,7 +127,3 @@ def held_count(conn: sqlite3.Connection, device: str | None = None) -> int:
     if device is None:
         return int(conn.execute("SELECT count(*) FROM held_ops").fetchone()[0])
     return int(conn.execute("SELECT count(*) FROM held_ops WHERE device = ?", (device,)).fetchone()[0])
-
-
-def _same_store(conn: sqlite3.Connection, device: str, tenant: str, store: str) -> bool:
-    return home_of(conn, device) == (tenant, store)

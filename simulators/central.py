@@ -38,15 +38,9 @@ from edge_agent.contract.base import utcnow
 from edge_agent.contract.cart import (
     T_OPS,
     T_SYNC_REQUEST,
-    AppliedEvent,
     AppliedWatermark,
     CartSnapshot,
-    EpochWatermark,
     OpsBatchEvent,
-    SealModel,
-    SnapshotAttr,
-    SnapshotEntryModel,
-    SnapshotEvent,
     SyncRequestEvent,
 )
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
@@ -64,10 +58,10 @@ from edge_agent.contract.topics import (
 )
 from edge_agent.contract.workflow_event import WorkflowCloudEvent
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute, plan
-from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
+from edge_agent.domain.cart import Seal, effects_of, quantities
 from edge_agent.domain.fulfilment import answer_key, requested_gtin
 from edge_agent.domain.hlc import HybridClock
-from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.domain.ops import CartOp
 from edge_agent.identity.claim_token import ClaimRefused
 from edge_agent.store import carts, readonly
 from edge_agent.store.checkpoint import Checkpointer
@@ -76,6 +70,9 @@ from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from simulators import aisle_orders, attribution, basket_claims
 from simulators import cart_authority as authority
+from simulators.platform import apply as rules
+from simulators.platform import events
+from simulators.platform.sqlite_store import SqliteStore
 
 log = logging.getLogger("central")
 
@@ -147,6 +144,11 @@ class CentralPlatform:
         self._web_epoch = ""
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
+
+    @property
+    def _port(self) -> SqliteStore:
+        """The apply rules' storage port over this simulator's one SQLite connection (simulators/platform)."""
+        return SqliteStore(self._conn)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> CentralPlatform:
@@ -281,73 +283,33 @@ class CentralPlatform:
     # --- applying ops -------------------------------------------------------------------------------------
     def _apply_batch(self, tenant: str, store: str, device: str, event: OpsBatchEvent) -> None:
         batch = event.data
-        if batch.device != device or any(op.device != device or op.epoch != batch.epoch for op in batch.ops):
-            raise Rejected("impersonation", f"ops for {batch.device} published under dv/{device}")
-        conn = self._conn
-        with self._lock, transaction(conn):
-            try:
-                authority.home_device(conn, device, tenant, store)
-            except authority.WrongStore as exc:
-                raise Rejected("wrong_store", str(exc)) from None
-            new_ops = []
-            for op in batch.ops:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO applied_ops VALUES (?, ?, ?, ?, ?)",
-                    (op.device, op.epoch, op.seq, op.cart_id, time.time()),
-                )
-                if cur.rowcount:
-                    new_ops.extend(self._authorised(tenant, store, device, op))
-            erased = [op for op in new_ops if op.cart_id in self._erased]
-            self.stats.ops_for_erased_carts += len(erased)
-            new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
-            new_ops = aisle_orders.without_forged_answers(new_ops, self.stats.rejected)
-            carts.apply_effects(conn, (effects_of(op) for op in new_ops))
-            attribution.note_merges(conn, store, new_ops)
-            joined = self._join_claimed({op.cart_id for op in new_ops})
-            for op in new_ops:
-                if op.kind is OpKind.CHECKOUT:
-                    self._decide_checkout(op)
-            touched = {op.cart_id for op in new_ops}
-            for cart_id in touched:
-                self._bump_version(cart_id, tenant, store)
-            for op in aisle_orders.requests(new_ops):
+        with self._lock, transaction(self._conn):
+            applied = rules.apply_batch(
+                self._port,
+                self.identity_keys,
+                tenant,
+                store,
+                device,
+                batch,
+                erased=self._erased,
+                join=self._join_claimed,
+            )
+            attribution.note_merges(self._conn, store, applied.new_ops)
+            for op in aisle_orders.requests(applied.new_ops):
                 self._decide_aisle_order(op, tenant, store)
-            self._advance_watermark(device, batch.epoch)
             self._clock.observe(batch.hlc_max)
+        self.stats.ops_held.update(applied.held)
+        self.stats.grants += applied.grants
+        self.stats.ops_for_erased_carts += applied.for_erased_carts
+        self.stats.orders_sealed += applied.sealed
+        self.stats.checkout_already_sealed += applied.already_sealed
+        self.stats.rejected.update(applied.rejected)
         self.stats.batches += 1
-        self.stats.ops_applied += len(new_ops)
-        self.stats.ops_duplicate += len(batch.ops) - len(new_ops)
+        self.stats.ops_applied += len(applied.new_ops)
+        self.stats.ops_duplicate += len(batch.ops) - len(applied.new_ops)
         self._publish_watermark(tenant, store, device)
         with self._lock:
-            self._dirty |= touched | joined
-
-    def _authorised(self, tenant: str, store: str, device: str, op: CartOp) -> list[CartOp]:
-        """The ops to apply for one new op: none if the device may not write its cart (held), the op itself, or,
-        for a verified merge grant, the grant and the device's ops held for that profile cart."""
-        reason = authority.refusal(self._conn, self.identity_keys, device, tenant, store, op)
-        if reason is not None:
-            authority.hold(self._conn, tenant, store, authority.Held(op, reason))
-            self.stats.ops_held[reason] += 1
-            log.warning("central: holding %s from %s: %s on %s", op.op_id, device, reason, op.cart_id)
-            return []
-        if not authority.is_grant(op):
-            return [op]
-        self.stats.grants += 1
-        released = authority.release(self._conn, device, op.cart_id)
-        if released:
-            log.info("central: merge grant releases %d held op(s) of %s for %s", len(released), device, op.cart_id)
-        return [op, *released]
-
-    def _decide_checkout(self, op: CartOp) -> None:
-        """In the same transaction as the op: the first request seals, later ones learn the existing seal."""
-        decision = decide_checkout(
-            carts.live_entries(self._conn, op.cart_id), op, carts.seal_of(self._conn, op.cart_id)
-        )
-        if decision.newly_sealed:
-            carts.record_seal(self._conn, op.cart_id, decision.seal)
-            self.stats.orders_sealed += 1
-        else:
-            self.stats.checkout_already_sealed += 1
+            self._dirty |= applied.touched
 
     def _decide_aisle_order(self, op: CartOp, tenant: str, store: str) -> None:
         """In the same transaction: the answer to an endless-aisle order request (simulators/aisle_orders.py)."""
@@ -362,109 +324,31 @@ class CentralPlatform:
         self._web_op(SetAttribute(op.cart_id, answer_key(gtin14), answer.model_dump_json(exclude_none=True)))
 
     def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
-        self._conn.execute(
-            "INSERT INTO cart_versions VALUES (?, 1, ?, ?) ON CONFLICT (cart_id) DO UPDATE SET version = version + 1",
-            (cart_id, tenant, store),
-        )
-
-    def _advance_watermark(self, device: str, epoch: str) -> None:
-        conn = self._conn
-        row = conn.execute(
-            "SELECT applied_upto FROM watermarks WHERE device = ? AND epoch = ?", (device, epoch)
-        ).fetchone()
-        upto = row[0] if row else 0
-        while conn.execute(
-            "SELECT 1 FROM applied_ops WHERE device = ? AND epoch = ? AND seq = ?", (device, epoch, upto + 1)
-        ).fetchone():
-            upto += 1
-        conn.execute(
-            "INSERT INTO watermarks VALUES (?, ?, ?) "
-            "ON CONFLICT (device, epoch) DO UPDATE SET applied_upto = excluded.applied_upto",
-            (device, epoch, upto),
-        )
+        self._port.bump_version(cart_id, tenant, store)
 
     def watermark(self, device: str) -> AppliedWatermark:
         with self._lock:
-            marks = []
-            rows = self._conn.execute(
-                "SELECT epoch, applied_upto FROM watermarks WHERE device = ? LIMIT 64", (device,)
-            ).fetchall()
-            for epoch, upto in rows:
-                above = [
-                    r[0]
-                    for r in self._conn.execute(
-                        "SELECT seq FROM applied_ops WHERE device = ? AND epoch = ? AND seq > ? "
-                        "ORDER BY seq LIMIT 1000",
-                        (device, epoch, upto),
-                    )
-                ]
-                marks.append(EpochWatermark(epoch=epoch, applied_upto=upto, applied_above=above))
-            return AppliedWatermark(device=device, watermarks=marks, hlc=self._clock.now())
+            return rules.watermark_of(self._port, device, self._clock.now())
 
     def _publish_watermark(self, tenant: str, store: str, device: str, answers: str | None = None) -> None:
-        wm = self.watermark(device)
-        if answers is not None:
-            wm = wm.model_copy(update={"answers": answers})
-        event = AppliedEvent(
-            source=f"urn:{tenant}:platform:central-sim",
-            id=f"applied:{device}:{uuid.uuid4()}",
-            time=utcnow(),
-            data=wm,
-        )
-        self._publish(Topics(tenant, store, device).acks, event.model_dump_json().encode(), retain=True)
+        topic, payload = events.watermark_message(tenant, store, self.watermark(device), "central-sim", answers)
+        self._publish(topic, payload, retain=True)
 
     # --- snapshots and online edits -----------------------------------------------------------------------
     def _cart_home(self, cart_id: str) -> tuple[str, str] | None:
-        row = self._conn.execute("SELECT tenant, store FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
-        return None if row is None else (row[0], row[1])
+        return self._port.cart_home(cart_id)
 
     def snapshot(self, cart_id: str) -> CartSnapshot:
         with self._lock:
-            conn = self._conn
-            version_row = conn.execute("SELECT version FROM cart_versions WHERE cart_id = ?", (cart_id,)).fetchone()
-            live = carts.live_entries(conn, cart_id)
-            seal = carts.seal_of(conn, cart_id)
-            return CartSnapshot(
-                cart_id=cart_id,
-                version=version_row[0] if version_row else 1,
-                entries=[
-                    SnapshotEntryModel(
-                        entry_id=e.entry_id,
-                        sku=e.sku,
-                        qty=e.qty,
-                        hlc=e.hlc,
-                        origin_device=e.origin_device,
-                        serial=e.serial,
-                    )
-                    for e in live
-                ],
-                tombstones=carts.tombstones(conn, cart_id),
-                attrs=[
-                    SnapshotAttr(key=a.key, value=a.value, hlc=a.hlc, device=a.device, op_id=a.op_id)
-                    for a in carts.attrs(conn, cart_id)
-                ],
-                sealed=None
-                if seal is None
-                else SealModel(order_id=seal.order_id, entry_ids=list(seal.entry_ids), hlc=seal.hlc),
-                added_after_checkout=[] if seal is None else sorted({e.entry_id for e in live} - set(seal.entry_ids)),
-                hlc_max=self._clock.now(),
-            )
+            return rules.snapshot_of(self._port, cart_id, self._clock.now())
 
     def publish_snapshot(self, cart_id: str) -> None:
         with self._lock:
             home = self._cart_home(cart_id)
         if home is None:
             return
-        tenant, store = home
-        snap = self.snapshot(cart_id)
-        event = SnapshotEvent(
-            source=f"urn:{tenant}:platform:central-sim",
-            id=f"snapshot:{cart_id}:{snap.version}",
-            time=utcnow(),
-            subject=cart_id,
-            data=snap,
-        )
-        self._publish(Topics(tenant, store, "-").cart_state(cart_id), event.model_dump_json().encode(), retain=True)
+        topic, payload = events.snapshot_message(*home, self.snapshot(cart_id), "central-sim")
+        self._publish(topic, payload, retain=True)
         self.stats.snapshots_published += 1
 
     def _answer_sync(self, tenant: str, store: str, device: str, event: SyncRequestEvent) -> None:
@@ -579,7 +463,8 @@ class CentralPlatform:
         now_ms = wall_clock_ms()
         with self._lock, transaction(self._conn):
             op = self._web_op(RequestCheckout(profile_cart, actor="web"))
-            self._decide_checkout(op)
+            decided = rules.Applied(WEB_DEVICE)
+            rules.decide_checkout_of(self._port, op, decided)
             seal = carts.seal_of(self._conn, profile_cart)
             assert seal is not None  # decided in this very transaction
             ordered = [e for e in carts.live_entries(self._conn, profile_cart) if e.entry_id in set(seal.entry_ids)]
@@ -587,6 +472,8 @@ class CentralPlatform:
                 raise Refused("empty_cart", f"{profile_cart} holds nothing to order")
             credited = attribution.record_order(self._conn, seal.order_id, profile_cart, quantities(ordered), now_ms)
         self.stats.online_orders += 1
+        self.stats.orders_sealed += decided.sealed
+        self.stats.checkout_already_sealed += decided.already_sealed
         log.info(
             "central: online order %s from %s credits %d in-store session(s)", seal.order_id, profile_cart, credited
         )

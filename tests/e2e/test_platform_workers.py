@@ -1,0 +1,133 @@
+"""The platform as workers: N independent processes over one PostgreSQL database on a 3-node NATS cluster.
+
+Uplinks reach the workers through JetStream (one durable pull consumer on the stream that captures every device's
+ops and sync requests); each batch is applied in one transaction with the (device, epoch, seq) dedupe key and acked
+only after COMMIT. Devices are the fleet load generator's simulated devices and real `edge-agent run` processes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from edge_agent.identifiers.gtin import normalise_gtin
+from simulators.camera import write_scan_video
+from simulators.cluster import NatsCluster
+from simulators.fleet import Fleet, store_id
+from simulators.workers import PlatformReader, WorkerProcess
+from tests.support.chain import chain_config
+from tests.support.world import AgentProcess, basket_of, outbox_total, wait_until
+
+STORES = 20
+SIM_DEVICES = 200
+OPS_PER_DEVICE = 5
+CAMERA_AGENTS = 3
+CODES = ["4006381333931", "5012345678900", "0036000291452"]
+
+WorkerFactory = Callable[[int], list[WorkerProcess]]
+
+
+@pytest.fixture
+def platform(pg_dsn: str) -> Iterator[PlatformReader]:
+    reader = PlatformReader(pg_dsn)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def workers(cluster: NatsCluster, pg_dsn: str, tmp_path: Path) -> Iterator[WorkerFactory]:
+    started: list[WorkerProcess] = []
+
+    def start(n: int) -> list[WorkerProcess]:
+        batch = [WorkerProcess(f"w{len(started) + i + 1}", cluster.nats_urls, pg_dsn, tmp_path) for i in range(n)]
+        for w in batch:
+            started.append(w.start())
+        return batch
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+def _camera_agent(tmp_path: Path, cluster: NatsCluster, i: int) -> tuple[AgentProcess, Counter[str]]:
+    """Agent i in store i, first on node i, reading a video of two products, the first one twice."""
+    codes = [CODES[i % 3], CODES[(i + 1) % 3], CODES[i % 3]]
+    script: list[tuple[str | None, int]] = []
+    for code in codes:
+        script += [(code, 8), (None, 12)]
+    workdir = tmp_path / f"agent-{i}"
+    workdir.mkdir()
+    video = write_scan_video(workdir / "scans.avi", script, fps=15, seed=i)
+    config = chain_config(
+        workdir, cluster.mqtt_endpoints, device=f"kiosk-{store_id(i)}", store=store_id(i), first=i, video=video
+    )
+    config.readers.barcode.pace = True  # type: ignore[union-attr]  # played in real time, like a camera
+    return AgentProcess(config, workdir), Counter(normalise_gtin(c) for c in codes)
+
+
+def _wait_basket_equals_cart(proc: AgentProcess, platform: PlatformReader, expected: dict[str, int]) -> None:
+    db, cart = proc.db_path, proc.config.basket.cart_id or ""
+    wait_until(
+        lambda: outbox_total(db) == 0 and basket_of(db, cart) == platform.cart(cart) == expected,
+        90,
+        f"{proc.config.device.id}'s basket equal to its platform cart",
+        details=lambda: (basket_of(db, cart), platform.cart(cart), proc.log_text()[-1500:]),
+    )
+
+
+def test_two_workers_apply_a_fleet_and_three_agents_exactly_once(
+    tmp_path: Path, cluster: NatsCluster, workers: WorkerFactory, platform: PlatformReader
+) -> None:
+    workers(2)  # before any device publishes: the stream captures uplinks from its creation on
+    agents = [_camera_agent(tmp_path, cluster, i) for i in range(CAMERA_AGENTS)]
+    with Fleet(tmp_path / "fleet", cluster.mqtt_endpoints, stores=STORES, devices=SIM_DEVICES) as fleet:
+        try:
+            for proc, _ in agents:
+                proc.start()
+            fleet.add_ops(OPS_PER_DEVICE)
+            fleet.wait_drained(timeout=120)
+            for proc, expected in agents:
+                _wait_basket_equals_cart(proc, platform, dict(expected))
+            report, expected_carts = fleet.report(), fleet.expected_carts()
+        finally:
+            for proc, _ in agents:
+                proc.stop()
+
+    ops = SIM_DEVICES * OPS_PER_DEVICE + sum(sum(e.values()) for _, e in agents)
+    assert report.created == report.confirmed == SIM_DEVICES * OPS_PER_DEVICE
+    assert {cart: platform.cart(cart) for cart in expected_carts} == expected_carts
+    assert platform.applied_count() == platform.counted_by_workers() == ops, "every op applied exactly once"
+    assert set(platform.applied_by_worker()) == {"w1", "w2"}, "the engine shared the work between the workers"
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    tmp_path: Path, cluster: NatsCluster, workers: WorkerFactory, platform: PlatformReader, pg_dsn: str
+) -> None:
+    w1, w2 = workers(2)
+    by_name = {w.name: w for w in (w1, w2)}
+    with Fleet(tmp_path / "fleet", cluster.mqtt_endpoints, stores=4, devices=40) as fleet:
+        victim_cart = sorted(fleet.expected_carts())[0]
+        fleet.add_ops(2)
+        fleet.wait_drained(timeout=60)
+        # Hold the victim cart's row lock: the worker that takes its next batch stops inside that batch's
+        # transaction (BEGIN'd, rows written, no COMMIT), and is SIGKILLed there.
+        with psycopg.connect(pg_dsn) as blocker:
+            blocker.execute("SELECT 1 FROM cart_locks WHERE cart_id = %s FOR UPDATE", (victim_cart,))
+            fleet.add_ops(3)
+            wait_until(lambda: bool(platform.waiting_on_locks()), 60, "a worker stuck inside a batch")
+            victim = by_name[platform.waiting_on_locks()[0]]
+            victim.kill()
+            blocker.rollback()
+        survivor = w2 if victim is w1 else w1
+        fleet.wait_drained(timeout=90)  # the victim's un-acked messages go to the survivor after ack_wait
+        report, expected_carts = fleet.report(), fleet.expected_carts()
+
+    assert report.created == report.confirmed == 40 * 5, "0 lost: every op confirmed by the watermark"
+    assert {cart: platform.cart(cart) for cart in expected_carts} == expected_carts
+    assert platform.applied_count() == platform.counted_by_workers() == 40 * 5, "0 applied twice"
+    assert platform.applied_by_worker().get(survivor.name, 0) > 0
+    assert survivor.running() and not victim.running()
