@@ -11,7 +11,6 @@ import contextlib
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
-from edge_agent.store.op_rows import OpBatch, build_row, identity_fits
+from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
 from edge_agent.store.outbox import OutboxPort, stored_seq
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
@@ -276,6 +275,7 @@ class DeviceStore(OutboxPort):
         batch = OpBatch()
         with self.faults.guard(conn, transaction(conn), records_ops=True):
             seq = self._seq_issued + 1
+            uuids = random_uuids(len(commands))
             for command in commands:
                 cart_id = command.cart_id
                 if cart_id not in batch.carts:
@@ -297,7 +297,7 @@ class DeviceStore(OutboxPort):
                     device=self.device_id,
                     epoch=self.epoch,
                     seq=seq,
-                    uuid=uuid.uuid4(),
+                    uuid=next(uuids),
                     hlc=self.clock.now(),
                     identity_fits=self._identity_fits,
                 )
