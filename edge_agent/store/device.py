@@ -305,8 +305,8 @@ class DeviceStore(OutboxPort):
                 results.append(Recorded(command, row.op))
                 seq += 1
             batch.flush(conn)
-            # The HLC and the seq are not written here: the newest outbox row holds both until it is deleted,
-            # and whatever deletes it writes them to meta first (OutboxPort._keep_high_water): a page less per op.
+            # The HLC and the seq are not written here: the newest outbox row holds both (a confirm keeps it as
+            # the high-water row, an erasure writes them to meta first: store/outbox.py): a page less per op.
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         self._seq_issued = seq - 1  # only once committed: a rolled-back group leaves no gap in the seqs

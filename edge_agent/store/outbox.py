@@ -34,6 +34,11 @@ __all__ = [
 OUTBOX_SENT_KEY = "outbox.sent"
 """The meta row where the status write (every heartbeat) leaves how many rows were sent and await confirmation,
 for ``edge-agent status`` in another process: the states themselves live in the agent's memory only."""
+CONFIRMED_KIND = "confirmed"
+"""The kind of the high-water row: when a confirm covers the newest op, that row is not deleted but emptied (no
+cart, no body) and kept, so the seq and HLC it holds stay in the file without a write to meta's page. Every
+reader of the outbox skips it; the next confirm that covers a newer op deletes it."""
+_LIVE = f"kind != '{CONFIRMED_KIND}'"
 HEAP_SLACK = 1024
 """The heap of seqs out on the wire is rebuilt once it holds this many more entries than there are such rows
 (released rows leave their entries behind until a confirm pops them)."""
@@ -91,7 +96,7 @@ class OutboxPort:
             return NOTHING_LEASED
         with self.faults.guard(self.conn, contextlib.nullcontext(self.conn)):
             cur = self.conn.execute(
-                "SELECT seq, body, created_at FROM outbox WHERE seq > ? ORDER BY seq", (self._lease_after,)
+                f"SELECT seq, body, created_at FROM outbox WHERE seq > ? AND {_LIVE} ORDER BY seq", (self._lease_after,)
             )
             try:
                 for seq, body, created_at in cur:
@@ -140,18 +145,19 @@ class OutboxPort:
         if epoch != self.epoch:
             return 0
         with self._bookkeeping():
-            newest = self._newest_seq()
-            cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
-            deleted = cur.rowcount
+            newest = self.conn.execute("SELECT seq, kind FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+            keep, to_mark = -1, False
+            if newest is not None and (newest[0] <= applied_upto or newest[0] in applied_above):
+                keep, to_mark = newest[0], newest[1] != CONFIRMED_KIND
+            deleted = self._delete_live("seq <= ? AND seq != ?", (applied_upto, keep))
             if applied_above:
-                cur = self.conn.execute(
-                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))",
-                    (json.dumps(list(applied_above)),),
+                args = (json.dumps(list(applied_above)), keep)
+                deleted += self._delete_live("seq IN (SELECT value FROM json_each(?)) AND seq != ?", args)
+            if to_mark:  # the newest op becomes the high-water row: its seq and HLC stay, on the page just written
+                self.conn.execute(
+                    "UPDATE outbox SET cart_id = '', kind = ?, body = '' WHERE seq = ?", (CONFIRMED_KIND, keep)
                 )
-                deleted += cur.rowcount
-            persisted = self._keep_high_water(newest) if deleted else None
-        if persisted is not None:
-            self._seq_persisted = persisted
+                deleted += 1
         heap = self._out_heap
         while heap and heap[0] <= applied_upto:
             self._forget(heapq.heappop(heap))
@@ -171,7 +177,7 @@ class OutboxPort:
         return len(expired)
 
     def outbox_stats(self) -> OutboxStats:
-        total, oldest = self.conn.execute("SELECT count(*), min(created_at) FROM outbox").fetchone()
+        total, oldest = self.conn.execute(f"SELECT count(*), min(created_at) FROM outbox WHERE {_LIVE}").fetchone()
         return OutboxStats(total - self._sent, self._sent, total, oldest)
 
     def outbox_meta(self) -> dict[str, str]:
@@ -179,7 +185,7 @@ class OutboxPort:
         return {OUTBOX_SENT_KEY: str(self._sent)}
 
     def pending_count(self) -> int:
-        total = int(self.conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        total = int(self.conn.execute(f"SELECT count(*) FROM outbox WHERE {_LIVE}").fetchone()[0])
         return total - len(self._out)
 
     def _forget(self, seq: int) -> None:
@@ -187,13 +193,18 @@ class OutboxPort:
         if self._out.pop(seq, None) is not None:
             self._sent -= 1
 
+    def _delete_live(self, where: str, args: tuple[object, ...]) -> int:
+        """Delete outbox rows; returns how many were ops (an older high-water row may go with them)."""
+        cur = self.conn.execute(f"DELETE FROM outbox WHERE {where} RETURNING kind", args)
+        return sum(1 for (kind,) in cur if kind != CONFIRMED_KIND)
+
     def _newest_seq(self) -> int | None:
         row = self.conn.execute("SELECT max(seq) FROM outbox").fetchone()
         return None if row[0] is None else int(row[0])
 
     def _keep_high_water(self, newest_before: int | None) -> int | None:
-        """After deleting outbox rows, in the same transaction: if the newest row went, meta takes over the
-        high-water marks it held (its seq, and the HLC, which grows with seq), so no seq is ever issued twice
+        """After deleting outbox rows (an erasure), in the same transaction: if the newest row went, meta takes
+        over the high-water marks it held (its seq, and the HLC, which grows with seq), so no seq is ever issued twice
         and the clock never goes back after a restart. Returns the seq written, if any."""
         if newest_before is None or newest_before <= self._seq_persisted or self._newest_seq() == newest_before:
             return None
@@ -216,7 +227,7 @@ def stored_seq(conn: sqlite3.Connection) -> int:
 
 def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
     """From another process: the rows are in the file; how many are sent is as of the agent's last status write."""
-    total, oldest = conn.execute("SELECT count(*), min(created_at) FROM outbox").fetchone()
+    total, oldest = conn.execute(f"SELECT count(*), min(created_at) FROM outbox WHERE {_LIVE}").fetchone()
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (OUTBOX_SENT_KEY,)).fetchone()
     sent = min(total, int(row[0])) if row and str(row[0]).isdigit() else 0
     return OutboxStats(total - sent, sent, total, oldest)

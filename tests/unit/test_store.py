@@ -245,3 +245,15 @@ def test_a_database_from_before_the_seq_moved_to_meta_keeps_its_rows_and_its_hig
     assert result.op is not None and result.op.seq == 6
     store.close()
     assert ops_created(tmp_path / "agent.db") == 6
+
+
+def test_once_every_op_is_confirmed_the_outbox_shows_none_and_the_cart_may_be_purged(store: DeviceStore) -> None:
+    store.record([AddItem("c", A), AddItem("c", B)])
+    store.mark_sent([r.seq for r in store.lease(10, 1 << 20)])
+    assert store.confirm(store.epoch, 2) == 2
+    assert store.outbox_stats().total == 0 and store.pending_count() == 0 and store.lease(10, 1 << 20) == []
+    assert store.confirm(store.epoch, 2) == 0, "confirming again deletes nothing"
+    assert store.purge_cart("c") is True
+    [result] = store.record([AddItem("d", A)])
+    assert result.op is not None and [r.seq for r in store.lease(10, 1 << 20)] == [3]
+    assert store.confirm(store.epoch, 1, [3]) == 1 and store.outbox_stats().total == 0
