@@ -168,8 +168,8 @@ def _outbox_unsettled(db: sqlite3.Connection) -> None:
 
 
 SEQ_ISSUED_KEY = "hlc.seq"
-"""The meta row holding the highest seq ever issued. It sorts right after 'hlc', which every record writes too, so
-both share a page: one WAL frame for the two."""
+"""The meta row holding the highest seq ever issued, next to 'hlc' on one page. Since 0013 the newest outbox row
+holds both marks and meta takes them over only when that row is erased (store/outbox.py); the newer one wins."""
 
 
 def _outbox_seq_in_meta(db: sqlite3.Connection) -> None:
