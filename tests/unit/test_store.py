@@ -257,3 +257,29 @@ def test_once_every_op_is_confirmed_the_outbox_shows_none_and_the_cart_may_be_pu
     [result] = store.record([AddItem("d", A)])
     assert result.op is not None and [r.seq for r in store.lease(10, 1 << 20)] == [3]
     assert store.confirm(store.epoch, 1, [3]) == 1 and store.outbox_stats().total == 0
+
+
+def test_a_database_from_before_0013_keeps_its_baskets_and_unconfirmed_ops(tmp_path: Path) -> None:
+    from edge_agent.store.db import migrate, transaction
+    from edge_agent.store.schema import DEVICE_MIGRATIONS
+
+    conn = connect(tmp_path / "agent.db")
+    migrate(conn, [m for m in DEVICE_MIGRATIONS if m[0] < "0013"])
+    with transaction(conn):
+        meta = {"device_id": "kiosk-01", "epoch": "0123456789abcdef", "hlc": "7", "mqtt_session": "0"}
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+        conn.execute("INSERT INTO carts (cart_id, opened_at) VALUES ('c', 0)")
+        conn.execute(
+            "INSERT INTO cart_entries VALUES ('kiosk-01:0123456789abcdef:1', 'c', ?, 2, 7, 'kiosk-01', NULL)", (A,)
+        )
+        conn.execute(
+            "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at, state) "
+            "VALUES (1, 'c', 'entry.add', 'b', 7, 0, 'sent')"
+        )
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'hlc.seq'")
+    conn.close()
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    assert store.quantities("c") == {A: 2}
+    assert [r.body for r in store.lease(10, 1 << 20)] == ["b"], "what was sent before the restart goes again"
+    indexes = [r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'cart_entries'")]
+    assert indexes == ["cart_entries"], "entries are keyed by cart: no second index to write at every add"
