@@ -29,7 +29,7 @@ from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, 
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
-from edge_agent.store.outbox import OutboxPort, stored_seq
+from edge_agent.store.outbox import OutboxPort, newest_hlc, stored_seq
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 
@@ -104,7 +104,7 @@ class DeviceStore(OutboxPort):
                 "use a new state directory for a new device id"
             )
         max_ahead_ms = int(max_clock_ahead_s * 1000)
-        stored_hlc = _stored_clock(_newest_hlc(conn, meta.get("hlc", "0")), wall_ms(), max_ahead_ms)
+        stored_hlc = _stored_clock(newest_hlc(conn, meta.get("hlc", "0")), wall_ms(), max_ahead_ms)
         clock = HybridClock(wall_ms, stored_hlc, max_ahead_ms)
         store = cls(conn, device_id, meta["epoch"], clock, now)
         # Nothing leased or sent is remembered across a restart: everything unconfirmed is sent again (duplicates
@@ -382,17 +382,6 @@ class DeviceStore(OutboxPort):
     # --- internals ---------------------------------------------------------------------------------------
     def _ensure_cart(self, cart_id: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
-
-
-def _newest_hlc(conn: sqlite3.Connection, meta_hlc: str) -> str:
-    """meta's HLC, or the newest outbox row's when it is later (each op's HLC is above every earlier one's)."""
-    row = conn.execute("SELECT hlc FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
-    if row is None:
-        return meta_hlc
-    try:
-        return str(max(int(meta_hlc), int(row[0])))
-    except ValueError:
-        return str(row[0])
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:

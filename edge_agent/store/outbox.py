@@ -27,6 +27,7 @@ __all__ = [
     "OutboxPort",
     "OutboxRow",
     "OutboxStats",
+    "newest_hlc",
     "read_outbox_stats",
     "stored_seq",
 ]
@@ -223,6 +224,17 @@ def stored_seq(conn: sqlite3.Connection) -> int:
         (SEQ_ISSUED_KEY,),
     ).fetchone()
     return int(row[0])
+
+
+def newest_hlc(conn: sqlite3.Connection, meta_hlc: str) -> str:
+    """meta's HLC, or the newest outbox row's when it is later (each op's HLC is above every earlier one's)."""
+    row = conn.execute("SELECT hlc FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return meta_hlc
+    try:
+        return str(max(int(meta_hlc), int(row[0])))
+    except ValueError:
+        return str(row[0])
 
 
 def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
