@@ -7,6 +7,9 @@ one: record (synchronous=FULL), lease, mark_sent and confirm (bookkeeping: synch
 their own). Per statement the bench counts the WAL frames it appended (automatic checkpoints off during the
 loop, so the WAL only grows: frames = growth / (page_size + 24)); the checkpoint that copies those pages into
 the database at the end is measured apart, as this process's /proc/self/io write_bytes across it.
+Each frame is also attributed to the b-tree its page belongs to (the page number in the frame header, the owner
+from SQLite's dbstat table), so the table shows what each statement writes: a table, an index, page 1 (the header,
+rewritten whenever the file grows or its freelist changes).
 Raw: stdlib sqlite3, the agent's pragmas, a rowid table, one INSERT of a row the size of an agent's outbox
 row per commit, then one DELETE per commit (the same two writes the op's life must make at the least).
 --smoke: a few ops, to prove the bench still runs. Nothing here asserts; it only prints.
@@ -19,8 +22,10 @@ import contextlib
 import datetime
 import shutil
 import sqlite3
+import struct
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +65,8 @@ class Tally:
     """WAL frames per statement, then what the final checkpoint wrote."""
 
     frames: dict[str, int] = field(default_factory=dict)
+    trees: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per statement, its frames by the b-tree (table or index) each page belonged to when it was written."""
     checkpoint_bytes: int = 0
     page_size: int = 4096
     ops: int = 0
@@ -72,8 +79,8 @@ class Tally:
 
 
 class WalCounter:
-    def __init__(self, wal: Path, page_size: int, tally: Tally) -> None:
-        self.wal, self.frame, self.tally = wal, page_size + WAL_FRAME_HEADER_BYTES, tally
+    def __init__(self, wal: Path, page_size: int, tally: Tally, conn: sqlite3.Connection | None = None) -> None:
+        self.wal, self.frame, self.tally, self.conn = wal, page_size + WAL_FRAME_HEADER_BYTES, tally, conn
         self.last = self._size()
 
     def _size(self) -> int:
@@ -84,9 +91,22 @@ class WalCounter:
         """The frames the writes inside the block appended to the WAL, counted under ``name``."""
         yield
         size = self._size()
-        grown = size - self.last - (WAL_HEADER_BYTES if self.last == 0 and size else 0)
-        self.tally.frames[name] = self.tally.frames.get(name, 0) + grown // self.frame
+        start = self.last + (WAL_HEADER_BYTES if self.last == 0 and size else 0)
+        self.tally.frames[name] = self.tally.frames.get(name, 0) + (size - start) // self.frame
+        if self.conn is not None and size > start:
+            self._count_trees(name, start, size)
         self.last = size
+
+    def _count_trees(self, name: str, start: int, end: int) -> None:
+        """Each frame header starts with its page number; dbstat says which b-tree holds that page now."""
+        with open(self.wal, "rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+        pages = [struct.unpack_from(">I", data, off)[0] for off in range(0, len(data) - self.frame + 1, self.frame)]
+        assert self.conn is not None
+        owner = dict(self.conn.execute("SELECT pageno, name FROM dbstat"))
+        counts = self.tally.trees.setdefault(name, Counter())
+        counts.update(str(owner.get(p, "freelist")) for p in pages)
 
 
 def _checkpoint(conn: sqlite3.Connection, tally: Tally) -> None:
@@ -95,13 +115,13 @@ def _checkpoint(conn: sqlite3.Connection, tally: Tally) -> None:
     tally.checkpoint_bytes = write_bytes() - before
 
 
-def run_agent(db: Path, ops: int) -> Tally:
+def run_agent(db: Path, ops: int, *, trees: bool = True) -> Tally:
     store = DeviceStore.open(db, "kiosk-01")
     tally = Tally(page_size=int(store.conn.execute("PRAGMA page_size").fetchone()[0]), ops=ops)
     try:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         store.autocheckpoint(0)
-        wal = WalCounter(Path(f"{db}-wal"), tally.page_size, tally)
+        wal = WalCounter(Path(f"{db}-wal"), tally.page_size, tally, store.conn if trees else None)
         for i in range(ops):
             cart = f"kiosk-01-basket-{i // BASKET:05d}"
             with wal.step("record"):
@@ -184,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         ["**raw total per op**", "", f"**{kb(raw.total())}**"],
     ]
     print(c.md_table(["statement (one per commit)", "WAL frames per op", "KB per op"], rows))
+    print()
+    by_tree = [
+        [f"agent {n}", tree, f"{count / ops:.3f}"]
+        for n in STATEMENTS
+        for tree, count in sorted(agent.trees.get(n, Counter()).items(), key=lambda kv: -kv[1])
+    ]
+    print(c.md_table(["statement", "b-tree written (sqlite_schema: page 1, the header)", "WAL frames per op"], by_tree))
     print()
     print(
         f"{ops:,} ops; raw rows are {row_bytes} B, the size of one agent outbox row. "

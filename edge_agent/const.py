@@ -60,6 +60,12 @@ BUDGET_COLLECT_AT = 0.9
 """From this share of storage.max_bytes, ended baskets the platform confirmed are purged early (each heartbeat), so
 the budget's refusals start only once nothing more may go."""
 
+BUDGET_FREE_SLACK_PAGES = 32
+"""Free pages up to this many count as used for storage.max_bytes (128 KB at 4 KB pages). The workflow events' queue
+takes pages and frees them again as the uplink drains it (~9 pages for a burst of 50 scans), and the outbox rows'
+own pages grow by little more, so live pages alone made the budget flap at its edge: a scan refused, the next one
+saved a moment later. Pages that purged baskets free are far more, so room still returns after a purge."""
+
 STORAGE_MAX_BYTES_MIN = 1024 * 1024
 """The smallest storage.max_bytes: the schema alone takes ~72 KB of pages (18 pages of 4 KiB, measured), and a
 budget must leave room for a day of scans (each an outbox row and a cart entry) or it refuses the first basket."""

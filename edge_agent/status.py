@@ -85,6 +85,7 @@ class StatusReporter:
                 "status_at": f"{time.time():.3f}",
                 "agent_pid": str(os.getpid()),
                 "counters": json.dumps(counters),
+                **self.store.outbox_meta(),  # the outbox's sent rows, which only memory holds (store/outbox.py)
             },
             durable=False,
         )

@@ -2,7 +2,9 @@
 
 Use is the bytes in the database's live pages ((page_count - freelist_count) * page_size): the file keeps its
 high-water size after deletes (no auto_vacuum), but its free pages are reused, so live pages are what the data
-take and what comes back when confirmed baskets are purged. The WAL is bounded apart, by the checkpoint settings.
+take and what comes back when confirmed baskets are purged. A few free pages still count (BUDGET_FREE_SLACK_PAGES):
+the event queue frees and retakes them as it drains, and the budget must not flap with it. The WAL is bounded
+apart, by the checkpoint settings.
 
 Near the budget (BUDGET_COLLECT_AT) the agent first collects: ended baskets whose ops the platform confirmed are
 purged early (roles/sessions.py ``purge_due(early=True)``). At the budget, a scan (an AddItem: new baskets only
@@ -17,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from edge_agent.const import BUDGET_COLLECT_AT
+from edge_agent.const import BUDGET_COLLECT_AT, BUDGET_FREE_SLACK_PAGES
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused
 
 log = logging.getLogger(__name__)
@@ -26,11 +28,12 @@ __all__ = ["StorageBudget", "used_bytes"]
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:
-    """Bytes in live pages; three header reads, no scan."""
+    """Bytes in live pages, and in at most BUDGET_FREE_SLACK_PAGES free ones (the event queue's breathing room);
+    three header reads, no scan."""
     pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
     free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
     size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-    return (pages - free) * size
+    return (pages - max(0, free - BUDGET_FREE_SLACK_PAGES)) * size
 
 
 @dataclass

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,8 +29,8 @@ from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
-from edge_agent.store.op_rows import OpBatch, build_row, identity_fits
-from edge_agent.store.outbox import OutboxPort
+from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
+from edge_agent.store.outbox import OutboxPort, newest_hlc, stored_seq
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 
@@ -75,8 +74,8 @@ class DeviceStore(OutboxPort):
         """storage.max_bytes; the agent sets it and its collector (store/budget.py)."""
         self._identity_fits = identity_fits(device_id, epoch)
         """Checked once: every op of this store carries this device id and epoch (store/op_rows.py)."""
-        self._lease_after = 0
-        """Every row above this seq is pending: the highest seq leased since rows last went back to pending."""
+        self._init_outbox_state()
+        self._seq_issued = self._seq_persisted = stored_seq(conn)
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -106,14 +105,19 @@ class DeviceStore(OutboxPort):
                 "use a new state directory for a new device id"
             )
         max_ahead_ms = int(max_clock_ahead_s * 1000)
-        stored_hlc = _stored_clock(meta.get("hlc", "0"), wall_ms(), max_ahead_ms)
-        # Anything leased or sent before a restart is unconfirmed: send it again (duplicates are harmless). On a
-        # full disk this waits for the link's first release (which does the same), so the agent still starts.
-        with contextlib.suppress(StorageFull), StorageFaults().guard(conn, transaction(conn)):
-            conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(stored_hlc),))
+        stored_hlc = _stored_clock(newest_hlc(conn, meta.get("hlc", "0")), wall_ms(), max_ahead_ms)
         clock = HybridClock(wall_ms, stored_hlc, max_ahead_ms)
         store = cls(conn, device_id, meta["epoch"], clock, now)
+        # Nothing leased or sent is remembered across a restart: everything unconfirmed is sent again (duplicates
+        # are harmless). The high-water marks the newest outbox row held go to meta, and the sent figure of
+        # `edge-agent status` starts again at 0. On a full disk this waits for the first confirm, so the agent
+        # still starts.
+        with contextlib.suppress(StorageFull), StorageFaults().guard(conn, transaction(conn)):
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                (("hlc", str(stored_hlc)), (SEQ_ISSUED_KEY, str(store._seq_issued)), *store.outbox_meta().items()),
+            )
+            store._seq_persisted = store._seq_issued
         store.faults.db_path = Path(path)
         return store
 
@@ -150,7 +154,7 @@ class DeviceStore(OutboxPort):
 
     def highest_issued_seq(self) -> int:
         """The largest seq this database ever gave an op (in its one epoch); an ack above it covers nothing real."""
-        return self._next_seq() - 1
+        return self._seq_issued
 
     def snapshot_version(self, cart_id: str) -> int | None:
         row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
@@ -186,10 +190,18 @@ class DeviceStore(OutboxPort):
         """Forget a cart at the platform's erasure request, unsent edits included (the platform has erased
         the cart; delivering them would bring the shopper's data back). Returns how many ops were dropped."""
         with self._write():
-            dropped = self.conn.execute("DELETE FROM outbox WHERE cart_id = ?", (cart_id,)).rowcount
+            newest = self._newest_seq()
+            dropped = [
+                r[0] for r in self.conn.execute("DELETE FROM outbox WHERE cart_id = ? RETURNING seq", (cart_id,))
+            ]
+            persisted = self._keep_high_water(newest) if dropped else None
             for table in CART_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
-        return int(dropped)
+        if persisted is not None:
+            self._seq_persisted = persisted
+        for seq in dropped:
+            self._forget(seq)
+        return len(dropped)
 
     def apply_catalog(self, update: CatalogUpdate) -> int:
         """The platform's catalog, price and stock update, kept for offline lookups (store/catalog.py)."""
@@ -278,7 +290,8 @@ class DeviceStore(OutboxPort):
         conn = self.conn
         batch = OpBatch()
         with self.faults.guard(conn, transaction(conn), records_ops=True):
-            seq = self._next_seq()
+            seq = self._seq_issued + 1
+            uuids = random_uuids(len(commands))
             for command in commands:
                 cart_id = command.cart_id
                 if cart_id not in batch.carts:
@@ -300,7 +313,7 @@ class DeviceStore(OutboxPort):
                     device=self.device_id,
                     epoch=self.epoch,
                     seq=seq,
-                    uuid=uuid.uuid4(),
+                    uuid=next(uuids),
                     hlc=self.clock.now(),
                     identity_fits=self._identity_fits,
                 )
@@ -308,11 +321,11 @@ class DeviceStore(OutboxPort):
                 results.append(Recorded(command, row.op))
                 seq += 1
             batch.flush(conn)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
-            if batch.issued:
-                conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(seq - 1), SEQ_ISSUED_KEY))
+            # The HLC and the seq are not written here: the newest outbox row holds both (a confirm keeps it as
+            # the high-water row, an erasure writes them to meta first: store/outbox.py): a page less per op.
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+        self._seq_issued = seq - 1  # only once committed: a rolled-back group leaves no gap in the seqs
         return results
 
     def merge_snapshot(
@@ -385,10 +398,6 @@ class DeviceStore(OutboxPort):
     # --- internals ---------------------------------------------------------------------------------------
     def _ensure_cart(self, cart_id: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
-
-    def _next_seq(self) -> int:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_ISSUED_KEY,)).fetchone()
-        return int(row[0]) + 1
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:

@@ -1,21 +1,48 @@
 """The outbox port: the five lease-then-ack methods ``lease``, ``mark_sent``, ``release``, ``confirm``, ``expire_sent``.
 
 A row is appended by DeviceStore.record (synchronous=FULL, with the cart change it records) and deleted only when
-the platform's applied watermark covers it (sync note §1). Its states (pending, leased, sent) are bookkeeping:
-written without an fsync of their own, and all reset to pending at startup, so losing them resends at worst.
+the platform's applied watermark covers it (sync note §1). That is all the file holds of it. Its states (pending,
+leased, sent) are kept in memory: they were reset to pending at every start anyway (everything unconfirmed is
+sent again after a restart), so writing them cost two pages per op per step and saved nothing (issue 14, write
+amplification). ``lease`` and ``mark_sent`` write nothing; ``confirm`` deletes a range.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from edge_agent.store.faults import tolerates_full
+from edge_agent.domain.hlc import HybridClock
+from edge_agent.store.faults import StorageFaults, tolerates_full
+from edge_agent.store.schema import SEQ_ISSUED_KEY
 
-__all__ = ["NOTHING_LEASED", "OutboxPort", "OutboxRow", "OutboxStats", "read_outbox_stats"]
+__all__ = [
+    "NOTHING_LEASED",
+    "OUTBOX_SENT_KEY",
+    "OutboxPort",
+    "OutboxRow",
+    "OutboxStats",
+    "newest_hlc",
+    "read_outbox_stats",
+    "stored_seq",
+]
+
+OUTBOX_SENT_KEY = "outbox.sent"
+"""The meta row where the status write (every heartbeat) leaves how many rows were sent and await confirmation,
+for ``edge-agent status`` in another process: the states themselves live in the agent's memory only."""
+CONFIRMED_KIND = "confirmed"
+"""The kind of the high-water row: when a confirm covers the newest op, that row is not deleted but emptied (no
+cart, no body) and kept, so the seq and HLC it holds stay in the file without a write to meta's page. Every
+reader of the outbox skips it; the next confirm that covers a newer op deletes it."""
+_LIVE = f"kind != '{CONFIRMED_KIND}'"
+HEAP_SLACK = 1024
+"""The heap of seqs out on the wire is rebuilt once it holds this many more entries than there are such rows
+(released rows leave their entries behind until a confirm pops them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,61 +64,81 @@ class OutboxStats:
 
 
 class OutboxPort:
-    """Mixed into DeviceStore, which owns the connection and the bookkeeping transaction."""
+    """Mixed into DeviceStore, which owns the connection, the bookkeeping transaction and the seq counters."""
 
     conn: sqlite3.Connection
     epoch: str
+    clock: HybridClock
+    faults: StorageFaults
     _now: Callable[[], float]
-    _lease_after: int
-    """Every row above this seq is pending: the highest seq leased since rows last went back to pending."""
+    _seq_issued: int
+    """The highest seq this database ever gave an op."""
+    _seq_persisted: int
+    """The high-water mark meta holds; the newest outbox row holds the rest (DeviceStore.open reads both)."""
+
+    def _init_outbox_state(self) -> None:
+        self._out: dict[int, float | None] = {}
+        """Rows out on the wire: seq -> None while leased, the wall time of its PUBACK once sent."""
+        self._out_heap: list[int] = []
+        """The seqs of ``_out`` (and of rows released since), smallest first, for confirm's range."""
+        self._sent = 0
+        self._lease_after = 0
+        """No pending row has a seq at or below this: the search of the next lease starts after it."""
 
     def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
-    @tolerates_full(NOTHING_LEASED)
     def lease(self, limit: int, max_bytes: int) -> Sequence[OutboxRow]:
-        """Take the oldest pending rows (ORDER BY seq) and mark them leased, so no later lease sees them.
-        On a full disk nothing is leased (rows handed out unmarked would be leased again at once).
-
-        The search starts after the last row leased, so it never walks the rows out on the wire (no index
-        of every row's state is kept: store/schema.py ``_outbox_unsettled``); anything that puts rows back
-        to pending starts it again from the first row."""
-        with self._bookkeeping():
-            rows: list[OutboxRow] = []
-            size = 0
-            for seq, body, created_at in self.conn.execute(
-                "SELECT seq, body, created_at FROM outbox WHERE seq > ? AND state = 'pending' ORDER BY seq LIMIT ?",
-                (self._lease_after, limit),
-            ):
-                if rows and size + len(body) > max_bytes:
-                    break
-                rows.append(OutboxRow(seq, body, created_at))
-                size += len(body) + 1
-            if rows:
-                self._set_state([r.seq for r in rows], "leased", "state = 'pending'")
-        if rows:
-            self._lease_after = rows[-1].seq
+        """Take the oldest pending rows (by seq) and hold them as leased, so no later lease sees them. Nothing is
+        written: a lease lost in a crash is a row sent again, as after any restart."""
+        out, size, last = self._out, 0, self._lease_after
+        rows: list[OutboxRow] = []
+        if limit <= 0:
+            return NOTHING_LEASED
+        with self.faults.guard(self.conn, contextlib.nullcontext(self.conn)):
+            cur = self.conn.execute(
+                f"SELECT seq, body, created_at FROM outbox WHERE seq > ? AND {_LIVE} ORDER BY seq", (self._lease_after,)
+            )
+            try:
+                for seq, body, created_at in cur:
+                    if seq in out:
+                        last = seq
+                        continue
+                    if rows and size + len(body) > max_bytes:
+                        break
+                    rows.append(OutboxRow(seq, body, created_at))
+                    size += len(body) + 1
+                    last = seq
+                    if len(rows) >= limit:
+                        break
+            finally:
+                cur.close()  # a statement left open would hold a read snapshot and stall the checkpoints
+        for row in rows:
+            out[row.seq] = None
+            heapq.heappush(self._out_heap, row.seq)
+        self._lease_after = last
         return rows
 
-    @tolerates_full(None)
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
-        with self._bookkeeping():
-            self.conn.execute(
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_sent_at = ? "
-                "WHERE state = 'leased' AND seq IN (SELECT value FROM json_each(?))",
-                (self._now(), json.dumps(list(seqs))),
-            )
+        now, out = self._now(), self._out
+        for seq in seqs:
+            if seq in out and out[seq] is None:
+                out[seq] = now
+                self._sent += 1
 
-    @tolerates_full(None)
     def release(self, seqs: Sequence[int] | None = None) -> None:
         """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
-        self._lease_after = 0  # before the write: a failed one may still have put rows back
-        with self._bookkeeping():
-            if seqs is None:
-                self.conn.execute("UPDATE outbox SET state = 'pending' WHERE state != 'pending'")
-            else:
-                self._set_state(seqs, "pending", "state != 'pending'")
+        if seqs is None:
+            self._out.clear()
+            self._out_heap.clear()
+            self._sent = 0
+            self._lease_after = 0
+            return
+        for seq in seqs:
+            self._forget(seq)
+        if seqs:
+            self._lease_after = min(self._lease_after, min(seqs) - 1)
 
     @tolerates_full(0)
     def confirm(self, epoch: str, applied_upto: int, applied_above: Sequence[int] = ()) -> int:
@@ -99,44 +146,100 @@ class OutboxPort:
         if epoch != self.epoch:
             return 0
         with self._bookkeeping():
-            cur = self.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied_upto,))
-            deleted = cur.rowcount
+            newest = self.conn.execute("SELECT seq, kind FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+            keep, to_mark = -1, False
+            if newest is not None and (newest[0] <= applied_upto or newest[0] in applied_above):
+                keep, to_mark = newest[0], newest[1] != CONFIRMED_KIND
+            deleted = self._delete_live("seq <= ? AND seq != ?", (applied_upto, keep))
             if applied_above:
-                cur = self.conn.execute(
-                    "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))",
-                    (json.dumps(list(applied_above)),),
+                args = (json.dumps(list(applied_above)), keep)
+                deleted += self._delete_live("seq IN (SELECT value FROM json_each(?)) AND seq != ?", args)
+            if to_mark:  # the newest op becomes the high-water row: its seq and HLC stay, on the page just written
+                self.conn.execute(
+                    "UPDATE outbox SET cart_id = '', kind = ?, body = '' WHERE seq = ?", (CONFIRMED_KIND, keep)
                 )
-                deleted += cur.rowcount
+                deleted += 1
+        heap = self._out_heap
+        while heap and heap[0] <= applied_upto:
+            self._forget(heapq.heappop(heap))
+        for seq in applied_above:
+            self._forget(seq)
+        if len(heap) > 2 * len(self._out) + HEAP_SLACK:
+            self._out_heap = sorted(self._out)  # a sorted list is a heap
         return deleted
 
-    @tolerates_full(0)
     def expire_sent(self, sent_before: float) -> int:
         """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
-        with self._bookkeeping():
-            cur = self.conn.execute(  # "state != 'pending'" lets SQLite use the partial index outbox_unsettled
-                "UPDATE outbox SET state = 'pending' WHERE state != 'pending' AND state = 'sent' AND last_sent_at < ?",
-                (sent_before,),
-            )
-        if cur.rowcount:
-            self._lease_after = 0
-        return cur.rowcount
+        expired = [seq for seq, sent_at in self._out.items() if sent_at is not None and sent_at < sent_before]
+        for seq in expired:
+            self._forget(seq)
+        if expired:
+            self._lease_after = min(self._lease_after, min(expired) - 1)
+        return len(expired)
 
     def outbox_stats(self) -> OutboxStats:
-        return read_outbox_stats(self.conn)
+        total, oldest = self.conn.execute(f"SELECT count(*), min(created_at) FROM outbox WHERE {_LIVE}").fetchone()
+        return OutboxStats(total - self._sent, self._sent, total, oldest)
+
+    def outbox_meta(self) -> dict[str, str]:
+        """What the status write leaves in meta for ``edge-agent status`` (read_outbox_stats)."""
+        return {OUTBOX_SENT_KEY: str(self._sent)}
 
     def pending_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
+        total = int(self.conn.execute(f"SELECT count(*) FROM outbox WHERE {_LIVE}").fetchone()[0])
+        return total - len(self._out)
 
-    def _set_state(self, seqs: Sequence[int], state: str, guard: str) -> None:
-        self.conn.execute(
-            f"UPDATE outbox SET state = ? WHERE {guard} AND seq IN (SELECT value FROM json_each(?))",
-            (state, json.dumps(list(seqs))),
+    def _forget(self, seq: int) -> None:
+        """Back to pending in memory, or gone: the row is no longer out on the wire."""
+        if self._out.pop(seq, None) is not None:
+            self._sent -= 1
+
+    def _delete_live(self, where: str, args: tuple[object, ...]) -> int:
+        """Delete outbox rows; returns how many were ops (an older high-water row may go with them)."""
+        cur = self.conn.execute(f"DELETE FROM outbox WHERE {where} RETURNING kind", args)
+        return sum(1 for (kind,) in cur if kind != CONFIRMED_KIND)
+
+    def _newest_seq(self) -> int | None:
+        row = self.conn.execute("SELECT max(seq) FROM outbox").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def _keep_high_water(self, newest_before: int | None) -> int | None:
+        """After deleting outbox rows (an erasure), in the same transaction: if the newest row went, meta takes
+        over the high-water marks it held (its seq, and the HLC, which grows with seq), so no seq is ever issued twice
+        and the clock never goes back after a restart. Returns the seq written, if any."""
+        if newest_before is None or newest_before <= self._seq_persisted or self._newest_seq() == newest_before:
+            return None
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            (("hlc", str(self.clock.last)), (SEQ_ISSUED_KEY, str(self._seq_issued))),
         )
+        return self._seq_issued
+
+
+def stored_seq(conn: sqlite3.Connection) -> int:
+    """The highest seq ever issued: meta's high-water mark, or the newest outbox row when it is newer."""
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0), "
+        "coalesce((SELECT max(seq) FROM outbox), 0))",
+        (SEQ_ISSUED_KEY,),
+    ).fetchone()
+    return int(row[0])
+
+
+def newest_hlc(conn: sqlite3.Connection, meta_hlc: str) -> str:
+    """meta's HLC, or the newest outbox row's when it is later (each op's HLC is above every earlier one's)."""
+    row = conn.execute("SELECT hlc FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return meta_hlc
+    try:
+        return str(max(int(meta_hlc), int(row[0])))
+    except ValueError:
+        return str(row[0])
 
 
 def read_outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
-    pending, sent, total, oldest = conn.execute(
-        "SELECT count(*) FILTER (WHERE state != 'sent'), count(*) FILTER (WHERE state = 'sent'), count(*), "
-        "min(created_at) FROM outbox"
-    ).fetchone()
-    return OutboxStats(pending, sent, total, oldest)
+    """From another process: the rows are in the file; how many are sent is as of the agent's last status write."""
+    total, oldest = conn.execute(f"SELECT count(*), min(created_at) FROM outbox WHERE {_LIVE}").fetchone()
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (OUTBOX_SENT_KEY,)).fetchone()
+    sent = min(total, int(row[0])) if row and str(row[0]).isdigit() else 0
+    return OutboxStats(total - sent, sent, total, oldest)

@@ -18,8 +18,7 @@ from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts
 from edge_agent.store.db import connect
 from edge_agent.store.lookup import lookup
-from edge_agent.store.outbox import OutboxStats, read_outbox_stats
-from edge_agent.store.schema import SEQ_ISSUED_KEY
+from edge_agent.store.outbox import OutboxStats, read_outbox_stats, stored_seq
 
 
 @contextmanager
@@ -40,10 +39,9 @@ def outbox_stats(path: Path) -> OutboxStats:
 
 
 def ops_created(path: Path) -> int:
-    """How many ops this device database has ever allocated (the seq high-water mark in meta)."""
+    """How many ops this device database has ever allocated (meta's high-water mark or the newest outbox row)."""
     with read_only(path) as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_ISSUED_KEY,)).fetchone()
-        return int(row[0]) if row else 0
+        return stored_seq(conn)
 
 
 def meta(path: Path) -> dict[str, str]:

@@ -168,8 +168,8 @@ def _outbox_unsettled(db: sqlite3.Connection) -> None:
 
 
 SEQ_ISSUED_KEY = "hlc.seq"
-"""The meta row holding the highest seq ever issued. It sorts right after 'hlc', which every record writes too, so
-both share a page: one WAL frame for the two."""
+"""The meta row holding the highest seq ever issued, next to 'hlc' on one page. Since 0011 the newest outbox row
+holds both marks and meta takes them over only when that row is erased (store/outbox.py); the newer one wins."""
 
 
 def _outbox_seq_in_meta(db: sqlite3.Connection) -> None:
@@ -241,6 +241,35 @@ def _catalog_availability(db: sqlite3.Connection) -> None:
     )
 
 
+def _write_amplification(db: sqlite3.Connection) -> None:
+    # Issue 14, bytes written per op. The outbox keeps its rows only: the lease/sent states live in the agent's
+    # memory (store/outbox.py; they were reset at every start anyway), so no op writes an index or a state, and
+    # lease and mark_sent write nothing at all. Cart entries are keyed by cart first, so a basket's entries share
+    # leaf pages and the by-cart index (a page of its own at every add) goes. The platform's tables keep theirs.
+    db.execute(
+        """CREATE TABLE outbox_new (
+             seq INTEGER PRIMARY KEY,
+             cart_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, hlc INTEGER NOT NULL,
+             created_at REAL NOT NULL
+           )"""
+    )
+    db.execute("INSERT INTO outbox_new SELECT seq, cart_id, kind, body, hlc, created_at FROM outbox")
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_new RENAME TO outbox")
+    db.execute(
+        """CREATE TABLE cart_entries_new (
+             entry_id TEXT NOT NULL, cart_id TEXT NOT NULL, sku TEXT NOT NULL,
+             qty INTEGER NOT NULL CHECK (qty > 0), hlc INTEGER NOT NULL, origin_device TEXT NOT NULL, serial TEXT,
+             PRIMARY KEY (cart_id, entry_id)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT INTO cart_entries_new SELECT entry_id, cart_id, sku, qty, hlc, origin_device, serial FROM cart_entries"
+    )
+    db.execute("DROP TABLE cart_entries")
+    db.execute("ALTER TABLE cart_entries_new RENAME TO cart_entries")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -252,6 +281,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0008_outbox_unsettled", _outbox_unsettled),
     ("0009_outbox_seq_in_meta", _outbox_seq_in_meta),
     ("0010_catalog_availability", _catalog_availability),
+    ("0011_write_amplification", _write_amplification),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from edge_agent.domain.basket import OpIntent
 from edge_agent.domain.ops import OpKind
-from edge_agent.store.op_rows import build_row, identity_fits
+from edge_agent.store.op_rows import build_row, identity_fits, random_uuids
 
 DEVICE, EPOCH = "kiosk-01", "0123456789abcdef"
 
@@ -89,3 +89,11 @@ def test_an_identity_outside_the_contract_goes_the_validated_way() -> None:
     intent = OpIntent("c", OpKind.ADD, sku="00012345678905", qty=1)
     with pytest.raises(ValidationError):
         build_row(intent, device="Kiosk:01", epoch=EPOCH, seq=1, uuid=UUID(int=1), hlc=0, identity_fits=False)
+
+
+def test_the_uuids_of_a_group_commit_are_what_uuid4_gives() -> None:
+    uuids = list(random_uuids(512))
+    assert len(set(uuids)) == 512
+    for u in uuids:
+        assert u.version == 4 and u.variant == "specified in RFC 4122"
+        assert UUID(str(u)) == u and hash(UUID(str(u))) == hash(u) and UUID(bytes=u.bytes, version=4) == u
