@@ -12,7 +12,7 @@ from typing import Annotated, Final, Literal
 from pydantic import Field, JsonValue, StringConstraints
 
 from edge_agent.contract.base import CloudEvent, Strict
-from edge_agent.contract.catalog import LookupResult
+from edge_agent.contract.catalog import LookupResult, RelatedItem
 from edge_agent.contract.catalog import VariantModel as LookupVariant
 from edge_agent.contract.const import MAX_PRICE_MINOR
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
@@ -205,6 +205,9 @@ class MirrorView(Strict):
     offline: bool = False
     refused: str | None = None
     detail: str | None = None
+    related: list[RelatedItem] = Field(
+        default=[], max_length=20, description="the catalog's related items for the garment tapped last"
+    )
 
 
 class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):

@@ -16,6 +16,7 @@ from edge_agent.contract.workflow import (
     MirrorView,
     MirrorViewEvent,
 )
+from edge_agent.domain.consent import linked_profile
 from edge_agent.domain.workflows.assist import AssistTimers
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.product_key import ProductKey
@@ -71,8 +72,9 @@ class MirrorRole(Role):
         self.desk.reply(reply)
 
     def _emit(self, events: list[WorkflowEvent]) -> None:
-        """A fitting room's events carry its own session's profile (set only by a consented identification)."""
-        self.ports.emit(events, self.desk.room.profile)
+        """A fitting room's events carry its own session's profile (set only by a consented identification), and
+        only when that shopper granted "analytics" too (domain/consent.py)."""
+        self.ports.emit(events, linked_profile(self.desk.room.profile, self.desk.consent))
 
     def _show(self, view: MirrorView) -> None:
         self.last_view = view

@@ -18,6 +18,15 @@ from edge_agent.const import APP_NEARBY_OFFER_S, PURGES_PER_TICK
 from edge_agent.contract.device import PreviewLineModel, SessionCommand
 from edge_agent.contract.device import SessionState as SessionStateModel
 from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
+from edge_agent.domain.consent import (
+    GRANTED,
+    OFFERS_SESSION_ATTR,
+    PERSONALISATION,
+    PROFILE,
+    SCOPES,
+    WITHDRAWN,
+    consent_attr,
+)
 from edge_agent.domain.session import MergePolicy, Session, SessionState
 from edge_agent.identity.tokens import (
     MERGE_GRANT_ATTR,
@@ -107,6 +116,8 @@ class SessionDesk:
         # Snapshots of carts the device does not hold are ignored; a profile cart is the only kind erasure removes.
         self.store.open_cart(identity.profile_cart, profile=True)
         self.follow_cart(identity.profile_cart)
+        if PERSONALISATION in identity.consent:
+            self._write_profile([SetAttribute(identity.profile_cart, OFFERS_SESSION_ATTR, s.session_id)])
         log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
         self.publish()
 
@@ -117,11 +128,11 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
-        self.record(self._with_grant(commands))
+        self.record(self.with_grant(commands))
         log.info("session %s: merge confirmed under %s (%d ops)", s.session_id, s.policy.value, len(commands))
         self.publish()
 
-    def _with_grant(self, commands: list[BasketCommand]) -> list[BasketCommand]:
+    def with_grant(self, commands: list[BasketCommand]) -> list[BasketCommand]:
         """Ops for the profile cart go after the grant that lets the platform accept them from this device."""
         s = self.session
         if s.identity is None or self.verifier is None:
@@ -145,6 +156,8 @@ class SessionDesk:
         s = self.session
         if s.state is not SessionState.ENDED:
             s.end(reason)
+            if s.identity is not None and PERSONALISATION in s.identity.consent:  # the platform clears its offers
+                self._write_profile([SetAttribute(s.identity.profile_cart, OFFERS_SESSION_ATTR, None)])
             self.publish()
         # Anonymous: the basket is kept a while (the shopper may come back). Identified: the guest basket is
         # done with at once, and the profile cart's local copy stays only with the shopper's "profile" consent.
@@ -156,6 +169,49 @@ class SessionDesk:
             purge = {s.guest_cart: now, s.identity.profile_cart: kept if "profile" in s.identity.consent else now}
         self._schedule_purge(purge)
         self.start(next_guest_cart)
+
+    def change_consent(self, scope: str, grant: bool) -> bool:
+        """The identified shopper grants or withdraws a scope on the screen: the session enforces it at once, and
+        the change is a durable op on the profile cart (``consent.<scope>``) the platform confirms. Withdrawing
+        ``profile`` first forgets the profile cart's local copy, unsent edits included, as erasure does; the
+        caller then ends the session. False when refused (counted, shown)."""
+        s = self.session
+        online = self._online(s.identity.profile_cart) if s.identity is not None else {}
+        try:
+            s.change_consent(scope, grant, self.store.quantities(s.guest_cart), online, self.now())
+        except Refused as exc:
+            self._refuse(exc.reason, str(exc))
+            return False
+        assert s.identity is not None  # change_consent refuses an anonymous session
+        profile = s.identity.profile_cart
+        if scope == PROFILE and not grant:
+            dropped = self.store.erase_cart(profile)
+            log.info("session %s: profile consent withdrawn; %d unsent op(s) dropped", s.session_id, dropped)
+        commands: list[BasketCommand] = [
+            SetAttribute(profile, consent_attr(scope), GRANTED if grant else WITHDRAWN, actor="shopper")
+        ]
+        if scope == PERSONALISATION:
+            commands.append(SetAttribute(profile, OFFERS_SESSION_ATTR, s.session_id if grant else None))
+        self._write_profile(commands)
+        log.info("session %s: %s %s", s.session_id, scope, GRANTED if grant else WITHDRAWN)
+        self.publish()
+        return True
+
+    def consent_pending(self) -> list[str]:
+        """Scopes changed here whose op the platform has not confirmed yet."""
+        identity = self.session.identity
+        if identity is None:
+            return []
+        keys = self.store.unconfirmed_attrs(identity.profile_cart)
+        return sorted(scope for scope in identity.consent | SCOPES if consent_attr(scope) in keys)
+
+    def _write_profile(self, commands: list[BasketCommand]) -> None:
+        """Attributes of the shopper's own profile cart (consent, the offers link): after the merge grant that lets
+        the platform accept them from this device; the cart stays marked as a profile cart for erasure."""
+        identity = self.session.identity
+        self.record(self.with_grant(commands))
+        if identity is not None:
+            self.store.open_cart(identity.profile_cart, profile=True)
 
     def forget(self, carts: set[str]) -> None:
         """Erased carts need no purge any more; the schedule must not name them either."""
@@ -239,6 +295,7 @@ class SessionDesk:
             guest_cart=s.guest_cart,
             identified=s.identity is not None,
             consent=sorted(s.identity.consent) if s.identity else [],  # type: ignore[arg-type]
+            consent_pending=self.consent_pending(),  # type: ignore[arg-type]
             policy=preview.policy.value if preview else None,
             preview_id=preview.preview_id if preview else None,
             lines=[
