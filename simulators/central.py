@@ -67,7 +67,7 @@ from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.db import connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
-from simulators import basket_claims
+from simulators import basket_claims, offers
 from simulators import cart_authority as authority
 
 log = logging.getLogger("central")
@@ -135,6 +135,8 @@ class CentralPlatform:
         self._web_epoch = ""
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
+        self.offers = offers.OfferDesk(lambda topic, payload, retain: self._publish(topic, payload, retain))
+        """Consent changes made at devices, offers per consented session, offers applied at checkout."""
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> CentralPlatform:
@@ -282,6 +284,7 @@ class CentralPlatform:
             self.stats.ops_for_erased_carts += len(erased)
             new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
             carts.apply_effects(conn, (effects_of(op) for op in new_ops))
+            self.offers.observe(tenant, store, new_ops, lambda c: {a.key: a.value for a in carts.attrs(conn, c)})
             joined = self._join_claimed({op.cart_id for op in new_ops})
             for op in new_ops:
                 if op.kind is OpKind.CHECKOUT:

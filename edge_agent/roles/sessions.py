@@ -116,8 +116,11 @@ class SessionDesk:
         # Snapshots of carts the device does not hold are ignored; a profile cart is the only kind erasure removes.
         self.store.open_cart(identity.profile_cart, profile=True)
         self.follow_cart(identity.profile_cart)
+        link: list[BasketCommand] = []
         if PERSONALISATION in identity.consent:
-            self._write_profile([SetAttribute(identity.profile_cart, OFFERS_SESSION_ATTR, s.session_id)])
+            link.append(SetAttribute(identity.profile_cart, OFFERS_SESSION_ATTR, s.session_id))
+        if link or s.state is SessionState.MERGED:  # straight to the profile cart: its scans need the grant first
+            self._write_profile(link, grant=True)
         log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
         self.publish()
 
@@ -132,13 +135,13 @@ class SessionDesk:
         log.info("session %s: merge confirmed under %s (%d ops)", s.session_id, s.policy.value, len(commands))
         self.publish()
 
-    def with_grant(self, commands: list[BasketCommand]) -> list[BasketCommand]:
+    def with_grant(self, commands: list[BasketCommand], *, always: bool = False) -> list[BasketCommand]:
         """Ops for the profile cart go after the grant that lets the platform accept them from this device."""
         s = self.session
         if s.identity is None or self.verifier is None:
             return commands
         profile = s.identity.profile_cart
-        if not any(c.cart_id == profile for c in commands):
+        if not always and not any(c.cart_id == profile for c in commands):
             return commands  # kept separate: the profile cart is not written
         proof = merge_proof(self.verifier.keys[0], self.store.device_id, profile)
         return [SetAttribute(profile, MERGE_GRANT_ATTR, proof, actor="merge"), *commands]
@@ -205,11 +208,12 @@ class SessionDesk:
         keys = self.store.unconfirmed_attrs(identity.profile_cart)
         return sorted(scope for scope in identity.consent | SCOPES if consent_attr(scope) in keys)
 
-    def _write_profile(self, commands: list[BasketCommand]) -> None:
+    def _write_profile(self, commands: list[BasketCommand], *, grant: bool = False) -> None:
         """Attributes of the shopper's own profile cart (consent, the offers link): after the merge grant that lets
-        the platform accept them from this device; the cart stays marked as a profile cart for erasure."""
+        the platform accept them from this device (``grant``: even with no command); the cart stays marked as a
+        profile cart for erasure."""
         identity = self.session.identity
-        self.record(self.with_grant(commands))
+        self.record(self.with_grant(commands, always=grant))
         if identity is not None:
             self.store.open_cart(identity.profile_cart, profile=True)
 
