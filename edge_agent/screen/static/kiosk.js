@@ -284,9 +284,11 @@ function onView(body) {
     const previous = session;
     session = body.data;
     renderSession(previous);
+    Personal.session(session);
   } else if (body.topic === "display" && (body.type === T_BASKET_VIEW || body.type === null)) {
     basket = body.data;
     renderBasket();
+    Personal.related(basket ? basket.related : []);
   }
   renderAttract();
 }
@@ -339,5 +341,6 @@ Screen.start({
   rerender() {
     renderBasket(false);
     renderSession(null);
+    Personal.rerender();
   },
 });
