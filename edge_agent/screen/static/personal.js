@@ -12,6 +12,15 @@ const Personal = (() => {
   const { $, msg, money, cell, announce } = Screen;
   let current = null;
   let relatedItems = [];
+  const drawn = { offers: null, consent: null }; // what each list shows: rebuilt only when it changes, so a
+  // button keeps its place and the keyboard focus while other views (a scan, a price) arrive (WCAG 2.4.3)
+
+  function changed(part, value) {
+    const key = JSON.stringify([Screen.locale, value]);
+    if (drawn[part] === key) return false;
+    drawn[part] = key;
+    return true;
+  }
 
   function button(text, label, onClick, primary) {
     const b = document.createElement("button");
@@ -56,6 +65,7 @@ const Personal = (() => {
     if (!section) return;
     const offers = current ? current.offers || [] : [];
     section.hidden = offers.length === 0;
+    if (!changed("offers", [current && current.session_id, offers])) return;
     const list = $("offer-list");
     list.replaceChildren();
     for (const offer of offers) {
@@ -88,6 +98,7 @@ const Personal = (() => {
     if (!section) return;
     const identified = Boolean(current && current.identified);
     section.hidden = !identified;
+    if (!changed("consent", identified && [current.session_id, current.consent, current.consent_pending])) return;
     const list = $("consent-list");
     list.replaceChildren();
     if (!identified) return;
@@ -137,6 +148,7 @@ const Personal = (() => {
       renderRelated();
     },
     rerender() {
+      drawn.offers = drawn.consent = null; // another language: every word changes
       renderOffers();
       renderConsent();
       renderRelated();
