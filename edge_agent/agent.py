@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
@@ -131,7 +132,7 @@ class Agent:
             lambda: self.link.connected, self._follow_cart, self.router.reject, time.time,
         )  # fmt: skip
         self.basket = ShopperBasket(ports, self.screen_key)
-        self.role = role_class(cfg.device.role)(ports)
+        self.role = role_class(cfg.device.role)(dataclasses.replace(ports, shopper=self.basket))
         self.router.on_erasure = self.basket.erase
         self.router.on_catalog += [self.role.catalog_updated, lambda _update: self.basket.show_basket()]
         self.router.add([*self.role.routes(), *self.basket.routes()])

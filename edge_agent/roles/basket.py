@@ -41,7 +41,7 @@ from edge_agent.domain.basket import (
     SetAttribute,
     SetQuantity,
 )
-from edge_agent.domain.session import MergePolicy
+from edge_agent.domain.session import Identity, MergePolicy
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
@@ -132,6 +132,10 @@ class ShopperBasket:
 
     def identity(self, event: IdentityPresented) -> None:
         self.sessions.present(event)
+
+    def identified(self, identity: Identity) -> None:
+        """A role verified the shopper itself (the mirror): the session takes them as if they tapped here."""
+        self.sessions.identified(identity)
 
     def app_nearby(self) -> None:
         self.sessions.app_nearby()

@@ -16,7 +16,6 @@ from edge_agent.contract.workflow import (
     MirrorView,
     MirrorViewEvent,
 )
-from edge_agent.domain.consent import linked_profile
 from edge_agent.domain.workflows.assist import AssistTimers
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.product_key import ProductKey
@@ -42,6 +41,7 @@ class MirrorRole(Role):
             ports.online,
             AssistTimers(cfg.assist.ack_s, cfg.assist.delivery_s, cfg.assist.max_level),
             cfg.session.idle_timeout_s,
+            on_identified=ports.shopper.identified if ports.shopper is not None else lambda _identity: None,
         )
 
     def subscriptions(self) -> list[str]:
@@ -72,9 +72,11 @@ class MirrorRole(Role):
         self.desk.reply(reply)
 
     def _emit(self, events: list[WorkflowEvent]) -> None:
-        """A fitting room's events carry its own session's profile (set only by a consented identification), and
-        only when that shopper granted "analytics" too (domain/consent.py)."""
-        self.ports.emit(events, linked_profile(self.desk.room.profile, self.desk.consent))
+        """A fitting room's events carry the shopper session's context: the pseudonym only with "analytics"
+        (domain/consent.py). The room's end ends the shopper session: the next shopper starts with none of it."""
+        self.ports.emit(events, None)
+        if self.ports.shopper is not None and any(e.name == "room.session.ended" for e in events):
+            self.ports.shopper.end_session("vacated")
 
     def _show(self, view: MirrorView) -> None:
         self.last_view = view

@@ -25,6 +25,7 @@ from edge_agent.contract.workflow import (
     MirrorCommand,
     MirrorView,
 )
+from edge_agent.domain.session import Identity
 from edge_agent.domain.workflows.assist import AssistRequest, AssistState, AssistTimers
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.fitting_room import Room, RoomState
@@ -62,8 +63,8 @@ class MirrorDesk:
     """(session id, the closed request as the mirror shows it): kept only for the session it belongs to."""
     refused: Counter[str] = field(default_factory=Counter)
     last_activity: float = 0.0
-    consent: frozenset[str] = frozenset()
-    """The scopes of the shopper who identified in the room last (analytics gates their pseudonym on events)."""
+    on_identified: Callable[[Identity], None] = lambda _identity: None
+    """The device's shopper session takes the verified shopper too: their consent, offers and switches."""
 
     def __post_init__(self) -> None:
         self.room = Room(self.room_id)
@@ -87,7 +88,7 @@ class MirrorDesk:
         except IdentityRejected as exc:
             self._refuse(Refused(exc.reason, str(exc)))
             return
-        self.consent = who.consent
+        self.on_identified(who)  # first: the session's consent decides what the room's events carry
         self._apply(self.room.save_tryon_list(who.pseudonym, who.consent, now=self.now()))
 
     def command(self, cmd: MirrorCommand) -> None:

@@ -27,7 +27,7 @@ from edge_agent.domain.consent import (
     WITHDRAWN,
     consent_attr,
 )
-from edge_agent.domain.session import MergePolicy, Session, SessionState
+from edge_agent.domain.session import Identity, MergePolicy, Session, SessionState
 from edge_agent.identity.tokens import (
     MERGE_GRANT_ATTR,
     IdentityRejected,
@@ -108,6 +108,11 @@ class SessionDesk:
         if s.state is SessionState.MERGE_PREVIEW and s.identity and s.identity.pseudonym == identity.pseudonym:
             self.confirm(None)
             return
+        self.identified(identity)
+
+    def identified(self, identity: Identity) -> None:
+        """A verified shopper (here, or by the role's own reader): the preview, or straight to the profile."""
+        s = self.session
         try:
             s.identify(identity, self.store.quantities(s.guest_cart), self._online(identity.profile_cart), self.now())
         except Refused as exc:
@@ -121,7 +126,7 @@ class SessionDesk:
             link.append(SetAttribute(identity.profile_cart, OFFERS_SESSION_ATTR, s.session_id))
         if link or s.state is SessionState.MERGED:  # straight to the profile cart: its scans need the grant first
             self._write_profile(link, grant=True)
-        log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
+        log.info("session %s identified by %s; state %s", s.session_id, identity.method, s.state.value)
         self.publish()
 
     def confirm(self, preview_id: str | None) -> None:

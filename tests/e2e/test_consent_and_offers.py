@@ -29,6 +29,7 @@ from edge_agent.contract.offers import (
     OfferCommand,
     OfferCommandEvent,
 )
+from edge_agent.contract.workflow import T_MIRROR_COMMAND
 from edge_agent.domain.session import SessionState
 from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented
@@ -271,3 +272,22 @@ def test_bad_offers_and_commands_are_refused_with_a_reason_and_the_agent_carries
     time.sleep(0.5)
     assert shown(spy).get("offers") == [], "dismissed never returns; the cap keeps the other one off"
     assert any(e["name"] == "offer.dismissed" for e in events(spy))
+
+
+def test_the_mirror_shows_offers_to_a_consented_shopper_and_forgets_them_when_the_room_is_left(
+    tmp_path: Path, broker: MosquittoBroker, platform: CentralPlatform, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    raw: dict[str, Any] = kiosk(tmp_path, broker.port).model_dump(mode="json", exclude_none=True)
+    raw["device"]["role"] = "fitting-room-mirror"
+    agent = agent_factory(AgentConfig.model_validate(raw))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    agent.scan(SHOES)  # a hang tag tapped on the mirror opens the room
+    present(agent, "profile", "personalisation")
+    wait_until(lambda: platform.offers.session_of(PROFILE_CART) == session_id(agent), 15, "the mirror's session linked")
+    assert platform.offers.publish(PROFILE_CART, [socks_offer()])
+    wait_until(lambda: [o["offer_id"] for o in shown(spy).get("offers", [])] == [SOCKS_OFFER], 10, "offer shown")
+
+    data = {"action": "vacate"}
+    rogue_publish(broker, f"{TOPICS}/ui", event(T_MIRROR_COMMAND, data))
+    wait_until(lambda: shown(spy).get("identified") is False and shown(spy).get("offers") == [], 10, "left: forgotten")
+    wait_until(lambda: platform.offers.session_of(PROFILE_CART) is None, 15, "the platform clears the offers")
