@@ -564,6 +564,7 @@ class CentralPlatform:
             for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
             basket_claims.forget_profile(self._conn, cart_id)
+            self.offers.forget(cart_id)
             self._dirty.discard(cart_id)
         topics = Topics(tenant, store, "-")
         self._publish(topics.cart_state(cart_id), b"", retain=True)

@@ -97,6 +97,11 @@ class OfferDesk:
         self.publish_raw(link.topic, event.model_dump_json(exclude_none=True).encode(), True)
         return True
 
+    def forget(self, profile_cart: str) -> None:
+        """The shopper was erased: their session link (and its retained offers) and consent records go too."""
+        self._unlink(profile_cart)
+        self.consent.pop(profile_cart, None)
+
     def session_of(self, profile_cart: str) -> str | None:
         link = self.links.get(profile_cart)
         return None if link is None else link.session_id
