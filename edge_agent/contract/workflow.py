@@ -130,6 +130,9 @@ class ToteView(Strict):
     parked: list[CartId] = Field(default=[], description="totes parked on this device, to resume")
     refused: str | None = Field(default=None, description="why the last action or scan was refused")
     detail: str | None = None
+    related: list[RelatedItem] = Field(
+        default=[], max_length=20, description="the catalog's related items for the line added last (not in the tote)"
+    )
 
 
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]

@@ -29,7 +29,7 @@ from edge_agent.contract.offers import (
     OfferCommand,
     OfferCommandEvent,
 )
-from edge_agent.contract.workflow import T_MIRROR_COMMAND
+from edge_agent.contract.workflow import T_MIRROR_COMMAND, T_TOTE_COMMAND
 from edge_agent.domain.session import SessionState
 from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented
@@ -291,3 +291,45 @@ def test_the_mirror_shows_offers_to_a_consented_shopper_and_forgets_them_when_th
     rogue_publish(broker, f"{TOPICS}/ui", event(T_MIRROR_COMMAND, data))
     wait_until(lambda: shown(spy).get("identified") is False and shown(spy).get("offers") == [], 10, "left: forgotten")
     wait_until(lambda: platform.offers.session_of(PROFILE_CART) is None, 15, "the platform clears the offers")
+
+
+VIEWS = {
+    "kiosk": ("com.edgeagent.basket.view.v1", "related"),
+    "shelf": ("com.edgeagent.display.lookup.v1", "related_items"),
+    "fitting-room-mirror": ("com.edgeagent.display.mirror.v1", "related"),
+    "associate-handheld": ("com.edgeagent.display.tote.v1", "related"),
+}
+"""Each role's screen model on dv/{device}/display, and where it lists the related items."""
+
+
+def test_every_role_shows_the_related_items_of_what_was_scanned(
+    tmp_path: Path, broker: MosquittoBroker, platform: CentralPlatform, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    catalog = [
+        {"gtin14": SHOES, "name": "Trail shoes", "price_minor": 8999, "currency": "EUR", "related": [SOCKS, HAT]},
+        {"gtin14": SOCKS, "name": "Wool socks", "price_minor": 899, "currency": "EUR"},
+    ]
+    views: dict[str, Any] = {}
+    for version, role in enumerate(("kiosk", "shelf", "fitting-room-mirror", "associate-handheld"), start=1):
+        (tmp_path / role).mkdir()
+        raw: dict[str, Any] = kiosk(tmp_path / role, broker.port).model_dump(mode="json", exclude_none=True)
+        raw["device"] = {**raw["device"], "role": role}
+        agent = agent_factory(AgentConfig.model_validate(raw))
+        wait_until(lambda a=agent: a.connected, 10, f"{role} connected")  # type: ignore[misc]
+        platform.publish_catalog("acme", "s042", catalog)  # not retained: each device takes it once connected
+        agent.wait_for_catalog(version, 10)
+        if role == "associate-handheld":
+            data = {"action": "open", "associate": "emp-042"}
+            rogue_publish(broker, f"{TOPICS}/ui", event(T_TOTE_COMMAND, data))
+            wait_until(lambda a=agent: a.agent.role.last_tote_view is not None, 10, "tote open")  # type: ignore[misc,union-attr]
+        agent.scan(SHOES)
+
+        def related(role: str = role) -> list[tuple[str, str]]:
+            kind, key = VIEWS[role]
+            display = [m for m in spy.on(f"{TOPICS}/display") if m["type"] == kind]
+            return [(r["gtin14"], r["name"]) for r in display[-1]["data"].get(key, [])] if display else []
+
+        wait_until(lambda r=related: r() == [(SOCKS, "Wool socks")], 10, f"related items on the {role}'s view")  # type: ignore[misc]
+        views[role] = related()
+        agent.stop()
+    assert len(views) == 4, "the kiosk's basket, the shelf's lookup, the mirror's room and the handheld's tote"
