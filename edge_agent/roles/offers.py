@@ -106,7 +106,9 @@ class OfferDesk:
         now = self.ports.now()
         if cmd.action == "accept":
             cart_id = self.sessions.active_cart
-            self.ports.record(self.sessions.with_grant([SetAttribute(cart_id, offer_attr(cmd.offer_id), ACCEPTED)]))
+            self.ports.record(
+                self.sessions.with_grant([SetAttribute(cart_id, offer_attr(cmd.offer_id), ACCEPTED, actor="shopper")])
+            )
         name = "offer.accepted" if cmd.action == "accept" else "offer.dismissed"
         self._emit([offer_event(name, result, session.session_id, now)])
         self.sessions.publish()

@@ -190,7 +190,8 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return False
-        assert s.identity is not None  # change_consent refuses an anonymous session
+        if s.identity is None:  # change_consent refuses an anonymous session; this only tells the type checker
+            return False
         profile = s.identity.profile_cart
         if scope == PROFILE and not grant:
             dropped = self.store.erase_cart(profile)
@@ -211,7 +212,7 @@ class SessionDesk:
         if identity is None:
             return []
         keys = self.store.unconfirmed_attrs(identity.profile_cart)
-        return sorted(scope for scope in identity.consent | SCOPES if consent_attr(scope) in keys)
+        return sorted(scope for scope in SCOPES if consent_attr(scope) in keys)
 
     def _write_profile(self, commands: list[BasketCommand], *, grant: bool = False) -> None:
         """Attributes of the shopper's own profile cart (consent, the offers link): after the merge grant that lets
