@@ -18,7 +18,7 @@ import pytest
 
 from edge_agent.config import AgentConfig
 from edge_agent.contract.base import utcnow
-from edge_agent.contract.device import SessionCommand, SessionCommandEvent
+from edge_agent.contract.device import T_SESSION_COMMAND, SessionCommand, SessionCommandEvent
 from edge_agent.contract.offers import (
     T_CONSENT_COMMAND,
     T_OFFER_COMMAND,
@@ -34,10 +34,12 @@ from edge_agent.domain.session import SessionState
 from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented
 from simulators.central import CentralPlatform
+from tests.e2e.test_app_qr_session import camera_config
+from tests.e2e.test_nfc_session import KEY as QR_KEY
 from tests.support.broker import MosquittoBroker
 from tests.support.mqtt_spy import Spy
 from tests.support.rogue import event, rogue_publish
-from tests.support.world import InProcessAgent, make_config, wait_until
+from tests.support.world import AgentProcess, InProcessAgent, make_config, wait_until
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
 KEY = bytes.fromhex("22" * 32)
@@ -337,3 +339,45 @@ def test_every_role_shows_the_related_items_of_what_was_scanned(
         views[role] = related()
         agent.stop()
     assert len(views) == 4, "the kiosk's basket, the shelf's lookup, the mirror's room and the handheld's tote"
+
+
+def test_through_the_agent_process_a_consented_app_code_gets_an_offer_that_the_platform_applies_at_checkout(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, spy: Spy
+) -> None:
+    """`edge-agent run` as its own process: the app's code through the camera, the offer, the accept, the checkout."""
+    now = int(time.time())
+    scopes = ("profile", "cart_sync", "personalisation")
+    claims = Claims(
+        kind="app", sub=PSEUDONYM, cart=PROFILE_CART, consent=scopes, iat=now, exp=now + 300, nonce="proc-0001"
+    )  # type: ignore[arg-type]
+    config = camera_config(tmp_path, broker.port, [issue_token(QR_KEY, claims)])
+    (tmp_path / "identity.key").chmod(0o600)  # the agent refuses a key file others can read
+    central.trust_identity_keys(QR_KEY)
+    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    agent = AgentProcess(config, tmp_path).start()
+    try:
+        wait_until(
+            lambda: central.offers.session_of(PROFILE_CART) is not None, 30, "the app code identified the shopper"
+        )
+        assert central.offers.publish(PROFILE_CART, [socks_offer()])
+        wait_until(lambda: [o["offer_id"] for o in shown(spy).get("offers", [])] == [SOCKS_OFFER], 15, "offer shown")
+        sid = shown(spy)["session_id"]
+        accept = {"action": "accept", "session_id": sid, "offer_id": SOCKS_OFFER}
+        rogue_publish(broker, f"{TOPICS}/ui", event(T_OFFER_COMMAND, accept))
+        wait_until(
+            lambda: central.cart_attrs(PROFILE_CART).get(f"offer.{SOCKS_OFFER}") == "accepted", 15, "on the cart"
+        )
+        central.add_online(PROFILE_CART, HAT)  # the basket holds something to pay for
+        assert shown(spy).get("state") == "merged", "an empty basket and cart_sync: the profile cart is the session's"
+
+        def basket_lines() -> list[str]:
+            views = [m["data"] for m in spy.on(f"{TOPICS}/display") if m["type"] == VIEWS["kiosk"][0]]
+            return [line["gtin14"] for line in views[-1]["lines"]] if views else []
+
+        wait_until(lambda: basket_lines() == [HAT], 15, "the online line on the kiosk's basket")
+        checkout = {"action": "checkout", "session_id": sid}
+        rogue_publish(broker, f"{TOPICS}/ui", event(T_SESSION_COMMAND, checkout))
+        wait_until(lambda: central.seal(PROFILE_CART) is not None, 15, "sealed", details=agent.log_text)
+        assert central.offers.applied[PROFILE_CART] == [SOCKS_OFFER]
+    finally:
+        agent.stop()
