@@ -110,8 +110,8 @@ def mosquitto_version() -> str:
 
 
 # --- raw paho ceilings ----------------------------------------------------------------------------------
-def _client(client_id: str) -> paho.Client:
-    return paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+def _client(client_id: str, protocol: int = paho.MQTTv5) -> paho.Client:
+    return paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
 
 
 def _connect(client: paho.Client, host: str, port: int) -> None:
@@ -134,15 +134,18 @@ class RawPublish:
         return self.messages / self.seconds
 
 
-def raw_publish_rate(host: str, port: int, n: int, payload_bytes: int = RAW_PAYLOAD_BYTES) -> RawPublish:
+def raw_publish_rate(
+    host: str, port: int, n: int, payload_bytes: int = RAW_PAYLOAD_BYTES, protocol: int = paho.MQTTv5
+) -> RawPublish:
     """One paho client, loop_start, publish all n at QoS 1, wait for every PUBACK (counted in on_publish).
 
     paho's own in-flight window (20) applies; never wait_for_publish per message. At most RAW_OUTSTANDING
     messages are handed to paho and not yet acknowledged: paho keys its queue by the 16-bit MQTT packet id,
     so with more than 65,535 queued, new messages silently overwrite old ones (100,000 published at once
     gave 65,605 PUBACKs and no error). The cap still keeps paho's queue thousands deep, so it never idles.
+    ``protocol``: paho.MQTTv311 for a broker without MQTT 5 (NATS).
     """
-    client = _client(f"bench-raw-pub-{uuid.uuid4().hex[:8]}")
+    client = _client(f"bench-raw-pub-{uuid.uuid4().hex[:8]}", protocol)
     _connect(client, host, port)
     acked = 0
     progress = threading.Condition()

@@ -17,6 +17,9 @@ files) is built with edge_agent.wiring.build_agent in a fresh interpreter, which
 libraries it imported (top-level packages from site-packages); a second fresh interpreter imports exactly those.
 The agent's VmRSS after building is printed next to that floor (readers are not started: no camera, NFC or BLE
 hardware here). Target: <= 1.1 x the floor of the libraries the config needs.
+edge_agent is byte-compiled first (its __pycache__, as an install does), so no process compiles source at start.
+--breakdown adds RSS after each import group per role and tracemalloc in a second, traced run
+(bench/_memory_breakdown.py).
 --smoke: a few seconds of video, to prove the bench still runs (the agent may not reach its peak).
 Target: agent peak RSS <= 80 MB. Nothing here asserts a size; it only prints.
 """
@@ -70,9 +73,9 @@ class Launcher:
         )
         self.own_maxrss_kb = _self_rss_kb()
 
-    def spawn(self, argv: list[str], log: Path) -> int:
+    def spawn(self, argv: list[str], log: Path, extra_env: dict[str, str] | None = None) -> int:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
         self.proc.stdin.write(json.dumps({"argv": argv, "cwd": str(REPO), "env": env, "log": str(log)}) + "\n")
         self.proc.stdin.flush()
         return int(json.loads(self.proc.stdout.readline())["pid"])
@@ -115,16 +118,20 @@ config = load_config(sys.argv[1])
 if config.identity is not None:
     config.identity.key_files = [Path(sys.argv[2])]
 build_agent(config)
-libs = sorted({name.split(".")[0] for name, m in list(sys.modules.items())
-               if "site-packages" in (getattr(m, "__file__", None) or "") and not name.startswith(("edge_agent", "_"))})
+mods = sorted(name for name, m in list(sys.modules.items())
+              if "site-packages" in (getattr(m, "__file__", None) or "") and not name.startswith(("edge_agent", "_")))
 status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
-print(json.dumps({"libs": libs, "kb": {k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile")}}))
+print(json.dumps({"libs": sorted({m.split(".")[0] for m in mods}), "modules": mods,
+                  "kb": {k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile")}}))
 """
 
 ROLE_FLOOR_SCRIPT = """
 import importlib, json, sys
-for name in sys.argv[1:]:
-    importlib.import_module(name)
+for name in sys.argv[1:]:  # every third-party module the built agent loaded, not just the top-level package
+    try:
+        importlib.import_module(name)
+    except Exception:  # a module that imports only in its own context (a platform shim): its package is in
+        pass
 status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
 print(json.dumps({k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile")}))
 """
@@ -140,7 +147,7 @@ def role_rows(workdir: Path) -> list[list[object]]:
         config = REPO / "device_config" / f"{role}.toml"
         argv = [sys.executable, "-c", ROLE_BUILD_SCRIPT, str(config), str(key)]
         built = json.loads(_last_line(subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)))
-        floor_argv = [sys.executable, "-c", ROLE_FLOOR_SCRIPT, *built["libs"]]
+        floor_argv = [sys.executable, "-c", ROLE_FLOOR_SCRIPT, *built["modules"]]
         floor = json.loads(_last_line(subprocess.run(floor_argv, cwd=REPO, env=env, capture_output=True, text=True)))
         agent_kb, floor_kb = built["kb"]["VmRSS"], floor["VmRSS"]
         rows.append(
@@ -194,7 +201,11 @@ def floor_kb(launcher: Launcher, workdir: Path, video: Path) -> tuple[int, int, 
     return hwm, maxrss, anon, file
 
 
-def run_agent(launcher: Launcher, workdir: Path, port: int, video: Path, seconds: float) -> dict[str, Any]:
+def run_agent(
+    launcher: Launcher, workdir: Path, port: int, video: Path, seconds: float, trace: Path | None = None
+) -> dict[str, Any]:
+    """The agent's figures; with ``trace``, it runs under tracemalloc and dumps ``trace.0`` just after startup
+    and ``trace.1`` at the end (--breakdown)."""
     from tests.support.world import make_config, write_config
 
     config = make_config(workdir, port, video=video)
@@ -203,10 +214,17 @@ def run_agent(launcher: Launcher, workdir: Path, port: int, video: Path, seconds
     config_path = write_config(config, workdir / "agent.toml")
     log_path = workdir / "agent.log"
     samples: list[int] = []
-    pid = launcher.spawn([sys.executable, "-m", "edge_agent", "run", "--config", str(config_path)], log_path)
+    argv, extra_env = [sys.executable, "-m", "edge_agent", "run", "--config", str(config_path)], {}
+    if trace is not None:
+        from _memory_breakdown import trace_argv
+
+        argv, extra_env = trace_argv(config_path, trace)
+    pid = launcher.spawn(argv, log_path, extra_env)
     hwm = anon = file = None
     try:
         deadline = time.monotonic() + seconds
+        if trace is not None:
+            _signal_when_running(pid, log_path, deadline, Path(f"{trace}.0"))
         while time.monotonic() < deadline:
             rss = proc_status_kb(pid, "VmRSS")
             if rss is None:  # exited early
@@ -215,6 +233,8 @@ def run_agent(launcher: Launcher, workdir: Path, port: int, video: Path, seconds
             time.sleep(SAMPLE_S)
         hwm = proc_status_kb(pid, "VmHWM")
         anon, file = proc_status_kb(pid, "RssAnon"), proc_status_kb(pid, "RssFile")
+        if trace is not None:
+            _dump_and_wait(pid, Path(f"{trace}.1"))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -234,6 +254,41 @@ def run_agent(launcher: Launcher, workdir: Path, port: int, video: Path, seconds
     }
 
 
+RUNNING_LINE = " running: device "
+"""The agent's log line once it has started (agent.py, after READY=1): the 'start' of the trace."""
+DUMP_WAIT_S = 60.0
+
+
+def _signal_when_running(pid: int, log_path: Path, deadline: float, dump: Path) -> None:
+    while time.monotonic() < deadline and RUNNING_LINE not in log_path.read_text(errors="replace"):
+        time.sleep(0.05)
+    _dump_and_wait(pid, dump)
+
+
+def _dump_and_wait(pid: int, dump: Path) -> None:
+    """SIGUSR1 the traced agent and wait until its snapshot file is complete (its size stops changing)."""
+    os.kill(pid, signal.SIGUSR1)
+    end, last = time.monotonic() + DUMP_WAIT_S, -1
+    while time.monotonic() < end:
+        size = dump.stat().st_size if dump.exists() else -1
+        if size > 0 and size == last:
+            return
+        last = size
+        time.sleep(0.2)
+    raise RuntimeError(f"the traced agent wrote no snapshot {dump}")
+
+
+def compile_agent() -> None:
+    """Byte-compiles edge_agent into its __pycache__ (gitignored), as installing the package does on a device.
+
+    The environment here may set PYTHONDONTWRITEBYTECODE; without the .pyc files every agent process would
+    compile its ~110 modules from source at start (~0.6 MB more heap, and the compiler's transient peak), which a
+    Pi never does. The libraries' own .pyc files came with their install."""
+    import compileall
+
+    compileall.compile_dir(REPO / "edge_agent", quiet=2)
+
+
 def mb(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / KB:.1f}"
 
@@ -243,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 s of video (under a minute)")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SECONDS:g} s of video")
     parser.add_argument("--seconds", type=float, default=None, help=f"default 20; --quick 8; --smoke {SMOKE_SECONDS:g}")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also: RSS after each import group per role, and tracemalloc in a second run (bench/_memory_breakdown.py)",
+    )
     args = parser.parse_args(argv)
     seconds = args.seconds or (SMOKE_SECONDS if args.smoke else 8.0 if args.quick else 20.0)
 
@@ -255,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.support.broker import MosquittoBroker
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    compile_agent()
     print(f"# Peak memory of `edge-agent run`: {seconds:g} s of paced camera video, Mosquitto, central\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
     try:
@@ -268,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 res = run_agent(launcher, workdir, broker.port, video, seconds)
                 applied = central.applied_count()
+                if args.breakdown:
+                    traced = run_agent(launcher, workdir, broker.port, video, seconds, trace=workdir / "trace")
+                    breakdown = _breakdown(workdir, traced)
             finally:
                 central.stop()
         finally:
@@ -327,7 +391,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nTarget: agent <= {TARGET_FLOOR_RATIO:g} x the floor of the libraries its config needs.")
     if res["returncode"] not in (0, -signal.SIGTERM):
         print("\nAgent log tail:\n```\n" + str(res["log_tail"]) + "\n```")
+    if args.breakdown:
+        print(breakdown)
     return 0
+
+
+def _breakdown(workdir: Path, traced: dict[str, Any]) -> str:
+    """The --breakdown tables: import groups of each role's built agent, and the traced run's allocations."""
+    import _common as c
+    from _memory_breakdown import import_groups, trace_rows
+
+    from tests.support.world import make_config, write_config
+
+    key = workdir / "identity.key"
+    env = dict(os.environ, EDGE_AGENT_STATE_DIR=str(workdir / "state-breakdown"))
+    out = ["\n## Breakdown\n"]
+    camera_kiosk = write_config(make_config(workdir, 1883, video=workdir / "scan.avi"), workdir / "camera-kiosk.toml")
+    configs = [("camera-only kiosk (this bench's agent)", camera_kiosk)]
+    configs += [(role, REPO / "device_config" / f"{role}.toml") for role in ROLES]
+    headers = ["after importing", "modules", "VmRSS MB", "RssAnon MB", "+RssAnon MB", "+pydantic models"]
+    for label, path in configs:
+        out.append(f"Import groups, {label} (fresh interpreter, each group in turn, then build_agent):\n")
+        out.append(c.md_table(headers, import_groups(path, key, env, REPO)) + "\n")
+    start, growth, total_start, total_end = trace_rows(workdir / "trace")
+    out.append(
+        f"tracemalloc in `edge-agent run` (the same video, a second run; traced {total_start} KB just after "
+        f"startup, {total_end} KB at the end; VmHWM under tracing {mb(traced['hwm'])} MB):\n"
+    )
+    out.append(c.md_table(["top allocations at start, by package", "KB", "blocks"], start) + "\n")
+    out.append(c.md_table(["growth start -> end, by package", "KB", "blocks"], growth))
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import signal
@@ -303,8 +304,11 @@ class Agent:
             elif isinstance(event, ReaderHealth):
                 if self.status.reader(event) and self.link.connected:
                     self.status.publish("online")
-            elif isinstance(event, ZoneChanged) and self.presence is not None:
-                self.presence.aggregator.observe(event)
+            elif isinstance(event, ZoneChanged):
+                if event.role == "app" and event.exited:
+                    self.basket.app_left(event.previous)
+                if self.presence is not None:
+                    self.presence.aggregator.observe(event)
             elif isinstance(event, ProximityTokenSeen):
                 self.basket.app_nearby()
         flush()
@@ -325,17 +329,32 @@ class Agent:
             self._follow_cart(op.cart_id)
         self.pump.wake()
         self._show_saved({op.cart_id for op in saved})
+        self._emit_soon(self.basket.recorded(results))
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
-        """Workflow events leave with this device's and the current session's context. The session's shopper is
-        named (``profile``) only with their "analytics" consent, which is what links a session to a profile
-        (domain/consent.py); a role that passes a profile gates it the same way."""
+        """Workflow events leave with this device's and the current session's context."""
+        self.events.queue(events, self._event_context(profile))
+
+    def _event_context(self, profile: str | None = None) -> EventContext:
+        """The one place the session's shopper is named (``profile``): only with their "analytics" consent, which is
+        what links a session to a profile (domain/consent.py); a role that passes a profile gates it the same way."""
         s = self.basket.sessions.session
         if profile is None and s.identity is not None:
             profile = linked_profile(s.identity.pseudonym, s.identity.consent)
         device = self.config.device
-        ctx = EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
-        self.events.queue(events, ctx)
+        return EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
+
+    def _emit_soon(self, events: list[WorkflowEvent]) -> None:
+        """A scan's line events, in the session's context as of now, written on the loop's next turn: the pump
+        (woken first) sends the scan's op before the event row is written. The row takes no fsync of its own (the
+        next scan's FULL commit syncs it): a scan costs one fsync, as before it had events."""
+        if not events:
+            return
+        ctx, loop = self._event_context(), self._loop
+        if loop is None or loop.is_closed():
+            self.events.queue(events, ctx, synced=False)
+        else:
+            loop.call_soon(functools.partial(self.events.queue, events, ctx, synced=False))
 
     def _applied(self, watermark: AppliedWatermark) -> None:
         """The platform's watermark frees the outbox; the screen then stops showing what it confirmed as waiting."""
@@ -413,6 +432,16 @@ class Agent:
         if cart_id not in self._subscribed_carts and self.link.subscribe([self.topics.cart_state(cart_id)]):
             self._subscribed_carts.add(cart_id)
 
+    def _unfollow_gone_carts(self) -> None:
+        """Carts purged or erased from this device stop being followed: without this every basket a kiosk ever
+        held stayed subscribed (in this set, in paho and at the broker) until the next reconnect."""
+        if not self._subscribed_carts:
+            return
+        gone = self._subscribed_carts - set(self.store.cart_ids())
+        if gone:
+            self.link.unsubscribe([self.topics.cart_state(cart_id) for cart_id in sorted(gone)])
+            self._subscribed_carts -= gone
+
     async def _say_offline(self) -> None:
         """A clean DISCONNECT suppresses the will, so a stopping agent says "offline" itself (bounded wait)."""
         if not self.link.connected:
@@ -430,6 +459,7 @@ class Agent:
             self.status.write("online" if self.link.connected else "offline")
             with self._survive_full_disk("housekeeping"):
                 self.basket.housekeeping()
+            self._unfollow_gone_carts()
             if self.presence is not None:
                 self.presence.flush(time.time())
             self.events.flush()

@@ -28,6 +28,7 @@ from edge_agent.contract.offers import OFFERS_PER_MESSAGE_MAX
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
 from edge_agent.readers.ble.config import BleConfig
+from edge_agent.readers.scanner.config import ScannerConfig
 from edge_agent.roles.claim_config import ClaimSection
 from edge_agent.roles.picking_config import PickingSection
 from edge_agent.screen import const as screen_const
@@ -147,6 +148,7 @@ class ReadersSection(_Section):
     barcode: BarcodeSection | None = None
     nfc: NfcSection | None = None
     ble: BleConfig | None = None
+    scanner: ScannerConfig | None = None
 
 
 class IdentifiersSection(_Section):

@@ -269,4 +269,12 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
             NfcReader(nfc.path, emit, tag_types=nfc.tag_types, repeat_s=nfc.repeat_s).run(stop)
 
         readers["nfc"] = run_nfc
+    scanner = config.readers.scanner
+    if scanner is not None and scanner.enabled:
+        from edge_agent.readers.scanner.reader import scanner_reader
+
+        def run_scanner(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
+            scanner_reader(scanner, emit, config.identifiers.rcn_region).run(stop)
+
+        readers["scanner"] = run_scanner
     return readers

@@ -12,10 +12,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev: pip builds dbus-python (python-dbusmock's dependency,
 #   BLE tests) from source; without them it fails at "generating package metadata".
 # libusb-1.0-0: nfcpy opens USB readers (RC-S380, PN533) through it; without it "usb" paths fail to open.
+# linux-libc-dev: the kernel's input headers (linux/input.h) pip builds evdev against (keyboard-wedge scanners).
 # openssl: scripts/store-pki.sh makes the fence tests' certificates with it (priority optional: slim images lack it).
 # chromium chromium-driver: the kiosk page's real-browser test (Selenium drives /usr/bin/chromedriver; Debian ships
 #   both at the same version, so they match by construction).
-SYSTEM_PACKAGES=(mosquitto libzbar0 dbus python3-venv libusb-1.0-0 libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev openssl
+# nats-server: the chain tests' 3-node cluster (JetStream + MQTT 3.1.1, simulators/cluster.py).
+SYSTEM_PACKAGES=(mosquitto nats-server libzbar0 dbus python3-venv libusb-1.0-0 linux-libc-dev libdbus-1-dev libglib2.0-dev pkg-config gcc python3-dev openssl
   chromium chromium-driver)
 VENV=.venv
 STAMP="$VENV/.installed"

@@ -6,7 +6,11 @@
 - Publishes the applied watermark per device (retained) and a snapshot per touched cart (retained), which
   is how online edits reach the store.
 
-Run alone: ``python -m simulators.central --port 1883 --db central.db`` and ``--dump`` to print carts as JSON.
+- Keeps the devices' workflow events and credits later online orders to the in-store sessions whose basket joined
+  the ordered profile cart (``place_online_order``; the rules are in simulators/attribution.py).
+
+Run alone: ``python -m simulators.central --port 1883 --db central.db``; ``--dump`` prints carts as JSON,
+``--attribution`` the online orders with the sessions they are attributed to.
 """
 
 from __future__ import annotations
@@ -51,23 +55,26 @@ from edge_agent.contract.codec import Rejected, parse_event
 from edge_agent.contract.device import T_ERASED, ErasureDone, ErasureDoneEvent, ErasureRequest, ErasureRequestEvent
 from edge_agent.contract.topics import (
     PLATFORM_ERASED_FILTER,
+    PLATFORM_EVENTS_FILTER,
     PLATFORM_OPS_FILTER,
     PLATFORM_SYNC_FILTER,
     SHARED_INGEST_GROUP,
     Topics,
     parse_device_topic,
 )
-from edge_agent.domain.basket import AddItem, BasketCommand, Refused, SetAttribute, plan
+from edge_agent.contract.workflow_event import WorkflowCloudEvent
+from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute, plan
 from edge_agent.domain.cart import Seal, decide_checkout, effects_of, quantities
+from edge_agent.domain.fulfilment import answer_key, requested_gtin
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp, OpKind
 from edge_agent.identity.claim_token import ClaimRefused
 from edge_agent.store import carts, readonly
 from edge_agent.store.checkpoint import Checkpointer
-from edge_agent.store.db import connect, migrate, new_epoch, transaction
+from edge_agent.store.db import bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
-from simulators import basket_claims, offers
+from simulators import aisle_orders, attribution, basket_claims, offers
 from simulators import cart_authority as authority
 
 log = logging.getLogger("central")
@@ -96,6 +103,11 @@ class CentralStats:
     claims: int = 0
     """Guest baskets taken to a shopper's phone (simulators/basket_claims.py)."""
     claims_refused: Counter[str] = field(default_factory=Counter)
+    events_recorded: int = 0
+    """Workflow events kept for attribution (simulators/attribution.py), redeliveries not counted."""
+    online_orders: int = 0
+    aisle_orders: Counter[str] = field(default_factory=Counter)
+    """Endless-aisle order requests, accepted or refused (simulators/aisle_orders.py)."""
 
 
 class CentralPlatform:
@@ -230,7 +242,12 @@ class CentralPlatform:
             return
         prefix = f"$share/{SHARED_INGEST_GROUP}/" if self.shared else ""
         client.subscribe(
-            [(prefix + PLATFORM_OPS_FILTER, 1), (prefix + PLATFORM_SYNC_FILTER, 1), (PLATFORM_ERASED_FILTER, 1)]
+            [
+                (prefix + PLATFORM_OPS_FILTER, 1),
+                (prefix + PLATFORM_SYNC_FILTER, 1),
+                (PLATFORM_ERASED_FILTER, 1),
+                (prefix + PLATFORM_EVENTS_FILTER, 1),
+            ]
         )
         self.connected.set()
 
@@ -255,6 +272,8 @@ class CentralPlatform:
                 self._answer_sync(tenant, store, device, parse_event(payload, SyncRequestEvent, T_SYNC_REQUEST))
             elif leaf == "erased":
                 self.stats.erasures_done.append(parse_event(payload, ErasureDoneEvent, T_ERASED).data)
+            elif leaf == "events":
+                self._record_event(store, device, attribution.parse_workflow_event(payload))
         except (ValueError, OverflowError) as exc:
             rej = exc if isinstance(exc, Rejected) else Rejected("invalid_value", f"{type(exc).__name__}: {exc}")
             # Poison messages are acknowledged (else redelivered forever) and counted.
@@ -283,8 +302,10 @@ class CentralPlatform:
             erased = [op for op in new_ops if op.cart_id in self._erased]
             self.stats.ops_for_erased_carts += len(erased)
             new_ops = [op for op in new_ops if op.cart_id not in self._erased]  # acknowledged, never applied
+            new_ops = aisle_orders.without_forged_answers(new_ops, self.stats.rejected)
             carts.apply_effects(conn, (effects_of(op) for op in new_ops))
             self.offers.observe(tenant, store, new_ops, lambda c: {a.key: a.value for a in carts.attrs(conn, c)})
+            attribution.note_merges(conn, store, new_ops)
             joined = self._join_claimed({op.cart_id for op in new_ops})
             for op in new_ops:
                 if op.kind is OpKind.CHECKOUT:
@@ -292,6 +313,8 @@ class CentralPlatform:
             touched = {op.cart_id for op in new_ops}
             for cart_id in touched:
                 self._bump_version(cart_id, tenant, store)
+            for op in aisle_orders.requests(new_ops):
+                self._decide_aisle_order(op, tenant, store)
             self._advance_watermark(device, batch.epoch)
             self._clock.observe(batch.hlc_max)
         self.stats.batches += 1
@@ -328,6 +351,18 @@ class CentralPlatform:
             self.stats.orders_sealed += 1
         else:
             self.stats.checkout_already_sealed += 1
+
+    def _decide_aisle_order(self, op: CartOp, tenant: str, store: str) -> None:
+        """In the same transaction: the answer to an endless-aisle order request (simulators/aisle_orders.py)."""
+        gtin14 = requested_gtin(op.key or "") or ""
+        item = self._catalogs.get((tenant, store), {}).get(gtin14)
+        qty = quantities(carts.live_entries(self._conn, op.cart_id)).get(gtin14, 0)
+        answer = aisle_orders.decide(op, qty, item, store)
+        if answer is None:
+            self.stats.rejected["bad_aisle_request"] += 1
+            return
+        self.stats.aisle_orders[answer.state] += 1
+        self._web_op(SetAttribute(op.cart_id, answer_key(gtin14), answer.model_dump_json(exclude_none=True)))
 
     def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
         self._conn.execute(
@@ -532,6 +567,39 @@ class CentralPlatform:
         self._publish(topic, event.model_dump_json().encode())
         return claimed
 
+    # --- attribution of later online orders (simulators/attribution.py) ------------------------------------
+    def _record_event(self, store: str, device: str, event: WorkflowCloudEvent) -> None:
+        """Kept without an fsync of its own (the next batch's commit syncs it): a workflow event per scan must not
+        double the fsyncs the ops' apply path waits on; a power cut may lose an event the device already deleted,
+        analytics' loss, never a cart's."""
+        with self._lock, bookkeeping_transaction(self._conn):
+            new = attribution.record_event(self._conn, store, device, event)
+        self.stats.events_recorded += int(new)
+
+    def place_online_order(self, profile_cart: str) -> str:
+        """The shopper checks out their profile cart online: the platform seals it as an order (the same seal a
+        till checkout makes) and credits the in-store sessions that joined it. Returns the order id."""
+        now_ms = wall_clock_ms()
+        with self._lock, transaction(self._conn):
+            op = self._web_op(RequestCheckout(profile_cart, actor="web"))
+            self._decide_checkout(op)
+            seal = carts.seal_of(self._conn, profile_cart)
+            assert seal is not None  # decided in this very transaction
+            ordered = [e for e in carts.live_entries(self._conn, profile_cart) if e.entry_id in set(seal.entry_ids)]
+            if not ordered:
+                raise Refused("empty_cart", f"{profile_cart} holds nothing to order")
+            credited = attribution.record_order(self._conn, seal.order_id, profile_cart, quantities(ordered), now_ms)
+        self.stats.online_orders += 1
+        log.info(
+            "central: online order %s from %s credits %d in-store session(s)", seal.order_id, profile_cart, credited
+        )
+        self.publish_snapshot(profile_cart)
+        return seal.order_id
+
+    def attribution_report(self) -> attribution.AttributionReport:
+        with self._lock:
+            return attribution.report(self._conn)
+
     def _join_claimed(self, cart_ids: set[str]) -> set[str]:
         """In the caller's transaction: the units of claimed guest carts not yet in their profile carts, added
         from the web channel. Returns the profile carts that changed."""
@@ -565,6 +633,7 @@ class CentralPlatform:
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
             basket_claims.forget_profile(self._conn, cart_id)
             self.offers.forget(cart_id)
+            attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)
         topics = Topics(tenant, store, "-")
         self._publish(topics.cart_state(cart_id), b"", retain=True)
@@ -643,6 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     parser.add_argument("--db", type=Path, default=Path("var/central.db"))
     parser.add_argument("--dump", action="store_true", help="print the carts as JSON and exit")
+    parser.add_argument(
+        "--attribution", action="store_true", help="print online orders and the in-store sessions they owe to, as JSON"
+    )
     parser.add_argument("--ca", help="TLS: the store CA certificate (with --cert/--key: mTLS as `platform`)")
     parser.add_argument("--cert", help="TLS: the platform's client certificate (scripts/store-pki.sh DIR platform)")
     parser.add_argument("--key", help="TLS: the platform's private key")
@@ -652,6 +724,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--ca, --cert and --key go together")
     if args.dump:
         print(json.dumps(dump_carts(args.db), indent=2, sort_keys=True))
+        return 0
+    if args.attribution:
+        with readonly.read_only(args.db) as conn:
+            print(attribution.report(conn).model_dump_json(indent=2))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(levelname)s %(message)s")
     tls = (args.ca, args.cert, args.key) if all(tls_args) else None

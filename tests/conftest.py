@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.support.bluez",  # system_bus, fake_bluez (python-dbusmock's BlueZ on a private D-Bus)
     "tests.support.mqtt_spy",  # spy: everything published on the test's broker
     "tests.support.browser",  # browser: headless Debian Chromium through Selenium
+    "tests.support.chain",  # cluster, chain_central: a 3-node NATS cluster and the platform on it
 ]
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -192,7 +192,8 @@ names it; (2) a device is homed at the store it first published from; a batch un
 after that device's `attr.set merge.grant` on the profile cart, whose value is HMAC-SHA256 over
 `edge-agent merge grant v1|{device}|{profile cart}` under the identity key the platform signs credentials with
 (first 32 hex digits); (6) an op a device may not write is held: never applied, never lost, covered by the
-watermark; a grant that arrives later releases the device's held ops for that cart, in seq order.
+watermark; a grant that arrives later releases the device's held ops for that cart, in seq order; (7) only the
+platform writes an endless-aisle answer `aisle.{gtin14}.answer`: a device op that does is dropped and counted.
 
 **A merge only the shopper at the device confirms.** The retained session state carries the preview id but no
 secret. A `confirm_merge` on `dv/{device}/ui` must carry `confirm_code`, HMAC-SHA256 of

@@ -273,7 +273,10 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "cache, and during a merge preview the joined basket. A price the cache lacks is null (confirmed at "
             "checkout); `prices_stale` flags prices cached too long ago. `refused` is the latest refused scan, tap "
             "or line change as a reason code (never the input); `checkout` carries the till code (an in-store "
-            "EAN-13) after Checkout, then thanks once sealed. No cart id, pseudonym or credential.",
+            "EAN-13) after Checkout, then thanks once sealed. An item none of which is in stock here carries its "
+            "`availability` elsewhere; a line ordered for delivery or pickup (endless aisle) carries `order`: "
+            "`requested` (with `offline` while the request is still on the device) until the platform's answer, "
+            "then `confirmed` or `refused` with a reason. No cart id, pseudonym or credential.",
         ),
         **workflow_messages(),
         **claim_messages(),

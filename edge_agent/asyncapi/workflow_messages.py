@@ -50,9 +50,8 @@ from edge_agent.contract.workflow import (
     ToteLineView,
     ToteView,
     ToteViewEvent,
-    WorkflowCloudEvent,
-    WorkflowEventData,
 )
+from edge_agent.contract.workflow_event import WorkflowCloudEvent, WorkflowEventData
 
 _T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 

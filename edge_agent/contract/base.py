@@ -17,6 +17,9 @@ SPEC_VERSION: Final = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 TYPE_PREFIX = "com.edgeagent"
 
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+"""A stable machine-readable reason (a reader's, the domain's, the session's); the screen maps it to words."""
+
 
 class Strict(BaseModel):
     """The one strict base of the contract: unknown fields are refused, and a parsed message cannot change."""

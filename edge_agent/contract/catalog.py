@@ -11,6 +11,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from edge_agent.contract.aisle import Availability
 from edge_agent.contract.base import CloudEvent, Strict
 from edge_agent.contract.const import MAX_PRICE_MINOR, MAX_STOCK_UNITS
 from edge_agent.domain.const import MAX_WIRE_INT
@@ -38,6 +39,11 @@ class CatalogItem(Strict):
     stock: int | None = Field(default=None, ge=0, le=MAX_STOCK_UNITS, description="units on hand in this store")
     stock_as_of: datetime | None = None
     related: list[Gtin14] = Field(default=[], max_length=20)
+    availability: Availability | None = Field(
+        default=None,
+        description="beyond this store (online, nearby stores), each count with its as-of time: a device keeps the "
+        "newest count per source, whatever the order updates arrive in (endless aisle)",
+    )
 
 
 class CatalogUpdate(Strict):
@@ -107,6 +113,9 @@ class LookupResult(Strict):
     related: list[Gtin14] = Field(default=[])
     related_items: list[RelatedItem] = Field(
         default=[], max_length=20, description="the related items as the cache knows them (a shelf screen shows them)"
+    )
+    availability: Availability | None = Field(
+        default=None, description="elsewhere, as last counted: online and nearby stores (endless aisle)"
     )
     label_reported: bool = Field(
         default=False, description="the shelf's screen reported this item's label as wrong (its confirmation)"

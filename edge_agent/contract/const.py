@@ -6,6 +6,7 @@ from edge_agent.domain.const import MAX_WIRE_INT
 
 __all__ = [
     "INBOUND_MAX_BYTES",
+    "MAX_AVAILABILITY_STORES",
     "MAX_PRICE_MINOR",
     "MAX_STOCK_UNITS",
     "MAX_VERSION_JUMP",
@@ -29,3 +30,7 @@ MAX_STOCK_UNITS = 10_000_000
 
 MAX_WIRE_TEXT = 256
 """Free text in an inbound message (attribute values, CloudEvents subject, ids) is at most this long."""
+
+MAX_AVAILABILITY_STORES = 20
+"""Nearby stores an item's availability names: a screen shows a handful, and a bounded list keeps a 500-item
+catalog update far below the inbound size limit."""

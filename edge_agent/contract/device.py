@@ -11,7 +11,8 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints
 
-from edge_agent.contract.base import CloudEvent, Strict
+from edge_agent.contract.aisle import AisleOrderView, Availability, FulfilmentText
+from edge_agent.contract.base import CloudEvent, ReasonCode, Strict
 from edge_agent.contract.catalog import RelatedItem
 from edge_agent.contract.offers import ConsentScope, OfferView
 from edge_agent.contract.presence import PresenceReport
@@ -27,8 +28,6 @@ T_PRESENCE: Final = "com.edgeagent.presence.report.v1"
 T_BASKET_VIEW: Final = "com.edgeagent.basket.view.v1"
 T_BASKET_COMMAND: Final = "com.edgeagent.basket.command.v1"
 
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
-"""A stable machine-readable reason (a reader's, the domain's, the session's); the screen maps it to words."""
 TillCode = Annotated[str, StringConstraints(pattern=r"^2[0-9]{12}$")]
 
 
@@ -92,6 +91,12 @@ class BasketLineView(Strict):
     unit_price_minor: int | None = Field(default=None, description="None: no price cached, confirmed at checkout")
     line_total_minor: int | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    availability: Availability | None = Field(
+        default=None, description="none in stock here: what online and nearby stores hold (endless aisle)"
+    )
+    order: AisleOrderView | None = Field(
+        default=None, description="ordered for delivery or pickup: requested, confirmed or refused by the platform"
+    )
 
 
 class BasketRefusal(Strict):
@@ -136,13 +141,19 @@ class BasketView(Strict):
 
 
 class BasketLineCommand(Strict):
-    """Down, from the device's UI: the shopper changes a line's quantity or removes it (durable ops, like scans).
+    """Down, from the device's UI: the shopper changes a line's quantity, removes it, or orders it for delivery or
+    pickup elsewhere (durable ops, like scans).
     Names the session it was made in, so a command from a screen that missed a session's end changes nothing."""
 
-    action: Literal["set_quantity", "remove"]
+    action: Literal["set_quantity", "remove", "order"]
     session_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,32}$")]
     gtin14: Gtin14
-    qty: int | None = Field(default=None, ge=1, le=MAX_LINE_QTY, description="set_quantity: the new quantity")
+    qty: int | None = Field(
+        default=None, ge=1, le=MAX_LINE_QTY, description="set_quantity: the new quantity; order: for a new line"
+    )
+    fulfilment: FulfilmentText | None = Field(
+        default=None, description="order: ship or pickup@{store}, asked of the platform (endless aisle)"
+    )
 
 
 class SessionCommand(Strict):

@@ -12,8 +12,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, JsonValue, StringConstraints
 
-from edge_agent.contract.base import CloudEvent, Strict
-from edge_agent.contract.device import ReasonCode
+from edge_agent.contract.base import CloudEvent, ReasonCode, Strict
 from edge_agent.domain.ops import DeviceId
 
 T_REQUEST: Final = "com.edgeagent.device.request.v1"

@@ -8,6 +8,7 @@ from typing import Final, Literal
 PLATFORM_OPS_FILTER = "rt/v1/+/st/+/dv/+/ops"
 PLATFORM_SYNC_FILTER = "rt/v1/+/st/+/dv/+/sync"
 PLATFORM_ERASED_FILTER = "rt/v1/+/st/+/dv/+/erased"
+PLATFORM_EVENTS_FILTER = "rt/v1/+/st/+/dv/+/events"
 SHARED_INGEST_GROUP = "cart-ingest"
 
 

@@ -1,4 +1,5 @@
-"""Store workflows: workflow events, and the commands and screen models of shelf, tote, mirror and assist.
+"""Store workflows: the commands and screen models of shelf, tote, mirror and assist (the workflow event every
+role sends is contract/workflow_event.py).
 
 Every field a consumer needs is in the payload; MQTT 5 user properties only mirror ``type`` and ``id``, so a
 3.1.1 broker carries the same contract. docs/asyncapi.yaml is generated from these models.
@@ -9,21 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, JsonValue, StringConstraints
+from pydantic import Field, StringConstraints
 
+from edge_agent.contract.aisle import AisleOrderView, Availability, FulfilmentText
 from edge_agent.contract.base import CloudEvent, Strict
 from edge_agent.contract.catalog import LookupResult, RelatedItem
 from edge_agent.contract.catalog import VariantModel as LookupVariant
 from edge_agent.contract.const import MAX_PRICE_MINOR
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
 
 T_LOOKUP: Final = "com.edgeagent.display.lookup.v1"
-T_WORKFLOW_PREFIX: Final = "com.edgeagent.workflow."
-
-
-"""A workflow event's CloudEvents type is this prefix, its ``domain.verb`` name and ``.v1``."""
-
-
 T_SHELF_COMMAND: Final = "com.edgeagent.shelf.command.v1"
 T_LABEL_REPORT: Final = "com.edgeagent.shelf.label_report.v1"
 T_TOTE_COMMAND: Final = "com.edgeagent.tote.command.v1"
@@ -32,26 +29,6 @@ T_MIRROR_COMMAND: Final = "com.edgeagent.mirror.command.v1"
 T_MIRROR_VIEW: Final = "com.edgeagent.display.mirror.v1"
 T_ASSIST_REQUEST: Final = "com.edgeagent.assist.request.v1"
 T_ASSIST_REPLY: Final = "com.edgeagent.assist.reply.v1"
-
-
-class WorkflowEventData(Strict):
-    """What a store workflow reports (retail note §1, §6), with the context analytics needs to attribute it."""
-
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$")]
-    actor: Annotated[str, StringConstraints(max_length=64)] = Field(
-        description="an associate id, 'shopper', 'system' or 'platform' (never a shopper's name)"
-    )
-    occurred_at: datetime
-    store: str
-    device: DeviceId
-    session_id: str | None = None
-    attribution_key: str | None = Field(default=None, description="opaque per-session key, no PII (retail note §6)")
-    profile: str | None = Field(
-        default=None, description="the shopper's pseudonym, only with their 'analytics' consent"
-    )
-    ga4: str = Field(description="the GA4 event name this maps to (docs/event-mapping.md)")
-    segment: str = Field(description="the Segment Ecommerce v2 event name this maps to")
-    data: dict[str, JsonValue] = Field(default={}, max_length=50)
 
 
 class ShelfCommand(Strict):
@@ -100,6 +77,7 @@ class ToteCommand(Strict):
         "substitution_decided",
         "ready",
         "handed_over",
+        "order_line",
     ]
     associate: AssociateId
     tote_id: CartId | None = Field(
@@ -110,6 +88,11 @@ class ToteCommand(Strict):
     reason: Annotated[str, StringConstraints(max_length=64)] | None = Field(default=None, description="unavailable")
     to_gtin: Gtin14 | None = Field(default=None, description="propose_substitution: the item offered instead")
     accepted: bool | None = Field(default=None, description="substitution_decided: the shopper's answer")
+    gtin14: Gtin14 | None = Field(default=None, description="order_line: the item the store lacks")
+    qty: int | None = Field(default=None, ge=1, le=MAX_LINE_QTY, description="order_line: units (default 1)")
+    fulfilment: FulfilmentText | None = Field(
+        default=None, description="order_line: ship or pickup@{store}, asked of the platform (endless aisle)"
+    )
 
 
 class ToteLineView(Strict):
@@ -119,6 +102,12 @@ class ToteLineView(Strict):
     qty: int
     fulfilment: str
     state: str
+    order: AisleOrderView | None = Field(
+        default=None, description="ship or pickup lines: requested, confirmed or refused by the platform"
+    )
+    availability: Availability | None = Field(
+        default=None, description="none in stock here, or ordered: what online and nearby stores hold"
+    )
 
 
 class ToteView(Strict):
@@ -213,10 +202,6 @@ class MirrorView(Strict):
     related: list[RelatedItem] = Field(
         default=[], max_length=20, description="the catalog's related items for the garment tapped last"
     )
-
-
-class WorkflowCloudEvent(CloudEvent[WorkflowEventData]):
-    type: Annotated[str, StringConstraints(pattern=r"^com\.edgeagent\.workflow\.[a-z_.]+\.v1$")]
 
 
 class ShelfCommandEvent(CloudEvent[ShelfCommand]):

@@ -118,6 +118,10 @@ class CartReplica:
     entries: dict[str, Entry] = field(default_factory=dict)
     tombstones: set[str] = field(default_factory=set)
     attrs: dict[str, AttrWrite] = field(default_factory=dict)
+    snapshot_version: int = 0
+    """The newest platform snapshot merged; an older or equal one is stale and ignored."""
+    confirmed: set[str] = field(default_factory=set)
+    """Removals the platform's snapshot holds: :meth:`collect` may drop them with their entries."""
 
     def apply(self, effects: Effects) -> None:
         for entry in effects.entries:
@@ -136,6 +140,37 @@ class CartReplica:
                 tuple(other.attrs.values()),
             )
         )
+
+    def merge_snapshot(self, version: int, snapshot: Effects) -> bool:
+        """A device merges the platform's snapshot (the authority's state at ``version``); False when stale.
+
+        A snapshot's tombstones are removals the platform applied, so every later snapshot holds them too (its
+        tombstones only grow, versions only rise): they are marked confirmed, collectable. One that names an
+        entry this replica does not hold is not kept at all: nothing can bring that entry here any more (a
+        snapshot carries live entries only, and this device's own entries were applied when it made them).
+        """
+        if version <= self.snapshot_version:
+            return False
+        self.snapshot_version = version
+        self.apply(Effects(self.cart_id, snapshot.entries, attrs=snapshot.attrs))
+        held = {t for t in snapshot.tombstones if t in self.entries}
+        self.tombstones.update(held)
+        self.confirmed.update(held)
+        return True
+
+    def collect(self) -> int:
+        """Drop every confirmed removal with its entry (docs/cart-rule.md, Collection); the view is unchanged.
+
+        Safe at any time: a confirmed entry can come back neither from a snapshot (the platform's live set
+        excludes it in every version from the one that confirmed it on, and older ones are stale) nor from this
+        device (new ops make new ids). Unconfirmed tombstones stay: they hide entries a snapshot may still list.
+        """
+        for entry_id in self.confirmed:
+            self.entries.pop(entry_id, None)
+            self.tombstones.discard(entry_id)
+        dropped = len(self.confirmed)
+        self.confirmed.clear()
+        return dropped
 
     def live(self) -> list[Entry]:
         return [e for eid, e in self.entries.items() if eid not in self.tombstones]

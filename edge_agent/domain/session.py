@@ -131,6 +131,10 @@ class Session:
     preview: MergePreview | None = None
     end_reason: str | None = None
     attribution_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    announced: bool = False
+    """Its first act (scan, line change, tap) was reported: ``kiosk.session.started`` (domain/workflows/kiosk.py)."""
+    handoff: str | None = None
+    """Where its basket was handed: ``pos`` (checkout at the till) or ``qr_to_phone``; none is not abandoned."""
 
     @property
     def active_cart(self) -> str:

@@ -220,6 +220,9 @@ def plan_checks(checked: CheckedConfig) -> list[Check]:
         checks.append(doctor_devices.NfcCheck(readers.nfc.path))
     if readers.ble is not None and readers.ble.enabled:
         checks.append(doctor_devices.BleCheck(readers.ble.adapter))
+    if readers.scanner is not None and readers.scanner.enabled:
+        scanner = readers.scanner
+        checks.append(doctor_devices.ScannerCheck(scanner.kind, scanner.device, scanner.serial_baud))
     checks.append(doctor_clock.ClockCheck())
     return checks
 

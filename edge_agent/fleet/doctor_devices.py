@@ -1,8 +1,9 @@
-"""The doctor's reader checks: the camera gives a frame, the NFC frontend opens, the BLE adapter can scan.
+"""The doctor's reader checks: the camera gives a frame, the NFC frontend opens, the BLE adapter can scan, the
+handheld scanner's port opens.
 
-Each opens the device through the reader's own adapter (VideoCaptureSource, open_frontend, adapter_problem),
-so the doctor fails exactly where the reader would. A running agent holds its camera and NFC reader: these two
-checks then fail with "busy" or "cannot open", and the fix says to stop the agent first.
+Each opens the device through the reader's own adapter (VideoCaptureSource, open_frontend, adapter_problem,
+open_serial/open_wedge), so the doctor fails exactly where the reader would. A running agent holds its camera,
+NFC reader and scanner: these checks then fail with "busy" or "cannot open", and the fix says to stop it first.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 from edge_agent.fleet import doctor_const as const
 from edge_agent.fleet.doctor import Finding, fail, ok
@@ -133,3 +136,77 @@ class BleCheck:
             return f"bluez_unreachable: system bus: {type(exc).__name__}: {exc}"
         finally:
             bus.disconnect()
+
+
+INPUT_BY_ID = Path("/dev/input/by-id")
+"""Where udev names input devices after their USB vendor, model and serial (a replug keeps the name)."""
+KEYBOARD_SUFFIX = "-event-kbd"
+"""udev's name for a device's keyboard event node: a wedge scanner is a keyboard among the others."""
+
+
+def keyboards_by_id(by_id: Path = INPUT_BY_ID) -> list[str]:
+    """The keyboards udev names by id: the wedge scanner's is the one with its vendor and model in the name."""
+    try:
+        return sorted(str(p) for p in by_id.glob(f"*{KEYBOARD_SUFFIX}"))
+    except OSError:
+        return []
+
+
+@dataclass(frozen=True)
+class ScannerCheck:
+    kind: Literal["serial", "wedge"]
+    device: str
+    baud: int
+    name: str = "scanner"
+    timeout_s: float = const.CHECK_TIMEOUT_S
+    by_id: Path = INPUT_BY_ID
+
+    @property
+    def target(self) -> str:
+        return self.device
+
+    def run(self) -> Finding:
+        return self._serial() if self.kind == "serial" else self._wedge()
+
+    def _serial(self) -> Finding:
+        from edge_agent.readers.scanner.serial_reader import open_serial
+
+        try:
+            port = open_serial(self.device, self.baud)
+        except OSError as exc:
+            return fail(
+                f"pyserial cannot open {self.device}: {exc}",
+                "plug the scanner in and check its name (`ls -l /dev/serial/by-id/`; it must be in USB CDC or "
+                "RS-232 mode, not keyboard mode), that readers.scanner.device names it, and that the service user "
+                f"is in the dialout group; {_HELD}",
+            )
+        port.close()
+        return ok(f"opened at {self.baud} baud")
+
+    def _wedge(self) -> Finding:
+        from evdev import ecodes
+
+        from edge_agent.readers.scanner.wedge_reader import open_wedge
+
+        candidates = keyboards_by_id(self.by_id)
+        listed = ", ".join(candidates) or f"none in {self.by_id}"
+        try:
+            port = open_wedge(self.device, "us")
+        except OSError as exc:
+            return fail(
+                f"cannot open and grab {self.device}: {exc.strerror or exc}; keyboards by id: {listed}",
+                "set readers.scanner.device to the scanner's /dev/input/by-id/...-event-kbd (listed here; "
+                f"`evtest` shows which one types when it scans); the service user needs the input group; {_HELD}",
+                keyboards=len(candidates),
+            )
+        try:
+            keys = port.device.capabilities().get(ecodes.EV_KEY, [])
+        finally:
+            port.close()
+        if ecodes.KEY_ENTER not in keys:
+            return fail(
+                f"{self.device} has no Enter key: not a keyboard; keyboards by id: {listed}",
+                "a wedge scanner is a keyboard: point readers.scanner.device at its ...-event-kbd node",
+                keyboards=len(candidates),
+            )
+        return ok(f"opened and grabbed a keyboard; keyboards by id: {listed}", keyboards=len(candidates))

@@ -15,7 +15,7 @@ from typing import Literal
 from edge_agent.const import RATE_WINDOW_S
 
 Kind = Literal["scans", "taps", "adverts"]
-READER_KINDS: Mapping[str, Kind] = {"barcode": "scans", "nfc": "taps", "ble": "adverts"}
+READER_KINDS: Mapping[str, Kind] = {"barcode": "scans", "scanner": "scans", "nfc": "taps", "ble": "adverts"}
 """What each reader's events are called on the health message; a reader not named here counts scans."""
 
 

@@ -11,7 +11,7 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,16 +42,27 @@ from edge_agent.domain.basket import (
     SetQuantity,
 )
 from edge_agent.domain.session import Identity, MergePolicy
+from edge_agent.domain.workflows import kiosk
+from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.aisle import bad_answers, order_line
 from edge_agent.roles.base import Ports, Route
 from edge_agent.roles.basket_view import basket_view
 from edge_agent.roles.claim import BasketClaim
-from edge_agent.roles.const import SHOPPER_READERS, TILL_CODE_ATTR, TILL_CODE_PREFIX, TILL_CODE_RANDOM_DIGITS
+from edge_agent.roles.const import (
+    SHOPPER_READERS,
+    TILL_CODE_ATTR,
+    TILL_CODE_PREFIX,
+    TILL_CODE_RANDOM_DIGITS,
+    WALKAWAY_FROM_ZONES,
+    WALKAWAY_IDLE_S,
+)
 from edge_agent.roles.offers import OfferDesk
 from edge_agent.roles.related import related_to
 from edge_agent.roles.sessions import SessionDesk
+from edge_agent.store.device import Recorded
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +83,7 @@ class ShopperBasket:
             self._publish_session,
             ports.follow_cart,
             ports.record,
+            lambda events: ports.emit(events, None),
             screen_key=screen_key,
         )
         self.on_display = cfg.device.role == "kiosk"
@@ -81,6 +93,8 @@ class ShopperBasket:
         """The latest scan, tap or line change refused: the kiosk says why, in words, until the next one works."""
         self._checkout: CheckoutView | None = None
         """After Checkout: the till code, then thanks once sealed; until the next scan or the session's end."""
+        self._bad_answers: set[str] = set()
+        """Unreadable endless-aisle answers already counted (cart, key, op id)."""
         self.claim = BasketClaim(ports, self._claimed)
         """Take my basket to my phone: the guest basket's claim link (:mod:`.claim`)."""
         self.offers = OfferDesk(ports, self.sessions, self.end_session)
@@ -107,11 +121,27 @@ class ShopperBasket:
         self._last_scanned = key.gtin14
         return AddItem(self.cart_id, key.gtin14, serial=key.serial)
 
+    def recorded(self, results: Sequence[Recorded]) -> list[WorkflowEvent]:
+        """The ``cart.line_added`` events of saved scans into the session's basket (a refused one is none), for
+        the agent to emit; line changes at the screen report themselves (:meth:`line_command`), and a merge's ops
+        are not the shopper's adds."""
+        s, now = self.sessions.session, self.ports.now()
+        carts = {s.guest_cart, self.cart_id}
+        return [
+            kiosk.line_added(s, r.command.sku, r.command.qty, now)
+            for r in results
+            if r.op is not None
+            and isinstance(r.command, AddItem)
+            and r.command.actor is None
+            and r.command.cart_id in carts
+        ]
+
     def input_rejected(self, reader: str, reason: str) -> None:
         """A reader refused what the shopper presented (a bad check digit, a payment card): the kiosk says so.
         Only the reason code travels; the input itself (a code, a card's number or UID) never reaches the view."""
-        if reader in SHOPPER_READERS:
-            self._refuse(reader, reason)
+        source = SHOPPER_READERS.get(reader)
+        if source is not None:
+            self._refuse(source, reason)
 
     def refused(self, reason: str, cart_id: str) -> None:
         """The basket's rules refused a command (a serial already in the basket, a line no longer there)."""
@@ -139,6 +169,15 @@ class ShopperBasket:
 
     def app_nearby(self) -> None:
         self.sessions.app_nearby()
+
+    def app_left(self, previous_zone: str) -> None:
+        """An opted-in shopper app left the kiosk (BLE). A session in use but idle a while was walked away from:
+        it ends now, not at the idle timeout, and a basket left in it is abandoned (:mod:`.const`)."""
+        s = self.sessions.session
+        if previous_zone not in WALKAWAY_FROM_ZONES or not s.announced:
+            return
+        if s.idle_for(self.ports.now()) >= WALKAWAY_IDLE_S:
+            self.end_session("walkaway")
 
     # --- the kiosk's screen -------------------------------------------------------------------------------
     def saved(self, cart_ids: set[str]) -> None:
@@ -180,14 +219,23 @@ class ShopperBasket:
             raise Rejected("stale_session", f"basket command for session {cmd.session_id}")
         if cmd.action == "set_quantity" and cmd.qty is None:
             raise Rejected("schema", "set_quantity names the new qty")
-        self.sessions.touch()
+        if cmd.action == "order" and cmd.fulfilment is None:
+            raise Rejected("schema", "order names its fulfilment: ship or pickup@<store>")
+        self.sessions.touch("line")
         self._clear_notices()
-        command: BasketCommand
+        commands: list[BasketCommand]
         if cmd.action == "remove":
-            command = RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")
+            commands = [RemoveItem(self.cart_id, cmd.gtin14, actor="shopper")]
+        elif cmd.action == "order":
+            store = self.ports.store
+            commands = order_line(store, self.cart_id, cmd.gtin14, cmd.qty or 1, cmd.fulfilment or "", add=False)
         else:
-            command = SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")
-        self.ports.record([command])
+            commands = [SetQuantity(self.cart_id, cmd.gtin14, cmd.qty or 0, actor="shopper")]
+        store, cart_id = self.ports.store, self.cart_id
+        before = {cmd.gtin14: store.quantities(cart_id).get(cmd.gtin14, 0)}
+        self.ports.record(commands)
+        after = {cmd.gtin14: store.quantities(cart_id).get(cmd.gtin14, 0)}
+        self.ports.emit(kiosk.line_changes(self.sessions.session, before, after, self.ports.now()), None)
 
     def command(self, cmd: SessionCommand) -> None:
         action = self.sessions.command(cmd)
@@ -221,6 +269,8 @@ class ShopperBasket:
         self._refused = None
         self._checkout = CheckoutView(state="pay_at_till", till_code=code, pay_in_app=self._identified())
         self.ports.record([SetAttribute(cart_id, TILL_CODE_ATTR, code, actor="shopper"), RequestCheckout(cart_id)])
+        lines = self.ports.store.quantities(cart_id)
+        self.ports.emit([kiosk.checkout_handoff(self.sessions.session, lines, self.ports.now())], None)
         self.show_basket()
 
     # --- the platform ---------------------------------------------------------------------------------------
@@ -235,6 +285,10 @@ class ShopperBasket:
             self.sessions.end("checkout", self._new_cart())
             self.ports.follow_cart(self.cart_id)
             return
+        for bad in bad_answers(self.ports.store, cart_id):
+            if bad.detail not in self._bad_answers:  # counted once, not again with every later snapshot
+                self._bad_answers.add(bad.detail)
+                self.ports.reject(self.ports.topics.cart_state(cart_id), bad)
         self.sessions.cart_changed(cart_id)
         self.show_basket()
 
@@ -293,7 +347,10 @@ class ShopperBasket:
     # --- internals ----------------------------------------------------------------------------------------
     def _claimed(self, guest_cart: str) -> None:
         """A shopper took the guest basket to their phone: the next scan goes to a fresh basket (see :mod:`.claim`)."""
-        if guest_cart == self.sessions.session.guest_cart:
+        s = self.sessions.session
+        if guest_cart == s.guest_cart:
+            units = sum(self.ports.store.quantities(guest_cart).values())
+            self.ports.emit([kiosk.taken_to_phone(s, units, self.ports.now())], None)
             self.end_session("claimed")
             self.ports.follow_cart(self.cart_id)
 

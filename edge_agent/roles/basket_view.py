@@ -2,7 +2,8 @@
 
 Pure reading: the store's quantities and catalog cache in, a :class:`BasketView` out. A price the cache lacks stays
 None (the screen says "price confirmed at checkout"), and then there is no total: never a guessed figure. Prices
-cached longer ago than the screen trusts are flagged stale; the latest refusal and the checkout ride along.
+cached longer ago than the screen trusts are flagged stale; the latest refusal and the checkout ride along, and so
+do an out-of-stock line's availability elsewhere and an ordered line's state (:mod:`.aisle`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from edge_agent.contract.device import BasketLineView, BasketRefusal, BasketView, CheckoutView
+from edge_agent.roles.aisle import elsewhere, order_views
 from edge_agent.screen.const import PRICES_STALE_AFTER_S
 from edge_agent.store.catalog import CachedItem
 from edge_agent.store.device import DeviceStore
@@ -65,7 +67,16 @@ def basket_view(
     ``now`` decides whether prices are stale (None: not judged)."""
     quantities = store.quantities(cart_id)
     items = {gtin14: store.catalog_item(gtin14) for gtin14 in {*quantities, *(preview or {})}}
-    lines = priced_lines(items, quantities)
+    orders = order_views(store, cart_id)
+    lines = [
+        ln.model_copy(
+            update={
+                "order": orders.get(ln.gtin14),
+                "availability": elsewhere(store, items.get(ln.gtin14), ordered=ln.gtin14 in orders),
+            }
+        )
+        for ln in priced_lines(items, quantities)
+    ]
     amount, currency = total(lines)
     as_of = [
         item.price_as_of for ln in lines if (item := items.get(ln.gtin14)) is not None and item.price_as_of is not None

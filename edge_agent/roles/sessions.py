@@ -28,6 +28,8 @@ from edge_agent.domain.consent import (
     consent_attr,
 )
 from edge_agent.domain.session import Identity, MergePolicy, Session, SessionState
+from edge_agent.domain.workflows import kiosk
+from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identity.tokens import (
     MERGE_GRANT_ATTR,
     IdentityRejected,
@@ -55,6 +57,8 @@ class SessionDesk:
     follow_cart: Callable[[str], None]
     """Subscribes to a cart's snapshots (the profile cart, once identified)."""
     record: Callable[[list[BasketCommand]], object]
+    emit: Callable[[list[WorkflowEvent]], None] = lambda _events: None
+    """Workflow events of the current session, with its context (:mod:`edge_agent.domain.workflows.kiosk`)."""
     now: Callable[[], float] = time.time
     rejected: Counter[str] = field(default_factory=Counter)
     session: Session = field(init=False)
@@ -72,8 +76,11 @@ class SessionDesk:
     def active_cart(self) -> str:
         return self.session.active_cart
 
-    def touch(self) -> None:
-        self.session.touch(self.now())
+    def touch(self, trigger: kiosk.Trigger = "scan") -> None:
+        """The shopper acted: the session is alive (and announced, on its first act)."""
+        now = self.now()
+        self.session.touch(now)
+        self.emit(kiosk.opened(self.session, trigger, now))
 
     def app_nearby(self) -> None:
         """An opted-in shopper app came close (BLE). It only lets the screen invite the shopper to identify:
@@ -113,11 +120,16 @@ class SessionDesk:
     def identified(self, identity: Identity) -> None:
         """A verified shopper (here, or by the role's own reader): the preview, or straight to the profile."""
         s = self.session
+        now = self.now()
         try:
-            s.identify(identity, self.store.quantities(s.guest_cart), self._online(identity.profile_cart), self.now())
+            preview = s.identify(
+                identity, self.store.quantities(s.guest_cart), self._online(identity.profile_cart), now
+            )
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
+        events = kiosk.opened(s, "identity", now)
+        self.emit([*events, kiosk.merge_previewed(s, preview, now)] if preview is not None else events)
         # Snapshots of carts the device does not hold are ignored; a profile cart is the only kind erasure removes.
         self.store.open_cart(identity.profile_cart, profile=True)
         self.follow_cart(identity.profile_cart)
@@ -137,6 +149,7 @@ class SessionDesk:
             self._refuse(exc.reason, str(exc))
             return
         self.record(self.with_grant(commands))
+        self.emit([kiosk.merge_confirmed(s, s.policy.value, self.now())])
         log.info("session %s: merge confirmed under %s (%d ops)", s.session_id, s.policy.value, len(commands))
         self.publish()
 
@@ -157,12 +170,15 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
+        self.emit([kiosk.merge_declined(self.session, self.now())])
         self.publish()
 
     def end(self, reason: str, next_guest_cart: str) -> None:
         """End the session; its carts are forgotten on this device once retention passes and ops are confirmed."""
         s = self.session
         if s.state is not SessionState.ENDED:
+            # Emitted while this is still the current session: the events carry its context, not the next one's.
+            self.emit(kiosk.ended(s, reason, self.store.quantities(s.guest_cart), self.now()))
             s.end(reason)
             if s.identity is not None and PERSONALISATION in s.identity.consent:  # the platform clears its offers
                 self._write_profile([SetAttribute(s.identity.profile_cart, OFFERS_SESSION_ATTR, None)])

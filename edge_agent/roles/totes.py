@@ -18,13 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from edge_agent.contract.aisle import AisleOrderView
 from edge_agent.contract.workflow import ToteCommand, ToteLineView, ToteView
 from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, SetAttribute
+from edge_agent.domain.fulfilment import Fulfilment, parse_fulfilment
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
-from edge_agent.domain.workflows.tote import Fulfilment, LineState, Tote, ToteLine, ToteState
+from edge_agent.domain.workflows.tote import LineState, Tote, ToteLine, ToteState
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.aisle import elsewhere, order_line, order_views
 from edge_agent.roles.related import related_to
 from edge_agent.store.device import DeviceStore
 
@@ -69,6 +72,8 @@ class ToteDesk:
     now: Callable[[], float] = time.time
     tote: Tote | None = None
     refused: Counter[str] = field(default_factory=Counter)
+    orders: dict[str, AisleOrderView] = field(default_factory=dict)
+    """The endless-aisle orders the last view showed: a snapshot that changes none of them changes no view."""
 
     def restore(self) -> None:
         """After a restart: the active tote, as its last durable transaction left it."""
@@ -136,11 +141,38 @@ class ToteDesk:
                 self._commit(tote.ready(associate=who, now=now), who)
             case "handed_over":
                 self._commit(tote.handed_over(associate=who, now=now), who)
+            case "order_line":
+                self._order_line(tote, cmd)
             case "remove_line":
                 line = next((x for x in tote.lines if x.line_id == cmd.line_id), None)
                 outcome = tote.remove_line(cmd.line_id or "", associate=who, now=now)
                 removal = [RemoveItem(tote.tote_id, line.gtin14)] if line is not None else []
                 self._commit(outcome, who, removal)
+
+    def _order_line(self, tote: Tote, cmd: ToteCommand) -> None:
+        """A line the store lacks, ordered for delivery or pickup at another store: the tote's line and the request
+        the platform answers (the tote view shows it requested until then, :mod:`.aisle`). A carry-out line of the
+        item (scanned, none on the shelf) becomes the ordered line: same units, another fulfilment."""
+        if cmd.gtin14 is None or cmd.fulfilment is None:
+            self._refuse(Refused("no_order_line", "order_line names gtin14 and fulfilment (ship or pickup@<store>)"))
+            return
+        wanted, who, now = parse_fulfilment(cmd.fulfilment), cmd.associate, self.now()
+        if not wanted.ordered:
+            self._refuse(Refused("not_an_order", "order_line is for ship or pickup@<store>; scan to carry out"))
+            return
+        carry = next((x for x in tote.lines if x.gtin14 == cmd.gtin14 and x.fulfilment is Fulfilment.CARRY_OUT), None)
+        qty = carry.qty if carry is not None else cmd.qty or 1
+        events: tuple[WorkflowEvent, ...] = ()
+        if carry is not None:
+            removed = tote.remove_line(carry.line_id, associate=who, now=now)
+            if removed.refused is not None:
+                self._refuse(removed.refused)
+                return
+            tote, events = removed.state, removed.events
+        added = tote.add_line(cmd.gtin14, qty, wanted.mode.value, associate=who, now=now)
+        outcome = Outcome(added.state, events + added.events, added.refused)
+        ops = order_line(self.store, tote.tote_id, cmd.gtin14, qty, wanted.text, who, add=carry is None)
+        self._commit(outcome, who, ops)
 
     def scanned(self, key: ProductKey) -> bool:
         """A scan on the handheld goes into the active tote (carry-out, attributed to its associate)."""
@@ -181,6 +213,9 @@ class ToteDesk:
         order_id = attrs.get(ORDER_ATTR)
         text = self._meta(TOTE_KEY_PREFIX + tote_id)
         if not order_id or text is None:
+            current = self.tote
+            if current is not None and current.tote_id == tote_id and order_views(self.store, tote_id) != self.orders:
+                self.show(self.view())  # an endless-aisle answer came back
             return
         tote = tote_from_json(text)
         if tote.order_id == order_id:
@@ -240,6 +275,7 @@ class ToteDesk:
 
     def view(self, refused: Refused | None = None) -> ToteView:
         t = self.tote
+        orders = self.orders = order_views(self.store, t.tote_id) if t else {}
         return ToteView(
             tote_id=t.tote_id if t else None,
             state=t.state.value if t else None,
@@ -253,6 +289,10 @@ class ToteDesk:
                     qty=x.qty,
                     fulfilment=x.fulfilment.value,
                     state=x.state.value,
+                    order=None if x.fulfilment is Fulfilment.CARRY_OUT else orders.get(x.gtin14),
+                    availability=elsewhere(
+                        self.store, self.store.catalog_item(x.gtin14), ordered=x.fulfilment is not Fulfilment.CARRY_OUT
+                    ),
                 )
                 for x in (t.lines if t else ())
             ],

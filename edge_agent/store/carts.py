@@ -43,6 +43,23 @@ def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
         )
 
 
+def collect_confirmed(conn: sqlite3.Connection, cart_id: str, confirmed: Iterable[str]) -> int:
+    """Drop the removals a platform snapshot confirmed, with their entries (CartReplica.collect); how many rows.
+
+    Run in the transaction that merges that snapshot, so a confirmed tombstone is never even written: the
+    device keeps only its own removals the platform has not applied yet (docs/cart-rule.md, Collection)."""
+    ids = json.dumps(list(confirmed))
+    if ids == "[]":
+        return 0
+    dropped = 0
+    for table in ("cart_entries", "cart_tombstones"):
+        cur = conn.execute(
+            f"DELETE FROM {table} WHERE cart_id = ? AND entry_id IN (SELECT value FROM json_each(?))", (cart_id, ids)
+        )
+        dropped += cur.rowcount
+    return dropped
+
+
 def live_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
     return [Entry(*row) for row in conn.execute(_LIVE_SQL, (cart_id,))]
 

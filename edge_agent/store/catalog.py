@@ -2,7 +2,8 @@
 
 Updates are applied per item by version, so a late, repeated or reordered update never rolls an item back.
 A removed item is kept as a tombstone (with its version) so an older update cannot bring it back; at the same
-version a removal wins over an upsert, whichever arrives first.
+version a removal wins over an upsert, whichever arrives first. Availability beyond the store follows its own
+as-of rule (store/availability.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate
+from edge_agent.store import availability
 from edge_agent.store.db import transaction
 
 CATALOG_VERSION_KEY = "catalog_version"
@@ -44,6 +46,8 @@ def apply_update(conn: sqlite3.Connection, update: CatalogUpdate) -> int:
     with transaction(conn):
         for item in update.items:
             changed += _upsert(conn, item)
+            if item.availability is not None:
+                changed += availability.merge(conn, item.gtin14, item.availability)
         for gtin14 in update.removed:
             cur = conn.execute(
                 "INSERT INTO catalog_items (gtin14, version, deleted) VALUES (?, ?, 1) "

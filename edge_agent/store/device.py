@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
+from edge_agent.contract.aisle import Availability
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
-from edge_agent.domain.ops import CartOp, OpKind
+from edge_agent.domain.ops import CartOp, OpKind, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.store import carts, catalog
+from edge_agent.store import availability, carts, catalog
 from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
@@ -214,9 +215,26 @@ class DeviceStore(OutboxPort):
     def catalog_item(self, gtin14: str) -> catalog.CachedItem | None:
         return catalog.get_item(self.conn, gtin14)
 
-    def queue_events(self, events: Sequence[tuple[str, str]]) -> None:
-        """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX."""
-        with self._write():
+    def availability(self, gtin14: str) -> Availability | None:
+        """Beyond this store: online and nearby stores, newest count per source (store/availability.py)."""
+        return availability.availability_of(self.conn, gtin14)
+
+    def attr_writes(self, cart_id: str) -> list[AttrWrite]:
+        """A cart's attributes with who wrote them (an endless-aisle answer names the request it decided)."""
+        return carts.attrs(self.conn, cart_id)
+
+    def unconfirmed(self, op_id: str) -> bool:
+        """This device's op is still in the outbox: the platform has not confirmed receiving it."""
+        device, epoch, seq = split_op_id(op_id)
+        if (device, epoch) != (self.device_id, self.epoch):
+            return False
+        return self.conn.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone() is not None
+
+    def queue_events(self, events: Sequence[tuple[str, str]], *, synced: bool = True) -> None:
+        """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.
+        ``synced=False``: committed without an fsync of its own (a process crash loses nothing; a power cut may lose
+        the rows since the last FULL commit), for events that follow an op commit on the hot path."""
+        with self._write() if synced else self._bookkeeping():
             self.conn.executemany(
                 "INSERT INTO event_outbox (name, body, created_at) VALUES (?, ?, ?)",
                 [(name, body, time.time()) for name, body in events],
@@ -316,13 +334,16 @@ class DeviceStore(OutboxPort):
         hlc_max: int,
         seal: Seal | None = None,
     ) -> bool:
-        """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions."""
+        """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions.
+
+        Its tombstones are removals the platform applied: they are collected here, with their entries, rather
+        than stored (CartReplica.merge_snapshot, then collect: docs/cart-rule.md, Collection)."""
         with self._write():
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
-            effects = Effects(cart_id, tuple(entries), tuple(tombstones), tuple(attrs))
-            carts.apply_effects(self.conn, (effects,))
+            carts.apply_effects(self.conn, (Effects(cart_id, tuple(entries), attrs=tuple(attrs)),))
+            carts.collect_confirmed(self.conn, cart_id, tombstones)
             if seal is not None:
                 carts.record_seal(self.conn, cart_id, seal)
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))

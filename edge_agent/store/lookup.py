@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from edge_agent.contract.catalog import LookupResult, MeasureModel, VariantModel
 from edge_agent.identifiers.product_key import ProductKey
+from edge_agent.store.availability import availability_of
 from edge_agent.store.catalog import CachedItem, get_item, style_variants
 
 
@@ -41,6 +42,7 @@ def lookup(conn: sqlite3.Connection, key: ProductKey, *, online: bool) -> Lookup
         offline=not online,
         variants=_variants(conn, item),
         related=list(item.related),
+        availability=availability_of(conn, item.gtin14),
     )
 
 

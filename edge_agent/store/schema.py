@@ -200,6 +200,47 @@ def _outbox_seq_in_meta(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX outbox_unsettled ON outbox(seq) WHERE state != 'pending'")
 
 
+def _attribution(db: sqlite3.Connection) -> None:
+    # In-store session → online order attribution (simulators/attribution.py): the workflow events the devices
+    # publish (without the shopper's profile: attribution needs only the opaque key), the sessions whose merge
+    # wrote their attribution key into a profile cart, and the online orders with the sessions they credit.
+    db.execute(
+        """CREATE TABLE session_events (
+             event_id TEXT PRIMARY KEY, name TEXT NOT NULL, store TEXT NOT NULL, device TEXT NOT NULL,
+             session_id TEXT, attribution_key TEXT, data TEXT NOT NULL, occurred_ms INTEGER NOT NULL
+           ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX session_events_by_key ON session_events (attribution_key, occurred_ms)")
+    db.execute(
+        """CREATE TABLE cart_merges (
+             profile_cart TEXT NOT NULL, attribution_key TEXT NOT NULL, device TEXT NOT NULL, store TEXT NOT NULL,
+             merged_ms INTEGER NOT NULL, PRIMARY KEY (profile_cart, attribution_key)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE online_orders (
+             order_id TEXT PRIMARY KEY, profile_cart TEXT NOT NULL, placed_ms INTEGER NOT NULL, lines TEXT NOT NULL
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE order_attributions (
+             order_id TEXT NOT NULL, via TEXT NOT NULL CHECK (via IN ('merge', 'claim')), ref TEXT NOT NULL,
+             device TEXT NOT NULL, store TEXT NOT NULL, touched_ms INTEGER NOT NULL, PRIMARY KEY (order_id, via, ref)
+           ) WITHOUT ROWID"""
+    )
+
+
+def _catalog_availability(db: sqlite3.Connection) -> None:
+    """Endless aisle: an item's availability beyond this store, one row per source (``store`` '' is online).
+    Not a column of ``catalog_items``: each source keeps its newest count on its own (store/availability.py)."""
+    db.execute(
+        """CREATE TABLE catalog_availability (
+             gtin14 TEXT NOT NULL, store TEXT NOT NULL, qty INTEGER NOT NULL, as_of REAL NOT NULL,
+             PRIMARY KEY (gtin14, store)
+           ) WITHOUT ROWID"""
+    )
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -210,6 +251,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_profile_carts", _profile_carts),
     ("0008_outbox_unsettled", _outbox_unsettled),
     ("0009_outbox_seq_in_meta", _outbox_seq_in_meta),
+    ("0010_catalog_availability", _catalog_availability),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
@@ -219,4 +261,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_entry_serials", _entry_serials),
     ("0005_cart_authority", _cart_authority),
     ("0006_basket_claims", _basket_claims),
+    ("0007_attribution", _attribution),
 ]

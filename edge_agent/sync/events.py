@@ -17,7 +17,7 @@ from pydantic import JsonValue
 
 from edge_agent.const import EVENTS_IN_FLIGHT
 from edge_agent.contract.topics import Topics
-from edge_agent.contract.workflow import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
+from edge_agent.contract.workflow_event import T_WORKFLOW_PREFIX, WorkflowCloudEvent, WorkflowEventData
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.domain.workflows.taxonomy import analytics_names
 from edge_agent.store.device import DeviceStore
@@ -81,10 +81,10 @@ class EventPublisher:
     """mid -> event_outbox row id, for rows handed to paho and not yet PUBACKed."""
     published_total: int = 0
 
-    def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext) -> None:
+    def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext, *, synced: bool = True) -> None:
         rows = [(e.name, envelope(e, ctx).model_dump_json(exclude_none=True)) for e in events]
         if rows:
-            self.store.queue_events(rows)
+            self.store.queue_events(rows, synced=synced)
             self.flush()
 
     def flush(self) -> None:

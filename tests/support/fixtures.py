@@ -15,7 +15,7 @@ from simulators.desk import Desk
 from tests.support.broker import DEFAULT_MAX_QUEUED, MosquittoBroker
 from tests.support.tcp_proxy import TcpFaultProxy
 
-__all__ = ["BrokerFactory", "ProxyFactory", "broker", "broker_factory", "proxy_factory"]
+__all__ = ["BrokerFactory", "ProxyFactory", "Upstream", "broker", "broker_factory", "proxy_factory"]
 
 
 class BrokerFactory(Protocol):
@@ -29,8 +29,17 @@ class BrokerFactory(Protocol):
     ) -> MosquittoBroker: ...
 
 
+class Upstream(Protocol):
+    """What a proxy forwards to: a MosquittoBroker, or one node of a NATS cluster (simulators/cluster.py)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
 class ProxyFactory(Protocol):
-    def __call__(self, target: MosquittoBroker, /) -> TcpFaultProxy: ...
+    def __call__(self, target: Upstream, /) -> TcpFaultProxy: ...
 
 
 @pytest.fixture
@@ -75,7 +84,7 @@ def proxy_factory() -> Iterator[ProxyFactory]:
     """Make started fault proxies in front of a broker; all are stopped after the test."""
     made: list[TcpFaultProxy] = []
 
-    def make(target: MosquittoBroker, /) -> TcpFaultProxy:
+    def make(target: Upstream, /) -> TcpFaultProxy:
         proxy = TcpFaultProxy(target.host, target.port)
         made.append(proxy)
         proxy.start()

@@ -60,6 +60,7 @@ def make_config(
     port: int,
     *,
     device: str = "kiosk-01",
+    store: str = "s042",
     video: Path | None = None,
     protocol: str = "5",
     cart_id: str | None = None,
@@ -77,7 +78,7 @@ def make_config(
     }
     mqtt_cfg.update(mqtt)
     raw: dict[str, Any] = {
-        "device": {"id": device, "tenant": "acme", "store": "s042", "role": "kiosk"},
+        "device": {"id": device, "tenant": "acme", "store": store, "role": "kiosk"},
         "storage": {"path": str(tmp_path / f"{device}.db")},
         "mqtt": mqtt_cfg,
         "basket": {"cart_id": cart_id or f"{device}-basket"},

@@ -7,13 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edge_agent.readers.scanner.config import ScannerConfig
 from tests.support.world import make_config, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 
-NOT_FOR_A_CAMERA_KIOSK = ("bleak", "dbus_fast", "nfc", "ndef", "biip", "sqlite_utils", "pyzbar", "aiohttp", "segno")
+NOT_FOR_A_CAMERA_KIOSK = (
+    *("bleak", "dbus_fast", "nfc", "ndef", "biip", "sqlite_utils", "pyzbar", "aiohttp", "segno", "serial", "evdev"),
+)
 """Each weighs megabytes of heap or mapped code (docs/benchmarks.md, memory); none is used by this config."""
 OTHER_ROLES = ("edge_agent.roles.handheld", "edge_agent.roles.mirror", "edge_agent.roles.shelf")
+OTHER_ROLES_CONTRACT = ("edge_agent.contract.workflow", "edge_agent.contract.picking")
+"""Shelf, tote, mirror, assist and picking commands and views: ~30 pydantic models each costing core-schema heap.
+A kiosk sends workflow events (edge_agent.contract.workflow_event) and takes none of these."""
 
 BUILD = """
 import json, sys
@@ -34,3 +40,27 @@ def test_building_a_camera_only_kiosk_imports_no_other_reader_nor_role(tmp_path:
     assert "edge_agent.roles.kiosk" in modules
     loaded = {m for m in modules if m.split(".")[0] in NOT_FOR_A_CAMERA_KIOSK or m.startswith(OTHER_ROLES)}
     assert loaded == set()
+
+
+def test_a_kiosk_builds_none_of_the_other_roles_contract_models(tmp_path: Path) -> None:
+    config = write_config(make_config(tmp_path, 1883, video=tmp_path / "scan.avi"), tmp_path / "kiosk.toml")
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD, str(config)], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "edge_agent.contract.workflow_event" in modules  # the probe works: every role sends workflow events
+    assert modules & set(OTHER_ROLES_CONTRACT) == set()
+
+
+def test_a_kiosk_with_a_serial_scanner_loads_no_camera_library(tmp_path: Path) -> None:
+    """pyserial itself is imported by the reader's thread as it starts (readers/scanner/reader.py)."""
+    config = make_config(tmp_path, 1883)
+    scanner = ScannerConfig(kind="serial", device="/dev/serial/by-id/usb-Acme_S1-if00")
+    config = config.model_copy(update={"readers": config.readers.model_copy(update={"scanner": scanner})})
+    path = write_config(config, tmp_path / "kiosk.toml")
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD, str(path)], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "edge_agent.readers.scanner.config" in modules  # the probe works: the config's section is there
+    assert {m.split(".")[0] for m in modules} & {"cv2", "zxingcpp", "numpy", "evdev", "biip"} == set()

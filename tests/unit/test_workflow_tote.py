@@ -8,9 +8,10 @@ from typing import TypeVar
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.domain.fulfilment import Fulfilment
 from edge_agent.domain.workflows import tote as T
 from edge_agent.domain.workflows.common import Outcome, Source
-from edge_agent.domain.workflows.tote import Fulfilment, LineState, Tote, ToteState, line_id
+from edge_agent.domain.workflows.tote import LineState, Tote, ToteState, line_id
 from edge_agent.identifiers.gtin import gtin_check_digit
 from tests.support.fuzz import fuzz
 

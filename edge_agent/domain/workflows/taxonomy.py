@@ -25,10 +25,11 @@ def emitters() -> Mapping[str, frozenset[str]]:
 
     Imported when asked (the docs table, the tests), not with this module: every device publishes events through
     ``analytics_names``, and a kiosk has no business loading the tote and picking machines to do so."""
-    from edge_agent.domain.workflows import assist, fitting_room, personalisation, picking, shelf, stock, tote
+    from edge_agent.domain.workflows import assist, fitting_room, kiosk, personalisation, picking, shelf, stock, tote
 
     return MappingProxyType(
         {
+            "kiosk": kiosk.EVENT_NAMES,
             "tote": tote.EVENT_NAMES,
             "picking": picking.EVENT_NAMES,
             "fitting_room": fitting_room.EVENT_NAMES,
@@ -58,6 +59,35 @@ def _custom(name: str, note: str = "") -> Mapping[str, str]:
 
 EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
     {
+        # --- kiosk shopper session ----------------------------------------------------------------------------
+        "kiosk.session.started": _custom(
+            "kiosk.session.started", "first scan, line change or tap; names the guest basket"
+        ),
+        "cart.line_added": _standard(
+            "add_to_cart",
+            "Product Added",
+            "item: gtin14 → item_id, qty, source=kiosk; a quantity raised adds the difference",
+        ),
+        "cart.line_removed": _standard(
+            "remove_from_cart", "Product Removed", "a line removed, or a quantity lowered by the difference"
+        ),
+        "cart.merge_previewed": _custom("cart.merge_previewed", "policy and diff size; nothing joined yet"),
+        "cart.merge_confirmed": _custom(
+            "cart.merge_confirmed", "the merge writes attribution_key into the profile cart (attribution)"
+        ),
+        "cart.merge_declined": _custom("cart.merge_declined", "the guest basket stays a cart of its own"),
+        "cart.handoff": _standard(
+            "share_cart",
+            "Cart Shared",
+            "channel qr_to_phone: the platform's claim took the guest basket; GA4 has no cart-share event",
+            ga4_kind=CUSTOM,
+        ),
+        "kiosk.session.ended": _custom(
+            "kiosk.session.ended", "reason: explicit, timeout, walkaway, checkout or claimed"
+        ),
+        "basket.abandoned": _custom(
+            "basket.abandoned", "ended by timeout, walkaway or explicit with lines nobody took: counts, no prices"
+        ),
         # --- associate tote -----------------------------------------------------------------------------------
         "tote.created": _custom("tote.created"),
         "tote.customer_attached": _custom("tote.customer_attached"),
@@ -110,7 +140,7 @@ EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "tryon.list.saved": _standard(
             "add_to_wishlist", "Product Added to Wishlist", "wishlist semantics, never cart; profile consent only"
         ),
-        "checkout.handoff": _standard("begin_checkout", "Checkout Started", "mirror → POS or app"),
+        "checkout.handoff": _standard("begin_checkout", "Checkout Started", "kiosk → till code; mirror → POS or app"),
         "room.session.ended": _custom("room.session.ended", "the session is purged"),
         # --- fitting-room assists -----------------------------------------------------------------------------
         "assist.requested": _custom("assist.requested"),
@@ -168,9 +198,10 @@ def render_mapping_markdown() -> str:
         "     Regenerate: .venv/bin/python -c 'from edge_agent.domain.workflows.taxonomy import"
         ' render_mapping_markdown as r; print(r(), end="")\' > docs/event-mapping.md -->',
         "",
-        "The store workflows (tote, picking, fitting room, assist, shelf stock) emit internal events named"
-        " `domain.verb` (retail note §1, §6).",
-        "The agent wraps each in a CloudEvents envelope whose `subject` is the tote, order, room-session or request id"
+        "The store workflows (kiosk session, tote, picking, fitting room, assist, shelf stock) emit internal events"
+        " named `domain.verb` (retail note §1, §6).",
+        "The agent wraps each in a CloudEvents envelope whose `subject` is the kiosk session, tote, order,"
+        " room-session or request id"
         " and which carries the store, the device, the session and `attribution_key`; the shopper's pseudonym"
         ' (`profile`) travels only with their "analytics" consent (which links a session to a profile).',
         "Analytics exports rename events by this table. Recommended names are GA4's ecommerce events and the Segment"

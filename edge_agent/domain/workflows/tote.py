@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Final
 
 from edge_agent.domain.const import MAX_LINE_QTY
+from edge_agent.domain.fulfilment import FULFILMENTS, Fulfilment
 from edge_agent.domain.workflows.common import (
     NOT_PLATFORM,
     PLATFORM,
@@ -59,13 +60,6 @@ class LineState(StrEnum):
     DECLINED = "declined"
 
 
-class Fulfilment(StrEnum):
-    CARRY_OUT = "carry_out"
-    PICKUP = "pickup"
-    SHIP = "ship"
-
-
-FULFILMENTS: Final = frozenset(m.value for m in Fulfilment)
 EDITABLE: Final = frozenset({ToteState.DRAFT, ToteState.CUSTOMER_ATTACHED, ToteState.SHARED})
 """Before SUBMITTED: lines may change, the tote may be parked."""
 AWAITING_PAYMENT: Final = frozenset({ToteState.AWAITING_PAYMENT_AT_POS, ToteState.PAYMENT_LINK_SENT})

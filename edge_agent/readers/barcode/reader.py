@@ -12,12 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from edge_agent.identifiers.gtin import InvalidCode
-from edge_agent.identifiers.product_key import parse_code
-from edge_agent.identity.tokens import find_credential
 from edge_agent.readers.barcode.decoders import Decoder, Symbol
 from edge_agent.readers.barcode.frames import FrameSource
 from edge_agent.readers.barcode.rest import RestDetector
+from edge_agent.readers.codes import code_to_event
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 
 if TYPE_CHECKING:
@@ -75,14 +73,7 @@ def symbol_to_event(
     symbol: Symbol, now: float, rcn_region: RcnRegion | str | None = None
 ) -> ProductScanned | IdentityPresented | InputRejected:
     """A shopper's app QR code is an identity presentation; anything else must be a product code."""
-    token = find_credential(symbol.text)
-    if token is not None:
-        return IdentityPresented(token, "qr", READER_NAME, now)
-    try:
-        key = parse_code(symbol.text, symbol.symbology, rcn_region=rcn_region)
-    except InvalidCode as exc:
-        return InputRejected(READER_NAME, exc.reason, f"{symbol.symbology} {symbol.text[:32]!r}: {exc}")
-    return ProductScanned(key, symbol.symbology, READER_NAME, now)
+    return code_to_event(symbol.text, symbol.symbology, READER_NAME, now, rcn_region)
 
 
 @dataclass

@@ -105,7 +105,11 @@ function renderTote() {
   for (const line of t.lines) {
     const row = document.createElement("tr");
     row.dataset.line = line.line_id;
-    itemCell(row, line.name, line.gtin14);
+    const item = itemCell(row, line.name, line.gtin14);
+    const orderable = OPEN_TOTE.has(state) && line.fulfilment === "carry_out";
+    const aisle = Screen.aisle(orderable || line.order ? line : { ...line, availability: null },
+      (fulfilment) => toteAct("order_line", { gtin14: line.gtin14, qty: line.qty, fulfilment }));
+    if (aisle) item.appendChild(aisle);
     cell(row, Screen.number(line.qty), true);
     cell(row, words("line_state_", line.state), false);
     const actions = cell(row, "", false);

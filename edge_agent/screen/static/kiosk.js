@@ -96,9 +96,11 @@ function renderLines(tbody, lines, withPrice) {
   for (const line of lines) {
     const row = document.createElement("tr");
     row.dataset.gtin = line.gtin14;
-    cell(row, nameOf(line), false);
+    const name = cell(row, nameOf(line), false);
     cell(row, String(line.qty), true);
     if (withPrice) {
+      const aisle = Screen.aisle(line, (fulfilment) => lineCommand("order", line, undefined, fulfilment));
+      if (aisle) name.appendChild(aisle);
       cell(row, money(line.line_total_minor, line.currency), true);
       lineActions(row, line);
       if ((flashUntil[line.gtin14] || 0) > now) row.classList.add("changed");
@@ -307,10 +309,11 @@ async function sessionAction(action, buttons) {
   return taken;
 }
 
-async function lineCommand(action, line, qty) {
+async function lineCommand(action, line, qty, fulfilment) {
   if (!session) return;
   const data = { action, session_id: session.session_id, gtin14: line.gtin14 };
   if (action === "set_quantity") data.qty = qty;
+  if (action === "order") data.fulfilment = fulfilment;
   if (action === "remove") removing.add(line.gtin14);
   if (!(await Screen.act(T_BASKET_COMMAND, data))) removing.delete(line.gtin14);
 }

@@ -137,8 +137,62 @@ const Screen = (() => {
     document.body.dataset.ready = "true";
   }
 
+  // --- endless aisle: where else an item out of stock here is, and an ordered line's state -----------------
+  function aisleHow(fulfilment) {
+    if (fulfilment === "ship") return msg("aisle_how_ship");
+    return msg("aisle_how_pickup", { store: fulfilment.replace(/^pickup@/, "") });
+  }
+
+  function aisleReason(code) {
+    const words = {
+      not_available: msg("aisle_reason_not_available"),
+      unknown_store: msg("aisle_reason_unknown_store"),
+      same_store: msg("aisle_reason_same_store"),
+      unknown_item: msg("aisle_reason_unknown_item"),
+      no_line: msg("aisle_reason_no_line"),
+    };
+    return words[code] || code || "";
+  }
+
+  function aisleOrderText(order) {
+    const how = aisleHow(order.fulfilment);
+    if (order.state === "confirmed") return msg("aisle_confirmed", { how, ref: order.order_ref || "" });
+    if (order.state === "refused") return msg("aisle_refused", { how, reason: aisleReason(order.reason) });
+    return msg(order.offline ? "aisle_requested_offline" : "aisle_requested", { how });
+  }
+
+  // A block under the item's name: the order's state, or (none here) where else it is with "order" buttons.
+  // order(fulfilment) sends the role's command; at most two stores are offered, the ones holding the most.
+  function aisle(line, order) {
+    const box = document.createElement("div");
+    box.className = "aisle";
+    if (line.order) {
+      box.textContent = aisleOrderText(line.order);
+      box.dataset.order = line.order.state;
+      return box;
+    }
+    const a = line.availability;
+    if (!a) return null;
+    const stores = (a.stores || []).filter((s) => s.qty > 0).sort((x, y) => y.qty - x.qty).slice(0, 2);
+    const online = a.online ? a.online.qty : 0;
+    const parts = stores.map((s) => msg("aisle_store", { store: s.store, qty: number(s.qty) }));
+    box.textContent = msg("aisle_elsewhere", { online: number(online), stores: parts.join(", ") || "–" });
+    const offer = (text, fulfilment) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "line-action aisle-order";
+      b.dataset.action = fulfilment;
+      b.textContent = text;
+      b.addEventListener("click", () => order(fulfilment));
+      box.appendChild(b);
+    };
+    if (online > 0) offer(msg("aisle_ship"), "ship");
+    for (const s of stores) offer(msg("aisle_pickup", { store: s.store }), `pickup@${s.store}`);
+    return box;
+  }
+
   return {
-    $, msg, money, number, dateTime, cell, announce, act, showRefusal, start, meta, wallNow,
+    $, msg, money, number, dateTime, cell, announce, act, showRefusal, start, meta, wallNow, aisle,
     get locale() { return locale; },
     viewTimes: () => viewTimes.slice(),
   };
