@@ -83,7 +83,9 @@ class ShopperBasket:
             self._publish_session,
             ports.follow_cart,
             ports.record,
-            lambda events: ports.emit(events, None),
+            # The kiosk session's events (domain/workflows/kiosk.py) are a kiosk's: a mirror or shelf that
+            # identifies the shopper for consent and offers reports its own workflow, not a kiosk session.
+            (lambda events: ports.emit(events, None)) if cfg.device.role == "kiosk" else (lambda _events: None),
             screen_key=screen_key,
         )
         self.on_display = cfg.device.role == "kiosk"

@@ -31,6 +31,7 @@ from edge_agent.contract.offers import (
 )
 from edge_agent.domain.basket import SetAttribute
 from edge_agent.domain.consent import ACCEPTED, PERSONALISATION, PROFILE, offer_attr
+from edge_agent.domain.workflows import kiosk
 from edge_agent.domain.workflows.common import Refused, WorkflowEvent
 from edge_agent.domain.workflows.personalisation import OfferBook, OfferItem, consent_event, offer_event
 from edge_agent.roles.base import Ports
@@ -126,7 +127,7 @@ class OfferDesk:
             self.book.clear()
             self.sessions.publish()
         if cmd.scope == PROFILE and not grant:
-            self.end_session("consent_withdrawn")
+            self.end_session(kiosk.CONSENT_WITHDRAWN)
 
     # --- the view -------------------------------------------------------------------------------------------
     def decorate(self, state: SessionStateModel) -> SessionStateModel:

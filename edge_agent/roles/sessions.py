@@ -199,13 +199,15 @@ class SessionDesk:
         the change is a durable op on the profile cart (``consent.<scope>``) the platform confirms. Withdrawing
         ``profile`` first forgets the profile cart's local copy, unsent edits included, as erasure does; the
         caller then ends the session. False when refused (counted, shown)."""
-        s = self.session
+        s, now = self.session, self.now()
         online = self._online(s.identity.profile_cart) if s.identity is not None else {}
         try:
-            s.change_consent(scope, grant, self.store.quantities(s.guest_cart), online, self.now())
+            preview = s.change_consent(scope, grant, self.store.quantities(s.guest_cart), online, now)
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return False
+        if preview is not None:  # cart_sync granted to a basket kept apart: the preview is offered, as at a tap
+            self.emit([kiosk.merge_previewed(s, preview, now)])
         if s.identity is None:  # change_consent refuses an anonymous session; this only tells the type checker
             return False
         profile = s.identity.profile_cart

@@ -196,6 +196,8 @@ def test_without_cart_sync_the_basket_stays_apart_until_the_shopper_grants_it_on
     wait_until(lambda: shown(spy).get("consent_pending") == [], 20, "confirmed by the platform")
     assert platform.offers.consent[PROFILE_CART] == {"cart_sync": "granted"}
     assert any(e["name"] == "consent.granted" and e["data"] == {"scope": "cart_sync"} for e in events(spy))
+    previewed = [e for e in events(spy) if e["name"] == "cart.merge_previewed"]
+    assert len(previewed) == 1 and previewed[0]["data"]["lines"] == 3, "cart_sync granted: the preview"
 
 
 def test_withdrawing_profile_consent_on_the_screen_purges_the_profile_cart_here(
@@ -219,6 +221,9 @@ def test_withdrawing_profile_consent_on_the_screen_purges_the_profile_cart_here(
     assert platform.offers.session_of(PROFILE_CART) is None, "and the offers link with it"
     assert platform.cart(PROFILE_CART) == {HAT: 1}, "the platform keeps its own cart (erasure is its call)"
     assert inner.basket.sessions.session.state is SessionState.ANONYMOUS
+    wait_until(lambda: any(e["name"] == "kiosk.session.ended" for e in events(spy)), 10, "the session's end reported")
+    ended = next(e for e in events(spy) if e["name"] == "kiosk.session.ended")
+    assert (ended["actor"], ended["data"]["reason"]) == ("shopper", "consent_withdrawn")
 
 
 def test_bad_offers_and_commands_are_refused_with_a_reason_and_the_agent_carries_on(
@@ -296,6 +301,8 @@ def test_the_mirror_shows_offers_to_a_consented_shopper_and_forgets_them_when_th
     rogue_publish(broker, f"{TOPICS}/ui", event(T_MIRROR_COMMAND, data))
     wait_until(lambda: shown(spy).get("identified") is False and shown(spy).get("offers") == [], 10, "left: forgotten")
     wait_until(lambda: platform.offers.session_of(PROFILE_CART) is None, 15, "the platform clears the offers")
+    wait_until(lambda: any(e["name"] == "room.session.ended" for e in events(spy)), 10, "the room's own events")
+    assert not [e["name"] for e in events(spy) if e["name"].startswith("kiosk.")], "a mirror is no kiosk session"
 
 
 VIEWS = {

@@ -53,7 +53,10 @@ Trigger = Literal["scan", "line", "identity"]
 ERASED: Final = "erased"
 """The end reason of a session whose shopper was erased (roles/basket.py)."""
 
-ENDED_BY_SHOPPER: Final = frozenset({"explicit", "checkout", "claimed"})
+CONSENT_WITHDRAWN: Final = "consent_withdrawn"
+"""The end reason of a session whose shopper withdrew ``profile`` on the screen (roles/offers.py)."""
+
+ENDED_BY_SHOPPER: Final = frozenset({"explicit", "checkout", "claimed", CONSENT_WITHDRAWN})
 """End reasons the shopper caused; the rest (timeout, walkaway, erased) are the system's."""
 
 ABANDONING: Final = frozenset({"timeout", "walkaway", "explicit"})

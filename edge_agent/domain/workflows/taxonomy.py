@@ -83,7 +83,8 @@ EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             ga4_kind=CUSTOM,
         ),
         "kiosk.session.ended": _custom(
-            "kiosk.session.ended", "reason: explicit, timeout, walkaway, checkout or claimed"
+            "kiosk.session.ended",
+            "reason: explicit, timeout, walkaway, checkout, claimed or consent_withdrawn (profile, at the screen)",
         ),
         "basket.abandoned": _custom(
             "basket.abandoned", "ended by timeout, walkaway or explicit with lines nobody took: counts, no prices"
