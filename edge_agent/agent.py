@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
 import logging
@@ -24,9 +25,11 @@ from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
 from edge_agent.const import INGEST_GROUP_MAX
 from edge_agent.contract.base import source_urn
+from edge_agent.contract.cart import AppliedWatermark
 from edge_agent.contract.codec import Rejected
 from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import BasketCommand
+from edge_agent.domain.consent import linked_profile
 from edge_agent.domain.ops import OpKind
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.fleet.device_requests import TemporaryLogLevel, register_device_requests
@@ -122,7 +125,7 @@ class Agent:
         self.out = Outlet(self.link, source_urn(cfg.device.tenant, cfg.device.store, cfg.device.id), cfg.device.id)
         settings = PumpSettings(m.window, m.batch_max_ops, m.ack_timeout_s, m.congestion_timeout_s)
         self.pump = OutboxPump(self.store, self.out, self.topics, self.out.source, settings)
-        self.router = InboundRouter(self.store, self.topics, self.pump.applied, self._cart_changed)
+        self.router = InboundRouter(self.store, self.topics, self._applied, self._cart_changed)
         self.events = EventPublisher(self.store, self.out, self.topics)
         self.status = StatusReporter(self.store, self.out, self.topics.status, self.router, self.pump)
         ports = Ports(
@@ -130,7 +133,7 @@ class Agent:
             lambda: self.link.connected, self._follow_cart, self.router.reject, time.time,
         )  # fmt: skip
         self.basket = ShopperBasket(ports, self.screen_key)
-        self.role = role_class(cfg.device.role)(ports)
+        self.role = role_class(cfg.device.role)(dataclasses.replace(ports, shopper=self.basket))
         self.router.on_erasure = self.basket.erase
         self.router.on_catalog += [self.role.catalog_updated, lambda _update: self.basket.show_basket()]
         self.router.add([*self.role.routes(), *self.basket.routes()])
@@ -329,13 +332,15 @@ class Agent:
         self._emit_soon(self.basket.recorded(results))
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
-        """Workflow events leave with this device's and the current session's context (profile only with consent)."""
+        """Workflow events leave with this device's and the current session's context."""
         self.events.queue(events, self._event_context(profile))
 
     def _event_context(self, profile: str | None = None) -> EventContext:
+        """The one place the session's shopper is named (``profile``): only with their "analytics" consent, which is
+        what links a session to a profile (domain/consent.py); a role that passes a profile gates it the same way."""
         s = self.basket.sessions.session
-        if profile is None and s.identity is not None and "profile" in s.identity.consent:
-            profile = s.identity.pseudonym
+        if profile is None and s.identity is not None:
+            profile = linked_profile(s.identity.pseudonym, s.identity.consent)
         device = self.config.device
         return EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
 
@@ -350,6 +355,11 @@ class Agent:
             self.events.queue(events, ctx, synced=False)
         else:
             loop.call_soon(functools.partial(self.events.queue, events, ctx, synced=False))
+
+    def _applied(self, watermark: AppliedWatermark) -> None:
+        """The platform's watermark frees the outbox; the screen then stops showing what it confirmed as waiting."""
+        self.pump.applied(watermark)
+        self.basket.ops_confirmed()
 
     def _cart_changed(self, cart_id: str) -> None:
         self.basket.cart_changed(cart_id)

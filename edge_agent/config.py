@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from edge_agent import const
+from edge_agent.contract.offers import OFFERS_PER_MESSAGE_MAX
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
 from edge_agent.readers.ble.config import BleConfig
@@ -174,6 +175,17 @@ class SessionSection(_Section):
     anonymous_retention_s: float = Field(default=const.DEFAULT_ANONYMOUS_RETENTION_S, ge=0)
 
 
+class OffersSection(_Section):
+    """Offers the platform publishes for a session whose shopper granted ``personalisation`` (contract/offers.py)."""
+
+    max_per_session: int = Field(
+        default=const.DEFAULT_OFFERS_PER_SESSION,
+        ge=0,
+        le=OFFERS_PER_MESSAGE_MAX,
+        description="frequency cap: distinct offers one session may show; 0 shows none",
+    )
+
+
 class BasketSection(_Section):
     cart_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = Field(
         default=None, description="the kiosk's current basket; a fresh one per session when unset"
@@ -302,6 +314,7 @@ class AgentConfig(_Section):
     identifiers: IdentifiersSection = IdentifiersSection()
     identity: IdentitySection | None = None
     session: SessionSection = SessionSection()
+    offers: OffersSection = OffersSection()
     assist: AssistSection = AssistSection()
     picking: PickingSection = PickingSection()
     screen: ScreenSection | None = None

@@ -172,6 +172,10 @@ DEFAULT_ANONYMOUS_RETENTION_S = 2 * 3600
 """*default* An ended anonymous basket is kept 2 h (a shopper may come back to the kiosk), then purged
 once the platform has confirmed every op in it (retail note §4: anonymous baskets are kept hours)."""
 
+DEFAULT_OFFERS_PER_SESSION = 3
+"""*default* The frequency cap: distinct offers one session may ever show. Shoppers "didn't want a bunch of
+notifications" (retail note §4, Nike's research); three is one screenful on a kiosk."""
+
 APP_NEARBY_OFFER_S = 30.0
 """How long the screen may keep inviting a shopper whose opted-in app was seen near the device: long enough to
 walk up and tap, short enough that the invitation is gone once they walk on (BLE proximity, issue 4)."""

@@ -68,7 +68,7 @@ from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.db import bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
-from simulators import aisle_orders, attribution, basket_claims
+from simulators import aisle_orders, attribution, basket_claims, offers
 from simulators import cart_authority as authority
 from simulators.platform import apply as rules
 from simulators.platform import events
@@ -144,6 +144,8 @@ class CentralPlatform:
         self._web_epoch = ""
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
+        self.offers = offers.OfferDesk(lambda topic, payload, retain: self._publish(topic, payload, retain))
+        """Consent changes made at devices, offers per consented session, offers applied at checkout."""
 
     @property
     def _port(self) -> SqliteStore:
@@ -294,7 +296,11 @@ class CentralPlatform:
                 erased=self._erased,
                 join=self._join_claimed,
             )
-            attribution.note_merges(self._conn, store, applied.new_ops)
+            conn = self._conn
+            self.offers.observe(
+                tenant, store, applied.new_ops, lambda c: {a.key: a.value for a in carts.attrs(conn, c)}
+            )
+            attribution.note_merges(conn, store, applied.new_ops)
             for op in aisle_orders.requests(applied.new_ops):
                 self._decide_aisle_order(op, tenant, store)
             self._clock.observe(batch.hlc_max)
@@ -516,6 +522,7 @@ class CentralPlatform:
             for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
             basket_claims.forget_profile(self._conn, cart_id)
+            self.offers.forget(cart_id)
             attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)
         topics = Topics(tenant, store, "-")

@@ -37,6 +37,8 @@ _CHANNELS = {
         (
             "sessionCommand",
             "basketCommand",
+            "offerCommand",
+            "consentCommand",
             "shelfCommand",
             "labelReport",
             "toteCommand",
@@ -73,6 +75,7 @@ _CHANNELS = {
     "devicePresence": ("rt/v1/{tenant}/st/{store}/dv/{device}/presence", "presenceReport", "send", False),
     "storeErasure": ("rt/v1/{tenant}/st/{store}/privacy/erasure", "erasureRequest", "receive", False),
     "deviceErased": ("rt/v1/{tenant}/st/{store}/dv/{device}/erased", "erasureDone", "send", False),
+    "deviceOffers": ("rt/v1/{tenant}/st/{store}/dv/{device}/offers/{sessionId}", "sessionOffers", "receive", True),
     "deviceClaim": ("rt/v1/{tenant}/st/{store}/dv/{device}/claim", "claimView", "send", True),
     "deviceClaimed": ("rt/v1/{tenant}/st/{store}/dv/{device}/claimed", "basketClaimed", "receive", False),
     "deviceRequest": ("rt/v1/{tenant}/st/{store}/dv/{device}/request/{name}", "deviceRequest", "receive", False),
@@ -83,6 +86,7 @@ _CHANNELS = {
 _ID_PARAMS = {
     "cartId": "Cart id.",
     "requestId": "Assist request id.",
+    "sessionId": "The device's shopper session id (`session_id` of its session state).",
     "orderId": "Click-and-collect order id.",
     "name": "Request name; may span levels (`config/get`): the device subscribes to `request/#`.",
 }
@@ -100,7 +104,7 @@ def build_document() -> dict[str, Any]:
         names = (carried,) if isinstance(carried, str) else carried
         params = {
             p: dict(_PARAMS[p] if p in _PARAMS else {"description": _ID_PARAMS[p]})
-            for p in ("tenant", "store", "device", "cartId", "requestId", "orderId", "name")
+            for p in ("tenant", "store", "device", "cartId", "requestId", "orderId", "sessionId", "name")
             if "{" + p + "}" in address
         }
         channels[name] = {

@@ -12,6 +12,7 @@ from edge_agent.asyncapi.examples import EXAMPLE_EPOCH as _EPOCH
 from edge_agent.asyncapi.examples import EXAMPLE_OP as _OP
 from edge_agent.asyncapi.examples import EXAMPLE_SOURCE as _SRC
 from edge_agent.asyncapi.health_messages import health_messages
+from edge_agent.asyncapi.offer_messages import offer_messages
 from edge_agent.asyncapi.request_messages import request_messages
 from edge_agent.asyncapi.workflow_messages import workflow_messages
 from edge_agent.contract.cart import (
@@ -279,6 +280,7 @@ def messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
         ),
         **workflow_messages(),
         **claim_messages(),
+        **offer_messages(),
         **health_messages(),
         **request_messages(),
     }

@@ -82,7 +82,8 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
             ),
             "At least once (a device deletes its copy on PUBACK and re-sends after a reconnect): dedupe by `id`. "
             "`type` is com.edgeagent.workflow.<name>.v1; `ga4`/`segment` name the analytics event "
-            "(docs/event-mapping.md). `profile` is present only with the shopper's 'profile' consent.",
+            "(docs/event-mapping.md). `profile` is present only with the shopper's "
+            "'analytics' consent (it links the session to them).",
         ),
         "shelfCommand": (
             "Shelf command",

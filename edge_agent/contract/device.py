@@ -13,6 +13,8 @@ from pydantic import Field, StringConstraints
 
 from edge_agent.contract.aisle import AisleOrderView, Availability, FulfilmentText
 from edge_agent.contract.base import CloudEvent, ReasonCode, Strict
+from edge_agent.contract.catalog import RelatedItem
+from edge_agent.contract.offers import ConsentScope, OfferView
 from edge_agent.contract.presence import PresenceReport
 from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import CartId, DeviceId, Gtin14
@@ -63,7 +65,11 @@ class SessionState(Strict):
     active_cart: CartId
     guest_cart: CartId
     identified: bool
-    consent: list[Literal["profile", "cart_sync", "analytics"]] = Field(default=[])
+    consent: list[ConsentScope] = Field(default=[], description="the scopes the shopper holds now")
+    consent_pending: list[ConsentScope] = Field(
+        default=[], description="scopes changed at the device that the platform has not confirmed yet"
+    )
+    offers: list[OfferView] = Field(default=[], max_length=10, description="with the personalisation scope only")
     policy: Literal["sum", "max", "replace", "keep_online", "separate"] | None = None
     preview_id: str | None = None
     lines: list[PreviewLineModel] = Field(default=[], max_length=1000)
@@ -129,6 +135,9 @@ class BasketView(Strict):
     )
     refused: BasketRefusal | None = Field(default=None, description="the latest refused scan, tap or line change")
     checkout: CheckoutView | None = None
+    related: list[RelatedItem] = Field(
+        default=[], max_length=20, description="the catalog's related items for the latest scan, as the cache has them"
+    )
 
 
 class BasketLineCommand(Strict):

@@ -53,6 +53,16 @@ class Topics:
         """Down: the kiosk or mirror UI's session commands (confirm or decline a merge, end the session)."""
         return f"{self.prefix}/dv/{self.device}/ui"
 
+    def offers(self, session_id: str) -> str:
+        """Down, retained per session: the platform's offers for a consented session (contract/offers.py); the
+        platform clears it when the session ends or the shopper withdraws ``personalisation``."""
+        return f"{self.prefix}/dv/{self.device}/offers/{session_id}"
+
+    @property
+    def offers_filter(self) -> str:
+        """What the device subscribes to: every session's offers; any but the current session's is refused."""
+        return f"{self.prefix}/dv/{self.device}/offers/+"
+
     @property
     def catalog(self) -> str:
         """Down, store-wide: catalog, price and stock updates (QoS 1; queued for offline devices)."""

@@ -14,7 +14,7 @@ from pydantic import Field, StringConstraints
 
 from edge_agent.contract.aisle import AisleOrderView, Availability, FulfilmentText
 from edge_agent.contract.base import CloudEvent, Strict
-from edge_agent.contract.catalog import LookupResult
+from edge_agent.contract.catalog import LookupResult, RelatedItem
 from edge_agent.contract.catalog import VariantModel as LookupVariant
 from edge_agent.contract.const import MAX_PRICE_MINOR
 from edge_agent.domain.const import MAX_LINE_QTY
@@ -121,6 +121,9 @@ class ToteView(Strict):
     parked: list[CartId] = Field(default=[], description="totes parked on this device, to resume")
     refused: str | None = Field(default=None, description="why the last action or scan was refused")
     detail: str | None = None
+    related: list[RelatedItem] = Field(
+        default=[], max_length=20, description="the catalog's related items for the line added last (not in the tote)"
+    )
 
 
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
@@ -196,6 +199,9 @@ class MirrorView(Strict):
     offline: bool = False
     refused: str | None = None
     detail: str | None = None
+    related: list[RelatedItem] = Field(
+        default=[], max_length=20, description="the catalog's related items for the garment tapped last"
+    )
 
 
 class ShelfCommandEvent(CloudEvent[ShelfCommand]):

@@ -31,7 +31,9 @@ class WorkflowEventData(Strict):
     device: DeviceId
     session_id: str | None = None
     attribution_key: str | None = Field(default=None, description="opaque per-session key, no PII (retail note §6)")
-    profile: str | None = Field(default=None, description="the shopper's pseudonym, only with their 'profile' consent")
+    profile: str | None = Field(
+        default=None, description="the shopper's pseudonym, only with their 'analytics' consent"
+    )
     ga4: str = Field(description="the GA4 event name this maps to (docs/event-mapping.md)")
     segment: str = Field(description="the Segment Ecommerce v2 event name this maps to")
     data: dict[str, JsonValue] = Field(default={}, max_length=50)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from edge_agent.domain.basket import AddItem, BasketCommand, ClearCart, Refused, SetAttribute, SetQuantity
 from edge_agent.domain.cart import Entry
+from edge_agent.domain.consent import CART_SYNC, SCOPES
 
 ATTRIBUTION_ATTR = "attribution_key"
 """Written into the profile cart at merge: the platform credits this session for later online orders."""
@@ -156,10 +157,43 @@ class Session:
             raise Refused("already_identified", f"session is {self.state.value}")
         self.identity = identity
         self.touch(now)
+        if CART_SYNC not in identity.consent:  # the basket stays a guest cart: nothing joins the profile
+            self.state, self.preview = SessionState.MERGE_DECLINED, None
+            return None
         if not store:
             self.state, self.preview = SessionState.MERGED, None
             return None
         self.preview = preview_merge(self.policy, self.guest_cart, identity.profile_cart, store, online)
+        self.state = SessionState.MERGE_PREVIEW
+        return self.preview
+
+    def change_consent(
+        self, scope: str, grant: bool, store: Mapping[str, int], online: Mapping[str, int], now: float
+    ) -> MergePreview | None:
+        """The identified shopper grants or withdraws a scope here. Granting ``cart_sync`` to a basket kept apart
+        offers the merge preview (or joins at once when the basket is empty); withdrawing it keeps the basket apart
+        from then on. The caller ends the session when ``profile`` is withdrawn."""
+        self._require_open()
+        if self.identity is None:
+            raise Refused("not_identified", "consent belongs to an identified shopper")
+        if scope not in SCOPES:
+            raise Refused("unknown_scope", f"no consent scope {scope!r}")
+        if (scope in self.identity.consent) == grant:
+            raise Refused("consent_unchanged", f"{scope} is {'granted' if grant else 'withdrawn'} already")
+        consent = self.identity.consent | {scope} if grant else self.identity.consent - {scope}
+        self.identity = replace(self.identity, consent=frozenset(consent))
+        self.touch(now)
+        if scope != CART_SYNC:
+            return None
+        if not grant:
+            self.state, self.preview = SessionState.MERGE_DECLINED, None
+            return None
+        if self.state is not SessionState.MERGE_DECLINED:
+            return None
+        if not store:
+            self.state = SessionState.MERGED
+            return None
+        self.preview = preview_merge(self.policy, self.guest_cart, self.identity.profile_cart, store, online)
         self.state = SessionState.MERGE_PREVIEW
         return self.preview
 

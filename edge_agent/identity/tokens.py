@@ -20,6 +20,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from edge_agent.contract.offers import ConsentScope
 from edge_agent.domain.ops import CartId
 from edge_agent.domain.session import Identity
 from edge_agent.identity import b64url
@@ -41,7 +42,6 @@ CLOCK_SKEW_S: Final = 60
 REPLAY_MEMORY: Final = 4096
 """Nonces remembered until their code expires; a kiosk sees far fewer than this in 10 minutes."""
 
-ConsentScope = Literal["profile", "cart_sync", "analytics"]
 Pseudonym = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 

@@ -17,9 +17,10 @@ from edge_agent.contract.base import CloudEvent
 from edge_agent.contract.catalog import CatalogUpdate
 from edge_agent.contract.codec import Rejected, Route
 
-__all__ = ["Ports", "Publisher", "Recorder", "Role", "Route"]
+__all__ = ["Ports", "Publisher", "Recorder", "Role", "Route", "ShopperSession"]
 from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import BasketCommand
+from edge_agent.domain.session import Identity
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import TokenVerifier
@@ -49,6 +50,15 @@ class Publisher(Protocol):
     def clear(self, topic: str) -> int | None: ...
 
 
+class ShopperSession(Protocol):
+    """The device's shopper session (roles/basket.py), for a role that identifies shoppers itself (the mirror): the
+    session then holds the shopper's consent, offers and switches, as on every shopper-facing screen."""
+
+    def identified(self, identity: Identity) -> None: ...
+
+    def end_session(self, reason: str = "explicit") -> None: ...
+
+
 class Recorder(Protocol):
     """Durable when it returns (one transaction, ``meta`` included), then on its way to the platform."""
 
@@ -73,6 +83,8 @@ class Ports:
     reject: Callable[[str, Rejected], None]
     """Count and log a refused inbound message (topic, reason), as the inbound router does."""
     now: Callable[[], float]
+    shopper: ShopperSession | None = None
+    """The shopper session, for roles; None for the basket itself (it is the session)."""
 
     @property
     def device(self) -> str:

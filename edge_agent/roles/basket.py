@@ -41,7 +41,7 @@ from edge_agent.domain.basket import (
     SetAttribute,
     SetQuantity,
 )
-from edge_agent.domain.session import MergePolicy
+from edge_agent.domain.session import Identity, MergePolicy
 from edge_agent.domain.workflows import kiosk
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.gtin import gtin_check_digit
@@ -59,6 +59,8 @@ from edge_agent.roles.const import (
     WALKAWAY_FROM_ZONES,
     WALKAWAY_IDLE_S,
 )
+from edge_agent.roles.offers import OfferDesk
+from edge_agent.roles.related import related_to
 from edge_agent.roles.sessions import SessionDesk
 from edge_agent.store.device import Recorded
 
@@ -81,7 +83,9 @@ class ShopperBasket:
             self._publish_session,
             ports.follow_cart,
             ports.record,
-            lambda events: ports.emit(events, None),
+            # The kiosk session's events (domain/workflows/kiosk.py) are a kiosk's: a mirror or shelf that
+            # identifies the shopper for consent and offers reports its own workflow, not a kiosk session.
+            (lambda events: ports.emit(events, None)) if cfg.device.role == "kiosk" else (lambda _events: None),
             screen_key=screen_key,
         )
         self.on_display = cfg.device.role == "kiosk"
@@ -95,6 +99,12 @@ class ShopperBasket:
         """Unreadable endless-aisle answers already counted (cart, key, op id)."""
         self.claim = BasketClaim(ports, self._claimed)
         """Take my basket to my phone: the guest basket's claim link (:mod:`.claim`)."""
+        self.offers = OfferDesk(ports, self.sessions, self.end_session)
+        """Offers with the personalisation scope, and consent changes on the screen (:mod:`.offers`)."""
+        self._last_scanned: str | None = None
+        """The latest item scanned in this session: the screen shows the catalog's related items for it."""
+        self._waiting_shown = False
+        """The last session view said something waits for the platform: a confirmation republishes it."""
 
     def start(self) -> None:
         """At start (I/O, so not in the constructor): the basket the last run left, or a fresh one."""
@@ -110,6 +120,7 @@ class ShopperBasket:
         """The command for a scan; the agent records a group of them in one transaction (group commit)."""
         self.sessions.touch()
         self._clear_notices()
+        self._last_scanned = key.gtin14
         return AddItem(self.cart_id, key.gtin14, serial=key.serial)
 
     def recorded(self, results: Sequence[Recorded]) -> list[WorkflowEvent]:
@@ -154,6 +165,10 @@ class ShopperBasket:
     def identity(self, event: IdentityPresented) -> None:
         self.sessions.present(event)
 
+    def identified(self, identity: Identity) -> None:
+        """A role verified the shopper itself (the mirror): the session takes them as if they tapped here."""
+        self.sessions.identified(identity)
+
     def app_nearby(self) -> None:
         self.sessions.app_nearby()
 
@@ -180,6 +195,8 @@ class ShopperBasket:
         preview = {ln.sku: ln.result_qty for ln in s.preview.lines} if s.preview is not None else None
         store, now, refused, checkout = self.ports.store, self.ports.now(), self._refused, self._checkout
         view = basket_view(store, self.cart_id, preview, now=now, refused=refused, checkout=checkout)
+        related = related_to(store, self._last_scanned, [ln.gtin14 for ln in view.lines])
+        view = view.model_copy(update={"related": related}) if related else view
         self.claim.update(s, view.items if checkout is None else 0)  # paying at the till: nothing to take away
         if view != self._shown:
             self._shown = view
@@ -191,11 +208,11 @@ class ShopperBasket:
             T_SESSION_COMMAND: (SessionCommandEvent, lambda _t, cmd: self.command(cmd)),
             T_BASKET_COMMAND: (BasketLineCommandEvent, lambda _t, cmd: self.line_command(cmd)),
         }
-        return [Route(self.ports.topics.ui, handlers), *self.claim.routes()]
+        return [Route(self.ports.topics.ui, handlers), *self.claim.routes(), *self.offers.routes()]
 
     def subscriptions(self) -> list[str]:
         """Beyond every device's topics: the platform's word that the guest basket was claimed (with [claim])."""
-        return self.claim.subscriptions()
+        return [*self.claim.subscriptions(), *self.offers.subscriptions()]
 
     def line_command(self, cmd: BasketLineCommand) -> None:
         """+, - or remove on a line: durable ops on the session's basket, like scans (the domain refuses a line
@@ -237,6 +254,7 @@ class ShopperBasket:
 
     def end_session(self, reason: str = "explicit") -> None:
         self._clear_notices()
+        self._last_scanned = None
         self.sessions.end(reason, self._new_cart())
 
     def checkout(self) -> None:
@@ -315,6 +333,7 @@ class ShopperBasket:
             self._checkout = None  # the thanks and the till code leave an untouched kiosk for the next shopper
         self.sessions.purge_due(early=self.ports.store.budget.near(self.ports.store.conn))
         self.sessions.invitation_expired()
+        self.offers.tick()
         self.show_basket()  # prices may have grown stale meanwhile (republished only if the view changed)
         self.claim.tick()
 
@@ -340,7 +359,14 @@ class ShopperBasket:
     def _identified(self) -> bool:
         return self.sessions.session.identity is not None
 
+    def ops_confirmed(self) -> None:
+        """The platform applied ops: a consent change or an accepted offer the screen showed as waiting is done."""
+        if self._waiting_shown:
+            self.sessions.publish()
+
     def _publish_session(self, state: SessionStateModel) -> None:
+        state = self.offers.decorate(state)
+        self._waiting_shown = bool(state.consent_pending) or any(o.pending for o in state.offers)
         topic = self.ports.topics.session
         self.ports.out.publish(topic, SessionStateEvent, state, retain=True, subject=state.session_id)
         self.show_basket()

@@ -41,6 +41,7 @@ class MirrorRole(Role):
             ports.online,
             AssistTimers(cfg.assist.ack_s, cfg.assist.delivery_s, cfg.assist.max_level),
             cfg.session.idle_timeout_s,
+            on_identified=ports.shopper.identified if ports.shopper is not None else lambda _identity: None,
         )
 
     def subscriptions(self) -> list[str]:
@@ -71,8 +72,11 @@ class MirrorRole(Role):
         self.desk.reply(reply)
 
     def _emit(self, events: list[WorkflowEvent]) -> None:
-        """A fitting room's events carry its own session's profile (set only by a consented identification)."""
-        self.ports.emit(events, self.desk.room.profile)
+        """A fitting room's events carry the shopper session's context: the pseudonym only with "analytics"
+        (domain/consent.py). The room's end ends the shopper session: the next shopper starts with none of it."""
+        self.ports.emit(events, None)
+        if self.ports.shopper is not None and any(e.name == "room.session.ended" for e in events):
+            self.ports.shopper.end_session("vacated")
 
     def _show(self, view: MirrorView) -> None:
         self.last_view = view

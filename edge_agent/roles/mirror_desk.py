@@ -25,12 +25,14 @@ from edge_agent.contract.workflow import (
     MirrorCommand,
     MirrorView,
 )
+from edge_agent.domain.session import Identity
 from edge_agent.domain.workflows.assist import AssistRequest, AssistState, AssistTimers
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
 from edge_agent.domain.workflows.fitting_room import Room, RoomState
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.related import related_to
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class MirrorDesk:
     """(session id, the closed request as the mirror shows it): kept only for the session it belongs to."""
     refused: Counter[str] = field(default_factory=Counter)
     last_activity: float = 0.0
+    on_identified: Callable[[Identity], None] = lambda _identity: None
+    """The device's shopper session takes the verified shopper too: their consent, offers and switches."""
 
     def __post_init__(self) -> None:
         self.room = Room(self.room_id)
@@ -84,6 +88,7 @@ class MirrorDesk:
         except IdentityRejected as exc:
             self._refuse(Refused(exc.reason, str(exc)))
             return
+        self.on_identified(who)  # first: the session's consent decides what the room's events carry
         self._apply(self.room.save_tryon_list(who.pseudonym, who.consent, now=self.now()))
 
     def command(self, cmd: MirrorCommand) -> None:
@@ -230,4 +235,5 @@ class MirrorDesk:
             offline=not online,
             refused=refused.reason if refused else None,
             detail=refused.detail[:200] if refused else None,
+            related=related_to(self.store, garments[-1].gtin14 if garments else None, [g.gtin14 for g in garments]),
         )

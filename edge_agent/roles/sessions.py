@@ -18,7 +18,16 @@ from edge_agent.const import APP_NEARBY_OFFER_S, PURGES_PER_TICK
 from edge_agent.contract.device import PreviewLineModel, SessionCommand
 from edge_agent.contract.device import SessionState as SessionStateModel
 from edge_agent.domain.basket import BasketCommand, Refused, SetAttribute
-from edge_agent.domain.session import MergePolicy, Session, SessionState
+from edge_agent.domain.consent import (
+    GRANTED,
+    OFFERS_SESSION_ATTR,
+    PERSONALISATION,
+    PROFILE,
+    SCOPES,
+    WITHDRAWN,
+    consent_attr,
+)
+from edge_agent.domain.session import Identity, MergePolicy, Session, SessionState
 from edge_agent.domain.workflows import kiosk
 from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identity.tokens import (
@@ -106,6 +115,11 @@ class SessionDesk:
         if s.state is SessionState.MERGE_PREVIEW and s.identity and s.identity.pseudonym == identity.pseudonym:
             self.confirm(None)
             return
+        self.identified(identity)
+
+    def identified(self, identity: Identity) -> None:
+        """A verified shopper (here, or by the role's own reader): the preview, or straight to the profile."""
+        s = self.session
         now = self.now()
         try:
             preview = s.identify(
@@ -119,7 +133,12 @@ class SessionDesk:
         # Snapshots of carts the device does not hold are ignored; a profile cart is the only kind erasure removes.
         self.store.open_cart(identity.profile_cart, profile=True)
         self.follow_cart(identity.profile_cart)
-        log.info("session %s identified by %s; state %s", s.session_id, event.method, s.state.value)
+        link: list[BasketCommand] = []
+        if PERSONALISATION in identity.consent:
+            link.append(SetAttribute(identity.profile_cart, OFFERS_SESSION_ATTR, s.session_id))
+        if link or s.state is SessionState.MERGED:  # straight to the profile cart: its scans need the grant first
+            self._write_profile(link, grant=True)
+        log.info("session %s identified by %s; state %s", s.session_id, identity.method, s.state.value)
         self.publish()
 
     def confirm(self, preview_id: str | None) -> None:
@@ -129,18 +148,18 @@ class SessionDesk:
         except Refused as exc:
             self._refuse(exc.reason, str(exc))
             return
-        self.record(self._with_grant(commands))
+        self.record(self.with_grant(commands))
         self.emit([kiosk.merge_confirmed(s, s.policy.value, self.now())])
         log.info("session %s: merge confirmed under %s (%d ops)", s.session_id, s.policy.value, len(commands))
         self.publish()
 
-    def _with_grant(self, commands: list[BasketCommand]) -> list[BasketCommand]:
+    def with_grant(self, commands: list[BasketCommand], *, always: bool = False) -> list[BasketCommand]:
         """Ops for the profile cart go after the grant that lets the platform accept them from this device."""
         s = self.session
         if s.identity is None or self.verifier is None:
             return commands
         profile = s.identity.profile_cart
-        if not any(c.cart_id == profile for c in commands):
+        if not always and not any(c.cart_id == profile for c in commands):
             return commands  # kept separate: the profile cart is not written
         proof = merge_proof(self.verifier.keys[0], self.store.device_id, profile)
         return [SetAttribute(profile, MERGE_GRANT_ATTR, proof, actor="merge"), *commands]
@@ -161,6 +180,8 @@ class SessionDesk:
             # Emitted while this is still the current session: the events carry its context, not the next one's.
             self.emit(kiosk.ended(s, reason, self.store.quantities(s.guest_cart), self.now()))
             s.end(reason)
+            if s.identity is not None and PERSONALISATION in s.identity.consent:  # the platform clears its offers
+                self._write_profile([SetAttribute(s.identity.profile_cart, OFFERS_SESSION_ATTR, None)])
             self.publish()
         # Anonymous: the basket is kept a while (the shopper may come back). Identified: the guest basket is
         # done with at once, and the profile cart's local copy stays only with the shopper's "profile" consent.
@@ -172,6 +193,53 @@ class SessionDesk:
             purge = {s.guest_cart: now, s.identity.profile_cart: kept if "profile" in s.identity.consent else now}
         self._schedule_purge(purge)
         self.start(next_guest_cart)
+
+    def change_consent(self, scope: str, grant: bool) -> bool:
+        """The identified shopper grants or withdraws a scope on the screen: the session enforces it at once, and
+        the change is a durable op on the profile cart (``consent.<scope>``) the platform confirms. Withdrawing
+        ``profile`` first forgets the profile cart's local copy, unsent edits included, as erasure does; the
+        caller then ends the session. False when refused (counted, shown)."""
+        s, now = self.session, self.now()
+        online = self._online(s.identity.profile_cart) if s.identity is not None else {}
+        try:
+            preview = s.change_consent(scope, grant, self.store.quantities(s.guest_cart), online, now)
+        except Refused as exc:
+            self._refuse(exc.reason, str(exc))
+            return False
+        if preview is not None:  # cart_sync granted to a basket kept apart: the preview is offered, as at a tap
+            self.emit([kiosk.merge_previewed(s, preview, now)])
+        if s.identity is None:  # change_consent refuses an anonymous session; this only tells the type checker
+            return False
+        profile = s.identity.profile_cart
+        if scope == PROFILE and not grant:
+            dropped = self.store.erase_cart(profile)
+            log.info("session %s: profile consent withdrawn; %d unsent op(s) dropped", s.session_id, dropped)
+        commands: list[BasketCommand] = [
+            SetAttribute(profile, consent_attr(scope), GRANTED if grant else WITHDRAWN, actor="shopper")
+        ]
+        if scope == PERSONALISATION:
+            commands.append(SetAttribute(profile, OFFERS_SESSION_ATTR, s.session_id if grant else None))
+        self._write_profile(commands)
+        log.info("session %s: %s %s", s.session_id, scope, GRANTED if grant else WITHDRAWN)
+        self.publish()
+        return True
+
+    def consent_pending(self) -> list[str]:
+        """Scopes changed here whose op the platform has not confirmed yet."""
+        identity = self.session.identity
+        if identity is None:
+            return []
+        keys = self.store.unconfirmed_attrs(identity.profile_cart)
+        return sorted(scope for scope in SCOPES if consent_attr(scope) in keys)
+
+    def _write_profile(self, commands: list[BasketCommand], *, grant: bool = False) -> None:
+        """Attributes of the shopper's own profile cart (consent, the offers link): after the merge grant that lets
+        the platform accept them from this device (``grant``: even with no command); the cart stays marked as a
+        profile cart for erasure."""
+        identity = self.session.identity
+        self.record(self.with_grant(commands, always=grant))
+        if identity is not None:
+            self.store.open_cart(identity.profile_cart, profile=True)
 
     def forget(self, carts: set[str]) -> None:
         """Erased carts need no purge any more; the schedule must not name them either."""
@@ -255,6 +323,7 @@ class SessionDesk:
             guest_cart=s.guest_cart,
             identified=s.identity is not None,
             consent=sorted(s.identity.consent) if s.identity else [],  # type: ignore[arg-type]
+            consent_pending=self.consent_pending(),  # type: ignore[arg-type]
             policy=preview.policy.value if preview else None,
             preview_id=preview.preview_id if preview else None,
             lines=[

@@ -12,11 +12,10 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
-from edge_agent.contract.catalog import CatalogUpdate, LookupResult, RelatedItem
+from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.contract.codec import Rejected
 from edge_agent.contract.workflow import (
     T_LABEL_REPORT,
@@ -33,6 +32,7 @@ from edge_agent.domain.workflows.shelf import label_reported, lookup_performed
 from edge_agent.domain.workflows.stock import StockSignal, price_mismatch
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.roles.base import Ports, Role, Route
+from edge_agent.roles.related import related_items
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
@@ -53,25 +53,7 @@ class ShelfDesk:
     def scanned(self, key: ProductKey, *, online: bool, now: float) -> LookupResult:
         result = self.store.lookup(key, online=online)
         self.emit([lookup_performed(result.gtin14, found=result.found, offline=result.offline, now=now, actor=SHOPPER)])
-        return result.model_copy(update={"related_items": self._related(result.related)})
-
-    def _related(self, gtins: list[str]) -> list[RelatedItem]:
-        """The related items the cache holds, named and priced: a screen never shows a bare code."""
-        related = []
-        for gtin14 in gtins:
-            item = self.store.catalog_item(gtin14)
-            if item is not None:
-                as_of = None if item.price_as_of is None else datetime.fromtimestamp(item.price_as_of, UTC)
-                related.append(
-                    RelatedItem(
-                        gtin14=gtin14,
-                        name=item.name,
-                        price_minor=item.price_minor,
-                        currency=item.currency,
-                        price_as_of=as_of,
-                    )
-                )
-        return related
+        return result.model_copy(update={"related_items": related_items(self.store, result.related)})
 
     def report_label(self, report: LabelReport, shown: LookupResult | None, now: float) -> Refused | None:
         """A label reported wrong from the shelf's screen: only for the item the screen shows now, at the price

@@ -28,6 +28,7 @@ from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.roles.aisle import elsewhere, order_line, order_views
+from edge_agent.roles.related import related_to
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
@@ -298,6 +299,7 @@ class ToteDesk:
             parked=self.parked(),
             refused=refused.reason if refused else None,
             detail=refused.detail[:200] if refused else None,
+            related=related_to(self.store, t.lines[-1].gtin14, [x.gtin14 for x in t.lines]) if t and t.lines else [],
         )
 
 

@@ -22,7 +22,7 @@ from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
-from edge_agent.domain.ops import CartOp, split_op_id
+from edge_agent.domain.ops import CartOp, OpKind, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import availability, carts, catalog
 from edge_agent.store.budget import StorageBudget
@@ -175,6 +175,15 @@ class DeviceStore(OutboxPort):
 
     def quantities(self, cart_id: str) -> dict[str, int]:
         return quantities(self.live_entries(cart_id))
+
+    def unconfirmed_attrs(self, cart_id: str) -> set[str]:
+        """Attribute keys of a cart with an op the platform has not confirmed yet (a consent change, an accepted
+        offer): what a screen shows as "waiting for the platform"."""
+        rows = self.conn.execute(
+            "SELECT json_extract(body, '$.key') FROM outbox WHERE cart_id = ? AND kind = ?",
+            (cart_id, OpKind.ATTR_SET.value),
+        )
+        return {str(r[0]) for r in rows if r[0] is not None}
 
     def purge_cart(self, cart_id: str) -> bool:
         """Forget a cart on this device (retention, consent). Refused while any of its ops is unconfirmed:

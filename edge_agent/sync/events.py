@@ -26,7 +26,7 @@ from edge_agent.sync.outlet import Outlet
 
 @dataclass(frozen=True, slots=True)
 class EventContext:
-    """Who and where: the device, and the shopper session the events belong to (profile only with consent)."""
+    """Who and where: the device, and the shopper session the events belong to (pseudonym: "analytics")."""
 
     source: str
     store: str

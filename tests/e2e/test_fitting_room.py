@@ -129,8 +129,8 @@ def test_a_fitting_room_session_from_first_tap_to_vacant_with_an_escalated_assis
         wait_until(lambda: spy.messages[-1:] and _cleared(spy, handhelds_see), 10, "the retained request cleared")
 
         now = int(time.time())
-        claims = Claims(kind="app", sub="shopper-ada-7f3c", cart="profile-ada", consent=("profile",), iat=now,
-                        exp=now + 300, nonce="mirror-0001")  # type: ignore[arg-type]  # fmt: skip
+        claims = Claims(kind="app", sub="shopper-ada-7f3c", cart="profile-ada", consent=("profile", "analytics"),
+                        iat=now, exp=now + 300, nonce="mirror-0001")  # type: ignore[arg-type]  # fmt: skip
         agent.call(lambda: agent.agent.submit(IdentityPresented(issue_token(KEY, claims), "qr", "camera", time.time())))  # type: ignore[union-attr]
         wait_until(lambda: view(agent).identified, 10, "identified to save the list")
 
@@ -144,7 +144,9 @@ def test_a_fitting_room_session_from_first_tap_to_vacant_with_an_escalated_assis
                   "assist.acknowledged", "assist.delivered", "tryon.list.saved", "room.session.ended"}  # fmt: skip
         wait_until(lambda: wanted <= set(names()), 15, "the room's events", details=names)
         saved = next(e for e in spy.on(f"{PREFIX}/dv/mirror-02/events") if e["data"]["name"] == "tryon.list.saved")
-        assert saved["data"]["ga4"] == "add_to_wishlist" and saved["data"]["profile"] == "shopper-ada-7f3c"
+        assert saved["data"]["ga4"] == "add_to_wishlist" and saved["data"]["profile"] == "shopper-ada-7f3c", (
+            "with analytics the room's events name the shopper (domain/consent.py)"
+        )
         assert [i["gtin14"] for i in saved["data"]["data"]["items"]] == [JEANS_30, JEANS_34]
         displays = [json.loads(p) for t, p in spy.messages if t == f"{PREFIX}/dv/mirror-02/display" and p]
         assert displays and all("shopper-ada" not in json.dumps(d) for d in displays), "no pseudonym on the mirror"

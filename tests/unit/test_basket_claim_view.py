@@ -127,7 +127,9 @@ def test_the_link_stays_still_while_scanning_and_is_re_signed_before_it_expires(
 
 def test_an_identified_shopper_gets_no_link(kiosk: Kiosk) -> None:
     kiosk.scan(SHOES)
-    claims = Claims(kind="card", sub="shopper-7-pseudo", cart="profile-7", iat=int(T0), nonce="card0001")
+    claims = Claims(
+        kind="card", sub="shopper-7-pseudo", cart="profile-7", consent=("cart_sync",), iat=int(T0), nonce="card0001"
+    )
     kiosk.basket.identity(IdentityPresented(issue_token(KEY, claims), "nfc", "nfc", T0))
     assert kiosk.basket.sessions.session.state is SessionState.MERGE_PREVIEW
     assert kiosk.view().state == "none"

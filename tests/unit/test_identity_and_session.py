@@ -143,7 +143,8 @@ def test_the_apdu_allow_list_admits_ndef_reads_only(apdu: str, allowed: bool) ->
 
 
 # --- sessions ---------------------------------------------------------------------------------------------
-IDENTITY = Identity("pseudo-0001", "profile-1", frozenset({"profile"}), "nfc")
+IDENTITY = Identity("pseudo-0001", "profile-1", frozenset({"profile", "cart_sync"}), "nfc")
+"""A shopper whose basket may join their profile cart ("cart_sync")."""
 
 
 def entry(sku: str, qty: int, n: int) -> Entry:

@@ -16,6 +16,7 @@ from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.domain.workflows.taxonomy import analytics_names
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.roles.mirror_desk import MirrorDesk
+from edge_agent.roles.related import related_to
 from edge_agent.roles.shelf import ShelfDesk
 from edge_agent.store.device import DeviceStore
 
@@ -104,3 +105,20 @@ def test_the_mirror_lists_stock_as_of_its_count_and_keeps_answered_requests_for_
     assert (shown[-1].state, shown[-1].garments, shown[-1].answered) == ("vacant", [], [])
     desk.garment_tapped(ProductKey(SHIRT_M))
     assert shown[-1].answered == [], "a new session starts with nothing of the last one"
+
+
+def test_the_mirror_and_the_kiosk_show_the_related_items_of_what_was_scanned_as_the_shelf_does(
+    store: DeviceStore,
+) -> None:
+    shown: list[MirrorView] = []
+    desk = MirrorDesk(store, "mirror-02", None, lambda _e: None, shown.append, lambda _id, _m: None, lambda: True)
+    desk.garment_tapped(ProductKey(SHIRT_M))
+    assert [(r.gtin14, r.name, r.price_minor, r.price_as_of) for r in shown[-1].related] == [
+        (TIE, "Silk tie", 2499, MORNING)
+    ]
+    desk.garment_tapped(ProductKey(TIE))
+    assert shown[-1].related == [], "the tie relates to nothing, and what is in the room is not suggested"
+    # The kiosk's rule (roles/related.py): what the basket already holds is not suggested, an unknown item is left out.
+    assert [r.gtin14 for r in related_to(store, SHIRT_M)] == [TIE]
+    assert related_to(store, SHIRT_M, exclude=[TIE]) == [] and related_to(store, None) == []
+    assert related_to(store, "04006381333931") == [], "not in the cache: nothing to show"

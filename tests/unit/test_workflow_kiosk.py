@@ -94,6 +94,14 @@ def test_a_basket_handed_off_or_empty_is_not_abandoned() -> None:
     assert names(kiosk.ended(empty, "explicit", {}, 1100.0)) == ["kiosk.session.ended"]
 
 
+def test_withdrawing_profile_consent_on_the_screen_is_an_end_the_shopper_chose() -> None:
+    s = session()
+    kiosk.opened(s, "identity", 1000.0)
+    s.identity, s.state = SHOPPER, SessionState.MERGE_DECLINED
+    (ended,) = kiosk.ended(s, kiosk.CONSENT_WITHDRAWN, {}, 1100.0)
+    assert (ended.actor, ended.data["reason"]) == ("shopper", "consent_withdrawn")
+
+
 def test_a_session_nobody_used_or_whose_shopper_was_erased_ends_silently() -> None:
     assert kiosk.ended(session(), "explicit", {}, 1100.0) == []
     erased = session()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.domain.workflows import assist, fitting_room, kiosk, picking, shelf, stock, tote
+from edge_agent.domain.workflows import assist, fitting_room, kiosk, personalisation, picking, shelf, stock, tote
 from edge_agent.domain.workflows.taxonomy import EVENT_MAP, all_event_names, analytics_names, render_mapping_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,7 +18,7 @@ INTERNAL_NAME = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 
 
 def test_every_event_any_machine_can_emit_has_a_mapping() -> None:
-    modules = (kiosk, tote, picking, fitting_room, assist, stock, shelf)
+    modules = (kiosk, tote, picking, fitting_room, assist, stock, shelf, personalisation)
     emitted = frozenset().union(*(m.EVENT_NAMES for m in modules))
     assert emitted == all_event_names()
     assert emitted - set(EVENT_MAP) == set(), "add the new events to taxonomy.EVENT_MAP"

@@ -1,5 +1,6 @@
 """The kiosk shopper session as workflow events (retail note §1.1, §6): pure values the basket hands to the
-event outbox, each carrying the session's ``attribution_key`` through the envelope (profile only with consent).
+event outbox, each carrying the session's ``attribution_key`` through the envelope
+(the pseudonym only with ``analytics`` consent).
 
 A session is announced by its first act (a scan, a line change, a tap): the kiosk keeps a session ready between
 shoppers, and an untouched one is no shopper's, so it starts and ends without a word. Events name products by
@@ -53,7 +54,10 @@ Trigger = Literal["scan", "line", "identity"]
 ERASED: Final = "erased"
 """The end reason of a session whose shopper was erased (roles/basket.py)."""
 
-ENDED_BY_SHOPPER: Final = frozenset({"explicit", "checkout", "claimed"})
+CONSENT_WITHDRAWN: Final = "consent_withdrawn"
+"""The end reason of a session whose shopper withdrew ``profile`` on the screen (roles/offers.py)."""
+
+ENDED_BY_SHOPPER: Final = frozenset({"explicit", "checkout", "claimed", CONSENT_WITHDRAWN})
 """End reasons the shopper caused; the rest (timeout, walkaway, erased) are the system's."""
 
 ABANDONING: Final = frozenset({"timeout", "walkaway", "explicit"})

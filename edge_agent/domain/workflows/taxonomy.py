@@ -25,7 +25,7 @@ def emitters() -> Mapping[str, frozenset[str]]:
 
     Imported when asked (the docs table, the tests), not with this module: every device publishes events through
     ``analytics_names``, and a kiosk has no business loading the tote and picking machines to do so."""
-    from edge_agent.domain.workflows import assist, fitting_room, kiosk, picking, shelf, stock, tote
+    from edge_agent.domain.workflows import assist, fitting_room, kiosk, personalisation, picking, shelf, stock, tote
 
     return MappingProxyType(
         {
@@ -36,6 +36,7 @@ def emitters() -> Mapping[str, frozenset[str]]:
             "assist": assist.EVENT_NAMES,
             "stock": stock.EVENT_NAMES,
             "shelf": shelf.EVENT_NAMES,
+            "personalisation": personalisation.EVENT_NAMES,
         }
     )
 
@@ -82,7 +83,8 @@ EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             ga4_kind=CUSTOM,
         ),
         "kiosk.session.ended": _custom(
-            "kiosk.session.ended", "reason: explicit, timeout, walkaway, checkout or claimed"
+            "kiosk.session.ended",
+            "reason: explicit, timeout, walkaway, checkout, claimed or consent_withdrawn (profile, at the screen)",
         ),
         "basket.abandoned": _custom(
             "basket.abandoned", "ended by timeout, walkaway or explicit with lines nobody took: counts, no prices"
@@ -157,6 +159,16 @@ EVENT_MAP: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         # --- shelf lookups ------------------------------------------------------------------------------------
         "lookup.performed": _standard("view_item", "Product Viewed", "item: gtin14 → item_id; offline lookups say so"),
         "shelf.label.reported": _custom("shelf.label.reported", "from the shelf's screen: the label differs from it"),
+        # --- offers and consent at the device -----------------------------------------------------------------
+        "offer.viewed": _standard(
+            "view_promotion", "Promotion Viewed", "impression; promotion_id = offer_id; personalisation consent only"
+        ),
+        "offer.accepted": _standard(
+            "select_promotion", "Promotion Clicked", "a cart attribute the platform applies at checkout; no value"
+        ),
+        "offer.dismissed": _custom("offer.dismissed", "the offer never comes back in the session"),
+        "consent.granted": _custom("consent.granted", "at the device; the profile cart's consent.<scope> op"),
+        "consent.withdrawn": _custom("consent.withdrawn", "at the device; profile withdrawn purges its local copies"),
     }
 )
 
@@ -192,7 +204,7 @@ def render_mapping_markdown() -> str:
         "The agent wraps each in a CloudEvents envelope whose `subject` is the kiosk session, tote, order,"
         " room-session or request id"
         " and which carries the store, the device, the session and `attribution_key`; the shopper's pseudonym"
-        ' (`profile`) travels only with their "profile" consent.',
+        ' (`profile`) travels only with their "analytics" consent (which links a session to a profile).',
         "Analytics exports rename events by this table. Recommended names are GA4's ecommerce events and the Segment"
         ' Ecommerce v2 spec; custom names are the internal name in snake case (GA4) or as an "Object Action" title'
         " (Segment). The edge never emits revenue: `purchase` / `Order Completed` come only from the platform's"

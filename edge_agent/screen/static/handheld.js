@@ -323,6 +323,7 @@ function onView(body) {
   if (body.topic === "display" && (body.type === T_TOTE_VIEW || body.type === null)) {
     tote = body.data;
     renderTote();
+    Personal.related(tote ? tote.related : []); // the catalog's suggestions for the line added last
     renderRefusal("display", tote);
   } else if (body.topic === "picking" && (body.type === T_PICK_VIEW || body.type === null)) {
     picks = body.data;
@@ -377,6 +378,7 @@ Screen.start({
   bind,
   rerender() {
     renderTote();
+    Personal.rerender();
     renderPicks();
     renderRefusal("display", tote);
     renderRefusal("picking", picks);

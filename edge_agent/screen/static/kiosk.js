@@ -286,9 +286,11 @@ function onView(body) {
     const previous = session;
     session = body.data;
     renderSession(previous);
+    Personal.session(session);
   } else if (body.topic === "display" && (body.type === T_BASKET_VIEW || body.type === null)) {
     basket = body.data;
     renderBasket();
+    Personal.related(basket ? basket.related : []);
   }
   renderAttract();
 }
@@ -342,5 +344,6 @@ Screen.start({
   rerender() {
     renderBasket(false);
     renderSession(null);
+    Personal.rerender();
   },
 });

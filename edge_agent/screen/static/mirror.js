@@ -163,9 +163,11 @@ function render(announceChanges) {
 }
 
 function onView(body) {
+  if (body.topic === "session") Personal.session(body.data); // offers and consent of an identified shopper
   if (body.topic !== "display" || (body.type !== T_MIRROR_VIEW && body.type !== null)) return;
   const previous = room;
   room = body.data;
+  Personal.related(room ? room.related : []);
   render(true);
   if (previous && previous.state !== "vacant" && room && room.state === "vacant") announce(msg("mirror_left"));
 }
@@ -190,5 +192,6 @@ Screen.start({
   },
   rerender() {
     render(false);
+    Personal.rerender();
   },
 });

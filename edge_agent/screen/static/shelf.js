@@ -65,6 +65,7 @@ function render() {
 }
 
 function onView(body) {
+  if (body.topic === "session") Personal.session(body.data); // offers and consent of an identified shopper
   if (body.topic !== "display" || (body.type !== T_LOOKUP && body.type !== null)) return;
   const previous = lookup;
   lookup = body.data;
@@ -97,5 +98,8 @@ Screen.start({
   bind() {
     $("report-label").addEventListener("click", reportLabel);
   },
-  rerender: render,
+  rerender() {
+    render();
+    Personal.rerender();
+  },
 });
