@@ -30,7 +30,7 @@ from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, 
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
-from edge_agent.store.outbox import OutboxPort, newest_hlc, stored_seq
+from edge_agent.store.outbox import CONFIRMED_KIND, OutboxPort, newest_hlc, stored_seq
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 
@@ -240,7 +240,8 @@ class DeviceStore(OutboxPort):
         device, epoch, seq = split_op_id(op_id)
         if (device, epoch) != (self.device_id, self.epoch):
             return False
-        return self.conn.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone() is not None
+        row = self.conn.execute("SELECT 1 FROM outbox WHERE seq = ? AND kind != ?", (seq, CONFIRMED_KIND)).fetchone()
+        return row is not None  # the emptied high-water row is a confirmed op
 
     def queue_events(self, events: Sequence[tuple[str, str]], *, synced: bool = True) -> None:
         """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.
