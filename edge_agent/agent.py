@@ -449,7 +449,8 @@ class Agent:
         self._offline_mid = self.status.publish("offline")
         if self._offline_mid is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._offline_acked.wait(), const.SHUTDOWN_PUBACK_WAIT_S)
+                async with asyncio.timeout(const.SHUTDOWN_PUBACK_WAIT_S):
+                    await self._offline_acked.wait()
 
     async def _heartbeat(self) -> None:
         interval = watchdog_interval_s()

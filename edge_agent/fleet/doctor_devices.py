@@ -130,7 +130,8 @@ class BleCheck:
 
         bus = MessageBus(bus_type=BusType.SYSTEM)
         try:
-            await asyncio.wait_for(bus.connect(), const.DBUS_TIMEOUT_S)
+            async with asyncio.timeout(const.DBUS_TIMEOUT_S):
+                await bus.connect()
             return await adapter_problem(bus, self.adapter, const.DBUS_TIMEOUT_S)
         except Exception as exc:  # no system bus socket, or a wedged bus: the reader says the same
             return f"bluez_unreachable: system bus: {type(exc).__name__}: {exc}"

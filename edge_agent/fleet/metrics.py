@@ -166,7 +166,8 @@ class MetricsServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), METRICS_REQUEST_TIMEOUT_S)
+            async with asyncio.timeout(METRICS_REQUEST_TIMEOUT_S):
+                head = await reader.readuntil(b"\r\n\r\n")
             writer.write(self._answer(head.split(b"\r\n", 1)[0].split()))
             await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):

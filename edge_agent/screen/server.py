@@ -186,7 +186,8 @@ class ScreenServer:
             while True:
                 update: Update | None
                 try:
-                    update = await asyncio.wait_for(queue.get(), const.SCREEN_SSE_KEEPALIVE_S)
+                    async with asyncio.timeout(const.SCREEN_SSE_KEEPALIVE_S):
+                        update = await queue.get()
                 except TimeoutError:
                     await stream.write(b": keepalive\n\n")
                     continue

@@ -180,10 +180,14 @@ class MqttLink:
                 clean_start=False if self.mqtt5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
                 properties=props,
             )
-            await asyncio.wait_for(loop.run_in_executor(None, connect), self.settings.connect_timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands as the wait completes
+            # (tests/unit/test_cancellation.py), and a stopping agent then waited on a live link for ever.
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                await loop.run_in_executor(None, connect)
             _disable_nagle(client)
             client.loop_start()
-            receive_max, session_present = await asyncio.wait_for(self._up, self.settings.connect_timeout_s)
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                receive_max, session_present = await self._up
         except (OSError, ssl.SSLError, TimeoutError, ValueError, ConnectionRefusedError) as exc:
             self.counters.connect_failures += 1
             self.counters.last_error = connect_failure(exc, self._trace, attempt)

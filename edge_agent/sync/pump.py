@@ -92,7 +92,8 @@ class OutboxPump:
     async def run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), PUMP_TICK_S)
+                async with asyncio.timeout(PUMP_TICK_S):  # not wait_for: see tests/unit/test_cancellation.py
+                    await self._wake.wait()
             self._wake.clear()
             if self.monotonic() - self._last_housekeeping >= PUMP_TICK_S:  # on the tick, not on every wake-up
                 self._last_housekeeping = self.monotonic()

@@ -61,7 +61,8 @@ Wait = Callable[[asyncio.Event, float], Awaitable[object]]
 async def wait_or_stop(stop: asyncio.Event, timeout_s: float) -> None:
     """Sleep ``timeout_s``, or less once ``stop`` is set."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await stop.wait()
 
 
 async def adapter_problem(bus: MessageBus, adapter: str, timeout_s: float) -> str | None:
@@ -70,19 +71,16 @@ async def adapter_problem(bus: MessageBus, adapter: str, timeout_s: float) -> st
     Returns a reason, named like BleakBluetoothNotAvailableReason, or None when it can scan. Shared with
     ``edge-agent doctor``, so the doctor and the reader never disagree about an adapter. Raises what the bus
     raises (TimeoutError after ``timeout_s``)."""
-    reply = await asyncio.wait_for(
-        bus.call(
-            Message(
-                destination=BLUEZ,
-                path=f"/org/bluez/{adapter}",
-                interface="org.freedesktop.DBus.Properties",
-                member="GetAll",
-                signature="s",
-                body=[ADAPTER_IFACE],
-            )
-        ),
-        timeout_s,
+    get_all = Message(
+        destination=BLUEZ,
+        path=f"/org/bluez/{adapter}",
+        interface="org.freedesktop.DBus.Properties",
+        member="GetAll",
+        signature="s",
+        body=[ADAPTER_IFACE],
     )
+    async with asyncio.timeout(timeout_s):
+        reply = await bus.call(get_all)
     if reply is None or reply.message_type == MessageType.ERROR:
         error = reply.error_name if reply is not None else "no reply"
         if error in BUS_GONE_ERRORS:
@@ -202,7 +200,8 @@ class BleReader:
             bluez["or_patterns"] = list(PASSIVE_PATTERNS)
         try:
             scanner = BleakScanner(self._on_advert, None, self.mode, bluez=bluez)
-            await asyncio.wait_for(scanner.start(), self.config.start_timeout_s)
+            async with asyncio.timeout(self.config.start_timeout_s):
+                await scanner.start()
         except TimeoutError:
             return f"start_timeout: discovery did not start within {self.config.start_timeout_s:g} s"
         except Exception as exc:
@@ -237,7 +236,8 @@ class BleReader:
         if scanner is None:
             return
         try:
-            await asyncio.wait_for(scanner.stop(), self.config.stop_timeout_s)
+            async with asyncio.timeout(self.config.stop_timeout_s):
+                await scanner.stop()
         except Exception as exc:  # adapter already gone, or bluetoothd wedged: nothing left to stop
             log.info("stopping BLE discovery failed (%s); continuing", type(exc).__name__)
 
@@ -247,7 +247,8 @@ class BleReader:
             if self._bus is None or not self._bus.connected:
                 self._bus = None
                 bus = MessageBus(bus_type=BusType.SYSTEM)
-                self._bus = await asyncio.wait_for(bus.connect(), self.config.start_timeout_s)
+                async with asyncio.timeout(self.config.start_timeout_s):
+                    self._bus = await bus.connect()
             return await adapter_problem(self._bus, self.config.adapter, self.config.start_timeout_s)
         except Exception as exc:  # no system bus socket, bus died, or the call hung
             await self._close_bus()
