@@ -132,11 +132,16 @@ RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 class MirrorCommand(Strict):
     """Down, from the mirror's touch screen: the shopper asks for another size, colour, style or help, or leaves."""
 
-    action: Literal["request_assist", "cancel_assist", "checkout", "vacate"]
+    action: Literal["request_assist", "cancel_assist", "checkout", "vacate", "order_line"]
     type: Literal["size", "colour", "style", "help"] | None = None
-    target_gtin: Gtin14 | None = Field(default=None, description="the garment wanted (another size of it, ...)")
+    target_gtin: Gtin14 | None = Field(
+        default=None, description="the garment wanted (another size of it, ...); order_line: the size none here"
+    )
     request_id: RequestId | None = None
     channel: Literal["pos", "app"] | None = None
+    fulfilment: FulfilmentText | None = Field(
+        default=None, description="order_line: ship or pickup@{store}, into the verified shopper's basket"
+    )
 
 
 class AssistRequestMessage(Strict):
@@ -172,6 +177,9 @@ class GarmentView(Strict):
     stock: int | None = Field(default=None, description="units of this very size and colour in this store")
     stock_as_of: datetime | None = Field(default=None, description="when the store's stock was counted")
     in_store: list[LookupVariant] = Field(default=[], description="other sizes and colours with their stock here")
+    elsewhere: dict[Gtin14, Availability] = Field(
+        default={}, description="it and its sizes none here (or ordered): what online and nearby stores hold"
+    )
 
 
 class AssistAnswerView(Strict):
@@ -195,6 +203,9 @@ class MirrorView(Strict):
     garments: list[GarmentView] = Field(default=[])
     requests: list[AssistRequestMessage] = Field(default=[])
     answered: list[AssistAnswerView] = Field(default=[], description="this session's closed requests, latest last")
+    orders: dict[Gtin14, AisleOrderView] = Field(
+        default={}, description="sizes the verified shopper ordered here: requested, confirmed or refused"
+    )
     identified: bool = False
     offline: bool = False
     refused: str | None = None

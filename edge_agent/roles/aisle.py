@@ -17,6 +17,8 @@ from edge_agent.domain.cart import AttrWrite
 from edge_agent.domain.fulfilment import (
     AISLE_PREFIX,
     ANSWER_SUFFIX,
+    Fulfilment,
+    LineFulfilment,
     answer_key,
     parse_fulfilment,
     request_key,
@@ -69,6 +71,13 @@ def elsewhere(store: DeviceStore, item: CachedItem | None, *, ordered: bool = Fa
     if item is None or (not ordered and item.stock != 0):
         return None
     return store.availability(item.gtin14)
+
+
+def covers(available: Availability, fulfilment: LineFulfilment) -> bool:
+    """The source an order names has some left, as this device last heard: online for ship, the store for pickup."""
+    if fulfilment.mode is Fulfilment.SHIP:
+        return available.online is not None and available.online.qty > 0
+    return any(s.store == fulfilment.store and s.qty > 0 for s in available.stores)
 
 
 def _answer(write: AttrWrite | None) -> AisleAnswer | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from edge_agent.contract.aisle import AisleOrderView
 from edge_agent.contract.base import CloudEvent
 from edge_agent.contract.catalog import CatalogUpdate
 from edge_agent.contract.codec import Rejected, Route
@@ -57,6 +58,14 @@ class ShopperSession(Protocol):
     def identified(self, identity: Identity) -> None: ...
 
     def end_session(self, reason: str = "explicit") -> None: ...
+
+    def order_for_shopper(self, gtin14: str, qty: int, fulfilment: str) -> bool:
+        """Order a line for delivery or pickup into the verified shopper's basket; False without one."""
+        ...
+
+    def orders(self) -> dict[str, AisleOrderView]:
+        """The session basket's endless-aisle orders (gtin14 -> requested, confirmed or refused)."""
+        ...
 
 
 class Recorder(Protocol):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from edge_agent.contract.aisle import AisleOrderView
 from edge_agent.contract.codec import Rejected
 from edge_agent.contract.device import (
     T_BASKET_COMMAND,
@@ -47,7 +48,7 @@ from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.identifiers.gtin import gtin_check_digit
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.readers.events import IdentityPresented
-from edge_agent.roles.aisle import bad_answers, order_line
+from edge_agent.roles.aisle import bad_answers, order_line, order_views
 from edge_agent.roles.base import Ports, Route
 from edge_agent.roles.basket_view import basket_view
 from edge_agent.roles.claim import BasketClaim
@@ -238,6 +239,19 @@ class ShopperBasket:
         self.ports.record(commands)
         after = {cmd.gtin14: store.quantities(cart_id).get(cmd.gtin14, 0)}
         self.ports.emit(kiosk.line_changes(self.sessions.session, before, after, self.ports.now()), None)
+
+    def order_for_shopper(self, gtin14: str, qty: int, fulfilment: str) -> bool:
+        """A role orders a line for the session's verified shopper (the mirror, a size the store lacks): the kiosk's
+        own order ops, into the session's basket. False without a verified shopper: an order needs someone to
+        deliver it to or to collect it, and an anonymous basket on a shared screen is nobody's."""
+        if not self._identified():
+            return False
+        self.sessions.touch("line")
+        self.ports.record(order_line(self.ports.store, self.cart_id, gtin14, qty, fulfilment, add=False))
+        return True
+
+    def orders(self) -> dict[str, AisleOrderView]:
+        return order_views(self.ports.store, self.cart_id)
 
     def command(self, cmd: SessionCommand) -> None:
         action = self.sessions.command(cmd)

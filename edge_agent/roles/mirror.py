@@ -43,6 +43,9 @@ class MirrorRole(Role):
             cfg.session.idle_timeout_s,
             on_identified=ports.shopper.identified if ports.shopper is not None else lambda _identity: None,
         )
+        if ports.shopper is not None:  # the endless aisle: a size none here, ordered for the verified shopper
+            self.desk.order_for_shopper = ports.shopper.order_for_shopper
+            self.desk.orders = ports.shopper.orders
 
     def subscriptions(self) -> list[str]:
         return [self.ports.topics.assist_replies]
@@ -61,6 +64,9 @@ class MirrorRole(Role):
     def identity(self, event: IdentityPresented) -> bool:
         self.desk.identity(event)
         return True
+
+    def cart_changed(self, cart_id: str) -> None:
+        self.desk.orders_changed()
 
     def tick(self, now: float) -> None:
         self.desk.tick()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from edge_agent.contract.aisle import AisleOrderView, Availability
 from edge_agent.contract.workflow import (
     AssistAnswerView,
     AssistReply,
@@ -25,6 +26,7 @@ from edge_agent.contract.workflow import (
     MirrorCommand,
     MirrorView,
 )
+from edge_agent.domain.fulfilment import parse_fulfilment
 from edge_agent.domain.session import Identity
 from edge_agent.domain.workflows.assist import AssistRequest, AssistState, AssistTimers
 from edge_agent.domain.workflows.common import Outcome, Refused, Source, WorkflowEvent
@@ -32,6 +34,7 @@ from edge_agent.domain.workflows.fitting_room import Room, RoomState
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity.tokens import IdentityRejected, TokenVerifier
 from edge_agent.readers.events import IdentityPresented
+from edge_agent.roles.aisle import covers, elsewhere
 from edge_agent.roles.related import related_to
 from edge_agent.store.device import DeviceStore
 
@@ -65,6 +68,10 @@ class MirrorDesk:
     last_activity: float = 0.0
     on_identified: Callable[[Identity], None] = lambda _identity: None
     """The device's shopper session takes the verified shopper too: their consent, offers and switches."""
+    order_for_shopper: Callable[[str, int, str], bool] = lambda _gtin, _qty, _how: False
+    """Orders a line into the verified shopper's session basket (roles/basket.py); False without a shopper."""
+    orders: Callable[[], dict[str, AisleOrderView]] = dict
+    """The session basket's endless-aisle orders, as the kiosk shows them (roles/aisle.py)."""
 
     def __post_init__(self) -> None:
         self.room = Room(self.room_id)
@@ -112,6 +119,40 @@ class MirrorDesk:
                 self._apply(self.room.checkout(cmd.channel or "pos", now=now))
             case "vacate":
                 self.vacate("shopper_left")
+            case "order_line":
+                self._order(cmd)
+
+    def _order(self, cmd: MirrorCommand) -> None:
+        """A size none here that the catalog has online or at another store, ordered for delivery or pickup there:
+        the kiosk's order ops into the verified shopper's basket (the endless aisle); the platform decides it."""
+        if cmd.target_gtin is None or cmd.fulfilment is None:
+            self._refuse(Refused("no_order_line", "order_line names target_gtin and fulfilment (ship, pickup@<store>)"))
+            return
+        wanted = parse_fulfilment(cmd.fulfilment)  # the contract checked its pattern
+        if not wanted.ordered:
+            self._refuse(Refused("not_an_order", "order_line is for ship or pickup@<store>"))
+            return
+        if self.room.state is RoomState.VACANT:
+            self._refuse(Refused("room_vacant", "tap a garment first"))
+            return
+        available = self._elsewhere(self.orders()).get(cmd.target_gtin)
+        if available is None:
+            detail = f"{cmd.target_gtin} is not a size in the room that is none here and available elsewhere"
+            self._refuse(Refused("not_orderable", detail))
+            return
+        if not covers(available, wanted):
+            self._refuse(Refused("not_available", f"{cmd.target_gtin}: none left for {wanted.text}"))
+            return
+        if not self.order_for_shopper(cmd.target_gtin, 1, wanted.text):
+            self._refuse(Refused("no_shopper", "an order is for a verified shopper: tap a loyalty card or app code"))
+            return
+        self.last_activity = self.now()
+        self.show(self.view())
+
+    def orders_changed(self) -> None:
+        """A snapshot of a cart arrived (the platform's answer to an order, perhaps): the room shows it."""
+        if self.room.state is not RoomState.VACANT:
+            self.show(self.view())
 
     # --- associates answer (from their handhelds) --------------------------------------------------------------
     def reply(self, msg: AssistReply) -> None:
@@ -206,11 +247,12 @@ class MirrorDesk:
             associate=request.associate,
         )
 
-    def view(self, refused: Refused | None = None) -> MirrorView:
-        online = self.online()
+    def _garments(self, online: bool, orders: dict[str, AisleOrderView]) -> list[GarmentView]:
         garments = []
         for g in self.room.garments:
             found = self.store.lookup(ProductKey(g.gtin14), online=online)
+            sizes = [g.gtin14, *(v.gtin14 for v in found.variants)]
+            there = {gt: elsewhere(self.store, self.store.catalog_item(gt), ordered=gt in orders) for gt in sizes}
             garments.append(
                 GarmentView(
                     gtin14=g.gtin14,
@@ -220,8 +262,18 @@ class MirrorDesk:
                     stock=found.stock,
                     stock_as_of=found.stock_as_of,
                     in_store=found.variants,
+                    elsewhere={gt: a for gt, a in there.items() if a is not None},
                 )
             )
+        return garments
+
+    def _elsewhere(self, orders: dict[str, AisleOrderView]) -> dict[str, Availability]:
+        return {gt: a for g in self._garments(self.online(), orders) for gt, a in g.elsewhere.items()}
+
+    def view(self, refused: Refused | None = None) -> MirrorView:
+        online = self.online()
+        orders = self.orders() if self.room.state is not RoomState.VACANT else {}
+        garments = self._garments(online, orders)
         session = self.room.session_id
         answered = [answer for owner, answer in self.answered if session is not None and owner == session]
         return MirrorView(
@@ -231,9 +283,15 @@ class MirrorDesk:
             garments=garments,
             requests=[self._message(r) for r in self.requests.values()],
             answered=answered,
+            orders={gt: o for gt, o in orders.items() if gt in _sizes(garments)},
             identified=self.room.profile is not None,
             offline=not online,
             refused=refused.reason if refused else None,
             detail=refused.detail[:200] if refused else None,
             related=related_to(self.store, garments[-1].gtin14 if garments else None, [g.gtin14 for g in garments]),
         )
+
+
+def _sizes(garments: list[GarmentView]) -> set[str]:
+    """The garments in the room and their other sizes and colours: the mirror shows orders of these only."""
+    return {g.gtin14 for g in garments} | {v.gtin14 for g in garments for v in g.in_store}

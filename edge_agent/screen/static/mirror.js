@@ -1,5 +1,6 @@
 // The fitting-room mirror: renders the mirror's view model (garments in the room with the sizes and colours in
-// stock here, the assist requests and their answers) and sends the shopper's touches as the mirror's ui commands.
+// stock here, where a size none here is elsewhere and its order's state, the assist requests and their answers)
+// and sends the shopper's touches as the mirror's ui commands.
 // No workflow here: what a request is and what state it is in comes from the agent's view.
 "use strict";
 
@@ -52,6 +53,14 @@ function stockText(stock) {
   return stock === null || stock === undefined ? msg("mirror_stock_unknown") : Screen.number(stock);
 }
 
+// A size none here: where else it is with "order for delivery / pickup at X" (the kiosk's block and words), or the
+// state of the verified shopper's order of it; the agent refuses the order without a shopper and says why.
+function elsewhere(garment, gtin14) {
+  const orders = room ? room.orders || {} : {};
+  const line = { availability: (garment.elsewhere || {})[gtin14] || null, order: orders[gtin14] || null };
+  return Screen.aisle(line, (fulfilment) => command({ action: "order_line", target_gtin: gtin14, fulfilment }));
+}
+
 function header(row, key) {
   const th = document.createElement("th");
   th.scope = "col";
@@ -78,6 +87,8 @@ function sizesTable(garment) {
     const ask = Screen.cell(row, "", true);
     if (v.stock === 0) {
       ask.textContent = msg("mirror_none_here");
+      const there = elsewhere(garment, v.gtin14);
+      if (there) ask.appendChild(there);
       continue;
     }
     const button = document.createElement("button");
@@ -104,6 +115,8 @@ function garmentItem(garment) {
   here.className = "stock-here";
   here.textContent = msg("mirror_this_one_here", { count: stockText(garment.stock) });
   li.append(title, which, here);
+  const there = garment.stock === 0 ? elsewhere(garment, garment.gtin14) : null;
+  if (there) li.appendChild(there);
   if (garment.in_store.length) li.appendChild(sizesTable(garment));
   else {
     const none = document.createElement("p");
