@@ -20,8 +20,9 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import NoReturn, Self
+from typing import NoReturn
+
+from simulators.processes import StartStop, launch_logged
 
 __all__ = ["FencedBroker", "MosquittoBroker", "find_mosquitto"]
 
@@ -39,7 +40,6 @@ POLL_INTERVAL_S = 0.02
 # tests; the tests that want drops ask for a small queue explicitly.
 DEFAULT_MAX_QUEUED = 100_000
 LOG_TAIL_CHARS = 4_000
-ADDRESS_IN_USE = "Address already in use"
 
 
 def find_mosquitto() -> Path:
@@ -68,7 +68,7 @@ def _accepts_connections(port: int) -> bool:
         return False
 
 
-class MosquittoBroker:
+class MosquittoBroker(StartStop):
     """One Mosquitto process at a time, always on the same 127.0.0.1 port once started."""
 
     def __init__(
@@ -156,18 +156,6 @@ class MosquittoBroker:
         """Crash stop: SIGKILL loses whatever Mosquitto had not saved yet."""
         self._signal_and_wait(signal.SIGKILL)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- internals --------------------------------------------------------------------------
 
     def _start_on_new_port(self, binary: Path) -> None:
@@ -194,30 +182,18 @@ class MosquittoBroker:
     def _launch(self, binary: Path, port: int) -> bool:
         """Run Mosquitto; True once it accepts TCP, False if the port was taken."""
         self._write_conf(port)
-        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         # stderr goes to the log file (log_dest stderr) so config errors printed before
         # logging is set up land in the same place as everything else.
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [str(binary), "-c", str(self.conf_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd=self._workdir,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                if ADDRESS_IN_USE in self._log_since(log_offset):
-                    return False
-                self._raise_start_failure(port)
-            if _accepts_connections(port):
-                return True
-            time.sleep(POLL_INTERVAL_S)
-        self._signal_and_wait(signal.SIGKILL)
-        self._raise_start_failure(port)
+        self._proc = launch_logged(
+            [str(binary), "-c", str(self.conf_path)],
+            cwd=self._workdir,
+            log_path=self.log_path,
+            ready=lambda: _accepts_connections(port),
+            timeout=START_TIMEOUT_S,
+            poll_s=POLL_INTERVAL_S,
+            fail=lambda _what: self._raise_start_failure(port),
+        )
+        return self._proc is not None
 
     def _write_conf(self, port: int) -> None:
         lines = [
@@ -272,11 +248,6 @@ class MosquittoBroker:
             proc.kill()
             proc.wait()
             raise RuntimeError(f"mosquitto ignored {sig.name}; killed it\n{self._log_tail()}") from None
-
-    def _log_since(self, offset: int) -> str:
-        with self.log_path.open("rb") as log:
-            log.seek(offset)
-            return log.read().decode(errors="replace")
 
     def _log_tail(self) -> str:
         return self.log_text()[-LOG_TAIL_CHARS:]

@@ -25,7 +25,6 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import NoReturn, Self
 
 import paho.mqtt.client as paho
@@ -33,6 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import BaseModel, ValidationError
 
 from simulators.broker import HOST, free_port
+from simulators.processes import StartStop, launch_logged
 
 __all__ = ["MqttEndpoint", "NatsCluster", "NodePorts", "find_nats_server", "mqtt_connects"]
 
@@ -48,7 +48,6 @@ HTTP_TIMEOUT_S = 2.0
 # How long a launch retries while a port is still held (TIME_WAIT or a straggler) after kill(i).
 REBIND_TIMEOUT_S = 10.0
 LOG_TAIL_CHARS = 4_000
-ADDRESS_IN_USE = "address already in use"
 MQTT_KEEPALIVE_S = 10
 
 
@@ -106,7 +105,7 @@ class _JszStreams(BaseModel):
     account_details: list[_AccountDetail] = []
 
 
-class NatsCluster:
+class NatsCluster(StartStop):
     """`nodes` nats-server processes routed to each other; node i is `n{i}` with its own directory and ports."""
 
     def __init__(self, base_dir: Path, nodes: int = 3, *, stream_replicas: int | None = None) -> None:
@@ -258,17 +257,6 @@ class NatsCluster:
                 return {s.name: s.config.num_replicas for a in detail.account_details for s in a.stream_detail}
         return {}
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- internals --------------------------------------------------------------------------
 
     def _conf(self, i: int) -> str:
@@ -294,30 +282,17 @@ class NatsCluster:
         node_dir.mkdir(parents=True, exist_ok=True)
         conf = node_dir / "nats.conf"
         conf.write_text(self._conf(i))
-        log_path = node_dir / "nats.log"
-        offset = log_path.stat().st_size if log_path.exists() else 0
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [str(binary), "-c", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd=node_dir,
-                start_new_session=True,
-            )
-        self._procs[i] = proc
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                self._procs[i] = None
-                if ADDRESS_IN_USE in self._log_since(i, offset).lower():
-                    return False
-                self._raise(i, "exited at startup")
-            if self._http(i, "/varz") is not None:
-                return True
-            time.sleep(POLL_INTERVAL_S)
-        self.kill(i)
-        self._raise(i, "did not start")
+        launched = launch_logged(
+            [str(binary), "-c", str(conf)],
+            cwd=node_dir,
+            log_path=node_dir / "nats.log",
+            ready=lambda: self._http(i, "/varz") is not None,
+            timeout=READY_TIMEOUT_S,
+            poll_s=POLL_INTERVAL_S,
+            fail=lambda what: self._raise(i, what),
+        )
+        self._procs[i] = launched
+        return launched is not None
 
     def _meta_leader(self, i: int) -> str:
         raw = self._http(i, "/jsz")
@@ -364,11 +339,6 @@ class NatsCluster:
     def _check_alive(self, i: int) -> None:
         if not self.running(i):
             self._raise(i, "died")
-
-    def _log_since(self, i: int, offset: int) -> str:
-        with (self.node_dir(i) / "nats.log").open("rb") as log:
-            log.seek(offset)
-            return log.read().decode(errors="replace")
 
     def _raise(self, i: int, what: str) -> NoReturn:
         tail = self.log_text(i)[-LOG_TAIL_CHARS:]

@@ -7,16 +7,11 @@ simulator on the cluster. Every op is applied exactly once and every store baske
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
-from edge_agent.identifiers.gtin import normalise_gtin
-from simulators.camera import write_scan_video
 from simulators.central import CentralPlatform
 from simulators.cluster import NatsCluster
-from simulators.fleet import Fleet, store_id
-from tests.support.chain import chain_config
-from tests.support.world import AgentProcess, basket_of, outbox_total, wait_until
+from tests.support.chain import camera_agent, run_camera_agents_with_fleet
 
 STORES = 20
 SIM_DEVICES = 200
@@ -25,49 +20,20 @@ CAMERA_AGENTS = 3
 CODES = ["4006381333931", "5012345678900", "0036000291452", "9780201379624"]
 
 
-def _camera_agent(tmp_path: Path, cluster: NatsCluster, i: int) -> tuple[AgentProcess, Counter[str]]:
-    """Agent i in store i, starting on node i, reading a video of 3 products (one of them twice)."""
-    codes = [CODES[i % len(CODES)], CODES[(i + 1) % len(CODES)], CODES[i % len(CODES)]]
-    script: list[tuple[str | None, int]] = []
-    for code in codes:
-        script += [(code, 8), (None, 12)]  # held 0.53 s, gone 0.8 s: brought back counts again
-    workdir = tmp_path / f"agent-{i}"
-    workdir.mkdir()
-    video = write_scan_video(workdir / "scans.avi", script, fps=15, seed=i)
-    config = chain_config(
-        workdir, cluster.mqtt_endpoints, device=f"kiosk-{store_id(i)}", store=store_id(i), first=i, video=video
-    )
-    config.readers.barcode.pace = True  # type: ignore[union-attr]  # played in real time, like a camera
-    return AgentProcess(config, workdir), Counter(normalise_gtin(c) for c in codes)
-
-
-def _wait_basket_equals_cart(proc: AgentProcess, central: CentralPlatform, expected: dict[str, int]) -> None:
-    db, cart = proc.db_path, proc.config.basket.cart_id or ""
-    wait_until(
-        lambda: outbox_total(db) == 0 and basket_of(db, cart) == central.cart(cart) == expected,
-        90,
-        f"{proc.config.device.id}'s basket equal to its platform cart",
-        details=lambda: (basket_of(db, cart), central.cart(cart), proc.log_text()[-1500:]),
-    )
-
-
 def test_camera_agents_and_200_simulated_devices_over_20_stores_are_applied_exactly_once(
     tmp_path: Path, cluster: NatsCluster, chain_central: CentralPlatform
 ) -> None:
-    agents = [_camera_agent(tmp_path, cluster, i) for i in range(CAMERA_AGENTS)]
-    with Fleet(tmp_path / "fleet", cluster.mqtt_endpoints, stores=STORES, devices=SIM_DEVICES) as fleet:
-        try:
-            for proc, _ in agents:
-                proc.start()
-            fleet.add_ops(OPS_PER_DEVICE)
-            fleet.wait_drained(timeout=90)
-            for proc, expected in agents:
-                _wait_basket_equals_cart(proc, chain_central, dict(expected))
-            report = fleet.report()
-            expected_carts = fleet.expected_carts()
-        finally:
-            for proc, _ in agents:
-                proc.stop()
+    agents = [camera_agent(tmp_path, cluster, i, CODES) for i in range(CAMERA_AGENTS)]
+    report, expected_carts = run_camera_agents_with_fleet(
+        tmp_path,
+        cluster,
+        chain_central,
+        agents,
+        stores=STORES,
+        devices=SIM_DEVICES,
+        ops_per_device=OPS_PER_DEVICE,
+        drain_timeout=90,
+    )
 
     assert report.created == report.confirmed == SIM_DEVICES * OPS_PER_DEVICE
     platform_carts = chain_central.carts()

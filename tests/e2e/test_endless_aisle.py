@@ -80,6 +80,11 @@ def order_states(spy: Spy, gtin14: str) -> list[str]:
     return states
 
 
+def wait_order_state(spy: Spy, gtin14: str, state: str, what: str, timeout: float = 15) -> None:
+    """Wait until the display shows the line's order in ``state``."""
+    wait_until(lambda: (line(spy, gtin14).get("order") or {}).get("state") == state, timeout, what)
+
+
 def kiosk(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
 ) -> InProcessAgent:
@@ -90,70 +95,56 @@ def kiosk(
 
 
 def test_an_item_out_of_stock_here_ordered_for_delivery_is_confirmed_by_the_platform(
-    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
-    spy = Spy(broker)
-    try:
-        agent = kiosk(tmp_path, broker, central, agent_factory)
-        agent.scan(SHIRT)
-        wait_until(lambda: line(spy, SHIRT).get("availability") is not None, 15, "availability elsewhere shown")
-        shown = line(spy, SHIRT)["availability"]
-        assert shown["online"]["qty"] == 5 and shown["stores"][0] == {**shown["stores"][0], "store": "s007", "qty": 2}
-        assert line(spy, SHIRT).get("order") is None, "a scanned line is carried out until the shopper orders it"
+    agent = kiosk(tmp_path, broker, central, agent_factory)
+    agent.scan(SHIRT)
+    wait_until(lambda: line(spy, SHIRT).get("availability") is not None, 15, "availability elsewhere shown")
+    shown = line(spy, SHIRT)["availability"]
+    assert shown["online"]["qty"] == 5 and shown["stores"][0] == {**shown["stores"][0], "store": "s007", "qty": 2}
+    assert line(spy, SHIRT).get("order") is None, "a scanned line is carried out until the shopper orders it"
 
-        order(broker, agent, SHIRT, "ship")
-        wait_until(lambda: (line(spy, SHIRT).get("order") or {}).get("state") == "confirmed", 15, "confirmed")
-        confirmed = line(spy, SHIRT)["order"]
-        assert confirmed["fulfilment"] == "ship" and confirmed["order_ref"].startswith("ea-")
-        assert order_states(spy, SHIRT) == ["requested", "confirmed"], "requested first, never confirmed early"
-        assert central.stats.aisle_orders["accepted"] == 1
-        assert central.cart("kiosk-01-basket") == {SHIRT: 1}, "the ordered line is one line of the basket"
-    finally:
-        spy.close()
+    order(broker, agent, SHIRT, "ship")
+    wait_order_state(spy, SHIRT, "confirmed", "confirmed")
+    confirmed = line(spy, SHIRT)["order"]
+    assert confirmed["fulfilment"] == "ship" and confirmed["order_ref"].startswith("ea-")
+    assert order_states(spy, SHIRT) == ["requested", "confirmed"], "requested first, never confirmed early"
+    assert central.stats.aisle_orders["accepted"] == 1
+    assert central.cart("kiosk-01-basket") == {SHIRT: 1}, "the ordered line is one line of the basket"
 
 
 def test_a_pickup_the_other_store_cannot_cover_is_refused_with_its_reason(
-    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
-    spy = Spy(broker)
-    try:
-        agent = kiosk(tmp_path, broker, central, agent_factory)
-        order(broker, agent, SHIRT, "pickup@s007", qty=3)  # s007 holds 2; the line is added by the order itself
-        order(broker, agent, BELT, "ship")  # nowhere else either
-        wait_until(lambda: (line(spy, BELT).get("order") or {}).get("state") == "refused", 15, "the belt refused")
-        wait_until(lambda: (line(spy, SHIRT).get("order") or {}).get("state") == "refused", 15, "the shirt refused")
-        assert line(spy, SHIRT)["order"]["reason"] == "not_available"
-        assert line(spy, SHIRT)["order"]["fulfilment"] == "pickup@s007" and line(spy, SHIRT)["qty"] == 3
-        assert line(spy, BELT)["order"]["reason"] == "not_available"
-        assert "confirmed" not in order_states(spy, SHIRT) + order_states(spy, BELT)
-        assert central.stats.aisle_orders == {"refused": 2}
-    finally:
-        spy.close()
+    agent = kiosk(tmp_path, broker, central, agent_factory)
+    order(broker, agent, SHIRT, "pickup@s007", qty=3)  # s007 holds 2; the line is added by the order itself
+    order(broker, agent, BELT, "ship")  # nowhere else either
+    wait_order_state(spy, BELT, "refused", "the belt refused")
+    wait_order_state(spy, SHIRT, "refused", "the shirt refused")
+    assert line(spy, SHIRT)["order"]["reason"] == "not_available"
+    assert line(spy, SHIRT)["order"]["fulfilment"] == "pickup@s007" and line(spy, SHIRT)["qty"] == 3
+    assert line(spy, BELT)["order"]["reason"] == "not_available"
+    assert "confirmed" not in order_states(spy, SHIRT) + order_states(spy, BELT)
+    assert central.stats.aisle_orders == {"refused": 2}
 
 
 def test_an_order_made_while_the_platform_is_away_is_kept_labelled_and_confirmed_when_it_is_back(
-    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
-    spy = Spy(broker)
-    try:
-        agent = kiosk(tmp_path, broker, central, agent_factory)
-        agent.scan(SHIRT)
-        wait_until(lambda: central.cart("kiosk-01-basket") == {SHIRT: 1}, 15, "the line at the platform")
-        central.go_offline()
-        order(broker, agent, SHIRT, "pickup@s007")
-        wait_until(lambda: (line(spy, SHIRT).get("order") or {}).get("state") == "requested", 15, "requested")
-        assert line(spy, SHIRT)["order"]["offline"] is True, "kept on the kiosk, labelled: not at the platform yet"
-        assert agent.outbox_total() >= 1
+    agent = kiosk(tmp_path, broker, central, agent_factory)
+    agent.scan(SHIRT)
+    wait_until(lambda: central.cart("kiosk-01-basket") == {SHIRT: 1}, 15, "the line at the platform")
+    central.go_offline()
+    order(broker, agent, SHIRT, "pickup@s007")
+    wait_order_state(spy, SHIRT, "requested", "requested")
+    assert line(spy, SHIRT)["order"]["offline"] is True, "kept on the kiosk, labelled: not at the platform yet"
+    assert agent.outbox_total() >= 1
 
-        central.come_online()
-        wait_until(lambda: (line(spy, SHIRT).get("order") or {}).get("state") == "confirmed", 30, "confirmed when back")
-        assert (
-            line(spy, SHIRT)["order"]["offline"] is False and line(spy, SHIRT)["order"]["fulfilment"] == "pickup@s007"
-        )
-        assert order_states(spy, SHIRT) == ["requested", "confirmed"]
-        wait_until(lambda: agent.outbox_total() == 0, 15, "every op confirmed")
-    finally:
-        spy.close()
+    central.come_online()
+    wait_order_state(spy, SHIRT, "confirmed", "confirmed when back", 30)
+    assert line(spy, SHIRT)["order"]["offline"] is False and line(spy, SHIRT)["order"]["fulfilment"] == "pickup@s007"
+    assert order_states(spy, SHIRT) == ["requested", "confirmed"]
+    wait_until(lambda: agent.outbox_total() == 0, 15, "every op confirmed")
 
 
 def test_an_associate_orders_a_tote_line_for_pickup_at_another_store_and_the_tote_shows_it_confirmed(

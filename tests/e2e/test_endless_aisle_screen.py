@@ -17,8 +17,8 @@ from tests.e2e.test_endless_aisle import SHIRT, stock_catalog
 from tests.e2e.test_handheld_screen import press, press_in, sign_in
 from tests.e2e.test_spine import AgentFactory
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, shoot, with_screen
-from tests.support.world import make_config, wait_until
+from tests.support.browser import screen_agent, shoot
+from tests.support.world import InProcessAgent, make_config
 
 pytestmark = pytest.mark.screens
 
@@ -30,6 +30,11 @@ def aisle_text(driver: webdriver.Chrome) -> str:
     )
 
 
+def catalog_in(agent: InProcessAgent) -> bool:
+    """Connected with the stocked catalog in, so a scan finds the shirt."""
+    return agent.connected and agent.catalog_version() == 1
+
+
 def test_the_kiosk_page_offers_delivery_for_an_item_out_of_stock_and_shows_it_requested_then_confirmed(
     tmp_path: Path,
     broker: MosquittoBroker,
@@ -38,11 +43,15 @@ def test_the_kiosk_page_offers_delivery_for_an_item_out_of_stock_and_shows_it_re
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
     stock_catalog(central)
-    agent = agent_factory(with_screen(make_config(tmp_path, broker.port), screen_port))
-    wait_until(lambda: agent.connected and agent.catalog_version() == 1, 15, "the catalog on the kiosk")
-    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    agent, wait = screen_agent(
+        agent_factory,
+        browser,
+        make_config(tmp_path, broker.port),
+        catalog_in,
+        "the catalog on the kiosk",
+        15,
+    )
     agent.scan(SHIRT)
     wait.until(lambda d: "None in this store. Online: 5. Nearby: s007 (2)." in aisle_text(d))
     buttons = browser.execute_script("return Array.from(document.querySelectorAll('.aisle button'), b => b.innerText)")
@@ -68,11 +77,15 @@ def test_the_handheld_page_orders_a_tote_line_for_pickup_at_another_store(
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
     stock_catalog(central)
-    agent = agent_factory(with_screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
-    wait_until(lambda: agent.connected and agent.catalog_version() == 1, 15, "the catalog on the handheld")
-    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    agent, wait = screen_agent(
+        agent_factory,
+        browser,
+        test_tote.handheld_config(tmp_path, broker.port),
+        catalog_in,
+        "the catalog on the handheld",
+        15,
+    )
     sign_in(browser)
     press(browser, "tote-open")
     wait.until(lambda d: d.find_element(By.ID, "tote-state").text == "Tote: open")

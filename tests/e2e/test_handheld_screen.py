@@ -29,7 +29,7 @@ from tests.e2e import test_picking, test_tote
 from tests.e2e.test_picking import BREAD, CHEESE, MILK, PHONE, PHONE_BLUE
 from tests.e2e.test_tote import BELT, SHIRT, app_code
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, rows, shoot, text_of, with_screen
+from tests.support.browser import free_port, open_page, rows, screen_agent, shoot, text_of, with_screen
 from tests.support.fixtures import ProxyFactory
 from tests.support.world import InProcessAgent, wait_until
 
@@ -366,10 +366,8 @@ def test_the_associate_switches_the_handheld_page_to_their_language(
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
-    agent = agent_factory(with_screen(test_tote.handheld_config(tmp_path, broker.port), screen_port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
-    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    config = test_tote.handheld_config(tmp_path, broker.port)
+    agent, wait = screen_agent(agent_factory, browser, config, lambda a: a.connected, "agent connected")
     sign_in(browser)
     press(browser, "tote-open")
     wait.until(lambda d: text_of(d, "tote-state") == "Tote: open")

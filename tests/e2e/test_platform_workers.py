@@ -7,20 +7,17 @@ only after COMMIT. Devices are the fleet load generator's simulated devices and 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from edge_agent.identifiers.gtin import normalise_gtin
-from simulators.camera import write_scan_video
 from simulators.cluster import NatsCluster
-from simulators.fleet import Fleet, store_id
+from simulators.fleet import Fleet
 from simulators.workers import PlatformReader, WorkerProcess
-from tests.support.chain import chain_config
-from tests.support.world import AgentProcess, basket_of, outbox_total, wait_until
+from tests.support.chain import camera_agent, run_camera_agents_with_fleet
+from tests.support.world import wait_until
 
 STORES = 20
 SIM_DEVICES = 200
@@ -53,49 +50,21 @@ def workers(cluster: NatsCluster, pg_dsn: str, tmp_path: Path) -> Iterator[Worke
         w.stop()
 
 
-def _camera_agent(tmp_path: Path, cluster: NatsCluster, i: int) -> tuple[AgentProcess, Counter[str]]:
-    """Agent i in store i, first on node i, reading a video of two products, the first one twice."""
-    codes = [CODES[i % 3], CODES[(i + 1) % 3], CODES[i % 3]]
-    script: list[tuple[str | None, int]] = []
-    for code in codes:
-        script += [(code, 8), (None, 12)]
-    workdir = tmp_path / f"agent-{i}"
-    workdir.mkdir()
-    video = write_scan_video(workdir / "scans.avi", script, fps=15, seed=i)
-    config = chain_config(
-        workdir, cluster.mqtt_endpoints, device=f"kiosk-{store_id(i)}", store=store_id(i), first=i, video=video
-    )
-    config.readers.barcode.pace = True  # type: ignore[union-attr]  # played in real time, like a camera
-    return AgentProcess(config, workdir), Counter(normalise_gtin(c) for c in codes)
-
-
-def _wait_basket_equals_cart(proc: AgentProcess, platform: PlatformReader, expected: dict[str, int]) -> None:
-    db, cart = proc.db_path, proc.config.basket.cart_id or ""
-    wait_until(
-        lambda: outbox_total(db) == 0 and basket_of(db, cart) == platform.cart(cart) == expected,
-        90,
-        f"{proc.config.device.id}'s basket equal to its platform cart",
-        details=lambda: (basket_of(db, cart), platform.cart(cart), proc.log_text()[-1500:]),
-    )
-
-
 def test_two_workers_apply_a_fleet_and_three_agents_exactly_once(
     tmp_path: Path, cluster: NatsCluster, workers: WorkerFactory, platform: PlatformReader
 ) -> None:
     workers(2)  # before any device publishes: the stream captures uplinks from its creation on
-    agents = [_camera_agent(tmp_path, cluster, i) for i in range(CAMERA_AGENTS)]
-    with Fleet(tmp_path / "fleet", cluster.mqtt_endpoints, stores=STORES, devices=SIM_DEVICES) as fleet:
-        try:
-            for proc, _ in agents:
-                proc.start()
-            fleet.add_ops(OPS_PER_DEVICE)
-            fleet.wait_drained(timeout=120)
-            for proc, expected in agents:
-                _wait_basket_equals_cart(proc, platform, dict(expected))
-            report, expected_carts = fleet.report(), fleet.expected_carts()
-        finally:
-            for proc, _ in agents:
-                proc.stop()
+    agents = [camera_agent(tmp_path, cluster, i, CODES) for i in range(CAMERA_AGENTS)]
+    report, expected_carts = run_camera_agents_with_fleet(
+        tmp_path,
+        cluster,
+        platform,
+        agents,
+        stores=STORES,
+        devices=SIM_DEVICES,
+        ops_per_device=OPS_PER_DEVICE,
+        drain_timeout=120,
+    )
 
     ops = SIM_DEVICES * OPS_PER_DEVICE + sum(sum(e.values()) for _, e in agents)
     assert report.created == report.confirmed == SIM_DEVICES * OPS_PER_DEVICE

@@ -17,7 +17,8 @@ from simulators.cluster import NatsCluster
 from tests.e2e.test_spine import AgentFactory, converge
 from tests.support.chain import chain_config
 from tests.support.fixtures import ProxyFactory
-from tests.support.world import AgentProcess, basket_of, outbox_total, wait_until, write_config
+from tests.support.tcp_proxy import TcpFaultProxy
+from tests.support.world import AgentProcess, InProcessAgent, basket_of, outbox_total, wait_until, write_config
 
 AGENT_NODE = 1
 BURST_CODES = [f"{n:012d}" for n in range(400638133390, 400638133390 + 40)]
@@ -29,6 +30,18 @@ def _ean13(body12: str) -> str:
 
 def _gtins(n: int) -> list[str]:
     return [normalise_gtin(_ean13(c)) for c in BURST_CODES[:n]]
+
+
+def _agent_through_proxies(
+    tmp_path: Path, cluster: NatsCluster, agent_factory: AgentFactory, proxy_factory: ProxyFactory
+) -> tuple[InProcessAgent, list[TcpFaultProxy]]:
+    """An agent reaching every node through its own fault proxy (a 1 s keepalive notices a dead path fast),
+    connected; with the proxies, in node order."""
+    proxies = [proxy_factory(cluster.mqtt_endpoint(i)) for i in range(cluster.size)]
+    endpoints = [(p.host, p.port) for p in proxies]
+    agent = agent_factory(chain_config(tmp_path, endpoints, first=AGENT_NODE, keepalive_s=1, connect_timeout_s=1))
+    wait_until(lambda: agent.connected, 30, "connected through the proxies")
+    return agent, proxies
 
 
 def test_an_agent_on_the_cluster_syncs_its_basket_over_mqtt_3_1_1(
@@ -98,10 +111,7 @@ def test_a_black_holed_store_uplink_is_detected_and_nothing_is_lost_when_it_heal
     agent_factory: AgentFactory,
     proxy_factory: ProxyFactory,
 ) -> None:
-    proxies = [proxy_factory(cluster.mqtt_endpoint(i)) for i in range(cluster.size)]
-    endpoints = [(p.host, p.port) for p in proxies]
-    agent = agent_factory(chain_config(tmp_path, endpoints, first=AGENT_NODE, keepalive_s=1, connect_timeout_s=1))
-    wait_until(lambda: agent.connected, 30, "connected through the proxies")
+    agent, proxies = _agent_through_proxies(tmp_path, cluster, agent_factory, proxy_factory)
     gtins = _gtins(4)
     agent.scan(*gtins)
     converge(agent, chain_central, dict.fromkeys(gtins, 1))
@@ -123,15 +133,13 @@ def test_a_black_holed_path_to_one_node_moves_the_agent_to_the_next_node(
     agent_factory: AgentFactory,
     proxy_factory: ProxyFactory,
 ) -> None:
-    proxies = [proxy_factory(cluster.mqtt_endpoint(i)) for i in range(cluster.size)]
-    endpoints = [(p.host, p.port) for p in proxies]
-    agent = agent_factory(chain_config(tmp_path, endpoints, first=AGENT_NODE, keepalive_s=1, connect_timeout_s=1))
-    wait_until(lambda: agent.connected, 30, "connected through the proxies")
+    agent, proxies = _agent_through_proxies(tmp_path, cluster, agent_factory, proxy_factory)
+    first_path = f"{proxies[AGENT_NODE].host}:{proxies[AGENT_NODE].port}"
     assert agent.agent is not None
-    assert agent.agent.link.counters.endpoint == f"{endpoints[AGENT_NODE][0]}:{endpoints[AGENT_NODE][1]}"
+    assert agent.agent.link.counters.endpoint == first_path
     proxies[AGENT_NODE].black_hole()  # only this path is dead; the other nodes are fine
     gtins = _gtins(4)
     agent.scan(*gtins)
     converge(agent, chain_central, dict.fromkeys(gtins, 1), timeout=60)  # healed by nothing but failover
-    assert agent.agent.link.counters.endpoint != f"{endpoints[AGENT_NODE][0]}:{endpoints[AGENT_NODE][1]}"
+    assert agent.agent.link.counters.endpoint != first_path
     assert chain_central.applied_count("kiosk-01") == agent.ops_created() == 4

@@ -10,7 +10,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from edge_agent.config import AgentConfig
 from simulators.broker import free_port as free_port  # the screens' tests take their ports from here
 from simulators.demo_screens import SCREENSHOTS_ENV
 from tests.support.axe import assert_accessible
+from tests.support.world import InProcessAgent, wait_until
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 MIN_SCREENSHOT_BYTES = 1000
@@ -36,6 +37,22 @@ def with_screen(config: AgentConfig, screen_port: int, **screen: Any) -> AgentCo
     raw: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
     raw["screen"] = {"listen": f"127.0.0.1:{screen_port}", "attract_after_s": 3600, **screen}
     return AgentConfig.model_validate(raw)
+
+
+def screen_agent(
+    agent_factory: Callable[[AgentConfig], InProcessAgent],
+    browser: webdriver.Chrome,
+    config: AgentConfig,
+    ready: Callable[[InProcessAgent], bool],
+    what: str,
+    timeout: float = 10,
+) -> tuple[InProcessAgent, WebDriverWait[webdriver.Chrome]]:
+    """The agent started with its screen on a free port, ``ready`` (e.g. connected, its catalog in), and its page
+    open in the browser; with the page's waiter."""
+    screen_port = free_port()
+    agent = agent_factory(with_screen(config, screen_port))
+    wait_until(lambda: ready(agent), timeout, what)
+    return agent, open_page(browser, f"http://127.0.0.1:{screen_port}/")
 
 
 @pytest.fixture

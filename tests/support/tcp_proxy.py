@@ -25,8 +25,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
+
+from simulators.processes import StartStop
 
 __all__ = ["ProxyMode", "ProxyStats", "TcpFaultProxy"]
 
@@ -150,7 +151,7 @@ def _tune(sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class TcpFaultProxy:
+class TcpFaultProxy(StartStop):
     """Listens on a free 127.0.0.1 port and forwards to (upstream_host, upstream_port)."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
@@ -251,18 +252,6 @@ class TcpFaultProxy:
     @property
     def bytes_to_client(self) -> int:
         return self.stats().bytes_to_client
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- command plumbing -------------------------------------------------------------------
 
