@@ -78,6 +78,11 @@ def machine_line() -> str:
     )
 
 
+def quota_line(quota: Any) -> str:
+    """The header's word on the CPU: full speed, or the quota and how it was applied (bench/_cpu_quota.py)."""
+    return "Full speed (no CPU quota)" if quota is None else quota.describe()
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of unsorted values."""
     ordered = sorted(values)

@@ -85,6 +85,13 @@ class OutboxPump:
     def wake(self) -> None:
         self._wake.set()
 
+    def send_now(self) -> None:
+        """Ops just committed go on the wire in this loop turn: a wake-up resumes :meth:`run` only three turns
+        later (the event, ``wait_for``'s inner task, then ``run``), behind whatever the commit scheduled first
+        (the screen feed, the scan's events). Same window and cap as :meth:`run`; it never sends an uncommitted
+        op, since only committed rows can be leased."""
+        self._fill_window()
+
     @property
     def inflight(self) -> int:
         return len(self._inflight)
