@@ -39,6 +39,7 @@ from edge_agent.const import (
 )
 from edge_agent.sync.link_reasons import Attempt, AttemptTrace, certificate_not_after, connect_failure, expired_note
 from edge_agent.sync.paho_loop import PahoOnLoop, close_socket
+from edge_agent.sync.publish_props import PackedPublishProperties, encode_publish_properties
 
 log = logging.getLogger(__name__)
 
@@ -276,13 +277,7 @@ class MqttLink:
             return None
         props = None
         if self.mqtt5 and (user_properties or expiry_s or correlation):
-            props = Properties(PacketTypes.PUBLISH)
-            if user_properties:
-                props.UserProperty = list(user_properties)
-            if expiry_s:
-                props.MessageExpiryInterval = expiry_s
-            if correlation:
-                props.CorrelationData = correlation
+            props = PackedPublishProperties(encode_publish_properties(user_properties, expiry_s, correlation))
         info = client.publish(topic, payload, qos=1, retain=retain, properties=props)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return None
