@@ -36,12 +36,13 @@ class PahoOnLoop:
             raise ConnectionRefusedError("paho has no socket after connect")
         self.loop, self.client = loop, client
         self._fd: int | None = sock.fileno()
+        self._writer = False
+        self._write_check = False
         client.on_socket_close = guard(self._on_socket_close)
         client.on_socket_register_write = guard(self._on_register_write)
         client.on_socket_unregister_write = guard(self._on_unregister_write)
         loop.add_reader(self._fd, self._readable)
-        if client.want_write():  # the CONNECT, when the socket did not take it whole
-            loop.add_writer(self._fd, client.loop_write)
+        self._check_write()  # the CONNECT, when the socket did not take it whole
         self._misc = loop.create_task(self._keepalive())
 
     def detach(self) -> None:
@@ -54,7 +55,9 @@ class PahoOnLoop:
         fd, self._fd = self._fd, None
         if fd is not None and not self.loop.is_closed():
             self.loop.remove_reader(fd)
-            self.loop.remove_writer(fd)
+            if self._writer:
+                self.loop.remove_writer(fd)
+        self._writer = False
 
     def _readable(self) -> None:
         client = self.client
@@ -69,12 +72,22 @@ class PahoOnLoop:
             await asyncio.sleep(LINK_MISC_S)
             self.client.loop_misc()  # PINGREQ when due; a peer silent past 1.5 x keepalive closes the socket
 
-    def _on_register_write(self, client: paho.Client, _userdata: Any, _sock: Any) -> None:
-        if self._fd is not None:
-            self.loop.add_writer(self._fd, client.loop_write)
+    def _on_register_write(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
+        """paho queued bytes. The link writes every publish at once, so the writer is only added if they are still
+        there on the loop's next turn: two epoll_ctl calls per publish saved."""
+        if not self._write_check:
+            self._write_check = True
+            self.loop.call_soon(self._check_write)
+
+    def _check_write(self) -> None:
+        self._write_check = False
+        if self._fd is not None and not self._writer and self.client.want_write():
+            self._writer = True
+            self.loop.add_writer(self._fd, self.client.loop_write)
 
     def _on_unregister_write(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
-        if self._fd is not None:
+        if self._fd is not None and self._writer:
+            self._writer = False
             self.loop.remove_writer(self._fd)
 
     def _on_socket_close(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
