@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+import _cpu_quota as cpu_quota  # noqa: E402
 import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
@@ -76,11 +77,6 @@ def machine_line() -> str:
         f"Python {platform.python_version()}, paho-mqtt {version('paho-mqtt')}, "
         f"SQLite {__import__('sqlite3').sqlite_version}, {load}"
     )
-
-
-def quota_line(quota: Any) -> str:
-    """The header's word on the CPU: full speed, or the quota and how it was applied (bench/_cpu_quota.py)."""
-    return "Full speed (no CPU quota)" if quota is None else quota.describe()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -233,6 +229,7 @@ def central_process(db_path: Path, host: str, port: int, log_path: Path) -> Iter
             stderr=subprocess.STDOUT,
         )
     try:
+        cpu_quota.exempt(proc.pid)  # the platform is not the device: outside any --cpu-quota
         _wait_central_ready(host, port, proc)
         yield proc
     finally:

@@ -24,6 +24,10 @@ QUOTA_CPU = "0"
 """One core, as a Pi Zero 2 W's single busy core; 0 exists on every machine."""
 
 
+_active: CpuQuota | None = None
+"""The quota this process entered (one per process)."""
+
+
 class QuotaUnavailable(RuntimeError):
     """No cgroup with a cpu controller could be made here: the reason says which file refused."""
 
@@ -100,14 +104,16 @@ def enter(percent: float, name: str | None = None) -> CpuQuota:
     for d in quota.dirs:
         _write(d / "cgroup.procs", str(os.getpid()))
     atexit.register(_leave, quota)
+    global _active
+    _active = quota
     return quota
 
 
-def exempt(quota: CpuQuota | None, pid: int | None) -> None:
-    """Moves a process this bench started (the broker, the platform simulator) back out of the quota."""
-    if quota is None or pid is None:
+def exempt(pid: int | None) -> None:
+    """Moves a process this bench started (the broker, the platform simulator) out of the quota in force, if any."""
+    if _active is None or pid is None:
         return
-    for parent in quota.parents:
+    for parent in _active.parents:
         _write(parent / "cgroup.procs", str(pid))
 
 
@@ -123,6 +129,10 @@ def _leave(quota: CpuQuota) -> None:
 
 
 def from_args(args: argparse.Namespace) -> CpuQuota | None:
-    """The quota the bench was asked for, entered now (None at full speed)."""
+    """The quota the bench was asked for, entered now and said on stdout (None at full speed, and nothing said)."""
     percent = getattr(args, "cpu_quota", None)
-    return None if percent is None else enter(percent)
+    if percent is None:
+        return None
+    quota = enter(percent)
+    print(f"Under a {quota.describe()}: the figures below are the quota run's.\n")
+    return quota

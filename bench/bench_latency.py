@@ -102,21 +102,21 @@ def cpu_ms_per_scan(before: dict[str, float], after: dict[str, float], n: int) -
     return {name: (after[name] - before.get(name, 0.0)) * 1000 / n for name in after if name in before}
 
 
-def start_central(workdir: Path, broker: MosquittoBroker, where: str, quota: Any) -> Any:
+def start_central(workdir: Path, broker: MosquittoBroker, where: str) -> Any:
     """The platform simulator: its own process (the default: a platform is another machine, and in this process
     its apply would wait for the agent's GIL) or, with --central inproc, a thread of this one, as before."""
     if where == "inproc":
         return c.TimedCentral(workdir / "central.db", broker.host, broker.port).start()
     central = CentralProcess(workdir / "central.db", broker.host, broker.port).start()
-    cpu_quota.exempt(quota, central.pid)
+    cpu_quota.exempt(central.pid)
     return central
 
 
 def run_scans(
-    workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, where: str, quota: Any
+    workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, where: str, gap_s: float
 ) -> dict[str, Any]:
     config = c.production_config(workdir, broker.port, DEVICE)
-    central = start_central(workdir, broker, where, quota)
+    central = start_central(workdir, broker, where)
     agent = InProcessAgent(config).start()
     try:
         assert agent.agent is not None
@@ -154,6 +154,8 @@ def run_scans(
             submitted.append(time.perf_counter())
             agent.scan(SKUS[i % len(SKUS)])
             central.wait_applied(i + 1, WAIT_S)
+            if gap_s:
+                time.sleep(gap_s)
         cpu1, threads1 = time.process_time(), thread_cpu_s()
         # The last watermark may still be on its way back.
         deadline = time.monotonic() + WAIT_S
@@ -194,9 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--central", choices=("proc", "inproc"), default="proc", help="the platform simulator's process (proc)"
     )
+    parser.add_argument(
+        "--gap-ms",
+        type=float,
+        default=0.0,
+        help="pause after each applied scan before the next (0: back to back; a shopper's pace is hundreds of ms)",
+    )
     cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
-    quota = cpu_quota.from_args(args)
+    cpu_quota.from_args(args)
     n = args.scans or (SMOKE_SCANS if args.smoke else QUICK_SCANS if args.quick else FULL_SCANS)
     basket_size = args.basket_size or (SMOKE_BASKET if args.smoke else 50)
 
@@ -204,14 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     variant = " (diagnostic: TCP_NODELAY in the broker too)" if args.tcp_nodelay else ""
     print(f"# Scan -> platform latency: {n:,} sequential scans through the real agent{variant}\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
-    print(f"{c.quota_line(quota)}; central simulator {CENTRAL_WHERE[args.central]}.\n")
+    gap = f"{args.gap_ms:g} ms between an applied scan and the next" if args.gap_ms else "scans back to back"
+    print(f"The central simulator {CENTRAL_WHERE[args.central]}; {gap}.\n")
     broker = MosquittoBroker(workdir / "broker", listener_options=[c.BROKER_NODELAY_OPTION] if args.tcp_nodelay else ())
     broker.start()
-    cpu_quota.exempt(quota, broker.pid)
+    cpu_quota.exempt(broker.pid)
     try:
         raw_rtt = c.raw_round_trips(broker.host, broker.port, n)
         raw_commit = raw_commit_latencies(workdir, n)  # as many as scans: the tails compare like with like
-        res = run_scans(workdir, broker, n, basket_size, args.central, quota)
+        res = run_scans(workdir, broker, n, basket_size, args.central, args.gap_ms / 1000)
     finally:
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
