@@ -34,7 +34,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent import const
 from edge_agent.config import AgentConfig
@@ -187,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the agent's loop thread")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--tcp-nodelay", action="store_true", help="diagnostic: Nagle off in the broker too")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     n = args.ops or (SMOKE_OPS if args.smoke else 10_000 if args.quick else 100_000)
     args.carts = args.carts or (SMOKE_CARTS if args.smoke else CARTS)
 
@@ -201,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     rec_s, body_bytes = record_backlog(workdir / f"{DEVICE}.db", n, args.carts)
     broker = MosquittoBroker(workdir / "broker", listener_options=[c.BROKER_NODELAY_OPTION] if args.tcp_nodelay else ())
     broker.start()
+    cpu_quota.exempt(broker.pid)  # the store's network, not the device
     try:
         raw = c.raw_publish_rate(broker.host, broker.port, n)
         result = drain(workdir, broker, n, args)

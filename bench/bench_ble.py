@@ -29,6 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _cpu_quota as cpu_quota
+
 from edge_agent.readers.ble.config import BleConfig
 from edge_agent.readers.ble.reader import BleReader
 from simulators.beacons import (
@@ -162,7 +164,9 @@ def main() -> None:
     parser.add_argument("--feeders", type=int, default=2, help="feeder processes sharing --rate")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_N} adverts, {SMOKE_SECONDS:g} s live")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args()
+    cpu_quota.from_args(args)
     n, seconds = (20_000, 3.0) if args.quick else (args.n, args.seconds)
     if args.smoke:
         n, seconds, args.rate = SMOKE_N, SMOKE_SECONDS, SMOKE_RATE

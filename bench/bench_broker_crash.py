@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent import const
 from simulators.camera import DEMO_CODES
@@ -68,7 +69,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="one round of a few ops")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=200)
+    cpu_quota.add_argument(parser)
     args = parser.parse_args()
+    cpu_quota.from_args(args)
     rounds, ops = (1, 20) if args.smoke else (args.rounds, args.ops)
     results = []
     for n in range(rounds):

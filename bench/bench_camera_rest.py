@@ -29,7 +29,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 import cv2
 
 from edge_agent.readers.barcode.decoders import make_decoder
@@ -89,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 s scenes")
     parser.add_argument("--smoke", action="store_true", help="1 s scenes, one repeat, one code per decoder scene")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per scene (default 30)")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     seconds = args.seconds or (1.0 if args.smoke else 10.0 if args.quick else 30.0)
     repeats = 1 if args.smoke else REPEATS
     frames = max(4, int(seconds * DEFAULT_FPS))

@@ -31,7 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 import paho.mqtt.client as paho
 
 from edge_agent import const as agent_const
@@ -157,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int)
     parser.add_argument("--stores", type=int)
     parser.add_argument("--ops", type=int, help="ops per device per phase")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
     devices, stores, ops = SIZES[size]
     devices, stores, ops = args.devices or devices, args.stores or stores, args.ops or ops

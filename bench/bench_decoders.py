@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+import _cpu_quota as cpu_quota
 import cv2
 import numpy as np
 import zxingcpp
@@ -76,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=30, help="frames per cell")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="one frame per cell (--n 1)")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     if args.smoke:
         args.n = 1
     cv2.setNumThreads(1)

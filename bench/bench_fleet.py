@@ -30,7 +30,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent.config import AgentConfig
 from simulators.broker import MosquittoBroker, free_port
@@ -79,6 +80,7 @@ def run(seconds: float, warmup: float) -> dict[str, dict[str, float]]:
     try:
         broker = MosquittoBroker(workdir / "broker")
         broker.start()
+        cpu_quota.exempt(broker.pid)  # the store's network, not the device
         central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()
         try:
             ports: dict[str, int | None] = {}
@@ -133,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=None, help=f"default 120; --quick 30; --smoke {SMOKE_SECONDS:g}"
     )
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     seconds = args.seconds or (SMOKE_SECONDS if args.smoke else 30.0 if args.quick else 120.0)
     res = run(seconds, SMOKE_WARMUP_S if args.smoke else WARMUP_S)
     on, off = res["on"], res["off"]

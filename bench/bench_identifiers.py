@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _cpu_quota as cpu_quota
 import biip
 from biip import ParseConfig
 from biip.rcn import RcnRegion
@@ -54,7 +55,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--smoke", action="store_true", help="200 codes (--n 200)")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args()
+    cpu_quota.from_args(args)
     if args.smoke:
         args.n = 200
     codes = corpus(args.n)

@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent.domain.basket import AddItem
 from edge_agent.store.device import DeviceStore
@@ -136,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer ops, one round (under a minute)")
     parser.add_argument("--smoke", action="store_true", help="a few ops, one round (seconds)")
     parser.add_argument("--rounds", type=int, default=None, help="agent/raw alternations (default 3; --quick 1)")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     rounds = args.rounds or (1 if args.quick or args.smoke else 3)
     sizes = SMOKE_OPS if args.smoke else QUICK_OPS if args.quick else FULL_OPS
 

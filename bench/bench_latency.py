@@ -26,16 +26,20 @@ max <= 50 ms. Nothing here asserts a time; it only prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import shutil
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
+import _cpu_quota as cpu_quota
+from _timed_central import CentralProcess
 
 from edge_agent.store.db import connect
 from simulators.camera import DEMO_CODES
@@ -50,6 +54,7 @@ QUICK_SCANS = 300
 WARMUP_SCANS = 10
 WAIT_S = 30.0
 SKUS = tuple("0" + code for code in DEMO_CODES)
+CENTRAL_WHERE = {"proc": "in its own process", "inproc": "in this process (a thread, sharing the GIL)"}
 SMOKE_SCANS = 20
 SMOKE_BASKET = 10
 """--smoke: 30 scans with the warm-up, so two new baskets are started, as in a full run."""
@@ -83,9 +88,35 @@ def tail_ms(samples_s: list[float]) -> list[str]:
     return [f"{v:.2f}" for v in (p50, p99, p999_ms(samples_s), top, mean)]
 
 
-def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) -> dict[str, Any]:
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by name (the agent's loop, its paho thread, ...)."""
+    out = {}
+    for t in threading.enumerate():
+        if t.ident is not None:
+            with contextlib.suppress(OSError, ProcessLookupError):
+                out[t.name] = out.get(t.name, 0.0) + time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+    return out
+
+
+def cpu_ms_per_scan(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    return {name: (after[name] - before.get(name, 0.0)) * 1000 / n for name in after if name in before}
+
+
+def start_central(workdir: Path, broker: MosquittoBroker, where: str) -> Any:
+    """The platform simulator: its own process (the default: a platform is another machine, and in this process
+    its apply would wait for the agent's GIL) or, with --central inproc, a thread of this one, as before."""
+    if where == "inproc":
+        return c.TimedCentral(workdir / "central.db", broker.host, broker.port).start()
+    central = CentralProcess(workdir / "central.db", broker.host, broker.port).start()
+    cpu_quota.exempt(central.pid)
+    return central
+
+
+def run_scans(
+    workdir: Path, broker: MosquittoBroker, n: int, basket_size: int, where: str, gap_s: float
+) -> dict[str, Any]:
     config = c.production_config(workdir, broker.port, DEVICE)
-    central = c.TimedCentral(workdir / "central.db", broker.host, broker.port).start()
+    central = start_central(workdir, broker, where)
     agent = InProcessAgent(config).start()
     try:
         assert agent.agent is not None
@@ -116,11 +147,16 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
 
         submitted: list[float] = []
         for i in range(WARMUP_SCANS + n):
+            if i == WARMUP_SCANS:
+                cpu0, threads0 = time.process_time(), thread_cpu_s()
             if i and i % basket_size == 0:  # the shopper leaves: the next one gets a fresh basket
                 agent.call(inner.basket.end_session)
             submitted.append(time.perf_counter())
             agent.scan(SKUS[i % len(SKUS)])
             central.wait_applied(i + 1, WAIT_S)
+            if gap_s:
+                time.sleep(gap_s)
+        cpu1, threads1 = time.process_time(), thread_cpu_s()
         # The last watermark may still be on its way back.
         deadline = time.monotonic() + WAIT_S
         while len(confirmed) < len(submitted) and time.monotonic() < deadline:
@@ -143,6 +179,10 @@ def run_scans(workdir: Path, broker: MosquittoBroker, n: int, basket_size: int) 
         "counters": counters,
         "accepted": accepted,
         "checkpoints": checkpoints,
+        "cpu_ms_per_scan": (cpu1 - cpu0) * 1000 / n,
+        "threads_ms_per_scan": cpu_ms_per_scan(threads0, threads1, n),
+        "central_handle": getattr(central, "handle_s", [])[w:],
+        "central_cpu_ms_per_scan": getattr(central, "cpu_s", 0.0) * 1000 / (n + w),
     }
 
 
@@ -153,7 +193,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=None, help=f"default {FULL_SCANS:,}; --quick {QUICK_SCANS}")
     parser.add_argument("--basket-size", type=int, default=None, help="scans per basket before a new one (50)")
     parser.add_argument("--tcp-nodelay", action="store_true", help="diagnostic: Nagle off in the broker too")
+    parser.add_argument(
+        "--central", choices=("proc", "inproc"), default="proc", help="the platform simulator's process (proc)"
+    )
+    parser.add_argument(
+        "--gap-ms",
+        type=float,
+        default=0.0,
+        help="pause after each applied scan before the next (0: back to back; a shopper's pace is hundreds of ms)",
+    )
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     n = args.scans or (SMOKE_SCANS if args.smoke else QUICK_SCANS if args.quick else FULL_SCANS)
     basket_size = args.basket_size or (SMOKE_BASKET if args.smoke else 50)
 
@@ -161,12 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     variant = " (diagnostic: TCP_NODELAY in the broker too)" if args.tcp_nodelay else ""
     print(f"# Scan -> platform latency: {n:,} sequential scans through the real agent{variant}\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
+    gap = f"{args.gap_ms:g} ms between an applied scan and the next" if args.gap_ms else "scans back to back"
+    print(f"The central simulator {CENTRAL_WHERE[args.central]}; {gap}.\n")
     broker = MosquittoBroker(workdir / "broker", listener_options=[c.BROKER_NODELAY_OPTION] if args.tcp_nodelay else ())
     broker.start()
+    cpu_quota.exempt(broker.pid)
     try:
         raw_rtt = c.raw_round_trips(broker.host, broker.port, n)
         raw_commit = raw_commit_latencies(workdir, n)  # as many as scans: the tails compare like with like
-        res = run_scans(workdir, broker, n, basket_size)
+        res = run_scans(workdir, broker, n, basket_size, args.central, args.gap_ms / 1000)
     finally:
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -230,6 +284,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{WARMUP_SCANS} warm-up scans not counted. Agent WAL checkpoints, off the loop thread: "
         f"{res['checkpoints']}."
     )
+    threads = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(res["threads_ms_per_scan"].items()) if ms >= 0.001)
+    where = "agent, bench driver" + (" and central simulator" if args.central == "inproc" else "")
+    print(
+        f"CPU per scan (the load disturbs it less than wall time): this process ({where}) "
+        f"{res['cpu_ms_per_scan']:.3f} ms; by thread, ms: {threads}."
+    )
+    if res["central_handle"]:
+        h50, h99, hmax = c.summary_ms(res["central_handle"])[:3]
+        print(
+            f"Central simulator (own process): handle of an ops batch (decode, apply, COMMIT, watermark out) "
+            f"p50 {h50:.2f} / p99 {h99:.2f} / max {hmax:.2f} ms; its CPU {res['central_cpu_ms_per_scan']:.3f} ms "
+            f"per scan (snapshots and events included)."
+        )
     return 0
 
 

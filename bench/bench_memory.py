@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _cpu_quota as cpu_quota  # the standard library only: the launcher forks lean
+
 # Only the standard library at import time: the launcher (below) must fork from a lean process.
 REPO = Path(__file__).resolve().parents[1]
 
@@ -303,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also: RSS after each import group per role, and tracemalloc in a second run (bench/_memory_breakdown.py)",
     )
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     seconds = args.seconds or (SMOKE_SECONDS if args.smoke else 8.0 if args.quick else 20.0)
 
     launcher = Launcher()  # first, while this process holds only the standard library
@@ -324,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         roles = role_rows(workdir)
         broker = MosquittoBroker(workdir / "broker")
         broker.start()
+        cpu_quota.exempt(broker.pid)  # the store's network, not the device
         try:
             central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()
             try:

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 import nfc
 
 from edge_agent.config import AgentConfig
@@ -135,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 taps each")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_TAPS} taps each")
     parser.add_argument("--taps", type=int, default=None, help=f"default 100; --quick 20; --smoke {SMOKE_TAPS}")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     n = args.taps or (SMOKE_TAPS if args.smoke else 20 if args.quick else 100)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-nfc-"))
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{datetime.date.today()}, {c.machine_line()}, nfcpy {nfc.__version__}, {c.mosquitto_version()}\n")
     broker = MosquittoBroker(workdir / "broker")
     broker.start()
+    cpu_quota.exempt(broker.pid)  # the store's network, not the device
     try:
         ceiling = raw_tap_latencies(n)
         applied, info = agent_tap_latencies(workdir, broker, n)

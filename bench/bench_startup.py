@@ -30,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 from bench_memory import ROLE_BUILD_SCRIPT
 
 from simulators.camera import DEFAULT_FPS, write_scan_video
@@ -116,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"best of {QUICK_RUNS}")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_RUNS} run of each")
     parser.add_argument("--runs", type=int, default=None, help=f"default {RUNS}")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     runs = args.runs or (SMOKE_RUNS if args.smoke else QUICK_RUNS if args.quick else RUNS)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-startup-"))
@@ -124,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
     broker = MosquittoBroker(workdir / "broker")
     broker.start()
+    cpu_quota.exempt(broker.pid)  # the store's network, not the device
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         video = workdir / "scan.avi"

@@ -33,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent import const
 from edge_agent.domain.basket import AddItem, BasketCommand, RemoveItem, RequestCheckout, SetQuantity
@@ -264,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_TIMED_OPS} timed ops, {QUICK_ROUNDS} rounds")
     parser.add_argument("--smoke", action="store_true", help=f"{HELD_SMOKE:,} ops held, {SMOKE_DAYS} days")
     parser.add_argument("--rounds", type=int, default=None)
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     large = HELD_SMOKE if args.smoke else HELD_LARGE
     timed = SMOKE_TIMED_OPS if args.smoke else QUICK_TIMED_OPS if args.quick else TIMED_OPS
     rounds = args.rounds or (1 if args.smoke else QUICK_ROUNDS if args.quick else ROUNDS)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
+import _cpu_quota as cpu_quota
 
 from edge_agent.contract.cart import OpsBatchEvent
 from edge_agent.domain.hlc import wall_ms_of
@@ -102,8 +103,12 @@ class LagCentral(CentralPlatform):
         self.lags.setdefault(batch.device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in batch.ops)
 
 
-def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, speed: float, out: Any) -> None:
-    """One agent process for a whole role: replay its devices' workload, report CPU, RSS and sync lag."""
+def run_role(
+    role: str, port: int, workdir: str, devices: int, store_s: float, speed: float, quota: float | None, out: Any
+) -> None:
+    """One agent process for a whole role: replay its devices' workload, report CPU, RSS and sync lag.
+    ``quota``: this process alone on core 0 at that % of it (--cpu-quota: each role is a device of its own)."""
+    limit = cpu_quota.enter(quota).describe() if quota is not None else None
     from edge_agent.config import AgentConfig
     from edge_agent.contract.workflow import AssistReply, MirrorCommand, ToteCommand
     from edge_agent.identifiers.product_key import parse_code
@@ -185,6 +190,7 @@ def run_role(role: str, port: int, workdir: str, devices: int, store_s: float, s
             "cpu_pct": 100 * cpu_s / wall,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "undrained": agent.outbox_total(),
+            "quota": limit,
         }
     )
     agent.stop()
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-minutes", type=float, default=None, help="default 60; --quick 6")
     parser.add_argument("--speed", type=float, default=None, help=f"default 10; --smoke {SMOKE_SPEED:g}")
     parser.add_argument("--devices-per-role", type=int, default=None, help=f"default 10; --smoke {SMOKE_DEVICES}")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
     minutes = args.store_minutes or (SMOKE_MINUTES if args.smoke else 6.0 if args.quick else 60.0)
     args.speed = args.speed or (SMOKE_SPEED if args.smoke else 10.0)
@@ -208,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     devices = args.devices_per_role * len(ROLES)
     print(f"# A simulated store: {devices} devices, {minutes:g} store minutes at {args.speed:g}x\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
+    if args.cpu_quota is not None:
+        print(f"Each role process under a CPU quota of {args.cpu_quota:g}% of core 0, in a cgroup of its own")
+        print("(bench/_cpu_quota.py); Mosquitto and the central simulator (this process) run at full speed.\n")
     broker = MosquittoBroker(workdir / "broker", listener_options=[c.BROKER_NODELAY_OPTION])
     broker.start()
     results = []
@@ -223,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         for role in ROLES:
             role_dir = workdir / role
             role_dir.mkdir()
-            args_ = (role, broker.port, str(role_dir), args.devices_per_role, minutes * 60, args.speed, queue)
+            args_ = (role, broker.port, str(role_dir), args.devices_per_role, minutes * 60, args.speed,
+                     args.cpu_quota, queue)  # fmt: skip
             procs.append(ctx.Process(target=run_role, args=args_))
         for p in procs:
             p.start()
@@ -254,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                "ops applied", "sync lag p50 ms", "sync lag p99 ms", "p99 vs raw RTT p99", "unconfirmed"]  # fmt: skip
     print(c.md_table(headers, rows))
     print(f"\nRaw paho QoS 1 round trip on the same broker: p50 {rtt_p50:.2f} ms, p99 {rtt_p99:.2f} ms.")
+    for r in results:
+        if r["quota"]:
+            print(f"{r['role']}: {r['quota']}.")
     print("Sync lag: op created on the device -> applied by the platform, for every op (shelf and mirror send")
     print("workflow events only, which go the at-least-once event path, not the op path).")
     return 0

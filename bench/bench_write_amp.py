@@ -30,7 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import _common as c  # also puts the repo on sys.path
+import _common as c
+import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent.domain.basket import AddItem
 from edge_agent.store.db import connect
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer ops")
     parser.add_argument("--smoke", action="store_true", help="a few ops (seconds)")
     parser.add_argument("--rounds", type=int, default=1, help="runs; the figures are counts, so one is enough")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     ops = SMOKE_OPS if args.smoke else QUICK_OPS if args.quick else FULL_OPS
     workdir = Path(tempfile.mkdtemp(prefix="bench-write-amp-"))
     print("# Bytes written per op per statement, one op per commit: the outbox's life vs raw sqlite3\n")

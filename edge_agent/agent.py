@@ -317,6 +317,7 @@ class Agent:
         if not commands and not meta:
             return
         results = self.store.record(commands, meta)  # durable when this returns
+        self.pump.send_now()  # the op leaves before anything else the scan costs (log, screen, events)
         for r in results:
             if r.refused is not None:
                 self.status.rejected[f"basket:{r.refused.reason}"] += 1
@@ -327,7 +328,6 @@ class Agent:
         for op in saved:
             log.info("saved %s %s x%s in basket %s (%s)", op.kind.value, op.sku or "", op.qty, op.cart_id, op.op_id)
             self._follow_cart(op.cart_id)
-        self.pump.wake()
         self._show_saved({op.cart_id for op in saved})
         self._emit_soon(self.basket.recorded(results))
 

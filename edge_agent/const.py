@@ -107,6 +107,10 @@ DEFAULT_KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 10.0
 """A broker that accepts TCP but never sends CONNACK is abandoned after this."""
 
+LINK_MISC_S = 1.0
+"""paho's ``loop_misc`` (keepalive PINGREQ, a dead peer noticed) runs this often on the loop: what paho's own
+network thread did after each 1 s select."""
+
 DEFAULT_CONGESTION_TIMEOUT_S = 30.0
 """*default* PUBACKs that stop arriving for this long force a reconnect (cf. Eclipse Kura congestion-timeout)."""
 

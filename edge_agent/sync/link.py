@@ -3,8 +3,10 @@
 Rules from the field (sync note §2):
 - A fresh paho client per connection attempt, built with ``reconnect_on_failure=False``: paho's own
   reconnect has no jitter and resends its whole in-memory queue; our outbox is the queue.
-- Callbacks run on paho's network thread; each is wrapped (an exception would end that thread) and only
-  hands the event to the loop with ``call_soon_threadsafe``.
+- paho runs on the asyncio loop, not in a network thread (sync/paho_loop.py), and each publish is written to the
+  socket inside :meth:`MqttLink.publish`: no thread hand-off, no wait for the GIL, in a scan's path.
+- Callbacks are wrapped (an exception inside paho would break its read) and only hand the event to the loop
+  with ``call_soon_threadsafe``, so the listener never runs inside paho's own call stack.
 - ``publish`` only while connected and never beyond the window the pump keeps.
 - TLS, when configured, is never downgraded: a TLS failure is a failed attempt, never a plaintext retry.
 """
@@ -36,6 +38,8 @@ from edge_agent.const import (
     SESSION_EXPIRY_S,
 )
 from edge_agent.sync.link_reasons import Attempt, AttemptTrace, certificate_not_after, connect_failure, expired_note
+from edge_agent.sync.paho_loop import PahoOnLoop, close_socket
+from edge_agent.sync.publish_props import PackedPublishProperties, encode_publish_properties
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,7 @@ class MqttLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._down: asyncio.Event | None = None
         self._up: asyncio.Future[tuple[int, bool]] | None = None
+        self._driver: PahoOnLoop | None = None
         self._backoff = FullJitterBackoff(settings.backoff_base_s, settings.backoff_cap_s)
 
     @property
@@ -156,6 +161,7 @@ class MqttLink:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.disconnect()
+                client.loop_write()
         self._mark_down(f"forced: {reason}")
 
     async def _connect_once(self, host: str, port: int) -> bool:
@@ -185,7 +191,7 @@ class MqttLink:
             async with asyncio.timeout(self.settings.connect_timeout_s):
                 await loop.run_in_executor(None, connect)
             _disable_nagle(client)
-            client.loop_start()
+            self._driver = PahoOnLoop(loop, client, self._guard)
             async with asyncio.timeout(self.settings.connect_timeout_s):
                 receive_max, session_present = await self._up
         except (OSError, ssl.SSLError, TimeoutError, ValueError, ConnectionRefusedError) as exc:
@@ -233,10 +239,13 @@ class MqttLink:
         if client is not None:
             if client.is_connected():
                 with contextlib.suppress(Exception):
-                    client.disconnect()
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(Exception):
-                await loop.run_in_executor(None, client.loop_stop)
+                    client.disconnect()  # queues DISCONNECT; paho closes the socket once it is written
+                    client.loop_write()
+            driver, self._driver = self._driver, None
+            if driver is not None:
+                driver.detach()
+            else:  # the connect never finished: close whatever socket it left
+                close_socket(client)
         if was_connected:
             self.counters.disconnects += 1
             self.counters.state_since = time.time()
@@ -272,16 +281,11 @@ class MqttLink:
             return None
         props = None
         if self.mqtt5 and (user_properties or expiry_s or correlation):
-            props = Properties(PacketTypes.PUBLISH)
-            if user_properties:
-                props.UserProperty = list(user_properties)
-            if expiry_s:
-                props.MessageExpiryInterval = expiry_s
-            if correlation:
-                props.CorrelationData = correlation
+            props = PackedPublishProperties(encode_publish_properties(user_properties, expiry_s, correlation))
         info = client.publish(topic, payload, qos=1, retain=retain, properties=props)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return None
+        client.loop_write()  # on the wire now; what the socket does not take waits for the loop's writer
         return int(info.mid)
 
     def subscribe(self, topics: Sequence[str]) -> bool:
@@ -289,14 +293,16 @@ class MqttLink:
         if client is None or not self._connected or not topics:
             return False
         rc, _ = client.subscribe([(t, 1) for t in topics])
+        client.loop_write()
         return bool(rc == paho.MQTT_ERR_SUCCESS)
 
     def unsubscribe(self, topics: Sequence[str]) -> None:
         client = self._client
         if client is not None and self._connected and topics:
             client.unsubscribe(list(topics))
+            client.loop_write()
 
-    # --- paho client and its callbacks (network thread) ---------------------------------------------------
+    # --- paho client and its callbacks (on the loop) ------------------------------------------------------
     def _build_client(self) -> paho.Client:
         s = self.settings
         client = paho.Client(
@@ -377,8 +383,8 @@ def _disable_nagle(client: paho.Client) -> None:
 
 
 def exception_safe(callback: Callable[..., None], counters: LinkCounters) -> Callable[..., None]:
-    """Wraps a paho callback: an escaping exception would end paho's network thread (ThingsBoard gateway #2086),
-    so it is logged and counted instead."""
+    """Wraps a paho callback: an escaping exception would break paho's read or write half-way (with a network
+    thread it ended that thread, ThingsBoard gateway #2086), so it is logged and counted instead."""
 
     def guarded(*args: Any) -> None:
         try:

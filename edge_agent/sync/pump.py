@@ -81,9 +81,20 @@ class OutboxPump:
     _sync_next_at: float = 0.0
     _sync_retry_s: float = SYNC_RETRY_FIRST_S
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _maybe_pending: bool = True
+    """False once a lease came back empty, until something may have made rows pending again (a commit, a release,
+    an expiry, the tick): a PUBACK or a watermark then wakes the pump without an empty lease transaction."""
 
     def wake(self) -> None:
         self._wake.set()
+
+    def send_now(self) -> None:
+        """Ops just committed go on the wire in this loop turn: a wake-up resumes :meth:`run` only three turns
+        later (the event, ``wait_for``'s inner task, then ``run``), behind whatever the commit scheduled first
+        (the screen feed, the scan's events). Same window and cap as :meth:`run`; it never sends an uncommitted
+        op, since only committed rows can be leased."""
+        self._maybe_pending = True
+        self._fill_window()
 
     @property
     def inflight(self) -> int:
@@ -97,6 +108,7 @@ class OutboxPump:
             self._wake.clear()
             if self.monotonic() - self._last_housekeeping >= PUMP_TICK_S:  # on the tick, not on every wake-up
                 self._last_housekeeping = self.monotonic()
+                self._maybe_pending = True  # whatever else made rows pending is leased within a tick
                 self._housekeeping()
             self._fill_window()
 
@@ -106,11 +118,13 @@ class OutboxPump:
         self._forget_flights()
         self._window = max(1, min(self.settings.window, receive_maximum))
         self.store.release()
+        self._maybe_pending = True
         self.wake()
 
     def link_down(self) -> None:
         self._forget_flights()
         self.store.release()
+        self._maybe_pending = True
         self._sync_asked.clear()
 
     def _forget_flights(self) -> None:
@@ -131,6 +145,7 @@ class OutboxPump:
             self.counters.puback_failures += 1
             log.warning("sync: broker refused ops batch (%s); will retry", reason)
             self.store.release(flight.seqs)
+            self._maybe_pending = True
         self.wake()
 
     def applied(self, watermark: AppliedWatermark) -> int:
@@ -184,6 +199,7 @@ class OutboxPump:
             self._awaiting_confirmation = max(0, self._awaiting_confirmation - resend)
             self.counters.resent_after_sync += resend
             log.info("sync: the platform answered; sending %d unconfirmed ops again at once", resend)
+            self._maybe_pending = True
             self.wake()
 
     # --- internals ----------------------------------------------------------------------------------------
@@ -193,8 +209,11 @@ class OutboxPump:
             and len(self._inflight) < self._window
             and self._inflight_ops + self._awaiting_confirmation < self.max_unconfirmed_ops
         ):
+            if not self._maybe_pending:
+                return
             rows = self.store.lease(self.settings.batch_max_ops, BATCH_MAX_BYTES)
             if not rows:
+                self._maybe_pending = False
                 return
             seqs = [r.seq for r in rows]
             payload = encode_ops_batch(
@@ -209,6 +228,7 @@ class OutboxPump:
             mid = self.out.publish_encoded(self.topics.ops, payload, T_OPS, event_id)
             if mid is None:
                 self.store.release(seqs)
+                self._maybe_pending = True
                 return
             # Registered before the loop yields, so an early on_publish always finds it.
             self._inflight[mid] = _InFlight(seqs, self.monotonic())

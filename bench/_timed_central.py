@@ -1,0 +1,108 @@
+"""The timed platform simulator in a process of its own, so its apply never competes with the agent for the GIL.
+
+In one process the central's paho thread waits for the GIL while the agent's loop runs Python (the screen feed,
+the scan's events), up to the interpreter's 5 ms switch interval: a stall of the bench, not of a device, whose
+platform is another machine. Here ``_common.TimedCentral`` runs in a spawned child; it stamps ``perf_counter()``
+when each ops batch's ``handle`` returned (after the platform's COMMIT and the watermark's publish) and sends the
+stamps down a pipe. ``perf_counter`` is CLOCK_MONOTONIC on Linux, one clock for every process of the machine, so
+the stamps compare with the bench's own. The child also times each ``handle`` (the platform's share of the path)
+and its own CPU. The parent reads the pipe only in :meth:`CentralProcess.wait_applied`, on the bench's thread:
+no extra thread in the agent's process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+READY_WAIT_S = 30.0
+STOP_WAIT_S = 15.0
+
+
+def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
+    import _common as c
+
+    class PipedCentral(c.TimedCentral):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.handle_s: list[float] = []
+
+        def handle(self, topic: str, payload: bytes) -> None:
+            before = len(self.applied_at)
+            started = time.perf_counter()
+            super().handle(topic, payload)
+            if len(self.applied_at) > before:
+                self.handle_s.append(time.perf_counter() - started)
+                conn.send(self.applied_at[before:])
+
+    central = PipedCentral(Path(db_path), host, port).start()
+    cpu0 = time.process_time()
+    conn.send("ready")
+    conn.recv()  # "stop"
+    cpu = time.process_time() - cpu0
+    central.stop()
+    conn.send({"handle_s": central.handle_s, "cpu_s": cpu})
+    conn.close()
+
+
+@dataclass
+class CentralProcess:
+    """The parent's end: ``applied_at`` (perf_counter per applied op, in order) and, after stop, the child's
+    ``handle_s`` (seconds per applied batch) and ``cpu_s``."""
+
+    db_path: Path
+    host: str
+    port: int
+    applied_at: list[float] = field(default_factory=list)
+    handle_s: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    _proc: Any = None
+    _conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> CentralProcess:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_child, args=(str(self.db_path), self.host, self.port, child), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        if not parent.poll(READY_WAIT_S) or parent.recv() != "ready":
+            raise RuntimeError("the central simulator process did not start")
+        return self
+
+    def wait_applied(self, count: int, timeout: float) -> float:
+        assert self._conn is not None
+        deadline = time.monotonic() + timeout
+        while len(self.applied_at) < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._conn.poll(left):
+                raise RuntimeError(f"central applied {len(self.applied_at)}/{count} ops after {timeout}s")
+            self.applied_at.extend(self._conn.recv())
+        return self.applied_at[count - 1]
+
+    def stop(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            conn.send("stop")
+            deadline = time.monotonic() + STOP_WAIT_S
+            while conn.poll(max(0.0, deadline - time.monotonic())):
+                msg = conn.recv()
+                if isinstance(msg, dict):
+                    self.handle_s, self.cpu_s = msg["handle_s"], msg["cpu_s"]
+                    break
+                self.applied_at.extend(msg)
+        finally:
+            conn.close()
+            self._proc.join(STOP_WAIT_S)
+            if self._proc.is_alive():
+                self._proc.kill()
