@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
+import _cpu_quota as cpu_quota
 
 from simulators.camera import DEMO_CODES
 from tests.support.broker import MosquittoBroker
@@ -157,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE:,} scans")
     parser.add_argument("--scans", type=int, default=None, help=f"default {FULL:,}")
     parser.add_argument("--trace", action="store_true", help="tracemalloc after the warm-up: top growth by line")
+    cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
+    cpu_quota.from_args(args)
     n = args.scans or (SMOKE if args.smoke else QUICK if args.quick else FULL)
     if n < WARMUP:
         parser.error(f"--scans must be at least the warm-up, {WARMUP:,}")
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     broker = MosquittoBroker(workdir / "broker")
     broker.start()
+    cpu_quota.exempt(broker.pid)
     try:
         res = soak(workdir, broker, n, args.trace)
     finally:
