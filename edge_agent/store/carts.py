@@ -16,14 +16,26 @@ _LIVE_SQL = """SELECT e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_devic
                ORDER BY e.hlc, e.entry_id"""
 
 
-def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
-    entries: list[tuple[str, str, str, int, int, str, str | None]] = []
-    tombstones: list[tuple[str, str]] = []
-    attrs: list[tuple[str, str, str | None, int, str, str]] = []
+EntryRow = tuple[str, str, str, int, int, str, str | None]
+TombstoneRow = tuple[str, str]
+AttrRow = tuple[str, str, str | None, int, str, str]
+
+
+def effect_rows(effects: Iterable[Effects]) -> tuple[list[EntryRow], list[TombstoneRow], list[AttrRow]]:
+    """Ops' effects as the rows of cart_entries, cart_tombstones and cart_attrs, in their column order: one
+    flattening for every store that keeps carts (this device's SQLite, the platform's SQLite and PostgreSQL)."""
+    entries: list[EntryRow] = []
+    tombstones: list[TombstoneRow] = []
+    attrs: list[AttrRow] = []
     for eff in effects:
         entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in eff.entries)
         tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
         attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device, a.op_id) for a in eff.attrs)
+    return entries, tombstones, attrs
+
+
+def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
+    entries, tombstones, attrs = effect_rows(effects)
     if entries:
         conn.executemany(
             """INSERT OR IGNORE INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial)

@@ -23,6 +23,7 @@ import psycopg
 from edge_agent.contract.cart import EpochWatermark
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Seal
 from edge_agent.domain.ops import CartOp
+from edge_agent.store.carts import effect_rows
 from simulators.cart_authority import PROFILE_OWNER
 from simulators.platform.const import MAX_EPOCHS_PER_WATERMARK, MAX_GAPS_PER_EPOCH
 from simulators.platform.port import Held
@@ -171,13 +172,7 @@ class PgStore:
         return [CartOp.model_validate_json(body) for _, _, body in sorted(rows)]
 
     def apply_effects(self, effects: Iterable[Effects]) -> None:
-        entries: list[tuple[str, str, str, int, int, str, str | None]] = []
-        tombstones: list[tuple[str, str]] = []
-        attrs: list[tuple[str, str, str | None, int, str, str]] = []
-        for eff in effects:
-            entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in eff.entries)
-            tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
-            attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device, a.op_id) for a in eff.attrs)
+        entries, tombstones, attrs = effect_rows(effects)
         with self.conn.cursor() as cur:
             if entries:
                 cur.executemany(
