@@ -125,7 +125,8 @@ def test_an_offer_reaches_the_screen_only_with_personalisation_and_an_accepted_o
     wait_until(lambda: agent.connected, 10, "agent connected")
     present(agent, "profile", "cart_sync", "personalisation", "analytics")
     wait_until(lambda: platform.offers.session_of(PROFILE_CART) == session_id(agent), 15, "session linked for offers")
-    assert shown(spy)["consent"] == ["analytics", "cart_sync", "personalisation", "profile"]
+    granted = ["analytics", "cart_sync", "personalisation", "profile"]
+    wait_until(lambda: shown(spy).get("consent") == granted, 10, "granted scopes shown")
 
     assert platform.offers.publish(PROFILE_CART, [socks_offer()])
     wait_until(lambda: [o["offer_id"] for o in shown(spy).get("offers", [])] == [SOCKS_OFFER], 10, "offer shown")
