@@ -342,7 +342,8 @@ class Agent:
         if profile is None and s.identity is not None:
             profile = linked_profile(s.identity.pseudonym, s.identity.consent)
         device = self.config.device
-        return EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile)
+        owner = s.identity.profile_cart if s.identity is not None else None
+        return EventContext(self.out.source, device.store, device.id, s.session_id, s.attribution_key, profile, owner)
 
     def _emit_soon(self, events: list[WorkflowEvent]) -> None:
         """A scan's line events, in the session's context as of now, written on the loop's next turn: the pump

@@ -380,7 +380,12 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
                 id="kiosk-01:erased:gdpr-0001",
                 time=_T0,
                 data=ErasureDone(
-                    request_id="gdpr-0001", device="kiosk-01", carts=["profile-ada"], ops_dropped=0, session_ended=True
+                    request_id="gdpr-0001",
+                    device="kiosk-01",
+                    carts=["profile-ada"],
+                    ops_dropped=0,
+                    events_dropped=1,
+                    session_ended=True,
                 ),
             ),
             "The device's answer once its copies are gone (deleted rows are zeroed in the database file).",

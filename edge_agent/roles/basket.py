@@ -324,14 +324,19 @@ class ShopperBasket:
             self._clear_notices()
             self.sessions.end("erased", self._new_cart())
         held = carts & held_ids
-        dropped = sum(store.erase_cart(cart_id) for cart_id in sorted(held))
+        erased = [store.erase_cart(cart_id) for cart_id in sorted(held)]
+        dropped, events = sum(e.ops for e in erased), sum(e.events for e in erased)
         self.sessions.forget(carts)
-        log.info("erasure %s: forgot %d cart(s), dropped %d unsent op(s)", request.request_id, len(held), dropped)
+        log.info(
+            "erasure %s: forgot %d cart(s), dropped %d unsent op(s) and %d event(s)",
+            request.request_id, len(held), dropped, events,
+        )  # fmt: skip
         done = ErasureDone(
             request_id=request.request_id,
             device=self.ports.device,
             carts=sorted(held),
             ops_dropped=dropped,
+            events_dropped=events,
             session_ended=session_ended,
         )
         event_id = f"{self.ports.device}:erased:{request.request_id}"

@@ -212,8 +212,11 @@ class SessionDesk:
             return False
         profile = s.identity.profile_cart
         if scope == PROFILE and not grant:
-            dropped = self.store.erase_cart(profile)
-            log.info("session %s: profile consent withdrawn; %d unsent op(s) dropped", s.session_id, dropped)
+            erased = self.store.erase_cart(profile)
+            log.info(
+                "session %s: profile consent withdrawn; %d unsent op(s) and %d event(s) dropped",
+                s.session_id, erased.ops, erased.events,
+            )  # fmt: skip
         commands: list[BasketCommand] = [
             SetAttribute(profile, consent_attr(scope), GRANTED if grant else WITHDRAWN, actor="shopper")
         ]

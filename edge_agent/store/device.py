@@ -53,6 +53,14 @@ class Recorded:
     refused: Refused | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What forgetting a cart dropped before it left the device: its unsent ops and workflow events."""
+
+    ops: int = 0
+    events: int = 0
+
+
 class DeviceStore(OutboxPort):
     """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
 
@@ -195,9 +203,10 @@ class DeviceStore(OutboxPort):
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
         return True
 
-    def erase_cart(self, cart_id: str) -> int:
-        """Forget a cart at the platform's erasure request, unsent edits included (the platform has erased
-        the cart; delivering them would bring the shopper's data back). Returns how many ops were dropped."""
+    def erase_cart(self, cart_id: str) -> Erased:
+        """Forget a cart at the platform's erasure request or a withdrawn "profile" consent, unsent edits included
+        (the platform has erased the cart; delivering them would bring the shopper's data back), and the unsent
+        workflow events queued while it was a session's profile cart."""
         with self._write():
             newest = self._newest_seq()
             dropped = [
@@ -206,11 +215,12 @@ class DeviceStore(OutboxPort):
             persisted = self._keep_high_water(newest) if dropped else None
             for table in CART_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+            events = self.conn.execute("DELETE FROM event_outbox WHERE profile_cart = ?", (cart_id,)).rowcount
         if persisted is not None:
             self._seq_persisted = persisted
         for seq in dropped:
             self._forget(seq)
-        return len(dropped)
+        return Erased(ops=len(dropped), events=events)
 
     def apply_catalog(self, update: CatalogUpdate) -> int:
         """The platform's catalog, price and stock update, kept for offline lookups (store/catalog.py)."""
@@ -243,14 +253,18 @@ class DeviceStore(OutboxPort):
         row = self.conn.execute("SELECT 1 FROM outbox WHERE seq = ? AND kind != ?", (seq, CONFIRMED_KIND)).fetchone()
         return row is not None  # the emptied high-water row is a confirmed op
 
-    def queue_events(self, events: Sequence[tuple[str, str]], *, synced: bool = True) -> None:
+    def queue_events(
+        self, events: Sequence[tuple[str, str]], *, profile_cart: str | None = None, synced: bool = True
+    ) -> None:
         """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.
+        ``profile_cart``: the identified session's profile cart, so that its erasure drops them (never sent).
         ``synced=False``: committed without an fsync of its own (a process crash loses nothing; a power cut may lose
         the rows since the last FULL commit), for events that follow an op commit on the hot path."""
         with self._write() if synced else self._bookkeeping():
+            now = time.time()
             self.conn.executemany(
-                "INSERT INTO event_outbox (name, body, created_at) VALUES (?, ?, ?)",
-                [(name, body, time.time()) for name, body in events],
+                "INSERT INTO event_outbox (name, body, created_at, profile_cart) VALUES (?, ?, ?, ?)",
+                [(name, body, now, profile_cart) for name, body in events],
             )
             self.conn.execute(
                 "DELETE FROM event_outbox WHERE id <= (SELECT max(id) FROM event_outbox) - ?", (EVENT_OUTBOX_MAX,)

@@ -270,6 +270,13 @@ def _write_amplification(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE cart_entries_new RENAME TO cart_entries")
 
 
+def _event_owner(db: sqlite3.Connection) -> None:
+    # Erasure and a withdrawn "profile" consent drop the unsent workflow events of the shopper's identified sessions
+    # too (retail note §4 rule 5: every local row for that shopper, outbox payloads included). The profile cart an
+    # event was queued under is kept beside it, never sent; NULL for anonymous sessions and device events.
+    db.execute("ALTER TABLE event_outbox ADD COLUMN profile_cart TEXT")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -282,6 +289,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0009_outbox_seq_in_meta", _outbox_seq_in_meta),
     ("0010_catalog_availability", _catalog_availability),
     ("0011_write_amplification", _write_amplification),
+    ("0012_event_owner", _event_owner),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [

@@ -34,6 +34,8 @@ class EventContext:
     session_id: str | None = None
     attribution_key: str | None = None
     profile: str | None = None
+    profile_cart: str | None = None
+    """The identified session's profile cart: kept beside the queued rows for erasure, never in the event."""
 
 
 def envelope(event: WorkflowEvent, ctx: EventContext) -> WorkflowCloudEvent:
@@ -84,7 +86,7 @@ class EventPublisher:
     def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext, *, synced: bool = True) -> None:
         rows = [(e.name, envelope(e, ctx).model_dump_json(exclude_none=True)) for e in events]
         if rows:
-            self.store.queue_events(rows, synced=synced)
+            self.store.queue_events(rows, profile_cart=ctx.profile_cart, synced=synced)
             self.flush()
 
     def flush(self) -> None:

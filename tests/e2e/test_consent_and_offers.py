@@ -8,6 +8,7 @@ pending meanwhile, offline too); withdrawing "profile" forgets the profile cart 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -225,6 +226,39 @@ def test_withdrawing_profile_consent_on_the_screen_purges_the_profile_cart_here(
     wait_until(lambda: any(e["name"] == "kiosk.session.ended" for e in events(spy)), 10, "the session's end reported")
     ended = next(e for e in events(spy) if e["name"] == "kiosk.session.ended")
     assert (ended["actor"], ended["data"]["reason"]) == ("shopper", "consent_withdrawn")
+
+
+def test_withdrawing_profile_consent_offline_drops_the_shoppers_unsent_events_with_the_profile_cart(
+    tmp_path: Path, broker: MosquittoBroker, platform: CentralPlatform, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    agent = agent_factory(kiosk(tmp_path, broker.port))
+    wait_until(lambda: agent.connected, 10, "agent connected")
+    present(agent, "profile", "cart_sync", "analytics")
+    wait_until(lambda: shown(spy).get("state") == "merged", 15, "merged: the profile cart is the session's")
+    assert agent.agent is not None
+    inner = agent.agent
+
+    def pending() -> list[dict[str, Any]]:
+        return [json.loads(body)["data"] for _id, body in agent.call(lambda: inner.store.pending_events(100))]
+
+    broker.stop()
+    wait_until(lambda: not agent.connected, 10, "offline")
+    agent.scan(SHOES)
+    wait_until(lambda: any(e["name"] == "cart.line_added" for e in pending()), 10, "the scan's event queued")
+    assert all(e["profile"] == PSEUDONYM for e in pending() if e["name"] == "cart.line_added"), "analytics granted"
+
+    withdraw = ConsentCommand(action="withdraw", session_id=session_id(agent), scope="profile")
+    command = ConsentCommandEvent(source="urn:acme:kiosk-ui", id="c-offline", time=utcnow(), data=withdraw)
+    agent.call(lambda: inner.router.submit(f"{TOPICS}/ui", command.model_dump_json().encode()))  # the screen's way
+    wait_until(lambda: any(e["name"] == "kiosk.session.ended" for e in pending()), 10, "the session ended")
+    names = [e["name"] for e in pending()]
+    assert "cart.line_added" not in names, "the shopper's unsent events went with the profile cart"
+    assert "consent.withdrawn" in names, "the withdrawal itself is still reported"
+
+    broker.restart()
+    wait_until(lambda: agent.connected and agent.call(inner.store.event_backlog) == 0, 20, "the rest delivered")
+    wait_until(lambda: platform.offers.consent.get(PROFILE_CART, {}).get("profile") == "withdrawn", 20,
+               "the withdrawal, an op, reached the platform")  # fmt: skip
 
 
 def test_bad_offers_and_commands_are_refused_with_a_reason_and_the_agent_carries_on(

@@ -131,7 +131,7 @@ def test_retention_purge_waits_for_confirmation_but_an_erasure_drops_unsent_edit
     store.record([AddItem("profile-ada", "04006381333931"), AddItem("profile-ada", "05012345678900")])
     store.record([AddItem("guest-1", "04006381333931")])
     assert store.purge_cart("profile-ada") is False, "retention never loses an op the shopper saw saved"
-    assert store.erase_cart("profile-ada") == 2
+    assert store.erase_cart("profile-ada").ops == 2
     assert "profile-ada" not in store.cart_ids() and store.lines("profile-ada") == []
     leftovers = [
         (table, n)
@@ -200,11 +200,20 @@ def test_the_hlc_and_seq_survive_a_restart_after_every_op_was_confirmed(tmp_path
     assert after.op.seq == 3 and after.op.hlc > before.op.hlc + 1
 
 
+def test_an_erasure_drops_the_unsent_events_queued_under_the_profile_cart_and_no_others(store: DeviceStore) -> None:
+    store.queue_events([("cart.line_added", '{"shopper": "ada"}')] * 2, profile_cart="profile-ada")
+    store.queue_events([("cart.line_added", '{"shopper": "bo"}')], profile_cart="profile-bo")
+    store.queue_events([("shelf.price_checked", "{}")])
+    assert store.erase_cart("profile-ada").events == 2
+    assert [body for _id, body in store.pending_events(10)] == ['{"shopper": "bo"}', "{}"]
+    assert store.erase_cart("profile-ada").events == 0, "nothing left to drop"
+
+
 def test_an_erasure_of_the_newest_ops_never_lets_their_seqs_be_issued_again(tmp_path: Path) -> None:
     store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
     store.record([AddItem("guest-1", A), AddItem("profile-ada", A), AddItem("profile-ada", B)])
     store.lease(10, 1 << 20)
-    assert store.erase_cart("profile-ada") == 2
+    assert store.erase_cart("profile-ada").ops == 2
     assert store.pending_count() == 0 and store.outbox_stats().total == 1
     store.close()
     store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
