@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edge_agent.domain.ops import CartOp, OpKind
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An immutable line entry; its id is the id of the op that created it."""
+class Entry(NamedTuple):
+    """An immutable line entry; its id is the id of the op that created it.
+
+    A named tuple, not a frozen dataclass: one is built per op recorded and per row read, and a tuple is built
+    in a fifth of the time (issue 14); its fields are cart_entries' columns, in their order, so it is the row."""
 
     entry_id: str
     cart_id: str
@@ -44,9 +47,9 @@ class AttrWrite:
         return other is None or (self.hlc, self.device, self.op_id) > (other.hlc, other.device, other.op_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Effects:
-    """What an op adds to a replica's state. Applying the same effects twice changes nothing."""
+class Effects(NamedTuple):
+    """What an op adds to a replica's state. Applying the same effects twice changes nothing. (A named tuple,
+    as Entry is: one per op recorded.)"""
 
     cart_id: str
     entries: tuple[Entry, ...] = ()
