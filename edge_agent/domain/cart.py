@@ -57,16 +57,22 @@ class Effects(NamedTuple):
     attrs: tuple[AttrWrite, ...] = ()
 
 
+_MAKES_ENTRY = frozenset((OpKind.ADD, OpKind.SET_QTY))
+_CHECKOUT, _ATTR_SET = OpKind.CHECKOUT, OpKind.ATTR_SET
+"""Looked up once: reading an enum member off its class goes through a descriptor, three times per op recorded."""
+
+
 def effects_of(op: CartOp) -> Effects:
     """The one place that says what each op kind means (sync note §3.2)."""
+    kind = op.kind
     new_entry = (
         (Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device, op.serial),)
-        if op.kind in (OpKind.ADD, OpKind.SET_QTY) and op.sku is not None and op.qty is not None
+        if kind in _MAKES_ENTRY and op.sku is not None and op.qty is not None
         else ()
     )
-    if op.kind is OpKind.CHECKOUT:
+    if kind is _CHECKOUT:
         return Effects(op.cart_id)  # membership is untouched; only the platform seals (decide_checkout)
-    if op.kind is OpKind.ATTR_SET and op.key is not None:
+    if kind is _ATTR_SET and op.key is not None:
         return Effects(op.cart_id, attrs=(AttrWrite(op.key, op.value, op.hlc, op.device, op.op_id),))
     return Effects(op.cart_id, entries=new_entry, tombstones=op.observed)
 

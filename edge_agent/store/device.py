@@ -314,10 +314,11 @@ class DeviceStore(OutboxPort):
         with self.faults.guard(conn, self._settling(transaction(conn)), records_ops=True):
             seq = self._seq_issued + 1
             uuids = random_uuids(len(commands))
+            created_at = self._now()  # one commit, one time: its rows are saved together
             for command in commands:
                 cart_id = command.cart_id
                 if cart_id not in batch.carts:
-                    batch.carts[cart_id] = self._now()
+                    batch.carts[cart_id] = created_at
                 # A plain add observes nothing, so it skips the read (the hot path); anything else reads its
                 # cart, after writing what this group planned so far, so it observes it.
                 if isinstance(command, AddItem) and command.serial is None:
@@ -339,7 +340,7 @@ class DeviceStore(OutboxPort):
                     hlc=self.clock.now(),
                     identity_fits=self._identity_fits,
                 )
-                batch.add(seq, row, self._now())
+                batch.add(seq, row, created_at)
                 results.append(Recorded(command, row.op))
                 seq += 1
             batch.flush(conn)
