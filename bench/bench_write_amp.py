@@ -4,8 +4,9 @@ Usage: python bench/bench_write_amp.py [--quick | --smoke] [--rounds R]
 
 Each op goes through the outbox's whole life, each step its own commit as the link does it with a window of
 one: record (synchronous=FULL), lease, mark_sent and confirm (bookkeeping: synchronous=NORMAL, no fsync of
-their own). Per statement the bench counts the WAL frames it appended (automatic checkpoints off during the
-loop, so the WAL only grows: frames = growth / (page_size + 24)); the checkpoint that copies those pages into
+their own; a confirm's delete is deferred to the next write, here the next op's record). Per statement the
+bench counts the WAL frames it appended (automatic checkpoints off during the loop, so the WAL only grows:
+frames = growth / (page_size + 24)); the checkpoint that copies those pages into
 the database at the end is measured apart, as this process's /proc/self/io write_bytes across it.
 Each frame is also attributed to the b-tree its page belongs to (the page number in the frame header, the owner
 from SQLite's dbstat table), so the table shows what each statement writes: a table, an index, page 1 (the header,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from edge_agent.domain.cart import Entry
@@ -24,8 +25,10 @@ class Refused(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class OpIntent:
+class OpIntent(NamedTuple):
+    """What a command becomes before the store gives it an identity and a clock (a named tuple: one per op, built
+    in a fifth of a frozen dataclass's time, issue 14)."""
+
     cart_id: str
     kind: OpKind
     sku: str | None = None

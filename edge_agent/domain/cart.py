@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edge_agent.domain.ops import CartOp, OpKind
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An immutable line entry; its id is the id of the op that created it."""
+class Entry(NamedTuple):
+    """An immutable line entry; its id is the id of the op that created it.
+
+    A named tuple, not a frozen dataclass: one is built per op recorded and per row read, and a tuple is built
+    in a fifth of the time (issue 14); its fields are cart_entries' columns, in their order, so it is the row."""
 
     entry_id: str
     cart_id: str
@@ -44,9 +47,9 @@ class AttrWrite:
         return other is None or (self.hlc, self.device, self.op_id) > (other.hlc, other.device, other.op_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Effects:
-    """What an op adds to a replica's state. Applying the same effects twice changes nothing."""
+class Effects(NamedTuple):
+    """What an op adds to a replica's state. Applying the same effects twice changes nothing. (A named tuple,
+    as Entry is: one per op recorded.)"""
 
     cart_id: str
     entries: tuple[Entry, ...] = ()
@@ -54,16 +57,22 @@ class Effects:
     attrs: tuple[AttrWrite, ...] = ()
 
 
+_MAKES_ENTRY = frozenset((OpKind.ADD, OpKind.SET_QTY))
+_CHECKOUT, _ATTR_SET = OpKind.CHECKOUT, OpKind.ATTR_SET
+"""Looked up once: reading an enum member off its class goes through a descriptor, three times per op recorded."""
+
+
 def effects_of(op: CartOp) -> Effects:
     """The one place that says what each op kind means (sync note §3.2)."""
+    kind = op.kind
     new_entry = (
         (Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device, op.serial),)
-        if op.kind in (OpKind.ADD, OpKind.SET_QTY) and op.sku is not None and op.qty is not None
+        if kind in _MAKES_ENTRY and op.sku is not None and op.qty is not None
         else ()
     )
-    if op.kind is OpKind.CHECKOUT:
+    if kind is _CHECKOUT:
         return Effects(op.cart_id)  # membership is untouched; only the platform seals (decide_checkout)
-    if op.kind is OpKind.ATTR_SET and op.key is not None:
+    if kind is _ATTR_SET and op.key is not None:
         return Effects(op.cart_id, attrs=(AttrWrite(op.key, op.value, op.hlc, op.device, op.op_id),))
     return Effects(op.cart_id, entries=new_entry, tombstones=op.observed)
 

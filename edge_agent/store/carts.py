@@ -28,7 +28,7 @@ def effect_rows(effects: Iterable[Effects]) -> tuple[list[EntryRow], list[Tombst
     tombstones: list[TombstoneRow] = []
     attrs: list[AttrRow] = []
     for eff in effects:
-        entries.extend((e.entry_id, e.cart_id, e.sku, e.qty, e.hlc, e.origin_device, e.serial) for e in eff.entries)
+        entries.extend(eff.entries)  # an Entry is a named tuple of cart_entries' columns, in their order
         tombstones.extend((t, eff.cart_id) for t in eff.tombstones)
         attrs.extend((eff.cart_id, a.key, a.value, a.hlc, a.device, a.op_id) for a in eff.attrs)
     return entries, tombstones, attrs

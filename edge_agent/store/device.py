@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +130,8 @@ class DeviceStore(OutboxPort):
         return store
 
     def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error, StorageError):  # best effort: a row left is only sent again
+            self.settle_confirms()
         self.conn.close()
 
     @property
@@ -143,10 +145,18 @@ class DeviceStore(OutboxPort):
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """A durable transaction (synchronous=FULL), its faults classified (store/faults.py)."""
-        return self.faults.guard(self.conn, transaction(self.conn))
+        return self.faults.guard(self.conn, self._settling(transaction(self.conn)))
 
     def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self.faults.guard(self.conn, bookkeeping_transaction(self.conn))
+        return self.faults.guard(self.conn, self._settling(bookkeeping_transaction(self.conn)))
+
+    @contextlib.contextmanager
+    def _settling(self, tx: AbstractContextManager[sqlite3.Connection]) -> Iterator[sqlite3.Connection]:
+        """Every write transaction first deletes the rows confirmed since the last one (store/outbox.py)."""
+        with tx as conn:
+            settled = self._settle_confirms(conn)
+            yield conn
+        self._confirms_settled(settled)
 
     # --- baskets -----------------------------------------------------------------------------------------
     def open_cart(self, cart_id: str, *, profile: bool = False) -> None:
@@ -188,10 +198,10 @@ class DeviceStore(OutboxPort):
         """Attribute keys of a cart with an op the platform has not confirmed yet (a consent change, an accepted
         offer): what a screen shows as "waiting for the platform"."""
         rows = self.conn.execute(
-            "SELECT json_extract(body, '$.key') FROM outbox WHERE cart_id = ? AND kind = ?",
+            "SELECT seq, json_extract(body, '$.key') FROM outbox WHERE cart_id = ? AND kind = ?",
             (cart_id, OpKind.ATTR_SET.value),
         )
-        return {str(r[0]) for r in rows if r[0] is not None}
+        return {str(key) for seq, key in rows if key is not None and not self._is_settled(seq)}
 
     def purge_cart(self, cart_id: str) -> bool:
         """Forget a cart on this device (retention, consent). Refused while any of its ops is unconfirmed:
@@ -249,6 +259,8 @@ class DeviceStore(OutboxPort):
         """This device's op is still in the outbox: the platform has not confirmed receiving it."""
         device, epoch, seq = split_op_id(op_id)
         if (device, epoch) != (self.device_id, self.epoch):
+            return False
+        if self._is_settled(seq):
             return False
         row = self.conn.execute("SELECT 1 FROM outbox WHERE seq = ? AND kind != ?", (seq, CONFIRMED_KIND)).fetchone()
         return row is not None  # the emptied high-water row is a confirmed op
@@ -313,13 +325,14 @@ class DeviceStore(OutboxPort):
         results: list[Recorded] = []
         conn = self.conn
         batch = OpBatch()
-        with self.faults.guard(conn, transaction(conn), records_ops=True):
+        with self.faults.guard(conn, self._settling(transaction(conn)), records_ops=True):
             seq = self._seq_issued + 1
             uuids = random_uuids(len(commands))
+            created_at = self._now()  # one commit, one time: its rows are saved together
             for command in commands:
                 cart_id = command.cart_id
                 if cart_id not in batch.carts:
-                    batch.carts[cart_id] = self._now()
+                    batch.carts[cart_id] = created_at
                 # A plain add observes nothing, so it skips the read (the hot path); anything else reads its
                 # cart, after writing what this group planned so far, so it observes it.
                 if isinstance(command, AddItem) and command.serial is None:
@@ -341,7 +354,7 @@ class DeviceStore(OutboxPort):
                     hlc=self.clock.now(),
                     identity_fits=self._identity_fits,
                 )
-                batch.add(seq, row, self._now())
+                batch.add(seq, row, created_at)
                 results.append(Recorded(command, row.op))
                 seq += 1
             batch.flush(conn)

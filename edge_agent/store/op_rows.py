@@ -61,6 +61,10 @@ _FIELDS_OF_KIND: dict[OpKind, tuple[bool, bool, bool, bool]] = {
 }
 
 
+_KIND_TEXT = {kind: kind.value for kind in OpKind}
+"""An enum's ``.value`` goes through a descriptor; this is a dict lookup (twice per op recorded)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpRow:
     """An op ready for the outbox: the CartOp callers get back and its wire body."""
@@ -140,42 +144,37 @@ def build_row(
         op = intent.materialise(device=device, epoch=epoch, seq=seq, uuid=uuid, hlc=hlc)
         return OpRow(op, op.model_dump_json(exclude_none=True))
     op_id = make_op_id(device, epoch, seq)
+    cart_id, kind, sku, qty, observed, key, value, actor, serial = intent
     fields = {
         "op_id": op_id,
         "uuid": uuid,
         "device": device,
         "epoch": epoch,
         "seq": seq,
-        "cart_id": intent.cart_id,
-        "kind": intent.kind,
+        "cart_id": cart_id,
+        "kind": kind,
         "hlc": hlc,
-        "sku": intent.sku,
-        "qty": intent.qty,
-        "observed": intent.observed,
-        "key": intent.key,
-        "value": intent.value,
-        "actor": intent.actor,
-        "serial": intent.serial,
+        "sku": sku,
+        "qty": qty,
+        "observed": observed,
+        "key": key,
+        "value": value,
+        "actor": actor,
+        "serial": serial,
     }
-    parts = [
+    body = (
         f'{{"op_id":"{op_id}","uuid":"{uuid}","device":"{device}","epoch":"{epoch}","seq":{seq},'
-        f'"cart_id":"{intent.cart_id}","kind":"{intent.kind.value}","hlc":{hlc}'
-    ]
-    if intent.sku is not None:
-        parts.append(f',"sku":"{intent.sku}"')
-    if intent.qty is not None:
-        parts.append(f',"qty":{intent.qty}')
-    parts.append(',"observed":[' + ",".join(f'"{o}"' for o in intent.observed) + "]")
-    if intent.key is not None:
-        parts.append(f',"key":"{intent.key}"')
-    if intent.value is not None:
-        parts.append(',"value":' + _text(intent.value))
-    if intent.actor is not None:
-        parts.append(',"actor":' + _text(intent.actor))
-    if intent.serial is not None:
-        parts.append(',"serial":' + _text(intent.serial))
-    parts.append("}")
-    return OpRow(_trusted_op(fields), "".join(parts))
+        f'"cart_id":"{cart_id}","kind":"{_KIND_TEXT[kind]}","hlc":{hlc}'
+        + ("" if sku is None else f',"sku":"{sku}"')
+        + ("" if qty is None else f',"qty":{qty}')
+        + (',"observed":[' + ",".join(f'"{o}"' for o in observed) + "]" if observed else ',"observed":[]')
+        + ("" if key is None else f',"key":"{key}"')
+        + ("" if value is None else ',"value":' + _text(value))
+        + ("" if actor is None else ',"actor":' + _text(actor))
+        + ("" if serial is None else ',"serial":' + _text(serial))
+        + "}"
+    )
+    return OpRow(_trusted_op(fields), body)
 
 
 _FIELD_NAMES = frozenset(CartOp.model_fields)
@@ -216,7 +215,7 @@ class OpBatch:
         op = row.op
         self.issued += 1
         self.effects.append(effects_of(op))
-        self.outbox.append((seq, op.cart_id, op.kind.value, row.body, op.hlc, created_at))
+        self.outbox.append((seq, op.cart_id, _KIND_TEXT[op.kind], row.body, op.hlc, created_at))
 
     def flush(self, conn: sqlite3.Connection) -> None:
         if self.carts:

@@ -84,6 +84,9 @@ class OutboxPort:
         self._sent = 0
         self._lease_after = 0
         """No pending row has a seq at or below this: the search of the next lease starts after it."""
+        self._confirmed_upto = 0
+        self._confirmed_above: set[int] = set()
+        """Confirmed (every seq up to, and these above) but not deleted yet: ``confirm`` defers the delete."""
 
     def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -97,11 +100,12 @@ class OutboxPort:
             return NOTHING_LEASED
         with self.faults.guard(self.conn, contextlib.nullcontext(self.conn)):
             cur = self.conn.execute(
-                f"SELECT seq, body, created_at FROM outbox WHERE seq > ? AND {_LIVE} ORDER BY seq", (self._lease_after,)
+                f"SELECT seq, body, created_at FROM outbox WHERE seq > ? AND {_LIVE} ORDER BY seq",
+                (max(self._lease_after, self._confirmed_upto),),
             )
             try:
                 for seq, body, created_at in cur:
-                    if seq in out:
+                    if seq in out or seq in self._confirmed_above:
                         last = seq
                         continue
                     if rows and size + len(body) > max_bytes:
@@ -140,25 +144,25 @@ class OutboxPort:
         if seqs:
             self._lease_after = min(self._lease_after, min(seqs) - 1)
 
-    @tolerates_full(0)
     def confirm(self, epoch: str, applied_upto: int, applied_above: Sequence[int] = ()) -> int:
-        """Delete the rows the platform says it applied; returns how many. Other epochs are not ours."""
+        """The platform applied these rows: from now on they are gone for every reader of this store, and the
+        next write transaction deletes them (``_settle_confirms``), or the pump's tick (``settle_confirms``).
+        Returns how many ops it confirmed. Other epochs are not ours.
+
+        Deferred so that the delete shares the page the next op's insert writes anyway (the outbox's right-most
+        leaf): one page per op less in a burst (issue 14, bytes per op). A crash before then loses nothing: those
+        rows are sent again after the restart, as every unconfirmed row is, and the platform drops duplicates."""
         if epoch != self.epoch:
             return 0
-        with self._bookkeeping():
-            newest = self.conn.execute("SELECT seq, kind FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
-            keep, to_mark = -1, False
-            if newest is not None and (newest[0] <= applied_upto or newest[0] in applied_above):
-                keep, to_mark = newest[0], newest[1] != CONFIRMED_KIND
-            deleted = self._delete_live("seq <= ? AND seq != ?", (applied_upto, keep))
-            if applied_above:
-                args = (json.dumps(list(applied_above)), keep)
-                deleted += self._delete_live("seq IN (SELECT value FROM json_each(?)) AND seq != ?", args)
-            if to_mark:  # the newest op becomes the high-water row: its seq and HLC stay, on the page just written
-                self.conn.execute(
-                    "UPDATE outbox SET cart_id = '', kind = ?, body = '' WHERE seq = ?", (CONFIRMED_KIND, keep)
-                )
-                deleted += 1
+        above = [seq for seq in applied_above if seq > applied_upto]
+        gone, gone_args = self._settled_sql()
+        count = self.conn.execute(
+            f"SELECT count(*) FROM outbox WHERE {_LIVE} AND NOT ({gone}) "
+            "AND (seq <= ? OR seq IN (SELECT value FROM json_each(?)))",
+            (*gone_args, applied_upto, json.dumps(above)),
+        ).fetchone()[0]
+        self._confirmed_upto = max(self._confirmed_upto, applied_upto)
+        self._confirmed_above = {s for s in self._confirmed_above.union(above) if s > self._confirmed_upto}
         heap = self._out_heap
         while heap and heap[0] <= applied_upto:
             self._forget(heapq.heappop(heap))
@@ -166,7 +170,54 @@ class OutboxPort:
             self._forget(seq)
         if len(heap) > 2 * len(self._out) + HEAP_SLACK:
             self._out_heap = sorted(self._out)  # a sorted list is a heap
-        return deleted
+        return int(count)
+
+    @tolerates_full(None)
+    def settle_confirms(self) -> None:
+        """Delete what was confirmed since the last write (the pump's tick), so the file, which ``edge-agent
+        status`` and the budget read, holds confirmed rows for at most a tick."""
+        if self._confirmed_upto or self._confirmed_above:
+            with self._bookkeeping():
+                pass  # _bookkeeping settles them
+
+    def _settle_confirms(self, conn: sqlite3.Connection) -> tuple[int, frozenset[int]] | None:
+        """At the start of every write transaction: the deletes confirm deferred. Returns what it settled, for
+        ``_confirms_settled`` once that transaction commits (a rolled-back one leaves them pending)."""
+        upto, above = self._confirmed_upto, frozenset(self._confirmed_above)
+        if not upto and not above:
+            return None
+        newest = conn.execute("SELECT seq, kind FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+        keep, to_mark = -1, False
+        if newest is not None and (newest[0] <= upto or newest[0] in above):
+            keep, to_mark = newest[0], newest[1] != CONFIRMED_KIND
+        conn.execute("DELETE FROM outbox WHERE seq <= ? AND seq != ?", (upto, keep))
+        if above:
+            conn.execute(
+                "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?)) AND seq != ?",
+                (json.dumps(sorted(above)), keep),
+            )
+        if to_mark:  # the newest op becomes the high-water row: its seq and HLC stay, on the page just written
+            conn.execute("UPDATE outbox SET cart_id = '', kind = ?, body = '' WHERE seq = ?", (CONFIRMED_KIND, keep))
+        return upto, above
+
+    def _confirms_settled(self, settled: tuple[int, frozenset[int]] | None) -> None:
+        if settled is None:
+            return
+        upto, above = settled
+        if self._confirmed_upto <= upto:
+            self._confirmed_upto = 0
+        bound = max(upto, self._confirmed_upto)
+        self._confirmed_above = {s for s in self._confirmed_above - above if s > bound}
+
+    def _settled_sql(self) -> tuple[str, tuple[object, ...]]:
+        """A WHERE condition true of the rows confirmed but not yet deleted, and its arguments."""
+        return "seq <= ? OR seq IN (SELECT value FROM json_each(?))", (
+            self._confirmed_upto,
+            json.dumps(sorted(self._confirmed_above)),
+        )
+
+    def _is_settled(self, seq: int) -> bool:
+        return seq <= self._confirmed_upto or seq in self._confirmed_above
 
     def expire_sent(self, sent_before: float) -> int:
         """T_ack: a sent row still unconfirmed after the ack timeout goes back to pending."""
@@ -178,7 +229,10 @@ class OutboxPort:
         return len(expired)
 
     def outbox_stats(self) -> OutboxStats:
-        total, oldest = self.conn.execute(f"SELECT count(*), min(created_at) FROM outbox WHERE {_LIVE}").fetchone()
+        gone, args = self._settled_sql()
+        total, oldest = self.conn.execute(
+            f"SELECT count(*), min(created_at) FROM outbox WHERE {_LIVE} AND NOT ({gone})", args
+        ).fetchone()
         return OutboxStats(total - self._sent, self._sent, total, oldest)
 
     def outbox_meta(self) -> dict[str, str]:
@@ -186,18 +240,15 @@ class OutboxPort:
         return {OUTBOX_SENT_KEY: str(self._sent)}
 
     def pending_count(self) -> int:
-        total = int(self.conn.execute(f"SELECT count(*) FROM outbox WHERE {_LIVE}").fetchone()[0])
+        gone, args = self._settled_sql()
+        row = self.conn.execute(f"SELECT count(*) FROM outbox WHERE {_LIVE} AND NOT ({gone})", args).fetchone()
+        total = int(row[0])
         return total - len(self._out)
 
     def _forget(self, seq: int) -> None:
         """Back to pending in memory, or gone: the row is no longer out on the wire."""
         if self._out.pop(seq, None) is not None:
             self._sent -= 1
-
-    def _delete_live(self, where: str, args: tuple[object, ...]) -> int:
-        """Delete outbox rows; returns how many were ops (an older high-water row may go with them)."""
-        cur = self.conn.execute(f"DELETE FROM outbox WHERE {where} RETURNING kind", args)
-        return sum(1 for (kind,) in cur if kind != CONFIRMED_KIND)
 
     def _newest_seq(self) -> int | None:
         row = self.conn.execute("SELECT max(seq) FROM outbox").fetchone()

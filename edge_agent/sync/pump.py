@@ -239,6 +239,7 @@ class OutboxPump:
 
     def _housekeeping(self) -> None:
         self._sync_due()
+        self.store.settle_confirms()  # what was confirmed leaves the file within a tick even if nothing is written
         expired = self.store.expire_sent(self.wall() - self.settings.ack_timeout_s)
         if expired:
             self._awaiting_confirmation = max(0, self._awaiting_confirmation - expired)
