@@ -326,7 +326,6 @@ class ShopperBasket:
         held = carts & held_ids
         erased = [store.erase_cart(cart_id) for cart_id in sorted(held)]
         dropped, events = sum(e.ops for e in erased), sum(e.events for e in erased)
-        self.sessions.forget(carts)
         log.info(
             "erasure %s: forgot %d cart(s), dropped %d unsent op(s) and %d event(s)",
             request.request_id, len(held), dropped, events,

@@ -6,7 +6,6 @@ from the store, records the merge as ordinary durable ops and publishes the sess
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -41,8 +40,6 @@ from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
-
-PURGE_META_KEY = "purge_due"
 
 
 @dataclass
@@ -191,7 +188,7 @@ class SessionDesk:
             purge = {s.guest_cart: kept}
         else:
             purge = {s.guest_cart: now, s.identity.profile_cart: kept if "profile" in s.identity.consent else now}
-        self._schedule_purge(purge)
+        self.store.schedule_purges(purge)
         self.start(next_guest_cart)
 
     def change_consent(self, scope: str, grant: bool) -> bool:
@@ -244,12 +241,6 @@ class SessionDesk:
         if identity is not None:
             self.store.open_cart(identity.profile_cart, profile=True)
 
-    def forget(self, carts: set[str]) -> None:
-        """Erased carts need no purge any more; the schedule must not name them either."""
-        due = self._purges()
-        if carts & set(due):
-            self.store.set_meta({PURGE_META_KEY: json.dumps({k: v for k, v in due.items() if k not in carts})})
-
     def command(self, cmd: SessionCommand) -> str | None:
         """A command from the device's UI (already parsed): merges are carried out here; ``checkout`` and
         ``end_session`` of the current session are returned for the basket to carry out; None when refused."""
@@ -281,18 +272,16 @@ class SessionDesk:
         return self.session.idle_for(self.now()) > self.idle_timeout_s
 
     def purge_due(self, *, early: bool = False) -> list[str]:
-        """Purge carts whose retention passed; one still holding unconfirmed ops waits for the next round, and at
+        """Purge carts whose retention passed; one still holding unconfirmed ops waits behind the others, and at
         most PURGES_PER_TICK are tried per call, so a backlog never makes one long pass on the loop.
         ``early``: near the storage budget, every ended basket the platform confirmed goes (store/budget.py)."""
-        due = self._purges()
-        now, purged = self.now(), []
-        ready = [c for c, at in due.items() if (early or at <= now) and c != self.active_cart][:PURGES_PER_TICK]
-        for cart_id in ready:
-            if self.store.purge_cart(cart_id):
-                purged.append(cart_id)
-                del due[cart_id]
+        now = self.now()
+        ready = self.store.purges_due(None if early else now, PURGES_PER_TICK, skip=self.active_cart)
+        purged = [cart_id for cart_id in ready if self.store.purge_cart(cart_id)]
+        kept = [cart_id for cart_id in ready if cart_id not in purged]
+        if kept:
+            self.store.postpone_purges(kept, now)
         if purged:
-            self.store.set_meta({PURGE_META_KEY: json.dumps(due)})
             log.info("purged %d ended basket(s) from this device", len(purged))
         return purged
 
@@ -306,15 +295,6 @@ class SessionDesk:
         self.store.record_reject("session", reason, detail[:200])
         if publish:
             self.publish(refused=reason)
-
-    def _purges(self) -> dict[str, float]:
-        text = self.store.meta(PURGE_META_KEY)
-        return {str(k): float(v) for k, v in json.loads(text).items()} if text else {}
-
-    def _schedule_purge(self, carts: dict[str, float]) -> None:
-        due = self._purges()
-        due.update(carts)
-        self.store.set_meta({PURGE_META_KEY: json.dumps(due)})
 
     def state_model(self, refused: str | None = None) -> SessionStateModel:
         s = self.session

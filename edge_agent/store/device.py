@@ -24,7 +24,7 @@ from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp, OpKind, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.store import availability, carts, catalog
+from edge_agent.store import availability, carts, catalog, purges
 from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
@@ -37,8 +37,8 @@ from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 log = logging.getLogger(__name__)
 
 REJECTS_KEPT = 1000
-CART_TABLES = ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts")
-"""Every table keyed by cart_id that holds a cart's state (not the outbox)."""
+CART_TABLES = ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts", "purge_schedule")
+"""Every table keyed by cart_id that holds a cart's state or its retention (not the outbox)."""
 """The rejects table is a diagnostic ring, not an archive: keep the newest 1000."""
 
 
@@ -391,6 +391,20 @@ class DeviceStore(OutboxPort):
             if self.clock.observe_remote(hlc_max):  # a value too far ahead is never adopted nor persisted
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
         return True
+
+    def schedule_purges(self, due: Mapping[str, float]) -> None:
+        """Durable: ended baskets to purge at these times (a cart scheduled again takes the new one)."""
+        with self._write():
+            purges.schedule(self.conn, due)
+
+    def purges_due(self, now: float | None, limit: int, *, skip: str = "") -> list[str]:
+        """Scheduled carts due by ``now`` (every one when None), oldest first."""
+        return purges.due(self.conn, now, limit, skip=skip)
+
+    def postpone_purges(self, carts: list[str], now: float) -> None:
+        """Carts that could not be purged yet (unconfirmed ops) wait behind the others."""
+        with self._bookkeeping():
+            purges.postpone(self.conn, carts, now)
 
     # --- metadata and diagnostics ------------------------------------------------------------------------
     def bump_mqtt_session(self) -> int:

@@ -5,6 +5,7 @@ Both hold the same cart tables, so a cart merges the same way everywhere (sync n
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from edge_agent.store.db import Migration
@@ -277,6 +278,17 @@ def _event_owner(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE event_outbox ADD COLUMN profile_cart TEXT")
 
 
+def _purge_schedule(db: sqlite3.Connection) -> None:
+    # Ended baskets' retention (roles/sessions.py) as rows instead of one JSON value in meta (store/purges.py).
+    db.execute("CREATE TABLE purge_schedule (cart_id TEXT PRIMARY KEY, due_at REAL NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE INDEX purge_schedule_by_due ON purge_schedule (due_at)")
+    row = db.execute("SELECT value FROM meta WHERE key = 'purge_due'").fetchone()
+    if row and row[0]:
+        due = json.loads(row[0])
+        db.executemany("INSERT INTO purge_schedule VALUES (?, ?)", [(str(k), float(v)) for k, v in due.items()])
+    db.execute("DELETE FROM meta WHERE key = 'purge_due'")
+
+
 DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_device_tables", _device_tables),
@@ -290,6 +302,7 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0010_catalog_availability", _catalog_availability),
     ("0011_write_amplification", _write_amplification),
     ("0012_event_owner", _event_owner),
+    ("0013_purge_schedule", _purge_schedule),
 ]
 
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
