@@ -5,7 +5,9 @@ Every page shares ``static/layout.html`` (the head with the page token, the shar
 ARIA live region): a page file holds only its own ``<head>`` lines (its title, anything beyond its own
 ``{page}.css`` and ``{page}.js``) and its body. The language chooser is rendered here from the shipped locales, each
 named in its own language (its ``common.json`` ``lang_<tag>``), so a page places ``{{LOCALE_CHOOSER}}`` and no
-page lists the languages itself.
+page lists the languages itself. A section several pages show the same way (related items, offers, the shopper's
+consent choices) is one file under ``static/parts/``, placed with ``{{PART <name> <h2|h3>}}`` at the page's heading
+level, so its markup and its message keys exist once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 import typing
 from importlib import resources
 
@@ -20,6 +23,8 @@ from edge_agent.config import ScreenLocale
 from edge_agent.screen import const
 
 LAYOUT = "layout.html"
+PART = re.compile(r"\{\{PART ([a-z_]+) (h[2-4])\}\}")
+"""A shared section in a page file: its name under ``static/parts/`` and the heading level it takes there."""
 CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript"}
 """What /static/ serves, by ending; anything else in the package (the pages, the catalogues) is not a file to get."""
 
@@ -67,9 +72,15 @@ def locale_chooser() -> str:
     return f'<label for="locale" data-msg="language">Language</label>\n<select id="locale">{options}</select>'
 
 
+@functools.cache
+def part(name: str, heading: str) -> str:
+    """A shared section's markup at a page's heading level, indented as one block."""
+    return asset(f"parts/{name}.html").replace("{{H}}", heading).strip()
+
+
 def render_page(page: str, token: str, locale: str, attract_after_s: float) -> str:
     """The page as the browser gets it: the layout around the page file, the per-start values filled in."""
-    own = asset(f"{page}.html")
+    own = PART.sub(lambda m: part(m[1], m[2]), asset(f"{page}.html"))
     head, _, body = own.partition("</head>")
     text = (
         asset(LAYOUT)

@@ -155,6 +155,15 @@ def test_the_claim_corner_uses_its_own_keys() -> None:
 
 
 @pytest.mark.parametrize("page", PAGES)
+def test_a_served_page_has_every_placeholder_filled_and_each_shared_section_once(page: str) -> None:
+    html = served(page)
+    assert "{{" not in html and "}}" not in html
+    for section in ("related", "offers", "consent"):
+        assert html.count(f'<section id="{section}"') <= 1, f"{section} twice on the {page} page"
+    assert re.search(r"<(h[2-4]) id=\"related-title\"[^>]*>[^<]*</\1>", html), "the heading closes at its own level"
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_the_language_chooser_offers_every_locale_named_in_its_own_language(page: str) -> None:
     html = served(page)
     options = re.findall(r'<option value="(\w+)" lang="(\w+)">([^<]+)</option>', html)
