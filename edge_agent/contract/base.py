@@ -7,7 +7,7 @@ Every field a consumer needs is in the payload; MQTT 5 user properties only mirr
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Final, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -33,7 +33,17 @@ D = TypeVar("D", bound=BaseModel)
 class CloudEvent(BaseModel, Generic[D]):
     """CloudEvents 1.0, structured mode. Identical ``source`` + ``id`` may be assumed duplicates."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Each message is one envelope model, built here at import as every contract model is (never on the
+        loop at its first message). ``defer_build`` above leaves only the step between unbuilt: the
+        parametrised ``CloudEvent[X]`` that ``XEvent(CloudEvent[X])`` derives from, which nothing validates with,
+        was a second full schema per message type (~20 KB each; docs/benchmarks.md, branch ``mem``)."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__pydantic_generic_metadata__["origin"] is None:
+            cls.model_rebuild()
 
     specversion: Literal["1.0"] = SPEC_VERSION
     type: Annotated[str, StringConstraints(max_length=MAX_WIRE_TEXT)]
