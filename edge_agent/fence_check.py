@@ -167,6 +167,7 @@ def check_fence(settings: LinkSettings, topic: str, *, probe_wait_s: float = PRO
             tls.ca_file if tls else None,
             tls.cert_file if tls else None,
             settings.connect_timeout_s,
+            username=settings.username,
         )
         try:
             probe.client.connect(host, port, keepalive=max(5, int(settings.connect_timeout_s) * 2))

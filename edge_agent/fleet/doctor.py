@@ -212,7 +212,7 @@ def plan_checks(checked: CheckedConfig) -> list[Check]:
         doctor_storage.WalCheck(db.parent),
         doctor_storage.DatabaseCheck(db),
     ]
-    checks += doctor_broker.broker_checks(config.mqtt)
+    checks += doctor_broker.broker_checks(config)
     readers = config.readers
     if readers.barcode is not None and readers.barcode.enabled:
         checks.append(doctor_devices.CameraCheck(readers.barcode.source))

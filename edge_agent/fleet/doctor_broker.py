@@ -1,5 +1,7 @@
 """The doctor's broker checks: TCP to each endpoint, the TLS handshake and the broker's chain, days to expiry
-of the broker's certificate and of this device's own.
+of the broker's certificate and of this device's own, and an MQTT CONNECT as the device with the fence's probe
+(edge_agent/fence_check.py): the broker takes this device's credentials and refuses it what only the platform
+writes.
 
 Failures are worded by edge_agent/sync/link_reasons.py, the words `edge-agent status` shows as
 connection_detail, so the doctor and the agent name one cause the same way.
@@ -7,6 +9,7 @@ connection_detail, so the doctor and the agent name one cause the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import ssl
 import time
@@ -15,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import Endpoint, MqttSection, TlsSection
+from edge_agent.config import AgentConfig, Endpoint, TlsSection
 from edge_agent.fleet import doctor_const as const
 from edge_agent.fleet.doctor import Check, Finding, fail, ok, warn
 from edge_agent.sync.link_reasons import Attempt, AttemptTrace, certificate_not_after, connect_failure
@@ -23,11 +26,13 @@ from edge_agent.sync.link_reasons import Attempt, AttemptTrace, certificate_not_
 DAY_S = 86_400.0
 
 
-def broker_checks(mqtt: MqttSection) -> list[Check]:
+def broker_checks(config: AgentConfig) -> list[Check]:
+    mqtt = config.mqtt
     timeout = min(mqtt.connect_timeout_s, const.BROKER_CONNECT_TIMEOUT_S)
     checks: list[Check] = [BrokerCheck(e, mqtt.tls, mqtt.protocol, timeout) for e in mqtt.endpoints]
     if mqtt.tls is not None and mqtt.tls.cert_file is not None:
         checks.append(ClientCertificateCheck(mqtt.tls.cert_file))
+    checks.append(FenceCheck(config))
     return checks
 
 
@@ -51,6 +56,10 @@ def _fix_for(reason: str) -> str:
         )
     if "requires a client certificate" in reason:
         return "give the device its certificate and key: mqtt.tls.cert_file and mqtt.tls.key_file"
+    if reason.startswith("not authorized") and "password" in reason:
+        return "give mqtt.password_file this device's password as the broker's password_file has it (mosquitto_passwd)"
+    if reason.startswith("not authorized"):
+        return "the broker refuses this identity: its certificate's CN must be device.id, and the ACL must name it"
     if reason.startswith("no TLS on"):
         return "this port is a plaintext listener: use the broker's TLS port in mqtt.endpoints"
     return "compare the broker's listener (cafile, certfile, require_certificate) with [mqtt.tls]"
@@ -176,3 +185,45 @@ class ClientCertificateCheck:
             not_after,
             "re-issue it from the store CA (scripts/store-pki.sh DIR device ID), and check this device's clock",
         )
+
+
+@dataclass(frozen=True)
+class FenceCheck:
+    """CONNECT as the device (its TLS identity, username and password; a client id of its own, so a running
+    agent's session is untouched) and `status --check-fence`'s probe: a harmless empty publish on its acks topic."""
+
+    config: AgentConfig
+    name: str = "fence"
+    timeout_s: float = const.CHECK_TIMEOUT_S
+
+    @property
+    def target(self) -> str:
+        return ", ".join(f"{e.host}:{e.port}" for e in self.config.mqtt.endpoints)
+
+    def run(self) -> Finding:
+        from edge_agent.contract.topics import Topics
+        from edge_agent.fence_check import check_fence
+        from edge_agent.wiring import KeyFileError, link_settings, read_password
+
+        device = self.config.device
+        try:
+            password = read_password(self.config)
+        except KeyFileError as exc:
+            return fail(f"the broker password cannot be read: {exc}", "see the config check above")
+        settings = link_settings(self.config, password)
+        connect_s = min(settings.connect_timeout_s, const.BROKER_CONNECT_TIMEOUT_S)
+        settings = dataclasses.replace(settings, connect_timeout_s=connect_s)
+        topic = Topics(device.tenant, device.store, device.id).acks
+        verdict = check_fence(settings, topic, probe_wait_s=const.FENCE_PROBE_WAIT_S)
+        facts = {"outcome": verdict.outcome, "endpoint": verdict.endpoint, "client_id": verdict.client_id}
+        if verdict.outcome == "refused":
+            return ok(f"CONNECT accepted at {verdict.endpoint} as {verdict.client_id}; {verdict.detail}", **facts)
+        if verdict.outcome == "accepted":
+            return fail(
+                verdict.detail,
+                "install deploy/mosquitto/edge-agent.conf and edge-agent.acl on the store broker and give each "
+                "device its certificate (README 'Fence the store broker'); `edge-agent status --check-fence` "
+                "then exits 0",
+                **facts,
+            )
+        return fail(f"no MQTT session: {verdict.detail}", _fix_for(verdict.detail), **facts)

@@ -28,6 +28,10 @@ TLS_ALERT_WAIT_S: Final = 1.0
 their alert at once (milliseconds on a store network). Silence for this long means the broker accepted it and
 waits for CONNECT."""
 
+FENCE_PROBE_WAIT_S: Final = 2.0
+"""The fence check's probe on the device's acks topic: a local broker delivers (or refuses) it in milliseconds;
+two waits of this (SUBACK, then the probe's echo) fit with the connect in CHECK_TIMEOUT_S."""
+
 DBUS_TIMEOUT_S: Final = 5.0
 """Connecting to the system bus and one GetAll on the adapter: milliseconds unless bluetoothd is wedged."""
 

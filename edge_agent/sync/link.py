@@ -226,6 +226,7 @@ class MqttLink:
             tls.cert_file if tls else None,
             self.settings.connect_timeout_s,
             expired_at,
+            self.settings.username,
         )
 
     async def _wait_down(self) -> None:

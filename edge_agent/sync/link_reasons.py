@@ -48,6 +48,7 @@ class Attempt:
     cert_file: str | None = None
     connect_timeout_s: float = 10.0
     cert_expired_at: datetime | None = None
+    username: str | None = None
 
 
 def connect_failure(exc: BaseException, trace: AttemptTrace, attempt: Attempt) -> str:
@@ -141,6 +142,11 @@ def _refused(value: int, name: str, a: Attempt) -> str:
     code = f"CONNACK 0x{value:02X} {name}"
     if a.protocol != "5" and name in _V311_RETURN_CODES:
         code = f"CONNACK return code {_V311_RETURN_CODES[name]}, {name}"
+    if name == "Not authorized" and a.username is not None:  # Mosquitto 2.0 answers a wrong password so too
+        return (
+            f"not authorized: the broker refuses user {a.username!r} ({code}): a wrong password (check "
+            "mqtt.username and mqtt.password_file) or an identity the broker's ACL does not admit"
+        )
     if name == "Not authorized":
         return (
             f"not authorized: the broker refuses this device ({code}); its certificate, user name or client id "

@@ -23,8 +23,9 @@ from edge_agent.fleet.doctor_clock import ClockCheck
 from edge_agent.fleet.doctor_const import WAL_SCRATCH_PREFIX
 from edge_agent.store.device import DeviceStore
 from simulators.beacons import FakeBlueZ
-from simulators.broker import MosquittoBroker, free_port
+from simulators.broker import FencedBroker, MosquittoBroker, free_port
 from simulators.camera import write_scan_video
+from tests.support.fence import StorePki, make_store_pki
 from tests.support.tls_pki import Pki, make_pki
 from tests.support.world import REPO, write_config
 
@@ -161,6 +162,40 @@ def test_each_endpoint_is_checked(tmp_path: Path, broker: MosquittoBroker) -> No
     assert [r.verdict for r in brokers] == ["ok", "fail"]
 
 
+def test_a_broker_without_an_acl_fails_the_fence_check_and_a_fenced_one_passes_it(
+    tmp_path: Path, broker: MosquittoBroker, store_pki: StorePki
+) -> None:
+    bare = by_name(run_doctor(doctor_config(tmp_path, broker.port)))["fence"]
+    assert (bare.verdict, bare.facts["outcome"]) == ("fail", "accepted"), bare
+    assert "the broker has no ACL" in bare.detail and "deploy/mosquitto/edge-agent.conf and edge-agent.acl" in bare.fix
+
+    with FencedBroker(tmp_path / "fenced-broker", store_pki.root) as fenced:
+        tls = store_pki.device(DEVICE).as_agent_tls()
+        fence = by_name(run_doctor(doctor_config(tmp_path, fenced.port, tls=tls)))["fence"]
+    assert fence.verdict == "ok", fence
+    assert fence.detail.startswith(f"CONNECT accepted at 127.0.0.1:{fenced.port} as edge-agent-{DEVICE}-fence-check")
+    assert "refuses platform-only topics" in fence.detail
+
+
+def test_a_wrong_broker_password_fails_the_fence_check_with_the_link_s_words(tmp_path: Path) -> None:
+    users = tmp_path / "mosquitto.passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(users), DEVICE, "the-right-one"], check=True)
+    users.chmod(0o600)
+    secret = tmp_path / "password"
+    secret.write_text("not-the-right-one\n")
+    secret.chmod(0o600)
+    with MosquittoBroker(tmp_path / "pw-broker", listener_options=[f"password_file {users}"]) as broker:
+        path = doctor_config(tmp_path, broker.port)
+        text = path.read_text().replace("[mqtt]\n", f'[mqtt]\nusername = "{DEVICE}"\npassword_file = "{secret}"\n')
+        path.write_text(text)
+        checks = by_name(run_doctor(path))
+    assert checks["broker"].verdict == "ok", "TCP alone cannot tell"
+    fence = checks["fence"]
+    assert (fence.verdict, fence.facts["outcome"]) == ("fail", "unreachable"), fence
+    assert f"refuses user {DEVICE!r}" in fence.detail and "a wrong password" in fence.detail
+    assert "mqtt.password_file" in fence.fix and "mosquitto_passwd" in fence.fix
+
+
 @pytest.fixture(scope="module")
 def long_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """Certificates valid for 400 days: past the 30-day warning."""
@@ -171,6 +206,12 @@ def long_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def short_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """make_pki's usual two days (and its certificate that expired in 2020)."""
     return make_pki(tmp_path_factory.mktemp("doctor-tls-short") / "pki")
+
+
+@pytest.fixture(scope="module")
+def store_pki(tmp_path_factory: pytest.TempPathFactory) -> StorePki:
+    """The store's PKI as scripts/store-pki.sh makes it (825-day leaves), for the shipped fence."""
+    return make_store_pki(tmp_path_factory.mktemp("doctor-store-pki"), (DEVICE,))
 
 
 def _tls_run(tmp_path: Path, pki: Pki, server: str = "server", client: str = "client") -> dict[str, CheckResult]:
@@ -224,7 +265,7 @@ def test_a_broker_certificate_from_another_ca_fails_the_chain(tmp_path: Path, lo
 # --- readers ---------------------------------------------------------------------------------------------------
 def test_a_device_without_readers_runs_no_reader_checks(tmp_path: Path) -> None:
     names = {r.name for r in run_doctor(doctor_config(tmp_path, free_port())).checks}
-    assert names == {"config", "state_dir", "wal", "database", "broker", "clock"}
+    assert names == {"config", "state_dir", "wal", "database", "broker", "fence", "clock"}
 
 
 def test_a_missing_camera_file_fails_and_a_real_video_gives_a_frame(tmp_path: Path) -> None:
@@ -300,22 +341,24 @@ def _doctor_cli(config: Path, *args: str, path_dirs: Sequence[Path] = ()) -> sub
     )
 
 
-def test_the_whole_doctor_over_the_cli_exits_0_when_all_is_well(tmp_path: Path, broker: MosquittoBroker) -> None:
+def test_the_whole_doctor_over_the_cli_exits_0_when_all_is_well(tmp_path: Path, store_pki: StorePki) -> None:
     make_database(tmp_path / "state" / "agent.db")
     video = write_scan_video(tmp_path / "shelf.avi", [(None, 5)])
     readers = {"barcode": {"source": str(video)}, "nfc": {"path": f"udp:127.0.0.1:{free_port()}"}}
-    config = doctor_config(tmp_path, broker.port, readers=readers)
     bin_dir = _fake_timedatectl(tmp_path / "bin", "echo yes").parent
+    with FencedBroker(tmp_path / "fenced-broker", store_pki.root) as fenced:
+        tls = store_pki.device(DEVICE).as_agent_tls()
+        config = doctor_config(tmp_path, fenced.port, readers=readers, tls=tls)
+        done = _doctor_cli(config, "--json", path_dirs=[bin_dir])
+        human = _doctor_cli(config, path_dirs=[bin_dir])
 
-    done = _doctor_cli(config, "--json", path_dirs=[bin_dir])
     report = DoctorReport.model_validate(json.loads(done.stdout))
     assert [(r.name, r.verdict) for r in report.checks if r.verdict != "ok"] == [], done.stdout
     assert (done.returncode, report.exit_code, report.verdict, report.device) == (0, 0, "ok", DEVICE)
     assert {r.name for r in report.checks} == {
-        "config", "state_dir", "wal", "database", "broker", "camera", "nfc", "clock",
+        "config", "state_dir", "wal", "database", "broker", "client_certificate", "fence", "camera", "nfc", "clock",
     }  # fmt: skip
 
-    human = _doctor_cli(config, path_dirs=[bin_dir])
     assert human.returncode == 0
     lines = human.stdout.strip().splitlines()
     assert len(lines) == len(report.checks) + 1  # one line per check, then the verdict

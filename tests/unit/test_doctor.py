@@ -142,7 +142,7 @@ def _config(**extra: Any) -> CheckedConfig:
 
 def test_only_the_checks_the_config_needs_are_planned() -> None:
     names = [c.name for c in plan_checks(_config())]
-    assert names == ["config", "state_dir", "wal", "database", "broker", "broker", "clock"]
+    assert names == ["config", "state_dir", "wal", "database", "broker", "broker", "fence", "clock"]
     readers = {
         "barcode": {"source": "/dev/video0", "enabled": False},
         "nfc": {"path": "usb"},
