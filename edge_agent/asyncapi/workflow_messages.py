@@ -384,7 +384,6 @@ def workflow_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]
                     device="kiosk-01",
                     carts=["profile-ada"],
                     ops_dropped=0,
-                    events_dropped=1,
                     session_ended=True,
                 ),
             ),

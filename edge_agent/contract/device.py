@@ -178,14 +178,13 @@ class ErasureRequest(Strict):
 
 
 class ErasureDone(Strict):
-    """Up: what this device forgot. ``ops_dropped`` counts unsent edits of those carts that were discarded,
-    ``events_dropped`` the unsent workflow events of the shopper's identified sessions."""
+    """Up: what this device forgot. ``ops_dropped`` counts unsent edits of those carts that were discarded (the
+    unsent workflow events of the shopper's identified sessions go too; the device logs how many)."""
 
     request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
     device: DeviceId
     carts: list[CartId] = Field(max_length=100)
     ops_dropped: int = Field(ge=0)
-    events_dropped: int = Field(default=0, ge=0)
     session_ended: bool
 
 

@@ -335,7 +335,6 @@ class ShopperBasket:
             device=self.ports.device,
             carts=sorted(held),
             ops_dropped=dropped,
-            events_dropped=events,
             session_ended=session_ended,
         )
         event_id = f"{self.ports.device}:erased:{request.request_id}"

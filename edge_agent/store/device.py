@@ -401,6 +401,7 @@ class DeviceStore(OutboxPort):
         """Scheduled carts due by ``now`` (every one when None), oldest first."""
         return purges.due(self.conn, now, limit, skip=skip)
 
+    @tolerates_full(None)
     def postpone_purges(self, carts: list[str], now: float) -> None:
         """Carts that could not be purged yet (unconfirmed ops) wait behind the others."""
         with self._bookkeeping():

@@ -280,12 +280,17 @@ def _event_owner(db: sqlite3.Connection) -> None:
 
 def _purge_schedule(db: sqlite3.Connection) -> None:
     # Ended baskets' retention (roles/sessions.py) as rows instead of one JSON value in meta (store/purges.py).
-    db.execute("CREATE TABLE purge_schedule (cart_id TEXT PRIMARY KEY, due_at REAL NOT NULL) WITHOUT ROWID")
+    db.execute(
+        """CREATE TABLE purge_schedule (
+             cart_id TEXT PRIMARY KEY, due_at REAL NOT NULL, tried_at REAL NOT NULL DEFAULT 0
+           ) WITHOUT ROWID"""
+    )
     db.execute("CREATE INDEX purge_schedule_by_due ON purge_schedule (due_at)")
     row = db.execute("SELECT value FROM meta WHERE key = 'purge_due'").fetchone()
     if row and row[0]:
         due = json.loads(row[0])
-        db.executemany("INSERT INTO purge_schedule VALUES (?, ?)", [(str(k), float(v)) for k, v in due.items()])
+        rows = [(str(k), float(v)) for k, v in due.items()]
+        db.executemany("INSERT INTO purge_schedule (cart_id, due_at) VALUES (?, ?)", rows)
     db.execute("DELETE FROM meta WHERE key = 'purge_due'")
 
 
