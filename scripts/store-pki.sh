@@ -7,11 +7,19 @@
 #   scripts/store-pki.sh [--days N] DIR broker HOST...      server certificate naming every HOST (DNS or IP)
 #   scripts/store-pki.sh [--days N] DIR device ID           client certificate CN=ID
 #   scripts/store-pki.sh [--days N] DIR platform            client certificate CN=platform
+#   scripts/store-pki.sh DIR revoke ID                      revoke device ID's certificate, retire its key
+#   scripts/store-pki.sh DIR crl                            the CRL, re-issued when due (or missing)
 #
-# Files: DIR/ca.{key,crt}, DIR/broker.{key,crt}, DIR/platform.{key,crt}, DIR/devices/ID.{key,crt}.
+# Files: DIR/ca.{key,crt}, DIR/broker.{key,crt}, DIR/platform.{key,crt}, DIR/devices/ID.{key,crt}, DIR/crl.pem
+# (the revocation list the broker loads; `ca` and `broker` write it when missing), DIR/ca-db/ (openssl ca's
+# index and CRL number, made on first need so older DIRs keep working) and DIR/revoked/ID.SERIAL.crt.
+# The CRL is valid for 365 days: Mosquitto refuses every client once it has expired (TLS alert "certificate
+# expired"), and it reads the file from its own disk, so a shorter life buys no freshness, only outage risk.
+# `crl` re-issues it 30 days before then; `revoke` always does. After either, copy crl.pem to the broker and
+# restart Mosquitto (README, "A lost or stolen device").
 # --days sets the validity of leaf certificates (default 825, the longest browsers accept; CA: 10 years).
 # Idempotent: an existing key is kept, and an existing certificate is kept while it is signed by DIR's CA,
-# names the same subject (and, for the broker, the same hosts) and is not due for renewal (30 days before
+# names the same subject (and, for the broker, the same hosts), is not revoked and is not due for renewal (30 days before
 # it expires, or half its validity for shorter ones); otherwise it is issued again, so a monthly run renews. Keys are written mode 0600. Keep ca.key off the broker: whoever holds it can
 # mint any identity, `platform` included. Never reads stdin.
 set -euo pipefail
@@ -23,9 +31,10 @@ CA_DAYS=3650
 DEVICE_ID_RE='^[a-z0-9][a-z0-9._-]{0,63}$'
 RESERVED_ID="platform"
 RENEW_BEFORE_S=$((30 * 86400))
+CRL_DAYS=365
 
 usage() {
-  sed -n '6,9p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
+  sed -n '6,11p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
   exit 2
 }
 
@@ -94,8 +103,102 @@ cert_current() {
     sed -n 's/^ *commonName *= *//p')" == "$cn" ]] || return 1
   if [[ "$crt" != "$dir/ca.crt" ]]; then
     openssl verify -CAfile "$dir/ca.crt" "$crt" >/dev/null 2>&1 || return 1
+    ! revoked "$(serial_of "$crt")" || return 1
   fi
   [[ "$(sans_of "$crt")" == "$sans" ]]
+}
+
+# A certificate's serial as openssl ca's index writes it: upper-case hex, no leading zeros.
+serial_of() {
+  openssl x509 -in "$1" -noout -serial | sed 's/^serial=//; s/^0*//' | tr a-f A-F
+}
+
+# The serials DIR's CA database lists as revoked, one a line, in serial_of's form.
+revoked_serials() {
+  [[ -s "$dir/ca-db/index.txt" ]] || return 0
+  awk -F'\t' '$1 == "R" { x = toupper($4); sub(/^0+/, "", x); print x }' "$dir/ca-db/index.txt"
+}
+
+revoked() {
+  revoked_serials | grep -qx "$1"
+}
+
+# openssl ca's state under DIR/ca-db (made on first need, so a DIR from an older version of this script
+# works) and its config in $tmp. unique_subject=no: a replacement device gets a certificate for the same CN.
+ca_config() {
+  [[ -s "$dir/ca.key" && -s "$dir/ca.crt" ]] || die "no CA in $dir: run '$PROG $dir ca' first"
+  mkdir -p "$dir/ca-db"
+  [[ -e "$dir/ca-db/index.txt" ]] || : >"$dir/ca-db/index.txt"
+  [[ -s "$dir/ca-db/index.txt.attr" ]] || echo "unique_subject = no" >"$dir/ca-db/index.txt.attr"
+  [[ -s "$dir/ca-db/crlnumber" ]] || echo 01 >"$dir/ca-db/crlnumber"
+  cat >"$tmp/ca.cnf" <<EOF
+[ca]
+default_ca = store
+[store]
+database = $dir/ca-db/index.txt
+crlnumber = $dir/ca-db/crlnumber
+certificate = $dir/ca.crt
+private_key = $dir/ca.key
+default_md = sha256
+default_crl_days = $CRL_DAYS
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+EOF
+}
+
+# The CRL is kept while it is signed by DIR's CA, lists every revocation in the database and is not due.
+crl_current() {
+  local crl="$dir/crl.pem" next listed
+  [[ -s "$crl" ]] || return 1
+  openssl crl -in "$crl" -CAfile "$dir/ca.crt" -noout 2>&1 | grep -q '^verify OK' || return 1
+  next="$(openssl crl -in "$crl" -noout -nextupdate 2>/dev/null | sed 's/^nextUpdate=//')"
+  [[ -n "$next" ]] || return 1
+  (($(date -d "$next" +%s) - $(date +%s) > RENEW_BEFORE_S)) || return 1
+  listed="$(openssl crl -in "$crl" -noout -text | sed -n 's/^ *Serial Number: *0*//p' | sort)"
+  [[ "$listed" == "$(revoked_serials | sort)" ]]
+}
+
+write_crl() {
+  ca_config
+  openssl ca -config "$tmp/ca.cnf" -gencrl -out "$tmp/crl.pem" 2>/dev/null
+  mv "$tmp/crl.pem" "$dir/crl.pem"
+  chmod 0644 "$dir/crl.pem"
+  echo "wrote $dir/crl.pem (CRL, $CRL_DAYS days, $(revoked_serials | grep -c . || true) revoked)"
+}
+
+ensure_crl() {
+  ca_config
+  if crl_current; then
+    echo "kept $dir/crl.pem"
+  else
+    write_crl
+  fi
+}
+
+# revoke ID: revoke devices/ID.crt in the database, archive it and delete its key (the thief holds a copy of
+# that key: a replacement device must get a new one), then write the CRL. Again for a revoked ID: a no-op.
+revoke_device() {
+  local id="$1" crt="$dir/devices/$1.crt" serial
+  ca_config
+  if [[ ! -s "$crt" ]]; then
+    awk -F'\t' -v cn="/CN=$id" '$1 == "R" && $6 == cn { found = 1 } END { exit !found }' "$dir/ca-db/index.txt" ||
+      die "no certificate $crt to revoke"
+    echo "no current certificate for $id: already revoked"
+    ensure_crl
+    return
+  fi
+  openssl verify -CAfile "$dir/ca.crt" -no_check_time "$crt" >/dev/null 2>&1 ||
+    die "$crt is not signed by the CA in $dir: this CA cannot revoke it"
+  serial="$(serial_of "$crt")"
+  if ! revoked "$serial"; then
+    openssl ca -config "$tmp/ca.cnf" -revoke "$crt" -crl_reason keyCompromise 2>/dev/null
+  fi
+  mkdir -p "$dir/revoked"
+  mv "$crt" "$dir/revoked/$id.$serial.crt"
+  rm -f "$dir/devices/$id.key"
+  echo "revoked $crt (serial $serial; kept as $dir/revoked/$id.$serial.crt, its key deleted)"
+  write_crl
 }
 
 make_ca() {
@@ -150,6 +253,7 @@ case "$kind" in
   ca)
     ((${#rest[@]} == 0)) || usage
     make_ca
+    ensure_crl
     ;;
   broker)
     ((${#rest[@]} >= 1)) || die "broker needs at least one HOST (the names or IPs devices connect to)"
@@ -164,17 +268,26 @@ case "$kind" in
       fi
     done
     issue broker "${rest[0]}" serverAuth "$(IFS=,; echo "${sans[*]}")"
+    ensure_crl
     ;;
-  device)
-    ((${#rest[@]} == 1)) || die "device needs exactly one ID (the device.id)"
+  device | revoke)
+    ((${#rest[@]} == 1)) || die "$kind needs exactly one ID (the device.id)"
     id="${rest[0]}"
     [[ "$id" != "$RESERVED_ID" ]] || die "'$RESERVED_ID' is the central platform's identity, not a device id"
     [[ "$id" =~ $DEVICE_ID_RE ]] || die "device id '$id' does not match $DEVICE_ID_RE"
-    issue "devices/$id" "$id" clientAuth
+    if [[ "$kind" == device ]]; then
+      issue "devices/$id" "$id" clientAuth
+    else
+      revoke_device "$id"
+    fi
     ;;
   platform)
     ((${#rest[@]} == 0)) || usage
     issue platform "$RESERVED_ID" clientAuth
+    ;;
+  crl)
+    ((${#rest[@]} == 0)) || usage
+    ensure_crl
     ;;
   *) usage ;;
 esac

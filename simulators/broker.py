@@ -265,7 +265,7 @@ SHIPPED_ACL = DEPLOY_DIR / "edge-agent.acl"
 SHIPPED_LISTENER = "listener 8883"
 SHIPPED_FENCE_DIR = "/etc/mosquitto/edge-agent/"
 # The broker's side of scripts/store-pki.sh's output, copied next to the ACL as on a store broker.
-BROKER_PKI_FILES = ("ca.crt", "broker.crt", "broker.key")
+BROKER_PKI_FILES = ("ca.crt", "broker.crt", "broker.key", "crl.pem")
 
 
 class FencedBroker(MosquittoBroker):

@@ -43,6 +43,16 @@ def _fix_for(reason: str) -> str:
             "check that the broker runs and this device reaches it: the store network, a firewall, "
             "mqtt.endpoints (`nc -vz HOST PORT`)"
         )
+    if reason.startswith("client certificate revoked"):
+        return (
+            "this certificate was revoked (a lost or stolen device): issue a new one on the admin machine "
+            "(scripts/store-pki.sh DIR device ID) and install it and its new key as mqtt.tls.cert_file/key_file"
+        )
+    if reason.startswith("the broker's revocation list has expired"):
+        return (
+            "on the admin machine, scripts/store-pki.sh DIR crl; install DIR/crl.pem as "
+            "/etc/mosquitto/edge-agent/crl.pem and restart Mosquitto; check the broker's clock"
+        )
     if "expired" in reason or "not valid yet" in reason:
         return "renew the certificate (scripts/store-pki.sh), and check this device's clock"
     if reason.startswith("broker certificate not trusted"):
@@ -101,14 +111,17 @@ class BrokerCheck:
 
     def _attempt(self) -> Attempt:
         tls = self.tls
+        cert_file = None if tls is None or tls.cert_file is None else str(tls.cert_file)
+        not_after = None if cert_file is None else certificate_not_after(cert_file)
         return Attempt(
             self.endpoint.host,
             self.endpoint.port,
             self.protocol,
             tls is not None,
             ca_file=None if tls is None else str(tls.ca_file),
-            cert_file=None if tls is None or tls.cert_file is None else str(tls.cert_file),
+            cert_file=cert_file,
             connect_timeout_s=self.connect_timeout_s,
+            cert_expired_at=not_after if not_after is not None and _days_left(not_after) <= 0 else None,
         )
 
     def _failed(self, exc: BaseException) -> Finding:

@@ -91,6 +91,13 @@ def _explain(exc: BaseException, trace: AttemptTrace, a: Attempt) -> str:
             f"client certificate unknown to the broker: it does not accept {cert}, which is not signed by a CA "
             f"it trusts (TLS alert {alert}); issue this device's certificate from the store CA"
         )
+    if "alert certificate expired" in text and cert and a.cert_expired_at is None:
+        return (
+            f"the broker's revocation list has expired, most likely: the broker refuses {cert} (TLS alert "
+            "certificate expired), which is still valid by this device's clock, as Mosquitto refuses every "
+            "client once its crlfile is past its nextUpdate; re-issue it (scripts/store-pki.sh DIR crl) and "
+            "restart the broker, or check the broker's clock and this device's"
+        )
     if "alert certificate expired" in text:
         when = f" on {a.cert_expired_at:%Y-%m-%d %H:%M} UTC" if a.cert_expired_at else ""
         return (
@@ -98,7 +105,11 @@ def _explain(exc: BaseException, trace: AttemptTrace, a: Attempt) -> str:
             "(TLS alert certificate expired); renew it, and check this device's clock"
         )
     if "alert certificate revoked" in text:
-        return f"client certificate revoked: the broker refuses {cert} (TLS alert certificate revoked)"
+        return (
+            f"client certificate revoked by the store CA: the broker refuses {cert}, which is on its revocation "
+            "list (TLS alert certificate revoked; scripts/store-pki.sh DIR revoke ID puts a lost or stolen device "
+            "there); issue a new one (scripts/store-pki.sh DIR device ID) and install it with its new key"
+        )
     if "certificate required" in text:
         return (
             "the broker requires a client certificate (TLS alert certificate required); "

@@ -26,8 +26,14 @@ def _alert(name: str) -> AttemptTrace:
     [
         (_alert("unknown ca"), "client certificate unknown to the broker: it does not accept /etc/edge-agent/kiosk-01"),
         (_alert("bad certificate"), "client certificate unknown to the broker"),
-        (_alert("certificate expired"), "client certificate expired: the broker refuses /etc/edge-agent/kiosk-01.pem"),
-        (_alert("certificate revoked"), "client certificate revoked"),
+        (
+            _alert("certificate expired"),  # and the certificate is valid here: Mosquitto's CRL is past nextUpdate
+            "the broker's revocation list has expired, most likely: the broker refuses /etc/edge-agent/kiosk-01.pem",
+        ),
+        (
+            _alert("certificate revoked"),
+            "client certificate revoked by the store CA: the broker refuses /etc/edge-agent/kiosk-01.pem",
+        ),
         (_alert("certificate required"), "the broker requires a client certificate"),
         (
             AttemptTrace(refusal=(0x87, "Not authorized")),
@@ -39,6 +45,13 @@ def _alert(name: str) -> AttemptTrace:
 def test_what_the_broker_said_is_named(trace: AttemptTrace, words: str) -> None:
     reason = connect_failure(GONE, trace, TLS)
     assert words in reason and "Unspecified error" not in reason
+
+
+def test_a_certificate_expired_alert_for_a_locally_expired_certificate_names_the_certificate() -> None:
+    expired = dataclasses.replace(TLS, cert_expired_at=datetime(2020, 2, 1, tzinfo=UTC))
+    reason = connect_failure(GONE, _alert("certificate expired"), expired)
+    assert reason.startswith("client certificate expired: the broker refuses /etc/edge-agent/kiosk-01.pem")
+    assert "2020-02-01" in reason and "revocation list" not in reason
 
 
 def test_a_3_1_1_refusal_is_given_in_its_own_return_code() -> None:
