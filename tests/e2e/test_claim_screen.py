@@ -25,9 +25,9 @@ from selenium.webdriver.common.by import By
 from edge_agent.config import AgentConfig
 from edge_agent.identity.claim_token import ClaimRefused, issue_claim, token_of_link
 from simulators.central import CentralPlatform
-from tests.e2e.test_basket_claim import GUEST, HAT, KEY, PROFILE_CART, SHOES, SHOP, SOCKS, claim_config
 from tests.support.broker import MosquittoBroker
 from tests.support.browser import page_token, shoot, start_screen_agent, text_of
+from tests.support.claim import GUEST, HAT, KEY, PROFILE_CART, SHOES, SHOP, SOCKS, claim_config
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
