@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from edge_agent.contract.base import utcnow
 from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
 from edge_agent.contract.topics import Topics
 from simulators.central.const import CATALOG_PAGE_ITEMS, SOURCE
+from simulators.platform.events import platform_event
 
 Publish = Callable[[str, bytes, bool], None]
 """(topic, payload, retain): the platform's one MQTT client."""
@@ -53,7 +53,5 @@ class CatalogDesk:
             self._send(tenant, store, CatalogUpdate(version=version, items=items[start : start + CATALOG_PAGE_ITEMS]))
 
     def _send(self, tenant: str, store: str, update: CatalogUpdate) -> None:
-        event = CatalogUpdateEvent(
-            source=f"urn:{tenant}:platform:{SOURCE}", id=f"catalog:{store}:{update.version}", time=utcnow(), data=update
-        )
+        event = platform_event(CatalogUpdateEvent, tenant, SOURCE, f"catalog:{store}:{update.version}", update)
         self._publish(Topics(tenant, store, "-").catalog, event.model_dump_json(exclude_none=True).encode(), False)
