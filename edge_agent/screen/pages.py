@@ -5,8 +5,8 @@ Every page shares ``static/layout.html`` (the head with the page token, the shar
 ARIA live region): a page file holds only its own ``<head>`` lines (its title, anything beyond its own
 ``{page}.css`` and ``{page}.js``) and its body. The language chooser is rendered here from the shipped locales, each
 named in its own language (its ``common.json`` ``lang_<tag>``), so a page places ``{{LOCALE_CHOOSER}}`` and no
-page lists the languages itself. Likewise ``{{PERSONAL}}`` stands for ``static/parts/personal.html``, the offers and
-consent sections every shopper-facing page shows the same way.
+page lists the languages itself. Likewise ``{{PERSONAL}}`` and ``{{RELATED}}`` stand for the blocks in
+``static/parts/``: the offers and consent sections, the related items, shown the same way on every page placing them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ LAYOUT = "layout.html"
 PERSONAL = "parts/personal.html"
 """The identified shopper's offers and consent choices (static/personal.js drives them), one block for every page
 that places ``{{PERSONAL}}``."""
+RELATED = "parts/related.html"
+"""The related items of the line scanned last, as a page section (``{{RELATED}}``; the handheld and the shelf
+place the same table inside a section of their own, under their own heading)."""
 CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript"}
 """What /static/ serves, by ending; anything else in the package (the pages, the catalogues) is not a file to get."""
 
@@ -81,6 +84,7 @@ def render_page(page: str, token: str, locale: str, attract_after_s: float) -> s
         .replace("{{BODY}}", body.strip())
         .replace("{{LOCALE_CHOOSER}}", locale_chooser())
         .replace("{{PERSONAL}}", asset(PERSONAL).strip())
+        .replace("{{RELATED}}", asset(RELATED).strip())
     )
     values = {"TOKEN": token, "LOCALE": locale, "ATTRACT_AFTER_S": str(attract_after_s), "PAGE": page}
     for key, value in values.items():
