@@ -20,7 +20,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge_agent.contract.base import utcnow
 from edge_agent.contract.codec import Rejected, parse_event
 from edge_agent.contract.requests import (
     T_RESPONSE,
@@ -30,6 +29,7 @@ from edge_agent.contract.requests import (
     DeviceResponseEvent,
 )
 from edge_agent.contract.topics import Topics
+from simulators.platform.events import platform_event
 
 DEFAULT_TIMEOUT_S = 30.0
 """A doctor run on a slow card takes seconds; anything past this is a device that is not there."""
@@ -102,12 +102,8 @@ class Desk:
                 self._waiting.pop(key, None)
 
     def _request(self, topics: Topics, request_id: str, params: dict[str, Any]) -> bytes:
-        event = DeviceRequestEvent(
-            source=f"urn:{topics.tenant}:platform:desk",
-            id=f"request:{request_id}",
-            time=utcnow(),
-            data=DeviceRequest(id=request_id, params=params),
-        )
+        data = DeviceRequest(id=request_id, params=params)
+        event = platform_event(DeviceRequestEvent, topics.tenant, "desk", f"request:{request_id}", data)
         return event.model_dump_json().encode()
 
     def _subscribe(self, topic: str) -> None:

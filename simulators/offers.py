@@ -29,6 +29,7 @@ from edge_agent.domain.consent import (
     WITHDRAWN,
 )
 from edge_agent.domain.ops import CartOp, OpKind
+from simulators.platform.events import platform_event
 
 log = logging.getLogger("central.offers")
 
@@ -87,12 +88,9 @@ class OfferDesk:
         if link is None or self.consent.get(profile_cart, {}).get(PERSONALISATION) == WITHDRAWN:
             self.refused["no_consent"] += 1
             return False
-        event = SessionOffersEvent(
-            source=f"urn:{link.tenant}:platform:central-sim",
-            id=f"offers:{link.session_id}:{utcnow().timestamp()}",
-            time=utcnow(),
-            data=SessionOffers(session_id=link.session_id, offers=offers),
-        )
+        event_id = f"offers:{link.session_id}:{utcnow().timestamp()}"
+        data = SessionOffers(session_id=link.session_id, offers=offers)
+        event = platform_event(SessionOffersEvent, link.tenant, "central-sim", event_id, data)
         self.issued.setdefault(link.device, set()).update(o.offer_id for o in offers)
         self.publish_raw(link.topic, event.model_dump_json(exclude_none=True).encode(), True)
         return True

@@ -24,6 +24,7 @@ from typing import Any, Self
 import psycopg
 
 from edge_agent.domain.cart import quantities
+from simulators.platform.const import ACK_WAIT_S
 from simulators.platform.pg_store import PgStore
 from simulators.platform.worker import PlatformWorker
 
@@ -37,10 +38,20 @@ REPO = Path(__file__).resolve().parents[1]
 class WorkerProcess:
     """One worker as a real process (for tests and benches, SIGKILL included); its log is kept."""
 
-    def __init__(self, name: str, nats_urls: list[str], dsn: str, log_dir: Path, *, replicas: int = 3) -> None:
+    def __init__(
+        self,
+        name: str,
+        nats_urls: list[str],
+        dsn: str,
+        log_dir: Path,
+        *,
+        replicas: int = 3,
+        ack_wait_s: float = ACK_WAIT_S,
+    ) -> None:
         self.name = name
         self.log_path = Path(log_dir) / f"{name}.log"
         self._args = ["--nats", ",".join(nats_urls), "--dsn", dsn, "--name", name, "--replicas", str(replicas)]
+        self._args += ["--ack-wait", str(ack_wait_s)]
         self.proc: subprocess.Popen[bytes] | None = None
         self._ready = threading.Event()
         self.stats_line = ""
@@ -169,9 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", required=True, help="the PostgreSQL database every worker shares")
     parser.add_argument("--name", required=True, help="this worker's name (its counters' key)")
     parser.add_argument("--replicas", type=int, default=3, help="replicas of the uplink stream (1 on a single node)")
+    parser.add_argument(
+        "--ack-wait", type=float, default=ACK_WAIT_S, help="seconds before an un-acked uplink is redelivered"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(levelname)s %(message)s")
-    worker = PlatformWorker(args.nats.split(","), args.dsn, args.name, replicas=args.replicas)
+    worker = PlatformWorker(args.nats.split(","), args.dsn, args.name, replicas=args.replicas, ack_wait_s=args.ack_wait)
     asyncio.run(serve(worker))
     print(json.dumps(dataclasses.asdict(worker.stats)), flush=True)
     return 0

@@ -1,12 +1,26 @@
-"""The platform's down messages built once for both platforms: the applied watermark and a cart snapshot."""
+"""The platform's down messages built once for both platforms: the applied watermark and a cart snapshot, and the
+envelope every platform-side event of the simulators is stamped with."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any, TypeVar
 
-from edge_agent.contract.base import utcnow
+from pydantic import BaseModel
+
+from edge_agent.contract.base import CloudEvent, utcnow
 from edge_agent.contract.cart import AppliedEvent, AppliedWatermark, CartSnapshot, SnapshotEvent
 from edge_agent.contract.topics import Topics
+
+E = TypeVar("E", bound=CloudEvent[Any])
+
+
+def platform_event(
+    kind: type[E], tenant: str, source: str, event_id: str, data: BaseModel, subject: str | None = None
+) -> E:
+    """An event of the platform's ``source`` role (``urn:{tenant}:platform:{source}``), stamped now."""
+    fields: dict[str, Any] = {"source": f"urn:{tenant}:platform:{source}", "id": event_id, "time": utcnow()}
+    return kind(**fields, subject=subject, data=data)  # ``type`` is each event class's own default
 
 
 def watermark_message(
@@ -15,18 +29,10 @@ def watermark_message(
     """(topic, payload) of a device's watermark; ``answers`` names the sync request it answers."""
     if answers is not None:
         wm = wm.model_copy(update={"answers": answers})
-    event = AppliedEvent(
-        source=f"urn:{tenant}:platform:{source}", id=f"applied:{wm.device}:{uuid.uuid4()}", time=utcnow(), data=wm
-    )
+    event = platform_event(AppliedEvent, tenant, source, f"applied:{wm.device}:{uuid.uuid4()}", wm)
     return Topics(tenant, store, wm.device).acks, event.model_dump_json().encode()
 
 
 def snapshot_message(tenant: str, store: str, snap: CartSnapshot, source: str) -> tuple[str, bytes]:
-    event = SnapshotEvent(
-        source=f"urn:{tenant}:platform:{source}",
-        id=f"snapshot:{snap.cart_id}:{snap.version}",
-        time=utcnow(),
-        subject=snap.cart_id,
-        data=snap,
-    )
+    event = platform_event(SnapshotEvent, tenant, source, f"snapshot:{snap.cart_id}:{snap.version}", snap, snap.cart_id)
     return Topics(tenant, store, "-").cart_state(snap.cart_id), event.model_dump_json().encode()

@@ -53,8 +53,11 @@ def topic_of(subject: str) -> str:
     return subject.replace("//", "\0").replace(".", "/").replace("\0", ".")
 
 
-async def ensure_uplink(js: JetStreamContext, replicas: int) -> JetStreamContext.PullSubscription:
-    """The uplink stream and the workers' one durable consumer (idempotent: every worker calls it at start)."""
+async def ensure_uplink(
+    js: JetStreamContext, replicas: int, ack_wait_s: float = const.ACK_WAIT_S
+) -> JetStreamContext.PullSubscription:
+    """The uplink stream and the workers' one durable consumer (idempotent: every worker calls it at start, with
+    the same ``ack_wait_s``; a test of redelivery takes a shorter one than production's)."""
     await js.add_stream(
         StreamConfig(
             name=const.UPLINK_STREAM,
@@ -69,7 +72,7 @@ async def ensure_uplink(js: JetStreamContext, replicas: int) -> JetStreamContext
         durable=const.APPLY_CONSUMER,
         stream=const.UPLINK_STREAM,
         config=ConsumerConfig(
-            ack_policy=AckPolicy.EXPLICIT, ack_wait=const.ACK_WAIT_S, max_ack_pending=const.MAX_ACK_PENDING
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=ack_wait_s, max_ack_pending=const.MAX_ACK_PENDING
         ),
     )
 
@@ -85,8 +88,11 @@ class WorkerStats:
 
 
 class PlatformWorker:
-    def __init__(self, nats_urls: list[str], dsn: str, name: str, *, replicas: int = 3) -> None:
+    def __init__(
+        self, nats_urls: list[str], dsn: str, name: str, *, replicas: int = 3, ack_wait_s: float = const.ACK_WAIT_S
+    ) -> None:
         self.nats_urls, self.dsn, self.name, self.replicas = nats_urls, dsn, name, replicas
+        self.ack_wait_s = ack_wait_s
         self.stats = WorkerStats()
         self._clock = HybridClock(wall_clock_ms)
         self._db = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-db")  # psycopg is blocking: one thread, one conn
@@ -142,7 +148,7 @@ class PlatformWorker:
         nc = await nats.connect(servers=self.nats_urls, name=self.name, max_reconnect_attempts=-1)
         try:
             js = nc.jetstream()
-            sub = await ensure_uplink(js, self.replicas)
+            sub = await ensure_uplink(js, self.replicas, self.ack_wait_s)
             self.ready.set()
             log.info("%s: consuming %s/%s", self.name, const.UPLINK_STREAM, const.APPLY_CONSUMER)
             while not stop.is_set():

@@ -17,37 +17,38 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.config import AgentConfig
 from edge_agent.contract.base import utcnow
 from edge_agent.contract.device import BasketLineCommand, BasketLineCommandEvent
-from edge_agent.contract.topics import Topics
 from edge_agent.domain.session import SessionState
-from edge_agent.identity.claim_token import token_of_link
 from edge_agent.identity.tokens import Claims, issue_token
 from edge_agent.readers.events import IdentityPresented
 from simulators.attribution import SessionCredit
 from simulators.central import CentralPlatform
-from tests.e2e.test_basket_claim import claim_config
 from tests.e2e.test_nfc_session import send_ui_command, session_of
 from tests.support.broker import MosquittoBroker
+from tests.support.claim import (
+    HAT,
+    KEY,
+    PROFILE_CART,
+    SHOES,
+    SOCKS,
+    TOPICS,
+    AgentFactory,
+    claim_kiosk,
+    claim_while_offline,
+)
 from tests.support.fixtures import ProxyFactory
 from tests.support.mqtt_spy import Spy
 from tests.support.mqtt_spy import spy as spy  # the fixture
 from tests.support.world import InProcessAgent, wait_until
 
-AgentFactory = Callable[[AgentConfig], InProcessAgent]
-KEY = bytes.fromhex("22" * 32)  # the key claim_config gives the kiosk
-SHOES, SOCKS, HAT = "09506000134352", "04006381333931", "08710398502131"
-PROFILE_CART = "profile-shopper-9"
 PSEUDONYM = "shopper-9-pseudo"
-TOPICS = Topics("acme", "s042", "kiosk-01")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -82,11 +83,8 @@ def credits(central: CentralPlatform, order_id: str) -> list[SessionCredit]:
 def test_an_online_order_from_a_merged_cart_is_attributed_to_the_kiosk_session_and_device(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
-    central.trust_identity_keys(KEY)
-    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    agent = claim_kiosk(tmp_path, broker.port, central, agent_factory)
     central.add_online(PROFILE_CART, HAT)
-    agent = agent_factory(claim_config(tmp_path, broker.port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
 
     agent.scan(SHOES, SOCKS, SOCKS)
     wait_until(lambda: agent.basket() == {SHOES: 1, SOCKS: 2}, 10, "scans saved")
@@ -144,23 +142,10 @@ def test_a_basket_taken_to_the_phone_while_the_kiosk_was_offline_is_attributed_o
     proxy_factory: ProxyFactory,
     spy: Spy,
 ) -> None:
-    central.trust_identity_keys(KEY)
-    central.open_profile_cart(PROFILE_CART, "acme", "s042")
     proxy = proxy_factory(broker)
-    agent = agent_factory(claim_config(tmp_path, proxy.port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
-    agent.scan(HAT)
-    wait_until(lambda: central.cart("kiosk-01-basket") == {HAT: 1}, 20, "first line synced")
-    key = session_of(agent).attribution_key
-
-    proxy.black_hole()
-    proxy.reset_all()
-    wait_until(lambda: not agent.connected, 20, "the uplink is down")
-    agent.scan(SHOES, SOCKS)
-    wait_until(lambda: agent.basket() == {HAT: 1, SHOES: 1, SOCKS: 1}, 10, "saved on the kiosk")
-    token = token_of_link(agent.call(lambda: agent.agent.basket.claim.view.link))  # type: ignore[union-attr]
-    assert token is not None
-    assert central.claim(token, PROFILE_CART).units == 1, "the phone is online, the kiosk is not"
+    agent = claim_kiosk(tmp_path, proxy.port, central, agent_factory)
+    claim_while_offline(agent, central, proxy, SHOES, SOCKS)
+    key = session_of(agent).attribution_key  # the kiosk is offline: still the session of the claimed basket
 
     proxy.pass_through()
     wait_until(lambda: agent.connected, 30, "reconnected")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +18,30 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.config import AgentConfig
 from edge_agent.contract.claim import T_CLAIM_VIEW
-from edge_agent.contract.topics import Topics
 from edge_agent.identity.claim_token import ClaimRefused, issue_claim, token_of_link, verify_claim
 from simulators.central import CentralPlatform
 from tests.e2e.test_contract_on_the_wire import load_contract, message_problems, schema_problem
 from tests.e2e.test_nfc_session import session_of
 from tests.support.broker import MosquittoBroker
+from tests.support.claim import (
+    GUEST,
+    HAT,
+    KEY,
+    PROFILE_CART,
+    SHOES,
+    SHOP,
+    SOCKS,
+    TOPICS,
+    AgentFactory,
+    claim_config,
+    claim_kiosk,
+    claim_while_offline,
+)
 from tests.support.fixtures import ProxyFactory
 from tests.support.mqtt_spy import Spy
 from tests.support.mqtt_spy import spy as spy  # the fixture
-from tests.support.world import InProcessAgent, make_config, wait_until
-
-AgentFactory = Callable[[AgentConfig], InProcessAgent]
-KEY = bytes.fromhex("22" * 32)
-SHOP = "https://shop.example"
-SHOES, SOCKS, HAT = "09506000134352", "04006381333931", "08710398502131"
-PROFILE_CART = "profile-shopper-9"
-GUEST = "kiosk-01-basket"
-TOPICS = Topics("acme", "s042", "kiosk-01")
-
-
-def claim_config(tmp_path: Path, port: int) -> AgentConfig:
-    key_file = tmp_path / "identity.key"
-    key_file.write_text(KEY.hex())
-    key_file.chmod(0o600)
-    raw: dict[str, Any] = make_config(tmp_path, port, cart_id=GUEST).model_dump(mode="json", exclude_none=True)
-    raw["identity"] = {"key_files": [str(key_file)]}
-    raw["claim"] = {"base_url": SHOP}
-    return AgentConfig.model_validate(raw)
+from tests.support.world import wait_until
 
 
 def claim_view(spy: Spy) -> dict[str, Any] | None:
@@ -68,11 +61,8 @@ def test_a_shopper_takes_the_kiosk_basket_to_their_phone(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
     recorder = spy.recorder
-    central.trust_identity_keys(KEY)
-    central.open_profile_cart(PROFILE_CART, "acme", "s042")
+    agent = claim_kiosk(tmp_path, broker.port, central, agent_factory)
     central.add_online(PROFILE_CART, HAT)
-    agent = agent_factory(claim_config(tmp_path, broker.port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
 
     agent.scan(SHOES, SOCKS, SOCKS)
     wait_until(lambda: central.cart(GUEST) == {SHOES: 1, SOCKS: 2}, 20, "the guest basket synced")
@@ -143,25 +133,9 @@ def test_a_link_opened_while_the_kiosk_is_offline_joins_the_lines_once_they_arri
     proxy_factory: ProxyFactory,
     spy: Spy,
 ) -> None:
-    central.trust_identity_keys(KEY)
-    central.open_profile_cart(PROFILE_CART, "acme", "s042")
     proxy = proxy_factory(broker)
-    agent = agent_factory(claim_config(tmp_path, proxy.port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
-    agent.scan(HAT)  # homes the device at its store
-    wait_until(lambda: central.cart(GUEST) == {HAT: 1}, 20, "first line synced")
-
-    proxy.black_hole()
-    proxy.reset_all()
-    wait_until(lambda: not agent.connected, 20, "the uplink is down")
-    agent.scan(SHOES, SOCKS)
-    wait_until(lambda: agent.basket() == {HAT: 1, SHOES: 1, SOCKS: 1}, 10, "saved on the kiosk")
-    link = agent.call(lambda: agent.agent.basket.claim.view.link)  # type: ignore[union-attr]
-    token = token_of_link(link)
-    assert token is not None
-
-    claimed = central.claim(token, PROFILE_CART)  # the shopper's phone is online; the kiosk is not
-    assert claimed.units == 1, "what had reached the platform"
+    agent = claim_kiosk(tmp_path, proxy.port, central, agent_factory)
+    claim_while_offline(agent, central, proxy, SHOES, SOCKS)
     proxy.pass_through()
     wait_until(lambda: agent.connected, 30, "reconnected")
     wait_until(lambda: central.cart(PROFILE_CART) == {HAT: 1, SHOES: 1, SOCKS: 1}, 30, "the late lines joined")
@@ -178,21 +152,9 @@ def test_erasing_the_shopper_forgets_their_claims_and_the_kiosks_late_lines_stil
 ) -> None:
     """A claim names the profile cart: erasure removes it, and lines of the claimed guest basket that arrive
     afterwards are applied to the guest cart (never refused for a profile cart that is gone, never stuck)."""
-    central.trust_identity_keys(KEY)
-    central.open_profile_cart(PROFILE_CART, "acme", "s042")
     proxy = proxy_factory(broker)
-    agent = agent_factory(claim_config(tmp_path, proxy.port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
-    agent.scan(HAT)
-    wait_until(lambda: central.cart(GUEST) == {HAT: 1}, 20, "first line synced")
-    proxy.black_hole()
-    proxy.reset_all()
-    wait_until(lambda: not agent.connected, 20, "the uplink is down")
-    agent.scan(SHOES)
-    link = agent.call(lambda: agent.agent.basket.claim.view.link)  # type: ignore[union-attr]
-    token = token_of_link(link)
-    assert token is not None
-    assert central.claim(token, PROFILE_CART).units == 1
+    agent = claim_kiosk(tmp_path, proxy.port, central, agent_factory)
+    claim_while_offline(agent, central, proxy, SHOES)
 
     central.erase_shopper(PROFILE_CART, "acme", "s042", "erase-1")
     assert refused(central, issue_claim(KEY, "kiosk-01", GUEST, time.time())) == "not_a_profile_cart"
@@ -206,10 +168,7 @@ def test_erasing_the_shopper_forgets_their_claims_and_the_kiosks_late_lines_stil
 def test_a_basket_that_became_an_order_at_the_till_cannot_be_claimed(
     tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
 ) -> None:
-    central.trust_identity_keys(KEY)
-    central.open_profile_cart(PROFILE_CART, "acme", "s042")
-    agent = agent_factory(claim_config(tmp_path, broker.port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
+    agent = claim_kiosk(tmp_path, broker.port, central, agent_factory)
     agent.scan(SHOES)
     wait_until(lambda: (claim_view(spy) or {}).get("state") == "offered", 10, "a claim link")
     token = token_of_link((claim_view(spy) or {})["link"])

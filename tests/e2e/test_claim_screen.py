@@ -25,9 +25,9 @@ from selenium.webdriver.common.by import By
 from edge_agent.config import AgentConfig
 from edge_agent.identity.claim_token import ClaimRefused, issue_claim, token_of_link
 from simulators.central import CentralPlatform
-from tests.e2e.test_basket_claim import GUEST, HAT, KEY, PROFILE_CART, SHOES, SHOP, SOCKS, claim_config
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, page_token, shoot, text_of, with_screen
+from tests.support.browser import page_token, shoot, start_screen_agent, text_of
+from tests.support.claim import GUEST, HAT, KEY, PROFILE_CART, SHOES, SHOP, SOCKS, claim_config
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
@@ -36,10 +36,6 @@ CATALOG = [
     {"gtin14": SHOES, "name": "Trail shoes", "price_minor": 8999, "currency": "EUR"},
     {"gtin14": SOCKS, "name": "Wool socks", "price_minor": 899, "currency": "EUR"},
 ]
-
-
-def screen_config(tmp_path: Path, port: int, screen_port: int) -> AgentConfig:
-    return with_screen(claim_config(tmp_path, port), screen_port)
 
 
 def shown_link(agent: InProcessAgent) -> str | None:
@@ -72,16 +68,14 @@ def test_the_kiosk_shows_a_qr_the_shopper_takes_the_basket_with_and_then_says_so
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
-    url = f"http://127.0.0.1:{screen_port}/"
-    agent = agent_factory(screen_config(tmp_path, broker.port, screen_port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
+    screen = start_screen_agent(agent_factory, claim_config(tmp_path, broker.port))
+    agent, url = screen.agent, screen.url
     central.publish_catalog("acme", "s042", CATALOG)
     central.trust_identity_keys(KEY)
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, HAT)
 
-    wait = open_page(browser, url)
+    wait = screen.open(browser)
     wait.until(lambda d: d.find_element(By.ID, "empty").is_displayed())
     assert not browser.find_element(By.ID, "claim").is_displayed(), "nothing to take from an empty basket"
     shoot(browser, shots, "1-empty")

@@ -17,8 +17,8 @@ from tests.e2e.test_endless_aisle import SHIRT, stock_catalog
 from tests.e2e.test_handheld_screen import press, press_in, sign_in
 from tests.e2e.test_spine import AgentFactory
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import screen_agent, shoot
-from tests.support.world import InProcessAgent, make_config
+from tests.support.browser import catalog_in, screen_agent, shoot
+from tests.support.world import make_config
 
 pytestmark = pytest.mark.screens
 
@@ -28,11 +28,6 @@ def aisle_text(driver: webdriver.Chrome) -> str:
     return str(
         driver.execute_script("return Array.from(document.querySelectorAll('.aisle'), e => e.innerText).join('\\n')")
     )
-
-
-def catalog_in(agent: InProcessAgent) -> bool:
-    """Connected with the stocked catalog in, so a scan finds the shirt."""
-    return agent.connected and agent.catalog_version() == 1
 
 
 def test_the_kiosk_page_offers_delivery_for_an_item_out_of_stock_and_shows_it_requested_then_confirmed(

@@ -29,7 +29,7 @@ from tests.e2e import test_picking, test_tote
 from tests.e2e.test_picking import BREAD, CHEESE, MILK, PHONE, PHONE_BLUE
 from tests.e2e.test_tote import BELT, SHIRT, app_code
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, rows, screen_agent, shoot, text_of, with_screen
+from tests.support.browser import rows, screen_agent, shoot, start_screen_agent, text_of
 from tests.support.fixtures import ProxyFactory
 from tests.support.world import InProcessAgent, wait_until
 
@@ -83,15 +83,14 @@ def test_the_tote_on_the_handheld_page_fills_from_scans_parks_resumes_submits_an
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
     proxy = proxy_factory(broker)
-    agent = agent_factory(with_screen(test_tote.handheld_config(tmp_path, proxy.port), screen_port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
+    screen = start_screen_agent(agent_factory, test_tote.handheld_config(tmp_path, proxy.port))
+    agent = screen.agent
     central.publish_catalog(
         "acme", "s042", [{"gtin14": SHIRT, "name": "Oxford shirt", "price_minor": 3999, "currency": "EUR"}]
     )
     agent.wait_for_catalog(1, 10)
-    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    wait = screen.open(browser)
     browser.set_window_size(*PHONE_SIZE)
     press(browser, "tote-open")  # nobody signed in: the page asks, and sends nothing
     wait.until(lambda d: d.find_element(By.ID, "refused").text == "Enter your associate id first.")
@@ -176,17 +175,15 @@ def test_the_pickup_on_the_handheld_page_checks_in_verifies_by_order_code_and_ha
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
     platform = PickPlatform(central, "acme", "s042").start()
     try:
-        config = test_picking.handheld_config(tmp_path, broker.port, "handheld-03")
-        agent = agent_factory(with_screen(config, screen_port))
-        wait_until(lambda: agent.connected, 10, "agent connected")
+        screen = start_screen_agent(agent_factory, test_picking.handheld_config(tmp_path, broker.port, "handheld-03"))
+        agent = screen.agent
         central.publish_catalog(
             "acme", "s042", [{"gtin14": MILK, "name": "Milk 1 l"}, {"gtin14": BREAD, "name": "Rye bread"}]
         )
         agent.wait_for_catalog(1, 10)
-        wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+        wait = screen.open(browser)
         sign_in(browser)
         lines = [("l1", MILK, 2), ("l2", BREAD, 1), ("l3", CHEESE, 1), ("l4", PHONE, 1)]
         platform.publish_order("co-3001", lines, pickup_code=CODE)
@@ -308,13 +305,10 @@ def test_a_customer_arrives_while_another_order_is_in_hand_and_is_verified_by_an
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
     platform = PickPlatform(central, "acme", "s042").start()
     try:
         config = test_picking.handheld_config(tmp_path, broker.port, "handheld-03")
-        agent = agent_factory(with_screen(config, screen_port))
-        wait_until(lambda: agent.connected, 10, "agent connected")
-        wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+        agent, wait = screen_agent(agent_factory, browser, config)
         sign_in(browser)
         platform.publish_order("co-4001", [("l1", BREAD, 1)])  # no pickup code: an ID document it is
         pick_whole(browser, wait, agent, "co-4001", [BREAD])
@@ -367,7 +361,7 @@ def test_the_associate_switches_the_handheld_page_to_their_language(
 ) -> None:
     shots = tmp_path / "screenshots"
     config = test_tote.handheld_config(tmp_path, broker.port)
-    agent, wait = screen_agent(agent_factory, browser, config, lambda a: a.connected, "agent connected")
+    agent, wait = screen_agent(agent_factory, browser, config)
     sign_in(browser)
     press(browser, "tote-open")
     wait.until(lambda d: text_of(d, "tote-state") == "Tote: open")

@@ -24,7 +24,7 @@ from tests.e2e.test_nfc_session import KEY, ONLINE_HAT, PROFILE_CART, SHOES, SOC
 from tests.e2e.test_nfc_session import session_of as session_of
 from tests.e2e.test_nfc_session import tags as tags  # the fixture
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, page_token, post, rows, shoot, with_screen
+from tests.support.browser import page_token, post, rows, shoot, start_screen_agent
 from tests.support.fixtures import ProxyFactory
 from tests.support.world import InProcessAgent, wait_until
 
@@ -34,10 +34,6 @@ CATALOG = [
     {"gtin14": SOCKS, "name": "Wool socks", "price_minor": 899, "currency": "EUR"},
     {"gtin14": ONLINE_HAT, "name": "Bucket hat", "price_minor": 1999, "currency": "EUR"},
 ]
-
-
-def screen_config(tmp_path: Path, port: int, tags: TagEmulator, screen_port: int) -> AgentConfig:
-    return with_screen(nfc_config(tmp_path, port, tags), screen_port)
 
 
 pytestmark = pytest.mark.screens
@@ -60,17 +56,15 @@ def test_the_kiosk_page_shows_scans_confirms_a_merge_and_says_when_offline(
     shots = tmp_path / "screenshots"
     shots.mkdir()
     proxy = proxy_factory(broker)
-    screen_port = free_port()
-    url = f"http://127.0.0.1:{screen_port}/"
-    agent = agent_factory(screen_config(tmp_path, proxy.port, tags, screen_port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
+    screen = start_screen_agent(agent_factory, nfc_config(tmp_path, proxy.port, tags))
+    agent, url = screen.agent, screen.url
     central.publish_catalog("acme", "s042", CATALOG)
     agent.wait_for_catalog(1, 10)
     central.trust_identity_keys(KEY)
     central.open_profile_cart(PROFILE_CART, "acme", "s042")
     central.add_online(PROFILE_CART, ONLINE_HAT)
 
-    wait = open_page(browser, url)
+    wait = screen.open(browser)
     wait.until(lambda d: d.find_element(By.ID, "empty").is_displayed())
     shoot(browser, shots, "1-empty")
 

@@ -33,11 +33,11 @@ from edge_agent.roles.const import TILL_CODE_ATTR
 from edge_agent.screen.const import PRICES_STALE_AFTER_S
 from simulators.central import CentralPlatform
 from simulators.nfc_tags import TEST_PAN, TagEmulator, payment_card
-from tests.e2e.test_kiosk_screen import CATALOG, lines, screen_config
-from tests.e2e.test_nfc_session import SHOES, SOCKS, session_of, tap
+from tests.e2e.test_kiosk_screen import CATALOG, lines
+from tests.e2e.test_nfc_session import SHOES, SOCKS, nfc_config, session_of, tap
 from tests.e2e.test_nfc_session import tags as tags  # the fixture
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, page_token, post, shoot, text_of
+from tests.support.browser import page_token, post, shoot, start_screen_agent, text_of
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
@@ -71,13 +71,10 @@ Started = tuple[InProcessAgent, WebDriverWait[Any], str]
 
 def started(tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory,
             tags: TagEmulator, browser: webdriver.Chrome) -> Started:  # fmt: skip
-    screen_port = free_port()
-    agent = agent_factory(screen_config(tmp_path, broker.port, tags, screen_port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
+    screen = start_screen_agent(agent_factory, nfc_config(tmp_path, broker.port, tags))
     central.publish_catalog("acme", "s042", CATALOG)
-    agent.wait_for_catalog(1, 10)
-    url = f"http://127.0.0.1:{screen_port}/"
-    return agent, open_page(browser, url), url
+    screen.agent.wait_for_catalog(1, 10)
+    return screen.agent, screen.open(browser), screen.url
 
 
 def test_a_shoppers_visit_refusals_in_words_line_changes_checkout_with_a_till_code_and_the_end(

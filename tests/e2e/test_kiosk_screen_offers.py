@@ -21,7 +21,7 @@ from simulators.central import CentralPlatform
 from tests.e2e.test_consent_and_offers import HAT, PROFILE_CART, SHOES, SOCKS, SOCKS_OFFER, kiosk, present, socks_offer
 from tests.e2e.test_consent_and_offers import platform as platform  # the fixture
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, rows, shoot, with_screen
+from tests.support.browser import rows, shoot, start_screen_agent
 from tests.support.world import InProcessAgent, wait_until
 
 pytestmark = pytest.mark.screens
@@ -61,12 +61,11 @@ def test_related_items_offers_and_consent_switches_on_the_kiosk_screen(
     browser: webdriver.Chrome,
 ) -> None:
     shots = tmp_path / "screenshots"
-    screen_port = free_port()
-    agent = agent_factory(with_screen(kiosk(tmp_path, broker.port), screen_port))
-    wait_until(lambda: agent.connected, 10, "agent connected")
+    screen = start_screen_agent(agent_factory, kiosk(tmp_path, broker.port))
+    agent = screen.agent
     platform.publish_catalog("acme", "s042", CATALOG)
     agent.wait_for_catalog(1, 10)
-    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    wait = screen.open(browser)
     assert not browser.find_element(By.ID, "consent").is_displayed(), "an anonymous session has no choices to show"
 
     agent.scan(SHOES)

@@ -29,7 +29,7 @@ from simulators.central import CentralPlatform
 from simulators.nfc_tags import TagEmulator
 from tests.e2e.test_fitting_room import JEANS_30, JEANS_32, JEANS_34, KEY, MORNING, PREFIX, mirror_config, send, tap
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, rows, shoot, text_of, with_screen
+from tests.support.browser import catalog_in, rows, screen_agent, shoot, text_of
 from tests.support.mqtt_spy import Spy
 from tests.support.world import InProcessAgent, wait_until
 
@@ -37,10 +37,6 @@ pytestmark = pytest.mark.screens
 
 AgentFactory = Callable[[AgentConfig], InProcessAgent]
 JEANS = {"name": "Slim jeans", "style": "slim-indigo", "colour": "indigo", "currency": "EUR", "price_minor": 6999}
-
-
-def screen_config(tmp_path: Path, port: int, nfc_path: str, screen_port: int) -> AgentConfig:
-    return with_screen(mirror_config(tmp_path, port, nfc_path), screen_port)
 
 
 def reply(broker: MosquittoBroker, request_id: str, action: str, reason: str = "") -> None:
@@ -95,11 +91,8 @@ def test_the_mirror_page_lists_sizes_in_stock_raises_an_assist_request_shows_its
     tags = TagEmulator.on_free_port().start()
     spy = Spy(broker)
     try:
-        screen_port = free_port()
-        agent = agent_factory(screen_config(tmp_path, broker.port, tags.path, screen_port))
-        wait_until(lambda: agent.connected, 10, "connected")
-        agent.wait_for_catalog(1, 10)
-        wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+        config = mirror_config(tmp_path, broker.port, tags.path)
+        agent, wait = screen_agent(agent_factory, browser, config, catalog_in, "connected, the catalog in", 20)
         assert browser.find_element(By.ID, "vacant").is_displayed()
         assert browser.find_element(By.TAG_NAME, "h1").text == "Your fitting room"
         shoot(browser, shots, "1-vacant")
@@ -197,10 +190,8 @@ def test_a_shopper_switches_the_mirror_to_their_language(
     )
     tags = TagEmulator.on_free_port().start()
     try:
-        screen_port = free_port()
-        agent = agent_factory(screen_config(tmp_path, broker.port, tags.path, screen_port))
-        agent.wait_for_catalog(1, 10)
-        wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+        config = mirror_config(tmp_path, broker.port, tags.path)
+        _agent, wait = screen_agent(agent_factory, browser, config, catalog_in, "connected, the catalog in", 20)
         tap(tags, JEANS_30, 1)
         wait.until(lambda d: rows(d, f"sizes-{JEANS_30}") == [("32", "indigo", "5", "Bring me this")])
 

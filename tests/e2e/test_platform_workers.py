@@ -25,7 +25,11 @@ OPS_PER_DEVICE = 5
 CAMERA_AGENTS = 3
 CODES = ["4006381333931", "5012345678900", "0036000291452"]
 
-WorkerFactory = Callable[[int], list[WorkerProcess]]
+REDELIVERY_S = 3.0
+"""The killed worker's un-acked batch goes to the survivor this much later: production's ack wait is 10 s; a test
+needs only one well above a loaded worker's batch (tens of milliseconds), not the margin."""
+
+WorkerFactory = Callable[..., list[WorkerProcess]]
 
 
 @pytest.fixture
@@ -39,8 +43,9 @@ def platform(pg_dsn: str) -> Iterator[PlatformReader]:
 def workers(cluster: NatsCluster, pg_dsn: str, tmp_path: Path) -> Iterator[WorkerFactory]:
     started: list[WorkerProcess] = []
 
-    def start(n: int) -> list[WorkerProcess]:
-        batch = [WorkerProcess(f"w{len(started) + i + 1}", cluster.nats_urls, pg_dsn, tmp_path) for i in range(n)]
+    def start(n: int, **options: float) -> list[WorkerProcess]:
+        names = [f"w{len(started) + i + 1}" for i in range(n)]
+        batch = [WorkerProcess(name, cluster.nats_urls, pg_dsn, tmp_path, **options) for name in names]
         for w in batch:
             started.append(w.start())
         return batch
@@ -76,7 +81,7 @@ def test_two_workers_apply_a_fleet_and_three_agents_exactly_once(
 def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     tmp_path: Path, cluster: NatsCluster, workers: WorkerFactory, platform: PlatformReader, pg_dsn: str
 ) -> None:
-    w1, w2 = workers(2)
+    w1, w2 = workers(2, ack_wait_s=REDELIVERY_S)
     by_name = {w.name: w for w in (w1, w2)}
     with Fleet(tmp_path / "fleet", cluster.mqtt_endpoints, stores=4, devices=40) as fleet:
         victim_cart = sorted(fleet.expected_carts())[0]

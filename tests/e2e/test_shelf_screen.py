@@ -23,7 +23,7 @@ from edge_agent.config import AgentConfig
 from simulators.central import CentralPlatform
 from tests.e2e.test_shelf_lookup import MORNING, OXFORD_L, OXFORD_M, shelf_config
 from tests.support.broker import MosquittoBroker
-from tests.support.browser import free_port, open_page, page_token, post, rows, shoot, text_of, with_screen
+from tests.support.browser import catalog_in, page_token, post, rows, screen_agent, shoot, start_screen_agent, text_of
 from tests.support.mqtt_spy import Spy
 from tests.support.world import InProcessAgent, wait_until
 
@@ -33,10 +33,6 @@ AgentFactory = Callable[[AgentConfig], InProcessAgent]
 TIE, BELT = "08710398502131", "04006381333931"
 EVENTS = "rt/v1/acme/st/s042/dv/shelf-07/events"
 T_LABEL_REPORT = "com.edgeagent.shelf.label_report.v1"
-
-
-def screen_config(tmp_path: Path, port: int, screen_port: int) -> AgentConfig:
-    return with_screen(shelf_config(tmp_path, port), screen_port)
 
 
 def test_the_shelf_page_shows_a_lookup_with_its_as_of_times_and_reports_a_wrong_label(
@@ -61,12 +57,10 @@ def test_the_shelf_page_shows_a_lookup_with_its_as_of_times_and_reports_a_wrong_
     )  # fmt: skip
     spy = Spy(broker)
     try:
-        screen_port = free_port()
-        url = f"http://127.0.0.1:{screen_port}/"
-        agent = agent_factory(screen_config(tmp_path, broker.port, screen_port))
-        wait_until(lambda: agent.connected, 10, "connected")
-        agent.wait_for_catalog(1, 10)
-        wait = open_page(browser, url)
+        config = shelf_config(tmp_path, broker.port)
+        screen = start_screen_agent(agent_factory, config, catalog_in, "connected, the catalog in", 20)
+        agent, url = screen.agent, screen.url
+        wait = screen.open(browser)
         assert browser.find_element(By.ID, "idle").is_displayed()
         shoot(browser, shots, "1-idle")
 
@@ -140,10 +134,8 @@ def test_a_shopper_switches_the_shelf_page_to_their_language_and_figures_follow_
 ) -> None:
     shirt = {"name": "Oxford shirt", "size": "M", "colour": "blue", "currency": "EUR", "price_as_of": MORNING}
     central.publish_catalog("acme", "s042", [{"gtin14": OXFORD_M, "price_minor": 3999, "stock": 3, **shirt}])
-    screen_port = free_port()
-    agent = agent_factory(screen_config(tmp_path, broker.port, screen_port))
-    agent.wait_for_catalog(1, 10)
-    wait = open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    config = shelf_config(tmp_path, broker.port)
+    agent, wait = screen_agent(agent_factory, browser, config, catalog_in, "connected, the catalog in", 20)
     agent.scan(OXFORD_M)
     wait.until(lambda d: d.find_element(By.ID, "price").text == "€39.99")
 

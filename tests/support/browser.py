@@ -11,6 +11,7 @@ import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,20 +40,53 @@ def with_screen(config: AgentConfig, screen_port: int, **screen: Any) -> AgentCo
     return AgentConfig.model_validate(raw)
 
 
+@dataclass(frozen=True)
+class ScreenAgent:
+    """An agent serving its screen, and the screen's address (tests also post to its ``actions`` and fetch files)."""
+
+    agent: InProcessAgent
+    url: str
+
+    def open(self, browser: webdriver.Chrome) -> WebDriverWait[webdriver.Chrome]:
+        """The page open in the browser, its script ready; returns the page's waiter."""
+        return open_page(browser, self.url)
+
+
+def connected(agent: InProcessAgent) -> bool:
+    return agent.connected
+
+
+def catalog_in(agent: InProcessAgent) -> bool:
+    """Connected with the platform's first catalog cached, so a scan or tap finds its item."""
+    return agent.connected and agent.catalog_version() == 1
+
+
+def start_screen_agent(
+    agent_factory: Callable[[AgentConfig], InProcessAgent],
+    config: AgentConfig,
+    ready: Callable[[InProcessAgent], bool] = connected,
+    what: str = "agent connected",
+    timeout: float = 10,
+) -> ScreenAgent:
+    """The agent started with its screen on a free port and ``ready`` (e.g. connected, its catalog in); the page is
+    opened later with ``.open(browser)``, once the test has set the platform up."""
+    screen_port = free_port()
+    agent = agent_factory(with_screen(config, screen_port))
+    wait_until(lambda: ready(agent), timeout, what)
+    return ScreenAgent(agent, f"http://127.0.0.1:{screen_port}/")
+
+
 def screen_agent(
     agent_factory: Callable[[AgentConfig], InProcessAgent],
     browser: webdriver.Chrome,
     config: AgentConfig,
-    ready: Callable[[InProcessAgent], bool],
-    what: str,
+    ready: Callable[[InProcessAgent], bool] = connected,
+    what: str = "agent connected",
     timeout: float = 10,
 ) -> tuple[InProcessAgent, WebDriverWait[webdriver.Chrome]]:
-    """The agent started with its screen on a free port, ``ready`` (e.g. connected, its catalog in), and its page
-    open in the browser; with the page's waiter."""
-    screen_port = free_port()
-    agent = agent_factory(with_screen(config, screen_port))
-    wait_until(lambda: ready(agent), timeout, what)
-    return agent, open_page(browser, f"http://127.0.0.1:{screen_port}/")
+    """``start_screen_agent`` with its page open at once; the agent and the page's waiter."""
+    screen = start_screen_agent(agent_factory, config, ready, what, timeout)
+    return screen.agent, screen.open(browser)
 
 
 @pytest.fixture

@@ -94,10 +94,11 @@ def camera_agent(
 
 
 def wait_basket_equals_cart(proc: AgentProcess, platform: CartReader, expected: dict[str, int]) -> None:
-    """Wait until the agent's outbox is empty and its basket, its platform cart and ``expected`` are equal."""
+    """Wait until the agent's outbox is empty and its basket, its platform cart and ``expected`` are equal (its
+    database may not be there yet when a small fleet drains before the agent process got going)."""
     db, cart = proc.db_path, proc.config.basket.cart_id or ""
     wait_until(
-        lambda: outbox_total(db) == 0 and basket_of(db, cart) == platform.cart(cart) == expected,
+        lambda: db.exists() and outbox_total(db) == 0 and basket_of(db, cart) == platform.cart(cart) == expected,
         90,
         f"{proc.config.device.id}'s basket equal to its platform cart",
         details=lambda: (basket_of(db, cart), platform.cart(cart), proc.log_text()[-1500:]),

@@ -40,7 +40,7 @@ class Platform:
             self.version += 1
 
     def snapshot(self) -> tuple[int, Effects]:
-        """As simulators/central.py publishes it: live entries only, every tombstone, the attributes."""
+        """As simulators/central publishes it: live entries only, every tombstone, the attributes."""
         s = self.state
         return self.version + 1, Effects(CART, tuple(s.live()), tuple(s.tombstones), tuple(s.attrs.values()))
 

@@ -1,40 +1,19 @@
-"""The central platform, simulated: the reference for what a real platform must do with edge-agent ops.
-
-- Subscribes to every device's ops (an MQTT 5 shared subscription, so several instances can share the load).
-- Applies each batch in ONE transaction: ``applied_ops`` dedupes per (device, epoch, seq), only new ops change
-  the cart, and only after COMMIT does it PUBACK (paho manual acks) -- a PUBACK is not delivery.
-- Publishes the applied watermark per device (retained) and a snapshot per touched cart (retained), which
-  is how online edits reach the store.
-
-- Keeps the devices' workflow events and credits later online orders to the in-store sessions whose basket joined
-  the ordered profile cart (``place_online_order``; the rules are in simulators/attribution.py).
-
-Run alone: ``python -m simulators.central --port 1883 --db central.db``; ``--dump`` prints carts as JSON,
-``--attribution`` the online orders with the sessions they are attributed to.
-"""
+"""CentralPlatform: the simulated platform's apply path (a device's batch in one transaction, PUBACK after
+COMMIT), its down messages (watermarks, coalesced snapshots, catalog) and the calls the tests and benches make as
+the online shop and the platform's back office (online edits, claims, online orders, erasure). See
+simulators/central/__init__.py for what it guarantees."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import socket
-import ssl
 import threading
 import time
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from edge_agent.contract.base import utcnow
 from edge_agent.contract.cart import (
     T_OPS,
     T_SYNC_REQUEST,
@@ -43,68 +22,34 @@ from edge_agent.contract.cart import (
     OpsBatchEvent,
     SyncRequestEvent,
 )
-from edge_agent.contract.catalog import CatalogItem, CatalogUpdate, CatalogUpdateEvent
-from edge_agent.contract.claim import BasketClaimed, BasketClaimedEvent
+from edge_agent.contract.claim import BasketClaimed
 from edge_agent.contract.codec import Rejected, parse_event
-from edge_agent.contract.device import T_ERASED, ErasureDone, ErasureDoneEvent, ErasureRequest, ErasureRequestEvent
-from edge_agent.contract.topics import (
-    PLATFORM_ERASED_FILTER,
-    PLATFORM_EVENTS_FILTER,
-    PLATFORM_OPS_FILTER,
-    PLATFORM_SYNC_FILTER,
-    SHARED_INGEST_GROUP,
-    Topics,
-    parse_device_topic,
-)
+from edge_agent.contract.device import T_ERASED, ErasureDoneEvent
+from edge_agent.contract.topics import Topics, parse_device_topic
 from edge_agent.contract.workflow_event import WorkflowCloudEvent
-from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute, plan
-from edge_agent.domain.cart import Seal, effects_of, quantities
+from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute
+from edge_agent.domain.cart import Seal, quantities
 from edge_agent.domain.fulfilment import answer_key, requested_gtin
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp
 from edge_agent.identity.claim_token import ClaimRefused
-from edge_agent.store import carts, readonly
+from edge_agent.store import carts
 from edge_agent.store.checkpoint import Checkpointer
-from edge_agent.store.db import bookkeeping_transaction, connect, migrate, new_epoch, transaction
+from edge_agent.store.db import bookkeeping_transaction, connect, migrate, transaction
 from edge_agent.store.device import wall_clock_ms
 from edge_agent.store.schema import PLATFORM_MIGRATIONS
 from simulators import aisle_orders, attribution, basket_claims, offers
 from simulators import cart_authority as authority
+from simulators.central import connection, messages
+from simulators.central.catalog import CatalogDesk
+from simulators.central.const import SNAPSHOT_FLUSH_S, SOURCE, WEB_DEVICE
+from simulators.central.stats import CentralStats
+from simulators.central.web_channel import WebChannel
 from simulators.platform import apply as rules
 from simulators.platform import events
 from simulators.platform.sqlite_store import SqliteStore
 
 log = logging.getLogger("central")
-
-WEB_DEVICE = "web"
-"""Device id of the online channel: online cart edits are ops like any other."""
-
-SNAPSHOT_FLUSH_S = 0.05
-"""Snapshots of touched carts are coalesced and published at most this often."""
-
-
-@dataclass
-class CentralStats:
-    batches: int = 0
-    ops_applied: int = 0
-    ops_duplicate: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    erasures_done: list[ErasureDone] = field(default_factory=list)
-    ops_for_erased_carts: int = 0
-    snapshots_published: int = 0
-    orders_sealed: int = 0
-    checkout_already_sealed: int = 0
-    ops_held: Counter[str] = field(default_factory=Counter)
-    """Ops a device may not write (not its cart, no merge grant): kept, never applied (cart_authority)."""
-    grants: int = 0
-    claims: int = 0
-    """Guest baskets taken to a shopper's phone (simulators/basket_claims.py)."""
-    claims_refused: Counter[str] = field(default_factory=Counter)
-    events_recorded: int = 0
-    """Workflow events kept for attribution (simulators/attribution.py), redeliveries not counted."""
-    online_orders: int = 0
-    aisle_orders: Counter[str] = field(default_factory=Counter)
-    """Endless-aisle order requests, accepted or refused (simulators/aisle_orders.py)."""
 
 
 class CentralPlatform:
@@ -134,18 +79,18 @@ class CentralPlatform:
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
         self._erased: set[str] = set()
-        self._catalogs: dict[tuple[str, str], dict[str, CatalogItem]] = {}
-        self._catalog_versions: dict[tuple[str, str], int] = {}
         self._stop = threading.Event()
         self._conn: Any = None
         self._client: paho.Client | None = None
         self._flusher: threading.Thread | None = None
         self._checkpoints: Checkpointer | None = None
-        self._web_epoch = ""
+        self._web: WebChannel | None = None
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
         self.offers = offers.OfferDesk(lambda topic, payload, retain: self._publish(topic, payload, retain))
         """Consent changes made at devices, offers per consented session, offers applied at checkout."""
+        self.catalog = CatalogDesk(lambda topic, payload, retain: self._publish(topic, payload, retain))
+        """Each store's catalog, stamped with versions; what a device missed sent again on its sync request."""
 
     @property
     def _port(self) -> SqliteStore:
@@ -160,38 +105,11 @@ class CentralPlatform:
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpoints = Checkpointer(self.db_path)
         self._checkpoints.start()
-        row = self._conn.execute("SELECT value FROM counters WHERE name = 'web_epoch'").fetchone()
-        if row is None:
-            self._web_epoch = new_epoch()
-            with transaction(self._conn):
-                self._conn.execute("INSERT INTO counters VALUES ('web_epoch', ?)", (int(self._web_epoch, 16) >> 1,))
-                self._conn.execute("INSERT INTO counters VALUES ('web_seq', 0)")
-        else:
-            self._web_epoch = f"{row[0] << 1:016x}"
-        mqtt5 = self.protocol == "5"
-        # A persistent session: ops published while the platform is away are queued by the broker
-        # (up to its limits -- beyond them they are dropped, which the devices' ack timeouts repair).
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
-            clean_session=None if mqtt5 else False,
-        )
-        client.manual_ack_set(True)  # PUBACK only after the transaction committed
-        if self.tls is not None:
-            ca, cert, key = self.tls
-            client.tls_set(
-                ca_certs=ca,
-                certfile=cert,
-                keyfile=key,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        client.suppress_exceptions = True
+        self._web = WebChannel.open(self._conn, self._clock)
+        client = connection.make_client(self.client_id, self.protocol, self.tls)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = lambda *a: self.connected.clear()
-        client.reconnect_delay_set(1, 2)
         self._client = client
         self.come_online(timeout)
         self._flusher = threading.Thread(target=self._flush_loop, name="central-flush", daemon=True)
@@ -200,16 +118,7 @@ class CentralPlatform:
 
     def come_online(self, timeout: float = 10.0) -> None:
         assert self._client is not None
-        if self.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.session_expiry_s
-            self._client.connect(self.host, self.port, keepalive=10, clean_start=False, properties=props)
-        else:  # 3.1.1: clean_session=False was set on the client
-            self._client.connect(self.host, self.port, keepalive=10)
-        sock = self._client.socket()
-        if isinstance(sock, socket.socket):  # see edge_agent.sync.link._disable_nagle
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._client.loop_start()
+        connection.connect(self._client, self.host, self.port, self.protocol, self.session_expiry_s)
         if not self.connected.wait(timeout):
             raise RuntimeError(f"central simulator could not connect to {self.host}:{self.port}")
 
@@ -242,15 +151,7 @@ class CentralPlatform:
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             return
-        prefix = f"$share/{SHARED_INGEST_GROUP}/" if self.shared else ""
-        client.subscribe(
-            [
-                (prefix + PLATFORM_OPS_FILTER, 1),
-                (prefix + PLATFORM_SYNC_FILTER, 1),
-                (PLATFORM_ERASED_FILTER, 1),
-                (prefix + PLATFORM_EVENTS_FILTER, 1),
-            ]
-        )
+        client.subscribe(connection.subscriptions(self.shared))
         self.connected.set()
 
     def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
@@ -304,15 +205,7 @@ class CentralPlatform:
             for op in aisle_orders.requests(applied.new_ops):
                 self._decide_aisle_order(op, tenant, store)
             self._clock.observe(batch.hlc_max)
-        self.stats.ops_held.update(applied.held)
-        self.stats.grants += applied.grants
-        self.stats.ops_for_erased_carts += applied.for_erased_carts
-        self.stats.orders_sealed += applied.sealed
-        self.stats.checkout_already_sealed += applied.already_sealed
-        self.stats.rejected.update(applied.rejected)
-        self.stats.batches += 1
-        self.stats.ops_applied += len(applied.new_ops)
-        self.stats.ops_duplicate += len(batch.ops) - len(applied.new_ops)
+        self.stats.count_batch(applied, len(batch.ops))
         self._publish_watermark(tenant, store, device)
         with self._lock:
             self._dirty |= applied.touched
@@ -320,7 +213,7 @@ class CentralPlatform:
     def _decide_aisle_order(self, op: CartOp, tenant: str, store: str) -> None:
         """In the same transaction: the answer to an endless-aisle order request (simulators/aisle_orders.py)."""
         gtin14 = requested_gtin(op.key or "") or ""
-        item = self._catalogs.get((tenant, store), {}).get(gtin14)
+        item = self.catalog.item(tenant, store, gtin14)
         qty = quantities(carts.live_entries(self._conn, op.cart_id)).get(gtin14, 0)
         answer = aisle_orders.decide(op, qty, item, store)
         if answer is None:
@@ -329,18 +222,15 @@ class CentralPlatform:
         self.stats.aisle_orders[answer.state] += 1
         self._web_op(SetAttribute(op.cart_id, answer_key(gtin14), answer.model_dump_json(exclude_none=True)))
 
-    def _bump_version(self, cart_id: str, tenant: str, store: str) -> None:
-        self._port.bump_version(cart_id, tenant, store)
-
     def watermark(self, device: str) -> AppliedWatermark:
         with self._lock:
             return rules.watermark_of(self._port, device, self._clock.now())
 
     def _publish_watermark(self, tenant: str, store: str, device: str, answers: str | None = None) -> None:
-        topic, payload = events.watermark_message(tenant, store, self.watermark(device), "central-sim", answers)
+        topic, payload = events.watermark_message(tenant, store, self.watermark(device), SOURCE, answers)
         self._publish(topic, payload, retain=True)
 
-    # --- snapshots and online edits -----------------------------------------------------------------------
+    # --- snapshots, sync answers, catalog ------------------------------------------------------------------
     def _cart_home(self, cart_id: str) -> tuple[str, str] | None:
         return self._port.cart_home(cart_id)
 
@@ -353,7 +243,7 @@ class CentralPlatform:
             home = self._cart_home(cart_id)
         if home is None:
             return
-        topic, payload = events.snapshot_message(*home, self.snapshot(cart_id), "central-sim")
+        topic, payload = events.snapshot_message(*home, self.snapshot(cart_id), SOURCE)
         self._publish(topic, payload, retain=True)
         self.stats.snapshots_published += 1
 
@@ -363,41 +253,17 @@ class CentralPlatform:
             known = [c for c in event.data.cart_ids if self._cart_home(c) is not None]
         for cart_id in known:
             self.publish_snapshot(cart_id)
-        since = event.data.catalog_version
-        with self._lock:
-            items = [i for i in self._catalogs.get((tenant, store), {}).values() if since is None or i.version > since]
-            version = self._catalog_versions.get((tenant, store), 0)
-        if items:  # what changed while the device was away (pages of at most 500 items)
-            for start in range(0, len(items), 500):
-                self._publish_catalog(tenant, store, CatalogUpdate(version=version, items=items[start : start + 500]))
+        self.catalog.send_since(tenant, store, event.data.catalog_version)
 
-    # --- catalog ------------------------------------------------------------------------------------------
     def publish_catalog(self, tenant: str, store: str, items: list[dict[str, Any]]) -> int:
         """New or changed items (fields of CatalogItem without ``version``): stamped, kept, published."""
-        with self._lock:
-            key = (tenant, store)
-            version = self._catalog_versions.get(key, 0) + 1
-            self._catalog_versions[key] = version
-            stamped = [CatalogItem.model_validate({**item, "version": version}) for item in items]
-            self._catalogs.setdefault(key, {}).update({i.gtin14: i for i in stamped})
-        self._publish_catalog(tenant, store, CatalogUpdate(version=version, items=stamped))
-        return version
+        return self.catalog.publish(tenant, store, items)
 
     def change_item(self, tenant: str, store: str, gtin14: str, **changes: Any) -> int:
         """A price or stock change (pass ``price_minor``/``stock`` with their ``*_as_of``)."""
-        with self._lock:
-            current = self._catalogs[(tenant, store)][gtin14]
-        return self.publish_catalog(tenant, store, [{**current.model_dump(exclude={"version"}), **changes}])
+        return self.catalog.change_item(tenant, store, gtin14, **changes)
 
-    def _publish_catalog(self, tenant: str, store: str, update: CatalogUpdate) -> None:
-        event = CatalogUpdateEvent(
-            source=f"urn:{tenant}:platform:central-sim",
-            id=f"catalog:{store}:{update.version}",
-            time=utcnow(),
-            data=update,
-        )
-        self._publish(Topics(tenant, store, "-").catalog, event.model_dump_json(exclude_none=True).encode())
-
+    # --- online edits (simulators/central/web_channel.py) --------------------------------------------------
     def online_edit(self, command: BasketCommand) -> str:
         """A shopper edits the cart online: an op from the web channel, applied like any device's op."""
         with self._lock, transaction(self._conn):
@@ -407,21 +273,8 @@ class CentralPlatform:
 
     def _web_op(self, command: BasketCommand) -> CartOp:
         """One op of the web channel, applied in the caller's transaction."""
-        conn = self._conn
-        seq = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'web_seq' RETURNING value").fetchone()[0]
-        intent = plan(command, carts.live_entries(conn, command.cart_id))
-        op = intent.materialise(
-            device=WEB_DEVICE, epoch=self._web_epoch, seq=seq, uuid=uuid.uuid4(), hlc=self._clock.now()
-        )
-        conn.execute(
-            "INSERT INTO applied_ops VALUES (?, ?, ?, ?, ?)", (op.device, op.epoch, op.seq, op.cart_id, time.time())
-        )
-        carts.apply_effects(conn, (effects_of(op),))
-        home = self._cart_home(op.cart_id)
-        if home is None:
-            raise Refused("unknown_cart", f"cart {op.cart_id} has never been seen from a store")
-        self._bump_version(op.cart_id, *home)
-        return op
+        assert self._web is not None, "start() first"
+        return self._web.op(self._conn, command)
 
     # --- take my basket to my phone (simulators/basket_claims.py) -----------------------------------------
     def claim(self, token: str, profile_cart: str) -> BasketClaimed:
@@ -443,15 +296,7 @@ class CentralPlatform:
         claimed = BasketClaimed(
             cart=admitted.cart, claim_id=admitted.claim_id, claimed_at=datetime.fromtimestamp(now, UTC), units=units
         )
-        event = BasketClaimedEvent(
-            source=f"urn:{admitted.tenant}:platform:central-sim",
-            id=f"claimed:{admitted.claim_id}",
-            time=utcnow(),
-            subject=admitted.cart,
-            data=claimed,
-        )
-        topic = Topics(admitted.tenant, admitted.store, admitted.device).basket_claimed
-        self._publish(topic, event.model_dump_json().encode())
+        self._publish(*messages.claimed_message(admitted, claimed))
         return claimed
 
     # --- attribution of later online orders (simulators/attribution.py) ------------------------------------
@@ -525,15 +370,8 @@ class CentralPlatform:
             self.offers.forget(cart_id)
             attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)
-        topics = Topics(tenant, store, "-")
-        self._publish(topics.cart_state(cart_id), b"", retain=True)
-        request = ErasureRequestEvent(
-            source=f"urn:{tenant}:platform:central-sim",
-            id=f"erasure:{request_id}",
-            time=utcnow(),
-            data=ErasureRequest(request_id=request_id, carts=[cart_id]),
-        )
-        self._publish(topics.erasure, request.model_dump_json().encode())
+        self._publish(Topics(tenant, store, "-").cart_state(cart_id), b"", retain=True)
+        self._publish(*messages.erasure_message(tenant, store, request_id, cart_id))
 
     def add_online(self, cart_id: str, sku: str, qty: int = 1) -> str:
         return self.online_edit(AddItem(cart_id, sku, qty, actor="web"))
@@ -586,53 +424,3 @@ class CentralPlatform:
             if device is None:
                 return int(self._conn.execute("SELECT count(*) FROM applied_ops").fetchone()[0])
             return int(self._conn.execute("SELECT count(*) FROM applied_ops WHERE device = ?", (device,)).fetchone()[0])
-
-
-def dump_carts(db_path: Path) -> dict[str, dict[str, int]]:
-    """Read a central database without a broker (``--dump``)."""
-    with readonly.read_only(db_path) as conn:
-        ids = [r[0] for r in conn.execute("SELECT cart_id FROM cart_versions ORDER BY cart_id")]
-    return {c: readonly.basket_quantities(db_path, c) for c in ids}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulators.central", description=__doc__.split("\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=1883)
-    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
-    parser.add_argument("--db", type=Path, default=Path("var/central.db"))
-    parser.add_argument("--dump", action="store_true", help="print the carts as JSON and exit")
-    parser.add_argument(
-        "--attribution", action="store_true", help="print online orders and the in-store sessions they owe to, as JSON"
-    )
-    parser.add_argument("--ca", help="TLS: the store CA certificate (with --cert/--key: mTLS as `platform`)")
-    parser.add_argument("--cert", help="TLS: the platform's client certificate (scripts/store-pki.sh DIR platform)")
-    parser.add_argument("--key", help="TLS: the platform's private key")
-    args = parser.parse_args(argv)
-    tls_args = (args.ca, args.cert, args.key)
-    if any(tls_args) and not all(tls_args):
-        parser.error("--ca, --cert and --key go together")
-    if args.dump:
-        print(json.dumps(dump_carts(args.db), indent=2, sort_keys=True))
-        return 0
-    if args.attribution:
-        with readonly.read_only(args.db) as conn:
-            print(attribution.report(conn).model_dump_json(indent=2))
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(levelname)s %(message)s")
-    tls = (args.ca, args.cert, args.key) if all(tls_args) else None
-    central = CentralPlatform(args.db, args.host, args.port, protocol=args.protocol, tls=tls).start()
-    try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        central.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-__all__ = ["CentralPlatform", "Refused", "dump_carts"]

@@ -1,0 +1,24 @@
+"""The central simulator's constants, with their reasons."""
+
+from __future__ import annotations
+
+from typing import Final
+
+WEB_DEVICE: Final = "web"
+"""Device id of the online channel: online cart edits are ops like any other."""
+
+SNAPSHOT_FLUSH_S: Final = 0.05
+"""Snapshots of touched carts are coalesced and published at most this often."""
+
+CATALOG_PAGE_ITEMS: Final = 500
+"""Items per catalog update sent to a device catching up after a sync request: a page stays far below the
+broker's message size limit."""
+
+KEEPALIVE_S: Final = 10
+"""MQTT keepalive: a dead broker connection is noticed within seconds, as on the devices."""
+
+RECONNECT_DELAY_S: Final = (1, 2)
+"""paho's reconnect backoff (min, max): the simulator is back fast after a broker restart in the fault tests."""
+
+SOURCE: Final = "central-sim"
+"""This platform's name in its events' ``source`` (``urn:{tenant}:platform:central-sim``)."""
