@@ -158,8 +158,24 @@ class IdentifiersSection(_Section):
 
 
 class IdentitySection(_Section):
-    key_files: list[Path] = Field(min_length=1, description="hex HMAC keys from the platform; current key first")
+    """Exactly one of the two key kinds: a device holding both would keep the symmetric key a thief could sign with."""
+
+    public_key_files: list[Path] = Field(
+        default_factory=list, description="the platform's Ed25519 public keys (EA2 credentials); current key first"
+    )
+    key_files: list[Path] = Field(
+        default_factory=list, description="legacy: hex HMAC keys (EA1 credentials); they also sign, see README"
+    )
     merge_policy: Literal["sum", "max", "replace", "keep_online", "separate"] = "sum"
+
+    @model_validator(mode="after")
+    def _one_kind_of_key(self) -> IdentitySection:
+        if bool(self.public_key_files) == bool(self.key_files):
+            raise ValueError(
+                "set exactly one of public_key_files and key_files; allowed: public_key_files = [...] "
+                "(Ed25519 public keys, recommended) or key_files = [...] (legacy HMAC keys)"
+            )
+        return self
 
 
 class AssistSection(_Section):

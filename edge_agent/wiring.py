@@ -15,6 +15,7 @@ from edge_agent.agent import Agent, AgentEvent, AsyncReaderRunner, ReaderRunner
 from edge_agent.config import AgentConfig
 from edge_agent.contract.topics import Topics
 from edge_agent.fleet.rates import ReaderActivity
+from edge_agent.identity.keys import key_allowed, parse_key
 from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
 from edge_agent.presence import PresenceAggregator
 from edge_agent.readers.events import ReaderEvent
@@ -35,18 +36,25 @@ class KeyFileError(ValueError):
 
 
 def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
-    """Reads the platform's signing keys (current first); None when the device identifies nobody."""
+    """Reads the platform's keys (current first): Ed25519 public keys, or legacy HMAC keys; None when the device
+    identifies nobody."""
     if cfg.identity is None:
         return None
+    if cfg.identity.public_key_files:
+        return TokenVerifier(public_keys=_read_keys("identity.public_key_files", cfg.identity.public_key_files))
+    return TokenVerifier(_read_keys("identity.key_files", cfg.identity.key_files))
+
+
+def _read_keys(key: str, paths: list[Path]) -> tuple[bytes, ...]:
     keys: list[bytes] = []
-    for path in cfg.identity.key_files:
+    for path in paths:
         try:
-            keys.append(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+            keys.append(parse_key(key, path.read_text(encoding="ascii")))
         except OSError as exc:
-            raise KeyFileError(f"identity.key_files: {path}: cannot be read ({exc.strerror or exc})") from None
+            raise KeyFileError(f"{key}: {path}: cannot be read ({exc.strerror or exc})") from None
         except ValueError:
-            raise KeyFileError(f"identity.key_files: {path}: not a key; allowed: the key as hex digits") from None
-    return TokenVerifier(tuple(keys))
+            raise KeyFileError(f"{key}: {path}: not a key; allowed: {key_allowed(key)}") from None
+    return tuple(keys)
 
 
 def read_password(cfg: AgentConfig) -> str | None:

@@ -51,6 +51,9 @@ class PlatformStore(Protocol):
 
     def has_grant(self, device: str, cart_id: str) -> bool: ...
 
+    def issued_fingerprints(self, cart_id: str) -> list[str]:
+        """Fingerprints of the EA2 credentials issued for the profile cart (a fingerprint grant must match one)."""
+
     def hold(self, tenant: str, store: str, held: Held) -> None: ...
 
     def release(self, device: str, cart_id: str) -> list[CartOp]:
