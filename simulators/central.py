@@ -513,7 +513,7 @@ class CentralPlatform:
         the cart. The credential itself is returned to the shopper's app and kept nowhere here."""
         token = sign_token(seed, claims)
         with self._lock, transaction(self._conn):
-            authority.record_issued(self._conn, claims.cart, credential_fingerprint(signature_of(token)))
+            self._port.record_issued(claims.cart, credential_fingerprint(signature_of(token)))
         return token
 
     def held_ops(self, device: str | None = None) -> int:

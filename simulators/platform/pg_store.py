@@ -151,6 +151,11 @@ class PgStore:
     def has_grant(self, device: str, cart_id: str) -> bool:
         return self._one("SELECT 1 FROM cart_grants WHERE device = %s AND cart_id = %s", (device, cart_id)) is not None
 
+    def record_issued(self, cart_id: str, fingerprint: str) -> None:
+        self.conn.execute(
+            "INSERT INTO issued_credentials VALUES (%s, %s) ON CONFLICT DO NOTHING", (cart_id, fingerprint)
+        )
+
     def issued_fingerprints(self, cart_id: str) -> list[str]:
         rows = self.conn.execute("SELECT fingerprint FROM issued_credentials WHERE cart_id = %s", (cart_id,))
         return [str(row[0]) for row in rows.fetchall()]
