@@ -340,6 +340,16 @@ class AgentConfig(_Section):
     remote_config: RemoteConfigSection = RemoteConfigSection()
     _file_digest: str | None = PrivateAttr(default=None)
 
+    @model_validator(mode="after")
+    def _claim_key_with_public_keys(self) -> AgentConfig:
+        identity, claim = self.identity, self.claim
+        if claim is not None and claim.key_file is None and identity is not None and identity.public_key_files:
+            raise ValueError(
+                "claim.key_file is required with identity.public_key_files (no platform key on the device to derive "
+                "a claim key from); allowed: the path of this device's claim key file, provisioned by the platform"
+            )
+        return self
+
     @property
     def version(self) -> str:
         """What the health message calls this config: its own ``config_version``, else a digest of the file it was

@@ -59,6 +59,8 @@ def referenced_files(config: AgentConfig) -> Iterator[ReferencedFile]:
             yield ReferencedFile(keys.PUBLIC_KEY_FILES, path, secret=False, trusted=True)
         for path in config.identity.key_files:
             yield ReferencedFile(keys.HMAC_KEY_FILES, path, secret=True)
+    if config.claim is not None and config.claim.key_file is not None:
+        yield ReferencedFile(keys.CLAIM_KEY_FILE, config.claim.key_file, secret=True)
 
 
 def _user() -> str:
@@ -103,7 +105,7 @@ def _mode_problem(ref: ReferencedFile) -> str | None:
 
 def _content_problem(ref: ReferencedFile) -> str | None:
     """Only what would otherwise stop the daemon at start, or make it retry a connection that cannot work."""
-    identity_key = ref.key in (keys.PUBLIC_KEY_FILES, keys.HMAC_KEY_FILES)
+    identity_key = ref.key in (keys.PUBLIC_KEY_FILES, keys.HMAC_KEY_FILES, keys.CLAIM_KEY_FILE)
     try:
         if identity_key:
             keys.parse_key(ref.key, ref.path.read_text(encoding="ascii"))

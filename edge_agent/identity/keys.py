@@ -38,10 +38,25 @@ def public_key(text: str) -> bytes:
     return key
 
 
+CLAIM_KEY_FILE: Final = "claim.key_file"
+CLAIM_KEY_BYTES: Final = 32
+"""HMAC-SHA256's output: the platform derives a device's claim key as one (edge_agent/identity/claim_token.py)."""
+CLAIM_KEY_ALLOWED: Final = "this device's claim key from the platform, 64 hex digits on one line"
+
+
+def claim_key(text: str) -> bytes:
+    key = bytes.fromhex(text.strip())
+    if len(key) != CLAIM_KEY_BYTES:
+        raise ValueError(f"{len(key)} bytes, not {CLAIM_KEY_BYTES}")
+    return key
+
+
 def parse_key(config_key: str, text: str) -> bytes:
-    """The key in a file named by ``identity.public_key_files`` or ``identity.key_files``. Raises ValueError."""
-    return public_key(text) if config_key == PUBLIC_KEY_FILES else hmac_key(text)
+    """The key in a file named by ``identity.public_key_files``, ``identity.key_files`` or ``claim.key_file``.
+    Raises ValueError."""
+    parser = {PUBLIC_KEY_FILES: public_key, CLAIM_KEY_FILE: claim_key}.get(config_key, hmac_key)
+    return parser(text)
 
 
 def key_allowed(config_key: str) -> str:
-    return PUBLIC_KEY_ALLOWED if config_key == PUBLIC_KEY_FILES else HMAC_KEY_ALLOWED
+    return {PUBLIC_KEY_FILES: PUBLIC_KEY_ALLOWED, CLAIM_KEY_FILE: CLAIM_KEY_ALLOWED}.get(config_key, HMAC_KEY_ALLOWED)

@@ -251,3 +251,31 @@ def test_a_device_holds_one_kind_of_identity_key(tmp_path: Path) -> None:
         result = _run("config", "check", str(_edited(config, tmp_path / "kiosk.toml", old, new)))
         assert result.returncode == 2
         assert "set exactly one of public_key_files and key_files; allowed: public_key_files = [...]" in result.stderr
+
+
+def test_a_kiosk_with_public_keys_needs_its_own_claim_key_for_claim_links(tmp_path: Path) -> None:
+    public = _secret(tmp_path / "platform.pub", PUBLIC_KEY_HEX, 0o644)
+    claim_key = _secret(tmp_path / "claim.key", "ab" * 16, 0o644)  # too short, and readable by everyone
+    config = _config(
+        tmp_path,
+        identity={"public_key_files": [str(public)]},
+        claim={"base_url": "https://shop.example", "key_file": str(claim_key)},
+    )
+    with_key = write_config(config, tmp_path / "with.toml")
+    result = _run("config", "check", str(with_key))
+    assert result.returncode == 2
+    assert f"claim.key_file: {claim_key}: is readable by everyone (mode 0644)" in result.stderr
+    assert (
+        f"claim.key_file: {claim_key}: not a key; allowed: this device's claim key from the platform, 64 hex digits"
+    ) in result.stderr
+    _secret(claim_key, "ab" * 32)
+    result = _run("config", "check", str(with_key))
+    assert result.returncode == 0, result.stderr
+    agent = build_agent(config, readers={})
+    agent.store.close()
+    assert agent.claim_key == bytes.fromhex("ab" * 32) and agent.basket.claim.enabled
+
+    without = _edited(config, tmp_path / "without.toml", f'key_file = "{claim_key}"', "")
+    result = _run("config", "check", str(without))
+    assert result.returncode == 2
+    assert "claim.key_file is required with identity.public_key_files" in result.stderr
