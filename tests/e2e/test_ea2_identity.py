@@ -44,10 +44,16 @@ def app_claims(nonce: str) -> Claims:
     )
 
 
-def public_key_config(tmp_path: Path, port: int, codes: list[str]) -> AgentConfig:
-    video = write_scan_video(tmp_path / "kiosk.avi", demo_script(codes, hold=10, gap=10), fps=15, seed=11)
+def public_key_file(tmp_path: Path) -> Path:
+    """All the identity material the platform puts on the device: its public key."""
     key_file = tmp_path / "platform-identity.pub"
     key_file.write_text(ed25519.public_key(PLATFORM_SEED).hex() + "\n")
+    return key_file
+
+
+def public_key_config(tmp_path: Path, port: int, codes: list[str]) -> AgentConfig:
+    video = write_scan_video(tmp_path / "kiosk.avi", demo_script(codes, hold=10, gap=10), fps=15, seed=11)
+    key_file = public_key_file(tmp_path)
     raw: dict[str, Any] = make_config(tmp_path, port, video=video).model_dump(mode="json", exclude_none=True)
     raw["readers"]["barcode"]["formats"] = ["ean13", "qr"]
     raw["identity"] = {"public_key_files": [str(key_file)], "merge_policy": "sum"}
@@ -88,10 +94,7 @@ def test_nothing_on_a_device_with_public_keys_mints_a_credential_it_accepts(
 ) -> None:
     """A thief with the SD card has the public key file. Used as a signing seed (EA2) or as an HMAC key (EA1),
     it makes tokens the agent refuses; the session stays anonymous and each refusal is counted by reason."""
-    config = public_key_config(tmp_path, broker.port, [])
-    assert config.identity is not None
-    on_device = config.identity.public_key_files[0].read_text().strip()
-    stolen = bytes.fromhex(on_device)
+    stolen = bytes.fromhex(public_key_file(tmp_path).read_text().strip())
     as_seed = sign_token(stolen, app_claims("forged-ea2-01"))
     as_hmac_key = issue_token(stolen, app_claims("forged-ea1-01"))
     agent = agent_factory(public_key_config(tmp_path, broker.port, [DEMO_CODES[0], as_seed, as_hmac_key]))
