@@ -89,6 +89,8 @@ class Agent:
     """Aggregated BLE presence on its way out; None on devices without a BLE reader."""
     screen_key: bytes = b""
     """The device's screen key: a UI confirm of a merge must prove it runs on the device."""
+    claim_key: bytes | None = None
+    """The device's claim-link key from ``[claim] key_file`` (devices with public identity keys)."""
     services: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """More tasks on the loop (the local screen server); each must not raise."""
     screen: Any = None
@@ -130,7 +132,7 @@ class Agent:
         self.status = StatusReporter(self.store, self.out, self.topics.status, self.router, self.pump)
         ports = Ports(
             cfg, self.store, self.topics, self.verifier, self.out, self._record, self._emit_workflow,
-            lambda: self.link.connected, self._follow_cart, self.router.reject, time.time,
+            lambda: self.link.connected, self._follow_cart, self.router.reject, time.time, claim_key=self.claim_key,
         )  # fmt: skip
         self.basket = ShopperBasket(ports, self.screen_key)
         self.role = role_class(cfg.device.role)(dataclasses.replace(ports, shopper=self.basket))

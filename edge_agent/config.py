@@ -158,8 +158,24 @@ class IdentifiersSection(_Section):
 
 
 class IdentitySection(_Section):
-    key_files: list[Path] = Field(min_length=1, description="hex HMAC keys from the platform; current key first")
+    """Exactly one of the two key kinds: a device holding both would keep the symmetric key a thief could sign with."""
+
+    public_key_files: list[Path] = Field(
+        default_factory=list, description="the platform's Ed25519 public keys (EA2 credentials); current key first"
+    )
+    key_files: list[Path] = Field(
+        default_factory=list, description="legacy: hex HMAC keys (EA1 credentials); they also sign, see README"
+    )
     merge_policy: Literal["sum", "max", "replace", "keep_online", "separate"] = "sum"
+
+    @model_validator(mode="after")
+    def _one_kind_of_key(self) -> IdentitySection:
+        if bool(self.public_key_files) == bool(self.key_files):
+            raise ValueError(
+                "set exactly one of public_key_files and key_files; allowed: public_key_files = [...] "
+                "(Ed25519 public keys, recommended) or key_files = [...] (legacy HMAC keys)"
+            )
+        return self
 
 
 class AssistSection(_Section):
@@ -323,6 +339,16 @@ class AgentConfig(_Section):
     metrics: MetricsSection = MetricsSection()
     remote_config: RemoteConfigSection = RemoteConfigSection()
     _file_digest: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _claim_key_with_public_keys(self) -> AgentConfig:
+        identity, claim = self.identity, self.claim
+        if claim is not None and claim.key_file is None and identity is not None and identity.public_key_files:
+            raise ValueError(
+                "claim.key_file is required with identity.public_key_files (no platform key on the device to derive "
+                "a claim key from); allowed: the path of this device's claim key file, provisioned by the platform"
+            )
+        return self
 
     @property
     def version(self) -> str:

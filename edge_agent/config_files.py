@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.config import STATE_DIR_ENV, AgentConfig, ConfigError, load_config
+from edge_agent.identity import keys
 
 __all__ = [
     "CheckedConfig",
@@ -39,6 +40,8 @@ class ReferencedFile:
     path: Path
     secret: bool
     """A password or private key: nobody but the service user (and its group) may read or write it."""
+    trusted: bool = False
+    """A public key the device trusts: anybody may read it, nobody else may write it (their key would verify)."""
 
 
 def referenced_files(config: AgentConfig) -> Iterator[ReferencedFile]:
@@ -52,8 +55,12 @@ def referenced_files(config: AgentConfig) -> Iterator[ReferencedFile]:
         if m.tls.key_file is not None:
             yield ReferencedFile("mqtt.tls.key_file", m.tls.key_file, secret=True)
     if config.identity is not None:
+        for path in config.identity.public_key_files:  # public: anyone may read it, nobody may change it
+            yield ReferencedFile(keys.PUBLIC_KEY_FILES, path, secret=False, trusted=True)
         for path in config.identity.key_files:
-            yield ReferencedFile("identity.key_files", path, secret=True)
+            yield ReferencedFile(keys.HMAC_KEY_FILES, path, secret=True)
+    if config.claim is not None and config.claim.key_file is not None:
+        yield ReferencedFile(keys.CLAIM_KEY_FILE, config.claim.key_file, secret=True)
 
 
 def _user() -> str:
@@ -77,28 +84,36 @@ def _access_problem(ref: ReferencedFile) -> str | None:
 
 
 def _mode_problem(ref: ReferencedFile) -> str | None:
-    if not ref.secret:
+    if not ref.secret and not ref.trusted:
         return None
     mode = ref.path.stat().st_mode
-    open_to = [what for bit, what in ((EVERYONE_READ, "readable"), (EVERYONE_WRITE, "writable")) if mode & bit]
+    bits = (
+        [(EVERYONE_WRITE, "writable")]
+        if not ref.secret
+        else [(EVERYONE_READ, "readable"), (EVERYONE_WRITE, "writable")]
+    )
+    open_to = [what for bit, what in bits if mode & bit]
     if not open_to:
         return None
-    return (
-        f"is {' and '.join(open_to)} by everyone (mode {stat.S_IMODE(mode):04o}); allowed: no access for others: "
-        f"chmod 600 {ref.path} (or chmod 640, group edge-agent)"
+    allowed = (
+        f"no access for others: chmod 600 {ref.path} (or chmod 640, group edge-agent)"
+        if ref.secret
+        else f"no write access for others: chmod 644 {ref.path}"
     )
+    return f"is {' and '.join(open_to)} by everyone (mode {stat.S_IMODE(mode):04o}); allowed: {allowed}"
 
 
 def _content_problem(ref: ReferencedFile) -> str | None:
     """Only what would otherwise stop the daemon at start, or make it retry a connection that cannot work."""
+    identity_key = ref.key in (keys.PUBLIC_KEY_FILES, keys.HMAC_KEY_FILES, keys.CLAIM_KEY_FILE)
     try:
-        if ref.key == "identity.key_files":
-            bytes.fromhex(ref.path.read_text(encoding="ascii").strip())
+        if identity_key:
+            keys.parse_key(ref.key, ref.path.read_text(encoding="ascii"))
         elif ref.key == "mqtt.password_file" and not ref.path.read_text(encoding="utf-8").strip():
             return "is empty; allowed: the password on one line"
     except (ValueError, UnicodeDecodeError):
-        if ref.key == "identity.key_files":
-            return "not a key; allowed: the key as hex digits"
+        if identity_key:
+            return f"not a key; allowed: {keys.key_allowed(ref.key)}"
         return "is not UTF-8 text; allowed: the password on one line"
     return None
 

@@ -15,6 +15,7 @@ from edge_agent.agent import Agent, AgentEvent, AsyncReaderRunner, ReaderRunner
 from edge_agent.config import AgentConfig
 from edge_agent.contract.topics import Topics
 from edge_agent.fleet.rates import ReaderActivity
+from edge_agent.identity.keys import CLAIM_KEY_FILE, key_allowed, parse_key
 from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
 from edge_agent.presence import PresenceAggregator
 from edge_agent.readers.events import ReaderEvent
@@ -35,18 +36,32 @@ class KeyFileError(ValueError):
 
 
 def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
-    """Reads the platform's signing keys (current first); None when the device identifies nobody."""
+    """Reads the platform's keys (current first): Ed25519 public keys, or legacy HMAC keys; None when the device
+    identifies nobody."""
     if cfg.identity is None:
         return None
+    if cfg.identity.public_key_files:
+        return TokenVerifier(public_keys=_read_keys("identity.public_key_files", cfg.identity.public_key_files))
+    return TokenVerifier(_read_keys("identity.key_files", cfg.identity.key_files))
+
+
+def read_claim_key(cfg: AgentConfig) -> bytes | None:
+    """The device's own claim-link key (``[claim] key_file``); None without one."""
+    if cfg.claim is None or cfg.claim.key_file is None:
+        return None
+    return _read_keys(CLAIM_KEY_FILE, [cfg.claim.key_file])[0]
+
+
+def _read_keys(key: str, paths: list[Path]) -> tuple[bytes, ...]:
     keys: list[bytes] = []
-    for path in cfg.identity.key_files:
+    for path in paths:
         try:
-            keys.append(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+            keys.append(parse_key(key, path.read_text(encoding="ascii")))
         except OSError as exc:
-            raise KeyFileError(f"identity.key_files: {path}: cannot be read ({exc.strerror or exc})") from None
+            raise KeyFileError(f"{key}: {path}: cannot be read ({exc.strerror or exc})") from None
         except ValueError:
-            raise KeyFileError(f"identity.key_files: {path}: not a key; allowed: the key as hex digits") from None
-    return TokenVerifier(tuple(keys))
+            raise KeyFileError(f"{key}: {path}: not a key; allowed: {key_allowed(key)}") from None
+    return tuple(keys)
 
 
 def read_password(cfg: AgentConfig) -> str | None:
@@ -92,6 +107,7 @@ def link_settings(cfg: AgentConfig, password: str | None) -> LinkSettings:
 def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = None) -> Agent:
     """Reads every file the agent needs and opens the database (I/O lives here, never in constructors)."""
     verifier = identity_verifier(config)  # before the database opens: a bad key file leaves nothing open
+    claim_key = read_claim_key(config)
     password = read_password(config)
     store = DeviceStore.open(config.database_path(), config.device.id, max_clock_ahead_s=config.mqtt.max_clock_ahead_s)
     screen_key = load_screen_key(config.screen_key_path())
@@ -107,6 +123,7 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
         default_async_readers(config, activity) if readers is None else {},
         verifier,
         screen_key=screen_key,
+        claim_key=claim_key,
         activity=activity,
     )
     if ble is not None and ble.enabled:

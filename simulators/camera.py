@@ -46,7 +46,7 @@ EAN13_DIGITS: Final = 13
 UPCA_DIGITS: Final = 12
 EAN8_DIGITS: Final = 8
 URI_PREFIXES: Final = ("http://", "https://")
-APP_CODE_PREFIXES: Final = ("EA1.",)
+APP_CODE_PREFIXES: Final = ("EA2.", "EA1.")
 """A shopper app's identity code (edge_agent.identity.tokens) is shown as a QR on the phone's screen."""
 
 LABEL_MARGIN_MODULES: Final = 3

@@ -8,8 +8,10 @@ What that device may write is decided here, in the same transaction that applies
 - A pick cart (``pick-{order_id}``) may be written by any device of its store: handhelds claim orders on it and
   the platform arbitrates (simulators/pick_platform.py).
 - A shopper's profile cart (opened by the platform) is written by a device only after that device's confirmed
-  merge: a ``merge.grant`` attribute on that profile cart whose proof (bound to the device and the cart) verifies
-  under the platform's identity key (edge_agent/identity/tokens.py).
+  merge: a ``merge.grant`` attribute on that profile cart, bound to the device and the cart
+  (edge_agent/identity/tokens.py). A fingerprint grant (``fp:...``, from an EA2 credential) is accepted only if it
+  is made from the fingerprint of a credential the platform issued for that very cart (:func:`record_issued`); a
+  legacy HMAC proof only if it verifies under the platform's identity key.
 - An op the device may not write is **held**, never applied and never lost: the watermark covers it (the
   platform has it durably), and a grant that arrives later (reordering) releases the device's held ops for that
   cart in seq order.
@@ -21,7 +23,12 @@ import sqlite3
 from typing import Final
 
 from edge_agent.domain.ops import CartOp, OpKind
-from edge_agent.identity.tokens import MERGE_GRANT_ATTR, check_merge_proof
+from edge_agent.identity.tokens import (
+    FINGERPRINT_GRANT_PREFIX,
+    MERGE_GRANT_ATTR,
+    check_fingerprint_grant,
+    check_merge_proof,
+)
 from edge_agent.roles.picking import CART_PREFIX as PICK_CART_PREFIX
 from simulators.platform.port import Held, PlatformStore
 
@@ -82,7 +89,7 @@ def refusal(
         return None
     if owner == PROFILE_OWNER:
         if is_grant(op):
-            if not check_merge_proof(keys, device, op.cart_id, op.value or ""):
+            if not grant_valid(port, keys, device, op.cart_id, op.value or ""):
                 return "bad_merge_grant"
             port.record_grant(device, op.cart_id)
             return None
@@ -90,6 +97,35 @@ def refusal(
     if op.cart_id.startswith(PICK_CART_PREFIX) and port.home_of(owner) == (tenant, store):
         return None
     return "not_cart_owner"
+
+
+def grant_valid(port: PlatformStore, keys: tuple[bytes, ...], device: str, cart_id: str, grant: str) -> bool:
+    """A fingerprint grant needs a credential issued for this cart; an HMAC proof (legacy devices), the key."""
+    if grant.startswith(FINGERPRINT_GRANT_PREFIX):
+        return check_fingerprint_grant(port.issued_fingerprints(cart_id), device, cart_id, grant)
+    return check_merge_proof(keys, device, cart_id, grant)
+
+
+ISSUED_TABLE: Final = """CREATE TABLE IF NOT EXISTS issued_credentials (
+    cart_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (cart_id, fingerprint)) WITHOUT ROWID"""
+"""The fingerprints of the EA2 credentials the platform issued, per profile cart (never the credentials)."""
+
+
+def create_issued_table(conn: sqlite3.Connection) -> None:
+    conn.execute(ISSUED_TABLE)
+
+
+def record_issued(conn: sqlite3.Connection, cart_id: str, fingerprint: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO issued_credentials VALUES (?, ?)", (cart_id, fingerprint))
+
+
+def issued_fingerprints(conn: sqlite3.Connection, cart_id: str) -> list[str]:
+    rows = conn.execute("SELECT fingerprint FROM issued_credentials WHERE cart_id = ?", (cart_id,)).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def forget_issued(conn: sqlite3.Connection, cart_id: str) -> None:
+    conn.execute("DELETE FROM issued_credentials WHERE cart_id = ?", (cart_id,))
 
 
 def is_grant(op: CartOp) -> bool:

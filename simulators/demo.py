@@ -39,7 +39,7 @@ from edge_agent.contract.base import utcnow
 from edge_agent.contract.device import SessionCommand, SessionCommandEvent, SessionState, SessionStateEvent
 from edge_agent.contract.topics import Topics
 from edge_agent.identifiers.gtin import normalise_gtin
-from edge_agent.identity.tokens import Claims, confirm_code, issue_token
+from edge_agent.identity.tokens import Claims, confirm_code
 from edge_agent.store import readonly
 from simulators import demo_roles
 from simulators.beacons import FakeBlueZ, PrivateSystemBus, app_token
@@ -55,7 +55,8 @@ GUEST_CART: Final = "kiosk-01-demo"
 PROFILE_CART: Final = "profile-ada"
 PSEUDONYM: Final = "shopper-ada-7f3c"
 DEMO_KEY: Final = bytes(range(32))
-"""The platform's credential-signing key for the demo only; a store gets its own with the device."""
+"""The platform's claim key for the demo only (HMAC, never on a device): each device gets the claim key derived
+from it for its own id (simulators/demo_roles.write_device_keys)."""
 SCANNED: Final = (normalise_gtin(DEMO_CODES[0]), normalise_gtin(DEMO_CODES[1]))
 ALREADY_ONLINE: Final = normalise_gtin(DEMO_CODES[2])
 """In the shopper's online cart before the visit."""
@@ -142,7 +143,9 @@ class KioskScreen:
         self._client.publish(self.topics.ui, event.model_dump_json().encode(), qos=1).wait_for_publish(5)
 
 
-def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: Path, screen_port: int) -> Path:
+def _config_for(
+    workdir: Path, port: int, video: Path, nfc_path: str, keys: tuple[Path, Path], screen_port: int
+) -> Path:
     """device_config/kiosk.toml with the private broker, the demo's video, NFC emulator, key and state paths."""
     text = (REPO / "device_config" / "kiosk.toml").read_text()
     text = re.sub(
@@ -153,7 +156,7 @@ def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: 
     text = text.replace('source = "var/demo/kiosk-scans.avi"', f'source = "{video}"')
     text = text.replace('path = "kiosk-01.db"', f'path = "{workdir / "kiosk-01.db"}"')
     text = text.replace('path = "usb"', f'path = "{nfc_path}"')
-    text = text.replace('key_files = ["/etc/edge-agent/identity.key"]', f'key_files = ["{key_file}"]')
+    text = demo_roles.point_at_keys(text, *keys)
     text = text.replace("keepalive_s = 30", "keepalive_s = 5\nbackoff_base_s = 0.2\nbackoff_cap_s = 5")
     text = text.replace("debounce_s = 2.0", "debounce_s = 1.0")
     out = workdir / "kiosk.toml"
@@ -161,8 +164,9 @@ def _config_for(workdir: Path, port: int, video: Path, nfc_path: str, key_file: 
     return out
 
 
-def loyalty_card_uri() -> str:
-    """What is printed into the loyalty card's NDEF: the retailer's page, with the signed credential."""
+def loyalty_card_uri(central: CentralPlatform) -> str:
+    """What is printed into the loyalty card's NDEF: the retailer's page, with the credential the platform issued
+    (signed with its Ed25519 key; it records the credential's fingerprint for the shopper's profile cart)."""
     claims = Claims(
         kind="card",
         sub=PSEUDONYM,
@@ -171,7 +175,8 @@ def loyalty_card_uri() -> str:
         iat=int(time.time()),
         nonce="card-ada-0001",
     )
-    return f"https://loyalty.example.com/ea1/{issue_token(DEMO_KEY, claims).removeprefix('EA1.')}"
+    token = central.issue_credential(demo_roles.DEMO_SEED, claims)
+    return f"https://loyalty.example.com/ea2/{token.removeprefix('EA2.')}"
 
 
 @dataclass
@@ -250,7 +255,7 @@ def play(scene: Scene, tags: TagEmulator, bluez: FakeBlueZ) -> None:
     )
 
     scene.step("2. The guest taps a loyalty card on the NFC reader")
-    tags.tap(uri_card(loyalty_card_uri(), uid=bytes.fromhex("04AD4A00000001")))
+    tags.tap(uri_card(loyalty_card_uri(central), uid=bytes.fromhex("04AD4A00000001")))
 
     def preview_shown() -> bool:
         state = screen.current()
@@ -305,20 +310,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.role != "kiosk":
         return _role_scene(args.role, args.workdir, args.quiet)
     video = write_scan_video(args.workdir / "kiosk-scans.avi", demo_script(DEMO_CODES[:2], hold=12, gap=20), seed=11)
-    key_file = args.workdir / "identity.key"
-    key_file.write_text(DEMO_KEY.hex())
-    key_file.chmod(0o600)  # as on a device: `run` refuses a key file everyone can read
+    keys = demo_roles.write_device_keys(args.workdir, DEVICE, DEMO_KEY)
     tags = TagEmulator.on_free_port().start()
 
     # A private system bus (DBUS_SYSTEM_BUS_ADDRESS is set here and inherited by the agent) with a mock BlueZ.
     with PrivateSystemBus(), FakeBlueZ() as bluez, MosquittoBroker(args.workdir / "broker") as broker:
         central = CentralPlatform(args.workdir / "central.db", broker.host, broker.port).start()
-        central.trust_identity_keys(DEMO_KEY)
+        central.trust_identity_keys(DEMO_KEY)  # the platform's claim key: the kiosk's claim links verify under it
         central.open_profile_cart(PROFILE_CART, TENANT, STORE)
         central.add_online(PROFILE_CART, ALREADY_ONLINE, 1)
         screen = KioskScreen(broker, Topics(TENANT, STORE, DEVICE)).open()
         screen_port = free_port()
-        config = _config_for(args.workdir, broker.port, video, tags.path, key_file, screen_port)
+        config = _config_for(args.workdir, broker.port, video, tags.path, keys, screen_port)
         screen.screen_key_path = load_config(config).screen_key_path()
         log = (args.workdir / "agent.log").open("wb")
         agent = subprocess.Popen(
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
 def _role_scene(role: str, workdir: Path, quiet: bool) -> int:
     scenes: dict[str, Callable[[], None]] = {
         "shelf": lambda: demo_roles.shelf_scene(workdir, quiet, DEMO_KEY),
-        "associate-handheld": lambda: demo_roles.handheld_scene(workdir, quiet, DEMO_KEY, loyalty_card_uri()),
+        "associate-handheld": lambda: demo_roles.handheld_scene(workdir, quiet, DEMO_KEY, loyalty_card_uri),
         "fitting-room-mirror": lambda: demo_roles.mirror_scene(workdir, quiet, DEMO_KEY),
     }
     try:

@@ -38,6 +38,8 @@ from edge_agent.contract.workflow import (
     ToteCommand,
     ToteCommandEvent,
 )
+from edge_agent.identity import ed25519
+from edge_agent.identity.claim_token import claim_key
 from simulators.beacons import FakeBlueZ, PrivateSystemBus
 from simulators.broker import MosquittoBroker
 from simulators.central import CentralPlatform
@@ -134,8 +136,34 @@ class Stage:
             raise StepFailed("the emulated tag was never read")
 
 
+DEMO_SEED: Final = bytes(range(32, 64))
+"""The platform's Ed25519 private key for the demo only: it signs the shopper credentials; devices get its public
+key. A platform keeps its own off every device."""
+
+
+def write_device_keys(workdir: Path, device: str, claim_master: bytes) -> tuple[Path, Path]:
+    """What the platform provisions on a device: its public identity key (readable) and the device's own claim key
+    (derived from the platform's claim key, secret)."""
+    public = workdir / "identity.pub"
+    public.write_text(ed25519.public_key(DEMO_SEED).hex() + "\n")
+    public.chmod(0o644)
+    claim = workdir / "claim.key"
+    claim.write_text(claim_key(claim_master, device).hex() + "\n")
+    claim.chmod(0o600)  # as on a device: `run` refuses a key file everyone can read
+    return public, claim
+
+
+def point_at_keys(text: str, public: Path, claim: Path) -> str:
+    """A shipped device_config, moved to public identity keys (the recommended mode; the shipped files still name
+    the legacy key_files) with the key files the demo wrote."""
+    legacy = 'key_files = ["/etc/edge-agent/identity.key"]'  # a shelf label identifies nobody: it has none
+    text = text.replace(legacy, f'public_key_files = ["{public}"]')
+    shop = 'base_url = "https://shop.example.com"'
+    return text.replace(shop, f'{shop}\nkey_file = "{claim}"')
+
+
 def _role_config(
-    role: str, workdir: Path, port: int, nfc_path: str, key_file: Path, extra: str, screen_port: int
+    role: str, workdir: Path, port: int, nfc_path: str, keys: tuple[Path, Path], extra: str, screen_port: int
 ) -> Path:
     """The role's device_config file, pointed at the simulators; the camera is left out (taps drive the scenes)."""
     text = (REPO / "device_config" / f"{role}.toml").read_text()
@@ -143,7 +171,7 @@ def _role_config(
     text = re.sub(r'endpoints = \[\{ host = "127\.0\.0\.1", port = \d+ \}\]', endpoint, text)
     text = re.sub(r'(?m)^path = "([a-z0-9-]+\.db)"', lambda m: f'path = "{workdir / m.group(1)}"', text)
     text = text.replace('path = "usb"', f'path = "{nfc_path}"')
-    text = text.replace('key_files = ["/etc/edge-agent/identity.key"]', f'key_files = ["{key_file}"]')
+    text = point_at_keys(text, *keys)
     text = text.replace("keepalive_s = 30", "keepalive_s = 5\nbackoff_base_s = 0.2\nbackoff_cap_s = 5")
     text = re.sub(r"(?ms)^\[readers\.barcode\].*?(?=^\[)", "", text)
     out = workdir / f"{role}.toml"
@@ -153,15 +181,14 @@ def _role_config(
 
 @contextmanager
 def stage(role: str, device: str, workdir: Path, quiet: bool, key: bytes, extra: str = "") -> Iterator[Stage]:
-    key_file = workdir / "identity.key"
-    key_file.write_text(key.hex())
-    key_file.chmod(0o600)  # as on a device: `run` refuses a key file everyone can read
+    keys = write_device_keys(workdir, device, key)
     tags = TagEmulator.on_free_port().start()
     with PrivateSystemBus(), FakeBlueZ(), MosquittoBroker(workdir / "broker") as broker:
         central = CentralPlatform(workdir / "central.db", broker.host, broker.port).start()
         watcher = Watcher(broker, Topics(TENANT, STORE, device))
         screen_port = free_port()
-        config = _role_config(role, workdir, broker.port, tags.path, key_file, extra, screen_port)
+        central.trust_identity_keys(key)  # the platform's claim key: claim links verify under it
+        config = _role_config(role, workdir, broker.port, tags.path, keys, extra, screen_port)
         log = (workdir / "agent.log").open("wb")
         agent = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
@@ -228,7 +255,7 @@ def shelf_scene(workdir: Path, quiet: bool, key: bytes) -> None:
         st.show("events", st.watcher.event_names())
 
 
-def handheld_scene(workdir: Path, quiet: bool, key: bytes, loyalty_uri: str) -> None:
+def handheld_scene(workdir: Path, quiet: bool, key: bytes, loyalty_uri: Callable[[CentralPlatform], str]) -> None:
     with stage("associate-handheld", "handheld-03", workdir, quiet, key) as st:
         _ready(st)
 
@@ -250,7 +277,7 @@ def handheld_scene(workdir: Path, quiet: bool, key: bytes, loyalty_uri: str) -> 
         st.tap(product_tag(JEANS_30, "type2", uid=bytes.fromhex("04000000000302")))
         st.wait("two lines", lambda: len(shown("lines") or []) == 2)
         st.step("3. The shopper taps their loyalty card: the tote is theirs")
-        st.tap(uri_card(loyalty_uri, uid=bytes.fromhex("04AD4A00000301")))
+        st.tap(uri_card(loyalty_uri(st.central), uid=bytes.fromhex("04AD4A00000301")))
         st.wait("the shopper attached", lambda: shown("customer_attached") is True)
         st.step("4. The shopper goes to try something on: park, then resume and submit")
         tote("park")

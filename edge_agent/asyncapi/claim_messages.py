@@ -34,8 +34,9 @@ def claim_messages() -> dict[str, tuple[str, type[BaseModel], BaseModel, str]]:
             "(a fresh basket has started); `none` otherwise. The token is `EAC1.<base64url(claims)>.<base64url(mac)>`: "
             "claims `{v: 1, dev, cart, iat, exp, n}` (device, guest cart, issued and expiry in Unix seconds, a nonce), "
             "mac the first 16 bytes of HMAC-SHA256 over `EAC1.<claims>` under the device's claim key, which is "
-            "HMAC-SHA256 of `edge-agent basket claim key v1|{device}` under the identity key the platform signs "
-            "credentials with. It lives 600 s and is replaced when less than 180 s are left. No shopper is named.",
+            "HMAC-SHA256 of `edge-agent basket claim key v1|{device}` under the platform's claim key (the legacy HMAC "
+            "identity key; a device with public identity keys holds only its own claim key, `[claim] key_file`). "
+            "It lives 600 s and is replaced when less than 180 s are left. No shopper is named.",
         ),
         "basketClaimed": (
             "A guest basket claimed online",

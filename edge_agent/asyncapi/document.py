@@ -189,7 +189,11 @@ transaction that applies the batch: (1) the publishing device is the `{device}` 
 names it; (2) a device is homed at the store it first published from; a batch under another store is refused;
 (3) a cart nobody owns yet belongs to the device that first writes it (guest baskets, totes); (4) a pick cart
 `pick-{order}` may be written by any device of its store; (5) a shopper's profile cart is written by a device only
-after that device's `attr.set merge.grant` on the profile cart, whose value is HMAC-SHA256 over
+after that device's `attr.set merge.grant` on the profile cart. From a device with public keys (EA2 credentials)
+its value is `fp:` + the first 32 hex digits of SHA-256 over
+`edge-agent merge grant fp v1|{device}|{profile cart}|{hex SHA-256 of the credential's signature}`: the platform
+records that fingerprint for every credential it issues and accepts the grant only when it matches one issued for
+that profile cart (no shared key; never the credential). From a legacy device (EA1) it is HMAC-SHA256 over
 `edge-agent merge grant v1|{device}|{profile cart}` under the identity key the platform signs credentials with
 (first 32 hex digits); (6) an op a device may not write is held: never applied, never lost, covered by the
 watermark; a grant that arrives later releases the device's held ops for that cart, in seq order; (7) only the

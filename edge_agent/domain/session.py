@@ -30,6 +30,9 @@ class Identity:
     profile_cart: str
     consent: frozenset[str]
     method: str
+    fingerprint: str | None = None
+    """EA2 credentials: the SHA-256 of the credential's signature, never the credential; the merge grant is made
+    from it (edge_agent/identity/tokens.py). None for a legacy EA1 credential."""
 
 
 class MergePolicy(StrEnum):

@@ -1,4 +1,4 @@
-"""Unpadded base64url, one spelling per value: the signed tokens' (EA1 credentials, EAC1 claim links) encoding.
+"""Unpadded base64url, one spelling per value: the signed tokens' (EA2 and EA1 credentials, EAC1 claim links) encoding.
 
 Decoding is strict. base64 ignores the spare low bits of a last character, so without the round-trip check one
 signature has several spellings, and a "changed" token still verifies (the claim token's property test found it).

@@ -4,13 +4,14 @@ Format ``EAC1.<base64url(JSON claims)>.<base64url(HMAC-SHA256, first 16 bytes)>`
 guest cart and an expiry, nothing about a shopper: the link is shown on a screen anybody can photograph, so it
 carries no profile id, pseudonym or reader identifier.
 
-The key is **derived** from the platform's identity key the device already holds (``[identity] key_files``):
-HMAC-SHA256(identity key, ``edge-agent basket claim key v1|{device}``). Why derived and not a new key file: the
-platform already shares that key with the device and already trusts it for the same kind of statement about a
-device and a cart (the merge grant, :func:`edge_agent.identity.tokens.merge_proof`); key rotation (current key
-first, the previous one still accepted) then covers claims with no second provisioning step; and the device id in
-the derivation plus a context string no other token uses keeps a claim from being replayed as a credential, a merge
-grant or another device's claim. The platform also checks that the cart belongs to the device (cart_authority).
+The key is **derived** from a platform key: HMAC-SHA256(platform key, ``edge-agent basket claim key v1|{device}``).
+A legacy device holds the platform key itself (``[identity] key_files``, the EA1 identity key) and derives its
+claim key; a device with public identity keys (EA2) holds only its own derived key, provisioned by the platform
+(``[claim] key_file``), which signs claims for that device's carts and nothing else: no platform key is on it.
+Why derived: the platform keeps one key, key rotation (current key first, the previous one still accepted) covers
+claims, and the device id in the derivation plus a context string no other token uses keeps a claim from being
+replayed as a credential, a merge grant or another device's claim. The platform also checks that the cart belongs
+to the device (cart_authority).
 """
 
 from __future__ import annotations
@@ -63,7 +64,15 @@ def _mac(key: bytes, signed: str) -> bytes:
 
 
 def issue_claim(identity_key: bytes, device: str, cart: str, now: float, ttl_s: int = const.CLAIM_TTL_S) -> str:
-    """What the kiosk shows as a QR: a token for its guest cart, valid ``ttl_s`` from ``now``."""
+    """What a legacy kiosk shows as a QR: a token for its guest cart, valid ``ttl_s`` from ``now``, signed with the
+    claim key it derives from the identity key it holds."""
+    return sign_claim(claim_key(identity_key, device), device, cart, now, ttl_s)
+
+
+def sign_claim(device_key: bytes, device: str, cart: str, now: float, ttl_s: int = const.CLAIM_TTL_S) -> str:
+    """The same token signed with the device's claim key itself: what a kiosk with public identity keys does, with
+    the key the platform derived for it and provisioned (``[claim] key_file``). That key signs claims for this
+    device's own carts only, so a stolen one mints nothing a thief did not already hold."""
     claims = ClaimClaims(
         dev=device,
         cart=cart,
@@ -73,7 +82,7 @@ def issue_claim(identity_key: bytes, device: str, cart: str, now: float, ttl_s: 
     )
     body = b64url.encode(json.dumps(claims.model_dump(mode="json"), separators=(",", ":")).encode())
     signed = f"{CLAIM_PREFIX}.{body}"
-    return f"{signed}.{b64url.encode(_mac(claim_key(identity_key, device), signed))}"
+    return f"{signed}.{b64url.encode(_mac(device_key, signed))}"
 
 
 def claim_link(base_url: str, token: str) -> str:

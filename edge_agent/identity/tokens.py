@@ -1,9 +1,12 @@
 """Identity credentials a shopper presents on purpose: the app's short-lived QR code and the loyalty card's tag.
 
-Format ``EA1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>``, signed by the platform with a key the
-device holds in config, so identification works while the uplink is down. App codes carry an expiry of a
-few minutes and a nonce: an expired or replayed code (a screenshot) is refused. Card tokens are static;
-revocation is the platform's call when it applies the session's ops.
+Format ``EA2.<base64url(JSON claims)>.<base64url(Ed25519 signature)>``, signed by the platform with a private key
+only it holds; the device verifies with the platform's public keys (``[identity] public_key_files``), so
+identification works while the uplink is down and a stolen device yields nothing that signs. The legacy format
+``EA1.<claims>.<base64url(HMAC-SHA256)>`` is verified with the platform's symmetric key (``key_files``): that key
+also signs, so a device holding it can mint a credential for any shopper; a device with public keys refuses EA1.
+App codes carry an expiry of a few minutes and a nonce: an expired or replayed code (a screenshot) is refused.
+Card tokens are static; revocation is the platform's call when it applies the session's ops.
 
 A token is a credential: it is never logged, stored or published. What the session keeps is the shopper's
 pseudonym, profile cart and consent scopes.
@@ -15,6 +18,7 @@ import hashlib
 import hmac
 import json
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Final, Literal
 
@@ -29,6 +33,10 @@ PREFIX: Final = "EA1"
 CREDENTIAL_URI_MARKER: Final = "/ea1/"
 """On a card or in a QR, a credential may travel as ``https://<any host>/ea1/<claims>.<mac>``, so a phone that
 reads the card opens the retailer's page, while the agent reads the token."""
+EA2_PREFIX: Final = "EA2"
+EA2_URI_MARKER: Final = "/ea2/"
+"""The same URI form for EA2: ``https://<any host>/ea2/<claims>.<signature>``."""
+_MARKERS: Final = ((PREFIX, CREDENTIAL_URI_MARKER), (EA2_PREFIX, EA2_URI_MARKER))
 MAX_TOKEN_CHARS: Final = 1024
 """A QR at the kiosk's camera resolution and an NTAG215 both hold this comfortably; longer is not ours."""
 
@@ -65,47 +73,74 @@ class IdentityRejected(ValueError):
 
 
 def find_credential(text: str) -> str | None:
-    """The token in a scanned or tapped text: ``EA1.<claims>.<mac>`` as is, or the URI form with the prefix put
-    back; ``None`` when the text is not a credential (it may still be a product code)."""
-    if text.startswith(PREFIX + "."):
+    """The token in a scanned or tapped text: ``EA2.<claims>.<signature>`` (or EA1) as is, or the URI form with the
+    prefix put back; ``None`` when the text is not a credential (it may still be a product code)."""
+    if text.startswith((PREFIX + ".", EA2_PREFIX + ".")):
         return text
     if not text.startswith("https://"):
         return None
-    _, marker, token = text.partition(CREDENTIAL_URI_MARKER)
-    return f"{PREFIX}.{token}" if marker and token else None
+    for prefix, uri_marker in _MARKERS:
+        _, marker, token = text.partition(uri_marker)
+        if marker and token:
+            return f"{prefix}.{token}"
+    return None
 
 
 def _mac(key: bytes, signed: str) -> bytes:
     return hmac.new(key, signed.encode(), hashlib.sha256).digest()
 
 
+def _body(claims: Claims) -> str:
+    return b64url.encode(json.dumps(claims.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode())
+
+
 def issue_token(key: bytes, claims: Claims) -> str:
-    """What the platform does (the simulators and tests use it)."""
-    body = b64url.encode(json.dumps(claims.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode())
-    signed = f"{PREFIX}.{body}"
+    """What a legacy platform does (EA1, HMAC): the simulators and tests use it."""
+    signed = f"{PREFIX}.{_body(claims)}"
     return f"{signed}.{b64url.encode(_mac(key, signed))}"
+
+
+def sign_token(seed: bytes, claims: Claims) -> str:
+    """What the platform does (EA2): signs with its Ed25519 private key (``seed``), which no device holds."""
+    from edge_agent.identity import ed25519
+
+    signed = f"{EA2_PREFIX}.{_body(claims)}"
+    return f"{signed}.{b64url.encode(ed25519.sign(seed, signed.encode()))}"
+
+
+def signature_of(token: str) -> bytes:
+    """The signature bytes of a well-formed token (the platform fingerprints what it issued). Raises ValueError."""
+    return b64url.decode(token.rsplit(".", 1)[-1])
 
 
 @dataclass
 class TokenVerifier:
-    """Checks signature, expiry and replay; keeps the nonces of unexpired app codes in memory only."""
+    """Checks signature, expiry and replay; keeps the nonces of unexpired app codes in memory only.
 
-    keys: tuple[bytes, ...]
-    """Current key first; the previous one stays valid during a rotation."""
+    With ``public_keys`` the device verifies EA2 and refuses EA1 (``legacy_credential``): accepting EA1 would keep
+    the symmetric key, the very thing a stolen device must not yield, in use. With only ``keys`` (legacy) it
+    verifies EA1 and refuses EA2 (``bad_signature``: it has no key to check one with)."""
+
+    keys: tuple[bytes, ...] = ()
+    """Legacy HMAC keys (EA1). Current key first; the previous one stays valid during a rotation."""
+    public_keys: tuple[bytes, ...] = ()
+    """Ed25519 public keys (EA2), current first, the previous one during a rotation."""
     _seen: OrderedDict[str, int] = field(default_factory=OrderedDict)
 
     def verify(self, token: str, now: float, method: str) -> Identity:
         if len(token) > MAX_TOKEN_CHARS:
             raise IdentityRejected("malformed", "credential too long")
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != PREFIX:
-            raise IdentityRejected("malformed", "not an EA1 credential")
+        if len(parts) != 3 or parts[0] not in (PREFIX, EA2_PREFIX):
+            raise IdentityRejected("malformed", "not an EA2 or EA1 credential")
+        if parts[0] == PREFIX and self.public_keys:
+            raise IdentityRejected("legacy_credential", "EA1 (HMAC) credentials are refused where public keys are set")
         signed = f"{parts[0]}.{parts[1]}"
         try:
             signature = b64url.decode(parts[2])
         except ValueError:
             raise IdentityRejected("malformed", "signature is not base64url") from None
-        if not any(hmac.compare_digest(_mac(key, signed), signature) for key in self.keys):
+        if not self._signature_verifies(parts[0], signed, signature):
             raise IdentityRejected("bad_signature", "credential signature does not verify")
         try:
             claims = Claims.model_validate_json(b64url.decode(parts[1]))
@@ -114,7 +149,26 @@ class TokenVerifier:
         self._check_time(claims, now)
         if claims.kind == "app":
             self._check_replay(claims, now)
-        return Identity(claims.sub, claims.cart, frozenset(claims.consent), method)
+        fingerprint = credential_fingerprint(signature) if parts[0] == EA2_PREFIX else None
+        return Identity(claims.sub, claims.cart, frozenset(claims.consent), method, fingerprint)
+
+    def _signature_verifies(self, prefix: str, signed: str, signature: bytes) -> bool:
+        if prefix == PREFIX:
+            return any(hmac.compare_digest(_mac(key, signed), signature) for key in self.keys)
+        if not self.public_keys:
+            return False
+        from edge_agent.identity import ed25519  # libsodium only on devices that use it
+
+        return ed25519.verifies(self.public_keys, signed.encode(), signature)
+
+    def merge_grant(self, device: str, identity: Identity) -> str | None:
+        """The ``merge.grant`` value for a merge into the identity's profile cart: a fingerprint grant for an EA2
+        credential, the legacy HMAC proof for EA1; None when this device can make neither."""
+        if identity.fingerprint is not None:
+            return fingerprint_grant(identity.fingerprint, device, identity.profile_cart)
+        if self.keys:
+            return merge_proof(self.keys[0], device, identity.profile_cart)
+        return None
 
     def _check_time(self, claims: Claims, now: float) -> None:
         if claims.iat > now + CLOCK_SKEW_S:
@@ -136,8 +190,10 @@ class TokenVerifier:
 
 MERGE_GRANT_ATTR: Final = "merge.grant"
 """The attribute a device writes first on a shopper's profile cart when the shopper confirms a merge; its value is
-a proof the platform checks before it lets that device write the profile cart. Written on the profile cart (not the
-guest basket) so that erasing the shopper's cart erases the grant too: the device keeps no link to the profile."""
+a proof the platform checks before it lets that device write the profile cart: a fingerprint grant
+(:func:`fingerprint_grant`, EA2) or, from a legacy device, an HMAC proof (:func:`merge_proof`). Written on the
+profile cart (not the guest basket) so that erasing the shopper's cart erases the grant too: the device keeps no
+link to the profile."""
 
 MERGE_GRANT_CONTEXT: Final = "edge-agent merge grant v1"
 MERGE_PROOF_HEX: Final = 32
@@ -155,6 +211,30 @@ def check_merge_proof(keys: tuple[bytes, ...], device: str, profile_cart: str, p
     return len(proof) == MERGE_PROOF_HEX and any(
         hmac.compare_digest(merge_proof(key, device, profile_cart), proof) for key in keys
     )
+
+
+FINGERPRINT_GRANT_PREFIX: Final = "fp:"
+"""Marks a grant made from an EA2 credential's fingerprint (an HMAC proof is bare hex)."""
+FINGERPRINT_GRANT_CONTEXT: Final = "edge-agent merge grant fp v1"
+
+
+def credential_fingerprint(signature: bytes) -> str:
+    """SHA-256 of a credential's signature (hex): what the platform records for each credential it issues. It is
+    not a credential (it cannot be presented: a token needs the signature, and SHA-256 does not give it back)."""
+    return hashlib.sha256(signature).hexdigest()
+
+
+def fingerprint_grant(fingerprint: str, device: str, profile_cart: str) -> str:
+    """A merge grant with no shared secret: ``fp:`` + 128 bits of SHA-256 over the credential's fingerprint, bound
+    to this device and this cart. Only a device that saw the credential can make it; bound to the device, a grant
+    another device reads in the profile cart's snapshot is useless to it."""
+    message = f"{FINGERPRINT_GRANT_CONTEXT}|{device}|{profile_cart}|{fingerprint}"
+    return FINGERPRINT_GRANT_PREFIX + hashlib.sha256(message.encode()).hexdigest()[:MERGE_PROOF_HEX]
+
+
+def check_fingerprint_grant(issued: Iterable[str], device: str, profile_cart: str, grant: str) -> bool:
+    """The platform's check: is the grant made from a fingerprint it issued for this very cart?"""
+    return any(hmac.compare_digest(fingerprint_grant(fp, device, profile_cart), grant) for fp in issued)
 
 
 SCREEN_KEY_BYTES: Final = 32

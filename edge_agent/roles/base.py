@@ -94,6 +94,8 @@ class Ports:
     now: Callable[[], float]
     shopper: ShopperSession | None = None
     """The shopper session, for roles; None for the basket itself (it is the session)."""
+    claim_key: bytes | None = None
+    """This device's own claim-link key (``[claim] key_file``); None: derived from a legacy identity key, if any."""
 
     @property
     def device(self) -> str:

@@ -21,7 +21,7 @@ from edge_agent.contract.claim import T_BASKET_CLAIMED, BasketClaimed, BasketCla
 from edge_agent.contract.codec import Rejected
 from edge_agent.domain.session import Session, SessionState
 from edge_agent.identity import const
-from edge_agent.identity.claim_token import claim_link, issue_claim
+from edge_agent.identity.claim_token import claim_key, claim_link, sign_claim
 from edge_agent.roles.base import Ports, Route
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,11 @@ class BasketClaim:
         self._end_session = end_session
         """Called with the claimed guest cart: the basket ends the session and starts a fresh basket."""
         section = ports.config.claim
-        keys = ports.verifier.keys if ports.verifier is not None else ()
+        legacy = ports.verifier.keys if ports.verifier is not None else ()
         self._base_url = section.base_url if section is not None else None
-        self._key = keys[0] if keys else None
+        self._key = ports.claim_key
+        if self._key is None and legacy:
+            self._key = claim_key(legacy[0], ports.device)
         self._guest_cart: str | None = None
         self._offerable = False
         self._offer: tuple[str, str, int] | None = None
@@ -53,7 +55,8 @@ class BasketClaim:
 
     @property
     def enabled(self) -> bool:
-        """A link needs both the shop's address ([claim]) and the identity key to sign it with ([identity])."""
+        """A link needs both the shop's address ([claim]) and a claim key to sign it with ([claim] key_file, or one
+        derived from a legacy [identity] key)."""
         return self._base_url is not None and self._key is not None
 
     @property
@@ -109,7 +112,7 @@ class BasketClaim:
         now = self.ports.now()
         offer = self._offer
         if offer is None or offer[0] != self._guest_cart or offer[2] - now < const.CLAIM_REFRESH_BEFORE_S:
-            token = issue_claim(self._key, self.ports.device, self._guest_cart, now)
+            token = sign_claim(self._key, self.ports.device, self._guest_cart, now)
             offer = self._offer = (self._guest_cart, claim_link(self._base_url, token), int(now) + const.CLAIM_TTL_S)
         return ClaimView(state="offered", link=offer[1], expires_at=datetime.fromtimestamp(offer[2], UTC))
 

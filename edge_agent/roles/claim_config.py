@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -12,9 +13,14 @@ PlatformBase = Annotated[
 
 
 class ClaimSection(BaseModel):
-    """The online shop's base address; the link is ``{base_url}/claim/{token}`` (signed with the identity key, so
-    a kiosk without ``[identity]`` shows no link)."""
+    """The online shop's base address; the link is ``{base_url}/claim/{token}``, signed with this device's claim key:
+    the ``key_file`` the platform provisioned, or (legacy) derived from ``identity.key_files``. Without either the
+    kiosk shows no link."""
 
     model_config = ConfigDict(extra="forbid")
 
     base_url: PlatformBase = Field(description="https only: the shopper signs in there; e.g. https://shop.example")
+    key_file: Path | None = Field(
+        default=None,
+        description="this device's own claim key (hex), provisioned by the platform; needed with public_key_files",
+    )

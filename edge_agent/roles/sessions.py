@@ -34,7 +34,6 @@ from edge_agent.identity.tokens import (
     IdentityRejected,
     TokenVerifier,
     confirm_code_valid,
-    merge_proof,
 )
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.store.device import DeviceStore
@@ -158,8 +157,10 @@ class SessionDesk:
         profile = s.identity.profile_cart
         if not always and not any(c.cart_id == profile for c in commands):
             return commands  # kept separate: the profile cart is not written
-        proof = merge_proof(self.verifier.keys[0], self.store.device_id, profile)
-        return [SetAttribute(profile, MERGE_GRANT_ATTR, proof, actor="merge"), *commands]
+        grant = self.verifier.merge_grant(self.store.device_id, s.identity)
+        if grant is None:
+            return commands
+        return [SetAttribute(profile, MERGE_GRANT_ATTR, grant, actor="merge"), *commands]
 
     def decline(self) -> None:
         try:

@@ -33,6 +33,7 @@ from edge_agent.domain.fulfilment import answer_key, requested_gtin
 from edge_agent.domain.hlc import HybridClock
 from edge_agent.domain.ops import CartOp
 from edge_agent.identity.claim_token import ClaimRefused
+from edge_agent.identity.tokens import Claims, credential_fingerprint, sign_token, signature_of
 from edge_agent.store import carts
 from edge_agent.store.checkpoint import Checkpointer
 from edge_agent.store.db import bookkeeping_transaction, connect, migrate, transaction
@@ -54,8 +55,9 @@ log = logging.getLogger("central")
 
 class CentralPlatform:
     identity_keys: tuple[bytes, ...] = ()
-    """The platform's identity signing keys (current first): merge grants verify under them. Without them no
-    device may write a shopper's profile cart (its ops are held); see :meth:`trust_identity_keys`."""
+    """Legacy: the platform's HMAC identity keys (current first): EA1 devices' merge grants verify under them. EA2
+    devices' fingerprint grants need none, only credentials issued by :meth:`issue_credential`; without either no
+    device may write a shopper's profile cart (its ops are held)."""
 
     def __init__(
         self,
@@ -101,6 +103,7 @@ class CentralPlatform:
     def start(self, timeout: float = 10.0) -> CentralPlatform:
         self._conn = connect(self.db_path)
         migrate(self._conn, PLATFORM_MIGRATIONS)
+        authority.create_issued_table(self._conn)
         # As on the device: no apply transaction checkpoints the WAL itself (a stall in every device's latency).
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpoints = Checkpointer(self.db_path)
@@ -345,8 +348,18 @@ class CentralPlatform:
         return changed
 
     def trust_identity_keys(self, *keys: bytes) -> None:
-        """The keys the platform signs shopper credentials with (the ones it gave the devices)."""
+        """Legacy (EA1): the HMAC keys the platform signs shopper credentials with (the ones it gave the devices);
+        merge grants from legacy devices verify under them."""
         self.identity_keys = tuple(keys)
+
+    def issue_credential(self, seed: bytes, claims: Claims) -> str:
+        """The platform issues an EA2 credential (app code or card) signed with its Ed25519 private key, and records
+        its fingerprint for the profile cart: a fingerprint grant from a device that saw it lets that device write
+        the cart. The credential itself is returned to the shopper's app and kept nowhere here."""
+        token = sign_token(seed, claims)
+        with self._lock, transaction(self._conn):
+            self._port.record_issued(claims.cart, credential_fingerprint(signature_of(token)))
+        return token
 
     def held_ops(self, device: str | None = None) -> int:
         """Ops kept but never applied because their device may not write the cart."""
@@ -367,6 +380,7 @@ class CentralPlatform:
             for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
             basket_claims.forget_profile(self._conn, cart_id)
+            authority.forget_issued(self._conn, cart_id)
             self.offers.forget(cart_id)
             attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)

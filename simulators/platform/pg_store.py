@@ -55,6 +55,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS cart_owners (cart_id TEXT PRIMARY KEY, owner TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS cart_grants (
          device TEXT NOT NULL, cart_id TEXT NOT NULL, PRIMARY KEY (device, cart_id))""",
+    """CREATE TABLE IF NOT EXISTS issued_credentials (
+         cart_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (cart_id, fingerprint))""",
     # Each worker's own count of what it applied, in the apply transaction: summed, it is exactly-once evidence
     # that survives a worker's SIGKILL (its rolled-back batch counted nothing).
     """CREATE TABLE IF NOT EXISTS worker_counters (
@@ -148,6 +150,15 @@ class PgStore:
 
     def has_grant(self, device: str, cart_id: str) -> bool:
         return self._one("SELECT 1 FROM cart_grants WHERE device = %s AND cart_id = %s", (device, cart_id)) is not None
+
+    def record_issued(self, cart_id: str, fingerprint: str) -> None:
+        self.conn.execute(
+            "INSERT INTO issued_credentials VALUES (%s, %s) ON CONFLICT DO NOTHING", (cart_id, fingerprint)
+        )
+
+    def issued_fingerprints(self, cart_id: str) -> list[str]:
+        rows = self.conn.execute("SELECT fingerprint FROM issued_credentials WHERE cart_id = %s", (cart_id,))
+        return [str(row[0]) for row in rows.fetchall()]
 
     def hold(self, tenant: str, store: str, held: Held) -> None:
         op = held.op

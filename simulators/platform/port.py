@@ -51,6 +51,12 @@ class PlatformStore(Protocol):
 
     def has_grant(self, device: str, cart_id: str) -> bool: ...
 
+    def record_issued(self, cart_id: str, fingerprint: str) -> None:
+        """The platform issued an EA2 credential for the profile cart: its signature's SHA-256, never the token."""
+
+    def issued_fingerprints(self, cart_id: str) -> list[str]:
+        """Fingerprints of the EA2 credentials issued for the profile cart (a fingerprint grant must match one)."""
+
     def hold(self, tenant: str, store: str, held: Held) -> None: ...
 
     def release(self, device: str, cart_id: str) -> list[CartOp]:

@@ -57,6 +57,12 @@ class SqliteStore:
     def has_grant(self, device: str, cart_id: str) -> bool:
         return authority.has_grant(self.conn, device, cart_id)
 
+    def record_issued(self, cart_id: str, fingerprint: str) -> None:
+        authority.record_issued(self.conn, cart_id, fingerprint)
+
+    def issued_fingerprints(self, cart_id: str) -> list[str]:
+        return authority.issued_fingerprints(self.conn, cart_id)
+
     def hold(self, tenant: str, store: str, held: Held) -> None:
         authority.hold(self.conn, tenant, store, held)
 

@@ -17,7 +17,7 @@ from edge_agent.contract.topics import Topics
 from edge_agent.domain.session import SessionState
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.identity import const
-from edge_agent.identity.claim_token import token_of_link, verify_claim
+from edge_agent.identity.claim_token import claim_key, token_of_link, verify_claim
 from edge_agent.identity.tokens import Claims, TokenVerifier, issue_token
 from edge_agent.readers.events import IdentityPresented
 from edge_agent.roles.base import Envelope, Ports
@@ -46,7 +46,7 @@ class Views:
 
 
 class Kiosk:
-    def __init__(self, tmp_path: Path, *, claim: bool = True, identity: bool = True) -> None:
+    def __init__(self, tmp_path: Path, *, claim: bool = True, identity: bool = True, public_keys: bool = False) -> None:
         raw: dict[str, Any] = {
             "device": {"id": "kiosk-01", "tenant": "acme", "store": "s042", "role": "kiosk"},
             "storage": {"path": str(tmp_path / "kiosk.db")},
@@ -57,6 +57,11 @@ class Kiosk:
             raw["identity"] = {"key_files": [str(tmp_path / "identity.key")]}
         if claim:
             raw["claim"] = {"base_url": "https://shop.example"}
+        device_claim_key = None
+        if public_keys:  # the device holds the platform's public key and its own claim key, no platform key
+            raw["identity"] = {"public_key_files": [str(tmp_path / "identity.pub")]}
+            raw["claim"]["key_file"] = str(tmp_path / "claim.key")
+            device_claim_key = claim_key(KEY, "kiosk-01")
         config = AgentConfig.model_validate(raw)
         self.now = T0
         self.out = Views()
@@ -67,7 +72,9 @@ class Kiosk:
             config=config,
             store=self.store,
             topics=self.topics,
-            verifier=TokenVerifier((KEY,)) if identity else None,
+            verifier=(TokenVerifier(public_keys=(b"p" * 32,)) if public_keys else TokenVerifier((KEY,)))
+            if identity
+            else None,
             out=self.out,
             record=lambda commands, meta=None: self.store.record(commands, meta),
             emit=lambda _events, _profile: None,
@@ -75,6 +82,7 @@ class Kiosk:
             follow_cart=lambda _cart: None,
             reject=lambda topic, rej: self.rejected.append((topic, rej.reason)),
             now=lambda: self.now,
+            claim_key=device_claim_key,
         )
         self.basket = ShopperBasket(self.ports, screen_key=b"k" * 32)
         self.basket.start()
@@ -180,3 +188,14 @@ def test_the_shop_s_address_must_be_https() -> None:
     with pytest.raises(ValueError):
         ClaimSection.model_validate({"base_url": "http://shop.example"})
     assert ClaimSection.model_validate({"base_url": "https://shop.example/de"}).base_url == "https://shop.example/de"
+
+
+def test_a_kiosk_with_public_identity_keys_signs_links_with_its_own_claim_key(tmp_path: Path) -> None:
+    """No platform key on the device: the platform derived this device's claim key and still verifies under its
+    own key, as for a legacy device."""
+    kiosk = Kiosk(tmp_path, public_keys=True)
+    kiosk.scan(SHOES)
+    view = kiosk.view()
+    assert view.state == "offered" and view.link is not None
+    token = token_of_link(view.link)
+    assert token is not None and verify_claim((KEY,), token, kiosk.now).dev == "kiosk-01"

@@ -208,3 +208,74 @@ def test_the_platform_identity_is_not_a_device_id(tmp_path: Path) -> None:
     assert "device.id: Value error, 'platform' is reserved for the platform's identity on the store broker" in (
         result.stderr
     )
+
+
+PUBLIC_KEY_HEX = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+"""RFC 8032's first test public key."""
+
+
+def test_public_key_files_are_checked_for_what_they_hold_and_who_may_change_them(tmp_path: Path) -> None:
+    good = _secret(tmp_path / "platform.pub", PUBLIC_KEY_HEX + "\n", 0o644)  # public: anyone may read it
+    short = _secret(tmp_path / "short.pub", PUBLIC_KEY_HEX[:40], 0o644)
+    writable = _secret(tmp_path / "writable.pub", PUBLIC_KEY_HEX, 0o666)
+    config = _config(tmp_path, identity={"public_key_files": [str(good), str(short), str(writable)]})
+    path = write_config(config, tmp_path / "kiosk.toml")
+    result = _run("config", "check", str(path))
+    assert result.returncode == 2
+    assert (
+        f"identity.public_key_files: {short}: not a key; allowed: the 32-byte Ed25519 public key as 64 hex digits or "
+        "base64 (standard or url-safe), one line"
+    ) in result.stderr
+    assert (
+        f"identity.public_key_files: {writable}: is writable by everyone (mode 0666); "
+        f"allowed: no write access for others: chmod 644 {writable}"
+    ) in result.stderr
+    assert str(good) + ":" not in result.stderr
+
+    config = _config(tmp_path, identity={"public_key_files": [str(good)]})
+    result = _run("config", "check", str(write_config(config, tmp_path / "kiosk.toml")))
+    assert result.returncode == 0, result.stderr
+    agent = build_agent(config, readers={})
+    agent.store.close()
+    agent_verifier = agent.verifier
+    assert agent_verifier is not None and agent_verifier.public_keys == (bytes.fromhex(PUBLIC_KEY_HEX),)
+    assert agent_verifier.keys == (), "no symmetric key on a device with public keys"
+
+
+def test_a_device_holds_one_kind_of_identity_key(tmp_path: Path) -> None:
+    config = _config(tmp_path, identity={"key_files": [str(tmp_path / "id.key")]})
+    for old, new in (
+        ("public_key_files = []", f'public_key_files = ["{tmp_path / "p.pub"}"]'),
+        ('key_files = ["' + str(tmp_path / "id.key") + '"]', "key_files = []"),
+    ):
+        result = _run("config", "check", str(_edited(config, tmp_path / "kiosk.toml", old, new)))
+        assert result.returncode == 2
+        assert "set exactly one of public_key_files and key_files; allowed: public_key_files = [...]" in result.stderr
+
+
+def test_a_kiosk_with_public_keys_needs_its_own_claim_key_for_claim_links(tmp_path: Path) -> None:
+    public = _secret(tmp_path / "platform.pub", PUBLIC_KEY_HEX, 0o644)
+    claim_key = _secret(tmp_path / "claim.key", "ab" * 16, 0o644)  # too short, and readable by everyone
+    config = _config(
+        tmp_path,
+        identity={"public_key_files": [str(public)]},
+        claim={"base_url": "https://shop.example", "key_file": str(claim_key)},
+    )
+    with_key = write_config(config, tmp_path / "with.toml")
+    result = _run("config", "check", str(with_key))
+    assert result.returncode == 2
+    assert f"claim.key_file: {claim_key}: is readable by everyone (mode 0644)" in result.stderr
+    assert (
+        f"claim.key_file: {claim_key}: not a key; allowed: this device's claim key from the platform, 64 hex digits"
+    ) in result.stderr
+    _secret(claim_key, "ab" * 32)
+    result = _run("config", "check", str(with_key))
+    assert result.returncode == 0, result.stderr
+    agent = build_agent(config, readers={})
+    agent.store.close()
+    assert agent.claim_key == bytes.fromhex("ab" * 32) and agent.basket.claim.enabled
+
+    without = _edited(config, tmp_path / "without.toml", f'key_file = "{claim_key}"', "")
+    result = _run("config", "check", str(without))
+    assert result.returncode == 2
+    assert "claim.key_file is required with identity.public_key_files" in result.stderr
