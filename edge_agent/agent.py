@@ -110,7 +110,6 @@ class Agent:
     _subscribed_carts: set[str] = field(default_factory=set, init=False)
     _offline_mid: int | None = field(default=None, init=False)
     _offline_acked: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _saved_carts: set[str] = field(default_factory=set, init=False)
     _stop: asyncio.Event | None = field(default=None, init=False)
     stop_for: StopFor | None = field(default=None, init=False)
     """Why the platform stopped the agent, for `edge-agent run` to act on (None: stopped as by SIGTERM)."""
@@ -159,6 +158,7 @@ class Agent:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 self._loop.add_signal_handler(sig, stop.set)
         self.basket.start()
+        self.basket.screen_feed.attach(self._loop)
         self.checkpoints = checkpoints = Checkpointer(self.store.path)
         self.store.autocheckpoint(0)
         checkpoints.start()
@@ -197,7 +197,9 @@ class Agent:
                 await asyncio.wait(reader_tasks, timeout=const.READER_STOP_WAIT_S)
             if self.storage_fault is None:
                 with self._corruption_stops():
+                    self.basket.screen_feed.flush()  # the last basket view due goes out before the link does
                     await self._say_offline()
+            self.basket.screen_feed.detach()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -415,21 +417,10 @@ class Agent:
 
     # --- internals ----------------------------------------------------------------------------------------
     def _show_saved(self, cart_ids: set[str]) -> None:
-        """The screen hears of saved scans on the loop's next turn: after the pump has sent them (the uplink's
-        latency does not wait for a view), and once for a burst of groups."""
-        if not cart_ids:
-            return
-        loop = self._loop
-        if loop is None or loop.is_closed():
+        """The screen hears of saved scans after the pump has sent them (the uplink's latency does not wait for a
+        view): the basket's screen feed builds it on a later loop turn, once per burst (edge_agent/coalesce.py)."""
+        if cart_ids:
             self.basket.saved(cart_ids)
-            return
-        if not self._saved_carts:
-            loop.call_soon(self._flush_saved)
-        self._saved_carts |= cart_ids
-
-    def _flush_saved(self) -> None:
-        cart_ids, self._saved_carts = self._saved_carts, set()
-        self.basket.saved(cart_ids)
 
     def _follow_cart(self, cart_id: str) -> None:
         if cart_id not in self._subscribed_carts and self.link.subscribe([self.topics.cart_state(cart_id)]):

@@ -143,6 +143,13 @@ READER_JOIN_S = 5.0
 PUMP_TICK_S = 0.5
 """Housekeeping period of the sync pump (ack timeouts, status file, congestion check)."""
 
+SCREEN_FEED_INTERVAL_S = 0.05
+"""At most one basket view per this long from saved scans and snapshots: the first change after a quiet spell shows
+on the loop's next turn, later ones within the interval once at its end. 50 ms is under the ~100 ms a person sees as
+instant and under a hand scanner's fastest repeat, so only bursts (a group commit, a snapshot right behind a scan,
+the latency bench's back-to-back scans) are coalesced; each view built costs the loop ~0.4 ms the next op waits
+behind (docs/benchmarks.md, issue 14 on branch `latency2`)."""
+
 # --- inbound bounds: every figure a broker client can send is bounded (issue 10) ---------------------------
 
 DEFAULT_MAX_CLOCK_AHEAD_S = 300.0

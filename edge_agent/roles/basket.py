@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from edge_agent.coalesce import Coalesced
+from edge_agent.const import SCREEN_FEED_INTERVAL_S
 from edge_agent.contract.aisle import AisleOrderView
 from edge_agent.contract.codec import Rejected
 from edge_agent.contract.device import (
@@ -106,6 +108,9 @@ class ShopperBasket:
         """The latest item scanned in this session: the screen shows the catalog's related items for it."""
         self._waiting_shown = False
         """The last session view said something waits for the platform: a confirmation republishes it."""
+        self.screen_feed = Coalesced(self.show_basket, SCREEN_FEED_INTERVAL_S)
+        """Saved scans and snapshots refresh the view through this: one build per burst, not one per op. Runs at once
+        until the agent attaches its loop."""
 
     def start(self) -> None:
         """At start (I/O, so not in the constructor): the basket the last run left, or a fresh one."""
@@ -186,7 +191,7 @@ class ShopperBasket:
     def saved(self, cart_ids: set[str]) -> None:
         """Ops were committed (the scan is saved): the screen may say so."""
         if self.cart_id in cart_ids or self.sessions.session.guest_cart in cart_ids:
-            self.show_basket()
+            self.screen_feed.request()
 
     def show_basket(self) -> None:
         """The basket with names and prices (retained on the display), republished only when it changed."""
@@ -306,7 +311,7 @@ class ShopperBasket:
                 self._bad_answers.add(bad.detail)
                 self.ports.reject(self.ports.topics.cart_state(cart_id), bad)
         self.sessions.cart_changed(cart_id)
-        self.show_basket()
+        self.screen_feed.request()
 
     def erase(self, request: ErasureRequest) -> None:
         """End the shopper's session here, then forget the profile carts, unsent edits included, and say so.
