@@ -369,7 +369,9 @@ def test_every_role_shows_the_related_items_of_what_was_scanned(
         if role == "associate-handheld":
             data = {"action": "open", "associate": "emp-042"}
             rogue_publish(broker, f"rt/v1/acme/st/s042/dv/{device}/ui", event(T_TOTE_COMMAND, data))
-            wait_until(lambda a=agent: a.agent.role.last_tote_view is not None, 10, "tote open")  # type: ignore[misc,union-attr]
+            role_of = agent.agent.role  # type: ignore[union-attr]
+            # The view shown at start has no tote: wait for the one that names the opened tote.
+            wait_until(lambda r=role_of: getattr(r.last_tote_view, "tote_id", None) is not None, 10, "tote open")  # type: ignore[misc]
         agent.scan(SHOES)
 
         def related(role: str = role, device: str = device) -> list[tuple[str, str]]:
