@@ -108,7 +108,9 @@ def test_an_item_out_of_stock_here_ordered_for_delivery_is_confirmed_by_the_plat
     wait_order_state(spy, SHIRT, "confirmed", "confirmed")
     confirmed = line(spy, SHIRT)["order"]
     assert confirmed["fulfilment"] == "ship" and confirmed["order_ref"].startswith("ea-")
-    assert order_states(spy, SHIRT) == ["requested", "confirmed"], "requested first, never confirmed early"
+    # The screen feed shows a burst's last state (edge_agent/coalesce.py): an answer within 50 ms of the request may
+    # leave "requested" unseen here; the order a platform away keeps "requested" is the away test's below.
+    assert order_states(spy, SHIRT) in (["requested", "confirmed"], ["confirmed"]), "never back to requested"
     assert central.stats.aisle_orders["accepted"] == 1
     assert central.cart("kiosk-01-basket") == {SHIRT: 1}, "the ordered line is one line of the basket"
 
