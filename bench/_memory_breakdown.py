@@ -21,6 +21,8 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import _role_keys as role_keys
+
 TOP = 15
 TRACE_FRAMES = 1
 """One frame per allocation: grouping is by file, and deeper tracebacks multiply tracemalloc's own overhead."""
@@ -35,19 +37,24 @@ FIRST_MODEL = "import pydantic\nclass _First(pydantic.BaseModel):\n    x: int = 
 """pydantic imports its schema generator, validators and plugin loader (importlib.metadata) on the first model
 class: a cost of using pydantic at all, which the import-only floor does not pay."""
 
-LIST_SCRIPT = """
+LIST_SCRIPT = (
+    """
 import json, sys
 from pathlib import Path
 from edge_agent.config import load_config
 from edge_agent.wiring import build_agent
 config = load_config(sys.argv[1])
-if config.identity is not None:
-    config.identity.key_files = [Path(sys.argv[2])]
+"""
+    + role_keys.POINT_AT_KEYS
+    + """
 build_agent(config)
 print(json.dumps([[n, getattr(m, "__file__", None) or ""] for n, m in list(sys.modules.items())]))
 """
+)
+"""argv: the config, then bench/_role_keys.py's key files."""
 
-GROUPS_SCRIPT = """
+GROUPS_SCRIPT = (
+    """
 import gc, importlib, json, sys
 from pathlib import Path
 
@@ -67,7 +74,7 @@ def models():
                 todo.append(sub)
     return len(seen)
 
-groups = json.loads(sys.argv[3])
+groups = json.loads(sys.argv[4])
 rows = [["interpreter", 0, status(), 0]]
 for label, names in groups:
     before = len(sys.modules)
@@ -83,14 +90,17 @@ for label, names in groups:
 from edge_agent.config import load_config
 from edge_agent.wiring import build_agent
 config = load_config(sys.argv[1])
-if config.identity is not None:
-    config.identity.key_files = [Path(sys.argv[2])]
+"""
+    + role_keys.POINT_AT_KEYS
+    + """
 before = len(sys.modules)
 agent = build_agent(config)
 gc.collect()
 rows.append(["build_agent (database open, objects made)", len(sys.modules) - before, status(), models()])
 print(json.dumps(rows))
 """
+)
+"""argv: the config, bench/_role_keys.py's two key files, the import groups (JSON)."""
 
 TRACE_WRAPPER = """
 import os, runpy, signal, sys, tracemalloc
@@ -111,10 +121,11 @@ def _stdlib_prefixes() -> tuple[str, ...]:
     return (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
 
 
-def import_groups(config: Path, key: Path, env: dict[str, str], cwd: Path) -> list[list[object]]:
-    """Rows (group, modules imported, VmRSS MB, RssAnon MB, +RssAnon MB, pydantic models defined)."""
+def import_groups(config: Path, keys: list[str], env: dict[str, str], cwd: Path) -> list[list[object]]:
+    """Rows (group, modules imported, VmRSS MB, RssAnon MB, +RssAnon MB, pydantic models defined); ``keys``:
+    bench/_role_keys.py's files."""
     listed = subprocess.run(
-        [sys.executable, "-c", LIST_SCRIPT, str(config), str(key)], cwd=cwd, env=env, capture_output=True, text=True
+        [sys.executable, "-c", LIST_SCRIPT, str(config), *keys], cwd=cwd, env=env, capture_output=True, text=True
     )
     if listed.returncode != 0:
         raise RuntimeError(f"module list failed: {listed.stderr[-2000:]}")
@@ -153,7 +164,7 @@ def import_groups(config: Path, key: Path, env: dict[str, str], cwd: Path) -> li
         [f"edge_agent.{g}" if not g.startswith("(") else f"edge_agent {g}", names] for g, names in own.items() if names
     ]
     result = subprocess.run(
-        [sys.executable, "-c", GROUPS_SCRIPT, str(config), str(key), json.dumps(groups)],
+        [sys.executable, "-c", GROUPS_SCRIPT, str(config), *keys, json.dumps(groups)],
         cwd=cwd,
         env=env,
         capture_output=True,

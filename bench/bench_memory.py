@@ -12,11 +12,12 @@ one child) and the largest VmRSS sampled every 0.25 s. Floor, same run: a bare i
 same libraries (cv2, numpy, zxing-cpp, paho-mqtt, pydantic, sqlite3), opens the same video and decodes
 one frame -- what any Python agent with this stack costs before doing anything.
 
-Per role, same run: each shipped device_config/<role>.toml (identity key and state directory pointed at temporary
-files) is built with edge_agent.wiring.build_agent in a fresh interpreter, which then lists the third-party
-libraries it imported (top-level packages from site-packages); a second fresh interpreter imports exactly those.
-The agent's VmRSS after building is printed next to that floor (readers are not started: no camera, NFC or BLE
-hardware here). Target: <= 1.1 x the floor of the libraries the config needs.
+Per role, same run: each shipped device_config/<role>.toml (its EA2 public identity key, claim key and state
+directory pointed at temporary files, bench/_role_keys.py) is built with edge_agent.wiring.build_agent in a fresh
+interpreter, which then lists the third-party libraries it imported (top-level packages from site-packages); a
+second fresh interpreter imports exactly those. The agent's VmRSS after building is printed next to that floor
+(readers are not started: no camera, NFC or BLE hardware here). Target: <= 1.1 x the floor of the libraries the
+config needs.
 edge_agent is byte-compiled first (its __pycache__, as an install does), so no process compiles source at start.
 --breakdown adds RSS after each import group per role and tracemalloc in a second, traced run
 (bench/_memory_breakdown.py).
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import _cpu_quota as cpu_quota  # the standard library only: the launcher forks lean
+import _role_keys as role_keys
 
 # Only the standard library at import time: the launcher (below) must fork from a lean process.
 REPO = Path(__file__).resolve().parents[1]
@@ -111,14 +113,16 @@ print(*(int(status[k].split()[0]) for k in ("VmHWM", "RssAnon", "RssFile")))
 """
 
 
-ROLE_BUILD_SCRIPT = """
+ROLE_BUILD_SCRIPT = (
+    """
 import json, os, sys
 from pathlib import Path
 from edge_agent.config import load_config
 from edge_agent.wiring import build_agent
 config = load_config(sys.argv[1])
-if config.identity is not None:
-    config.identity.key_files = [Path(sys.argv[2])]
+"""
+    + role_keys.POINT_AT_KEYS
+    + """
 build_agent(config)
 mods = sorted(name for name, m in list(sys.modules.items())
               if "site-packages" in (getattr(m, "__file__", None) or "") and not name.startswith(("edge_agent", "_")))
@@ -126,6 +130,8 @@ status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in
 print(json.dumps({"libs": sorted({m.split(".")[0] for m in mods}), "modules": mods,
                   "kb": {k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile")}}))
 """
+)
+"""argv: the config, then bench/_role_keys.py's key files."""
 
 ROLE_FLOOR_SCRIPT = """
 import importlib, json, sys
@@ -141,13 +147,12 @@ print(json.dumps({k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "Rs
 
 def role_rows(workdir: Path) -> list[list[object]]:
     """Per shipped role config: the libraries it imports, their floor and the built agent, as table rows."""
-    key = workdir / "identity.key"
-    key.write_text("00" * 32 + "\n")
+    keys = role_keys.write_keys(workdir)
     env = dict(os.environ, EDGE_AGENT_STATE_DIR=str(workdir / "state"))
     rows: list[list[object]] = []
     for role in ROLES:
         config = REPO / "device_config" / f"{role}.toml"
-        argv = [sys.executable, "-c", ROLE_BUILD_SCRIPT, str(config), str(key)]
+        argv = [sys.executable, "-c", ROLE_BUILD_SCRIPT, str(config), *keys]
         built = json.loads(_last_line(subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)))
         floor_argv = [sys.executable, "-c", ROLE_FLOOR_SCRIPT, *built["modules"]]
         floor = json.loads(_last_line(subprocess.run(floor_argv, cwd=REPO, env=env, capture_output=True, text=True)))
@@ -408,7 +413,7 @@ def _breakdown(workdir: Path, traced: dict[str, Any]) -> str:
 
     from tests.support.world import make_config, write_config
 
-    key = workdir / "identity.key"
+    keys = role_keys.write_keys(workdir)
     env = dict(os.environ, EDGE_AGENT_STATE_DIR=str(workdir / "state-breakdown"))
     out = ["\n## Breakdown\n"]
     camera_kiosk = write_config(make_config(workdir, 1883, video=workdir / "scan.avi"), workdir / "camera-kiosk.toml")
@@ -417,7 +422,7 @@ def _breakdown(workdir: Path, traced: dict[str, Any]) -> str:
     headers = ["after importing", "modules", "VmRSS MB", "RssAnon MB", "+RssAnon MB", "+pydantic models"]
     for label, path in configs:
         out.append(f"Import groups, {label} (fresh interpreter, each group in turn, then build_agent):\n")
-        out.append(c.md_table(headers, import_groups(path, key, env, REPO)) + "\n")
+        out.append(c.md_table(headers, import_groups(path, keys, env, REPO)) + "\n")
     start, growth, total_start, total_end = trace_rows(workdir / "trace")
     out.append(
         f"tracemalloc in `edge-agent run` (the same video, a second run; traced {total_start} KB just after "

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import _common as c
 import _cpu_quota as cpu_quota  # also puts the repo on sys.path
+import _role_keys as role_keys
 from bench_memory import ROLE_BUILD_SCRIPT
 
 from simulators.camera import DEFAULT_FPS, write_scan_video
@@ -94,7 +95,7 @@ def exit_time(argv: list[str]) -> float:
 
 def config_libraries(config: Path, workdir: Path) -> list[str]:
     env = dict(os.environ, EDGE_AGENT_STATE_DIR=str(workdir / "probe-state"))
-    argv = [sys.executable, "-c", ROLE_BUILD_SCRIPT, str(config), str(workdir / "no-identity.key")]
+    argv = [sys.executable, "-c", ROLE_BUILD_SCRIPT, str(config), *role_keys.write_keys(workdir)]
     result = subprocess.run(argv, cwd=c.REPO, env=env, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise RuntimeError(f"library probe failed: {result.stderr[-2000:]}")

@@ -106,15 +106,6 @@ def grant_valid(port: PlatformStore, keys: tuple[bytes, ...], device: str, cart_
     return check_merge_proof(keys, device, cart_id, grant)
 
 
-ISSUED_TABLE: Final = """CREATE TABLE IF NOT EXISTS issued_credentials (
-    cart_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (cart_id, fingerprint)) WITHOUT ROWID"""
-"""The fingerprints of the EA2 credentials the platform issued, per profile cart (never the credentials)."""
-
-
-def create_issued_table(conn: sqlite3.Connection) -> None:
-    conn.execute(ISSUED_TABLE)
-
-
 def record_issued(conn: sqlite3.Connection, cart_id: str, fingerprint: str) -> None:
     conn.execute("INSERT OR IGNORE INTO issued_credentials VALUES (?, ?)", (cart_id, fingerprint))
 

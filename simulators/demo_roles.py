@@ -154,12 +154,10 @@ def write_device_keys(workdir: Path, device: str, claim_master: bytes) -> tuple[
 
 
 def point_at_keys(text: str, public: Path, claim: Path) -> str:
-    """A shipped device_config, moved to public identity keys (the recommended mode; the shipped files still name
-    the legacy key_files) with the key files the demo wrote."""
-    legacy = 'key_files = ["/etc/edge-agent/identity.key"]'  # a shelf label identifies nobody: it has none
-    text = text.replace(legacy, f'public_key_files = ["{public}"]')
-    shop = 'base_url = "https://shop.example.com"'
-    return text.replace(shop, f'{shop}\nkey_file = "{claim}"')
+    """A shipped device_config with its key paths (/etc/edge-agent on a device) pointed at the key files the demo
+    wrote; a shelf label identifies nobody and names none."""
+    text = text.replace('public_key_files = ["/etc/edge-agent/identity.pub"]', f'public_key_files = ["{public}"]')
+    return text.replace('key_file = "/etc/edge-agent/claim.key"', f'key_file = "{claim}"')
 
 
 def _role_config(

@@ -231,6 +231,17 @@ def _attribution(db: sqlite3.Connection) -> None:
     )
 
 
+def _issued_credentials(db: sqlite3.Connection) -> None:
+    # EA2 merge grants (simulators/cart_authority.py): the SHA-256 fingerprints of the credentials the platform
+    # issued, per profile cart, never the credentials; a device's fingerprint grant must match one of them. IF NOT
+    # EXISTS: a platform database made before 0008 already has the table, created outside the migrations.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS issued_credentials (
+             cart_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (cart_id, fingerprint)
+           ) WITHOUT ROWID"""
+    )
+
+
 def _catalog_availability(db: sqlite3.Connection) -> None:
     """Endless aisle: an item's availability beyond this store, one row per source (``store`` '' is online).
     Not a column of ``catalog_items``: each source keeps its newest count on its own (store/availability.py)."""
@@ -318,4 +329,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_cart_authority", _cart_authority),
     ("0006_basket_claims", _basket_claims),
     ("0007_attribution", _attribution),
+    ("0008_issued_credentials", _issued_credentials),
 ]

@@ -103,7 +103,6 @@ class CentralPlatform:
     def start(self, timeout: float = 10.0) -> CentralPlatform:
         self._conn = connect(self.db_path)
         migrate(self._conn, PLATFORM_MIGRATIONS)
-        authority.create_issued_table(self._conn)
         # As on the device: no apply transaction checkpoints the WAL itself (a stall in every device's latency).
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpoints = Checkpointer(self.db_path)
@@ -380,7 +379,7 @@ class CentralPlatform:
             for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
             basket_claims.forget_profile(self._conn, cart_id)
-            authority.forget_issued(self._conn, cart_id)
+            self._port.forget_issued(cart_id)
             self.offers.forget(cart_id)
             attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)

@@ -10,6 +10,8 @@ row locks (``SELECT ... FOR UPDATE``) where several workers may write at once:
 - ``lock_cart``: a per-cart row, so version bumps and the checkout seal of one cart follow commit order.
 
 Deadlock-free by construction: a transaction takes one device lock, then its carts in sorted order.
+
+``issued_credentials`` is PLATFORM_MIGRATIONS' 0008 (the EA2 fingerprints a merge grant must match), in ``SCHEMA``.
 """
 
 from __future__ import annotations
@@ -159,6 +161,10 @@ class PgStore:
     def issued_fingerprints(self, cart_id: str) -> list[str]:
         rows = self.conn.execute("SELECT fingerprint FROM issued_credentials WHERE cart_id = %s", (cart_id,))
         return [str(row[0]) for row in rows.fetchall()]
+
+    def forget_issued(self, cart_id: str) -> None:
+        """For the platform's erasure path; the workers have none (simulators/platform/worker.py)."""
+        self.conn.execute("DELETE FROM issued_credentials WHERE cart_id = %s", (cart_id,))
 
     def hold(self, tenant: str, store: str, held: Held) -> None:
         op = held.op

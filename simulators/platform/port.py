@@ -57,6 +57,9 @@ class PlatformStore(Protocol):
     def issued_fingerprints(self, cart_id: str) -> list[str]:
         """Fingerprints of the EA2 credentials issued for the profile cart (a fingerprint grant must match one)."""
 
+    def forget_issued(self, cart_id: str) -> None:
+        """The shopper was erased: their credentials' fingerprints go, so no grant made from one opens the cart."""
+
     def hold(self, tenant: str, store: str, held: Held) -> None: ...
 
     def release(self, device: str, cart_id: str) -> list[CartOp]:

@@ -63,6 +63,9 @@ class SqliteStore:
     def issued_fingerprints(self, cart_id: str) -> list[str]:
         return authority.issued_fingerprints(self.conn, cart_id)
 
+    def forget_issued(self, cart_id: str) -> None:
+        authority.forget_issued(self.conn, cart_id)
+
     def hold(self, tenant: str, store: str, held: Held) -> None:
         authority.hold(self.conn, tenant, store, held)
 

@@ -11,6 +11,10 @@ Any number of these run as independent processes over one database (scale note Â
 - **Down messages over NATS**: the watermark and touched carts' snapshots are plain NATS publishes on the MQTT
   topics' subjects (MQTT subscribers get them; NATS cannot retain them), so a device that was away learns them by
   its sync request after each 3.1.1 connect, which the worker answers like the simulator does.
+
+Erasure is not handled here: the workers apply uplinks only (no erased-cart set, no erasure request). Whatever
+erases a shopper against this database must delete their profile cart's rows and call
+``PgStore.forget_issued`` in the same transaction, as CentralPlatform.erase_shopper does on SQLite.
 """
 
 from __future__ import annotations

@@ -279,3 +279,16 @@ def test_every_shipped_device_config_is_valid() -> None:
     assert configs, "device_config/ holds one config per role"
     for path in configs:
         load_config(path)
+
+
+def test_no_shipped_device_config_holds_a_key_that_signs_credentials() -> None:
+    """A stolen SD card must not mint a shopper's credential: every role that identifies shoppers ships with the
+    platform's public keys, and a kiosk that shows claim links with its own claim key."""
+    configs = {path.stem: load_config(path) for path in (REPO / "device_config").glob("*.toml")}
+    identifying = {role for role, config in configs.items() if config.identity is not None}
+    assert identifying == {"kiosk", "associate-handheld", "fitting-room-mirror"}
+    for role in identifying:
+        identity = configs[role].identity
+        assert identity is not None and identity.public_key_files and not identity.key_files, role
+    claim = configs["kiosk"].claim
+    assert claim is not None and claim.key_file is not None

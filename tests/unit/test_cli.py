@@ -45,10 +45,11 @@ def test_config_check_accepts_the_shipped_kiosk_config() -> None:
     result = _run("config", "check", "--schema-only", "device_config/kiosk.toml")
     assert result.returncode == 0 and "ok" in result.stdout
     # Without --schema-only it also checks the files the config names, as this machine's user sees them.
-    if not Path("/etc/edge-agent/identity.key").exists():
+    if not Path("/etc/edge-agent/identity.pub").exists():
         on_this_machine = _run("config", "check", "device_config/kiosk.toml")
         assert on_this_machine.returncode == 2
-        assert "identity.key_files: /etc/edge-agent/identity.key: cannot be read" in on_this_machine.stderr
+        assert "identity.public_key_files: /etc/edge-agent/identity.pub: cannot be read" in on_this_machine.stderr
+        assert "claim.key_file: /etc/edge-agent/claim.key: cannot be read" in on_this_machine.stderr
 
 
 def test_run_with_an_unreadable_identity_key_names_the_file_and_the_key_and_opens_nothing(tmp_path: Path) -> None:

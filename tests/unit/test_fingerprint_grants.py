@@ -75,7 +75,6 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
     if request.param == "sqlite":
         conn = connect(tmp_path / "central.db")
         migrate(conn, PLATFORM_MIGRATIONS)
-        authority.create_issued_table(conn)
         with transaction(conn):
             authority.open_profile(conn, PROFILE)
         yield Platform(SqliteStore(conn), lambda: transaction(conn))
@@ -127,3 +126,29 @@ def test_a_credential_the_platform_did_not_issue_for_this_cart_grants_nothing(pl
     for grant in (other_cart, never_recorded, "fp:" + "0" * 32):
         out = platform.apply("kiosk-01", grant_op(grant))
         assert dict(out.held) == {"bad_merge_grant": 1}, grant
+
+
+def test_an_erased_shoppers_credentials_grant_nothing_any_more(platform: Platform) -> None:
+    grant = grant_at("kiosk-01", platform.issue())
+    with platform.tx():
+        platform.port.forget_issued(PROFILE)  # right to be forgotten: the fingerprints go with the cart
+    out = platform.apply("kiosk-01", grant_op(grant), AddItem(PROFILE, SKU))
+    assert dict(out.held) == {"bad_merge_grant": 1, "no_merge_grant": 1}
+    assert platform.profile_cart() == {}
+
+
+def test_a_platform_database_that_made_its_fingerprint_table_before_the_migration_keeps_what_it_issued(
+    tmp_path: Path,
+) -> None:
+    conn = connect(tmp_path / "central.db")
+    before = [(name, step) for name, step in PLATFORM_MIGRATIONS if name < "0008"]
+    migrate(conn, before)
+    with transaction(conn):  # as the simulator did at every start before migration 0008
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS issued_credentials (cart_id TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+            "PRIMARY KEY (cart_id, fingerprint)) WITHOUT ROWID"
+        )
+        authority.record_issued(conn, PROFILE, "fp-issued-last-week")
+    assert migrate(conn, PLATFORM_MIGRATIONS) == ["0008_issued_credentials"]
+    assert authority.issued_fingerprints(conn, PROFILE) == ["fp-issued-last-week"]
+    conn.close()
