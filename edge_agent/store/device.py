@@ -378,8 +378,14 @@ class DeviceStore(OutboxPort):
         """Union a platform snapshot into a local cart. Returns False for unknown carts or stale versions.
 
         Its tombstones are removals the platform applied: they are collected here, with their entries, rather
-        than stored (CartReplica.merge_snapshot, then collect: docs/cart-rule.md, Collection)."""
-        with self._write():
+        than stored (CartReplica.merge_snapshot, then collect: docs/cart-rule.md, Collection).
+
+        Committed without an fsync of its own (bookkeeping durability): the snapshot is the platform's state, which
+        it keeps retained and sends again in answer to the sync request after every connect. A power cut can only
+        take the newest commits, in order, so a lost merge leaves the cart as it was before it (snapshot version,
+        tombstones and the HLC mark included: a valid earlier state) and the next delivery merges it again. Any op
+        recorded after the merge syncs the WAL, merge included, so no durable op ever outruns the HLC it observed."""
+        with self._bookkeeping():
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
