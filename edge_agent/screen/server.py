@@ -183,6 +183,7 @@ class ScreenServer:
             await stream.write(f"retry: {const.SCREEN_SSE_RETRY_MS}\n\n".encode())
             for first in self.feed.snapshot():
                 await stream.write(_sse(*first))
+            await stream.write(_sse(self.feed.seq, "synced", {}))  # the page now shows the device's state
             while True:
                 update: Update | None
                 try:

@@ -118,10 +118,14 @@ def chromium(profile: Path) -> webdriver.Chrome:
 
 
 def open_page(driver: webdriver.Chrome, url: str, timeout: float = 20) -> WebDriverWait[webdriver.Chrome]:
-    """Load a screen and wait until its script has its messages and its live stream; returns the waiter."""
+    """Load a screen and wait until its script has its messages and its live stream has brought the device's
+    current views (a press before them races the first render, which may move the button away); returns the
+    waiter."""
     driver.get(url)
     wait = WebDriverWait(driver, timeout)
-    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    body = (By.TAG_NAME, "body")
+    wait.until(lambda d: d.find_element(*body).get_attribute("data-ready") == "true")
+    wait.until(lambda d: d.find_element(*body).get_attribute("data-live") == "true")
     return wait
 
 

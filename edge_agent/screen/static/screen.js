@@ -115,6 +115,8 @@ const Screen = (() => {
   function connect(onView, onLink) {
     const stream = new EventSource("/events?token=" + encodeURIComponent(TOKEN));
     stream.addEventListener("view", (e) => timed(e, JSON.parse(e.data), onView));
+    // After the link and every current view: from here the page shows what the device shows (tests wait for it).
+    stream.addEventListener("synced", () => { document.body.dataset.live = "true"; });
     stream.addEventListener("link", (e) => {
       const online = JSON.parse(e.data).online;
       const banner = $("offline");
