@@ -173,3 +173,29 @@ def test_a_basket_taken_to_the_phone_while_the_kiosk_was_offline_is_attributed_o
     assert ended["data"]["reason"] == "claimed"
     assert "basket.abandoned" not in [e["name"] for e in mine], "a basket on the phone is not abandoned"
     assert central.stats.online_orders == 1
+
+
+def test_a_declined_merge_is_an_event_with_the_sessions_key_and_credits_no_later_order(
+    tmp_path: Path, broker: MosquittoBroker, central: CentralPlatform, agent_factory: AgentFactory, spy: Spy
+) -> None:
+    agent = claim_kiosk(tmp_path, broker.port, central, agent_factory)
+    central.add_online(PROFILE_CART, HAT)
+    agent.scan(SHOES)
+    wait_until(lambda: central.cart(agent.cart_id) == {SHOES: 1}, 10, "the guest line at the platform")
+    key = session_of(agent).attribution_key
+    present_card(agent)
+    wait_until(lambda: session_of(agent).state is SessionState.MERGE_PREVIEW, 10, "merge preview")
+    send_ui_command(broker, agent, "decline_merge", None)
+    wait_until(lambda: session_of(agent).state is SessionState.MERGE_DECLINED, 10, "declined")
+
+    def declined() -> list[dict[str, Any]]:
+        return [e for e in events(spy) if e["name"] == "cart.merge_declined"]
+
+    wait_until(lambda: len(declined()) == 1, 10, "the decline reported to the platform")
+    (event,) = declined()
+    assert (event["attribution_key"], event["device"], event["segment"]) == (key, "kiosk-01", "Cart Merge Declined")
+    assert "profile" not in event, "no consent to analytics: no pseudonym"
+
+    order_id = central.place_online_order(PROFILE_CART)
+    assert central.cart(PROFILE_CART) == {HAT: 1}, "nothing of the declined basket joined the profile cart"
+    assert credits(central, order_id) == [], "a session whose merge was declined is owed nothing"

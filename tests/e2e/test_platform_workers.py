@@ -105,3 +105,30 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     assert platform.applied_count() == platform.counted_by_workers() == 40 * 5, "0 applied twice"
     assert platform.applied_by_worker().get(survivor.name, 0) > 0
     assert survivor.running() and not victim.running()
+
+
+def test_a_nats_node_sigkilled_mid_run_and_restarted_later_loses_nothing_and_applies_nothing_twice(
+    tmp_path: Path, cluster: NatsCluster, workers: WorkerFactory, platform: PlatformReader
+) -> None:
+    workers(2)
+    devices, victim_node = 60, 1
+    victim_port = cluster.mqtt_endpoints[victim_node][1]
+    with Fleet(tmp_path / "fleet", cluster.mqtt_endpoints, stores=6, devices=devices) as fleet:
+        fleet.wait_connected(timeout=60)
+        fleet.add_ops(2)
+        fleet.wait_drained(timeout=60)
+        assert fleet.devices_on(victim_port), "devices try node i mod 3 first: about a third are on the victim"
+        fleet.add_ops(3)  # in flight: committed on the devices, on their way through every node
+        cluster.kill(victim_node)  # SIGKILL: its MQTT clients and its workers' NATS connections are reset
+        fleet.add_ops(2)  # saved during the outage
+        fleet.wait_drained(timeout=120)  # the victim's devices back on the other nodes, every op confirmed
+        assert fleet.devices_on(victim_port) == []
+        cluster.restart(victim_node)  # later: it rejoins and catches up its R3 replicas
+        fleet.add_ops(1)
+        fleet.wait_drained(timeout=60)
+        report, expected_carts = fleet.report(), fleet.expected_carts()
+
+    ops = devices * 8
+    assert report.created == report.confirmed == ops, "0 lost: every op confirmed by the watermark"
+    assert {cart: platform.cart(cart) for cart in expected_carts} == expected_carts
+    assert platform.applied_count() == platform.counted_by_workers() == ops, "0 applied twice"
