@@ -267,7 +267,7 @@ def default_readers(config: AgentConfig) -> dict[str, ReaderRunner]:
 
         def run_barcode(emit: Callable[[ReaderEvent], None], stop: threading.Event) -> None:
             reader = BarcodeReader(
-                lambda: VideoCaptureSource(source, pace=barcode.pace),
+                lambda: VideoCaptureSource(source, pace=barcode.pace, reuse_gray=True),  # the reader keeps no frame
                 decoder,
                 emit,
                 ScanGate(barcode.debounce_s, barcode.confirm_frames, barcode.confirm_window),

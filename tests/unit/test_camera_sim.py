@@ -99,6 +99,22 @@ def test_decoders_find_codes_in_held_frames_only(scan_video: Path, name: Decoder
     assert found == [[] if code is None else [code] for code in expected]
 
 
+def test_reused_grey_buffer_gives_the_same_frames_and_scans(scan_video: Path) -> None:
+    """``reuse_gray``: each frame is converted into the last one's buffer, so a caller done with a frame before
+    the next read (the agent's reader) sees the same pixels and decodes the same codes as with fresh frames."""
+    decoder = make_decoder("zxing", ["ean13"])
+    with VideoCaptureSource(scan_video, reuse_gray=True) as reused, VideoCaptureSource(scan_video) as fresh:
+        found, buffers = [], set()
+        while (gray := reused.read()) is not None:
+            expected = fresh.read()
+            assert expected is not None and np.array_equal(gray, expected)
+            buffers.add(gray.__array_interface__["data"][0])
+            found.append([s.text for s in decoder.decode(gray)])
+        assert fresh.read() is None
+    assert found == [[] if code is None else [code] for code, n in SCRIPT for _ in range(n)]
+    assert len(buffers) == 1  # one grey buffer for the whole video
+
+
 def test_same_seed_same_video(scan_video: Path, tmp_path: Path) -> None:
     again = write_scan_video(tmp_path / "again.avi", SCRIPT, fps=FPS, seed=3)
     other = write_scan_video(tmp_path / "other.avi", SCRIPT, fps=FPS, seed=4)
