@@ -155,12 +155,20 @@ class OutboxPort:
         if epoch != self.epoch:
             return 0
         above = [seq for seq in applied_above if seq > applied_upto]
-        gone, gone_args = self._settled_sql()
-        count = self.conn.execute(
-            f"SELECT count(*) FROM outbox WHERE {_LIVE} AND NOT ({gone}) "
-            "AND (seq <= ? OR seq IN (SELECT value FROM json_each(?)))",
-            (*gone_args, applied_upto, json.dumps(above)),
-        ).fetchone()[0]
+        if above or self._confirmed_above:
+            gone, gone_args = self._settled_sql()
+            count = self.conn.execute(
+                f"SELECT count(*) FROM outbox WHERE {_LIVE} AND NOT ({gone}) "
+                "AND (seq <= ? OR seq IN (SELECT value FROM json_each(?)))",
+                (*gone_args, applied_upto, json.dumps(above)),
+            ).fetchone()[0]
+        elif applied_upto > self._confirmed_upto:  # the usual watermark: a range of the primary key, no JSON
+            count = self.conn.execute(
+                f"SELECT count(*) FROM outbox WHERE seq > ? AND seq <= ? AND {_LIVE}",
+                (self._confirmed_upto, applied_upto),
+            ).fetchone()[0]
+        else:  # covers nothing newer than what was confirmed already
+            count = 0
         self._confirmed_upto = max(self._confirmed_upto, applied_upto)
         self._confirmed_above = {s for s in self._confirmed_above.union(above) if s > self._confirmed_upto}
         heap = self._out_heap
@@ -175,10 +183,15 @@ class OutboxPort:
     @tolerates_full(None)
     def settle_confirms(self) -> None:
         """Delete what was confirmed since the last write (the pump's tick), so the file, which ``edge-agent
-        status`` and the budget read, holds confirmed rows for at most a tick."""
-        if self._confirmed_upto or self._confirmed_above:
+        status`` and the budget read, holds confirmed rows for at most a tick (and PUBACKed event rows: the store's
+        ``_deletes_deferred``)."""
+        if self._deletes_deferred():
             with self._bookkeeping():
                 pass  # _bookkeeping settles them
+
+    def _deletes_deferred(self) -> bool:
+        """Rows marked gone in memory that the next write transaction deletes."""
+        return bool(self._confirmed_upto or self._confirmed_above)
 
     def _settle_confirms(self, conn: sqlite3.Connection) -> tuple[int, frozenset[int]] | None:
         """At the start of every write transaction: the deletes confirm deferred. Returns what it settled, for
