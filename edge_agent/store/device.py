@@ -340,6 +340,7 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         self._seq_issued = seq - 1  # only once committed: a rolled-back group leaves no gap in the seqs
+        self._recorded()
         return results
 
     def merge_snapshot(

@@ -70,6 +70,22 @@ def test_lease_takes_pending_rows_in_seq_order_and_never_hands_out_a_leased_row_
     assert store.lease(3, 1 << 20) == []
 
 
+def test_a_lease_after_one_that_took_everything_sees_each_row_recorded_released_or_expired_since(
+    store: DeviceStore,
+) -> None:
+    store.record([AddItem("c", A) for _ in range(2)])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [1, 2] and store.lease(10, 1 << 20) == []
+    store.record([AddItem("c", A)])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [3] and store.lease(10, 1 << 20) == []
+    store.release([2])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [2]
+    store.mark_sent([1, 2, 3])
+    assert store.expire_sent(sent_before=float("inf")) == 3
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [1, 2, 3]
+    store.release()
+    assert [r.seq for r in store.lease(1, 1 << 20)] == [1] and [r.seq for r in store.lease(10, 1 << 20)] == [2, 3]
+
+
 def test_a_puback_marks_sent_but_only_the_watermark_deletes(store: DeviceStore) -> None:
     store.record([AddItem("c", A) for _ in range(3)])
     rows = store.lease(10, 1 << 20)
