@@ -37,20 +37,25 @@ class EventOutboxPort:
 
     def queue_events(
         self, events: Sequence[tuple[str, str]], *, profile_cart: str | None = None, synced: bool = True
-    ) -> None:
+    ) -> list[int]:
         """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.
-        ``profile_cart``: the identified session's profile cart, so that its erasure drops them (never sent).
-        ``synced=False``: committed without an fsync of its own (a process crash loses nothing; a power cut may lose
-        the rows since the last FULL commit), for events that follow an op commit on the hot path."""
+        Returns the rows' ids, in order. ``profile_cart``: the identified session's profile cart, so that its
+        erasure drops them (never sent). ``synced=False``: committed without an fsync of its own (a process crash
+        loses nothing; a power cut may lose the rows since the last FULL commit), for events that follow an op commit
+        on the hot path."""
+        ids = []
         with self._write() if synced else self._bookkeeping():
             now = time.time()
-            self.conn.executemany(
-                "INSERT INTO event_outbox (name, body, created_at, profile_cart) VALUES (?, ?, ?, ?)",
-                [(name, body, now, profile_cart) for name, body in events],
-            )
+            for name, body in events:
+                cur = self.conn.execute(
+                    "INSERT INTO event_outbox (name, body, created_at, profile_cart) VALUES (?, ?, ?, ?)",
+                    (name, body, now, profile_cart),
+                )
+                ids.append(int(cur.lastrowid or 0))
             self.conn.execute(
                 "DELETE FROM event_outbox WHERE id <= (SELECT max(id) FROM event_outbox) - ?", (EVENT_OUTBOX_MAX,)
             )
+        return ids
 
     def pending_events(self, limit: int, after_id: int = 0) -> list[tuple[int, str]]:
         """The oldest rows after ``after_id`` not yet PUBACKed, at most ``limit``."""

@@ -87,11 +87,24 @@ class EventPublisher:
     link drops: a PUBACK then reads nothing from the table (one query per event saved on the scan's path)."""
 
     def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext, *, synced: bool = True) -> None:
-        rows = [(e.name, envelope(e, ctx).model_dump_json(exclude_none=True)) for e in events]
-        if rows:
-            self.store.queue_events(rows, profile_cart=ctx.profile_cart, synced=synced)
-            self._backlog = True
+        """Kept, then handed to paho: straight from memory when nothing older waits (the usual case, a scan's
+        event), else in order by :meth:`flush`."""
+        heads = [envelope(e, ctx) for e in events]
+        rows = [(head.data.name, head.model_dump_json(exclude_none=True)) for head in heads]
+        if not rows:
+            return
+        clear = not self._backlog  # every older row is in flight already
+        ids = self.store.queue_events(rows, profile_cart=ctx.profile_cart, synced=synced)
+        self._backlog = True
+        if not clear or not self.out.link.connected or len(self.in_flight) + len(ids) > EVENTS_IN_FLIGHT:
             self.flush()
+            return
+        for row_id, head, (_name, body) in zip(ids, heads, rows, strict=True):
+            mid = self.out.publish_encoded(self.topics.events, body.encode(), head.type, head.id)
+            if mid is None:
+                return
+            self.in_flight[mid] = row_id
+        self._backlog = False
 
     def flush(self) -> None:
         """Hand pending rows to paho while the link is up, at most EVENTS_IN_FLIGHT at a time."""

@@ -3,6 +3,7 @@ crash keeps, and what the publisher hands to the broker again."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Any, cast
 
 from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import AddItem
+from edge_agent.domain.workflows.common import WorkflowEvent
 from edge_agent.store.device import DeviceStore
-from edge_agent.sync.events import EventPublisher
+from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.outlet import Outlet
 
 A = "04006381333931"
@@ -109,4 +111,32 @@ def test_the_publisher_hands_over_each_event_until_the_broker_acknowledged_it(tm
     assert events.published(4, ok=True) and not events.published(4, ok=True)
     events.flush()
     assert len(broker.handed) == 4 and store.pending_events(10) == []
+    store.close()
+
+
+def test_a_queued_event_goes_out_after_every_older_one_still_waiting(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    broker = _Broker()
+    events = EventPublisher(store, cast(Outlet, broker), Topics("t", "s", "kiosk-01"))
+    ctx = EventContext("urn:t:store:s:device:kiosk-01", "s", "kiosk-01")
+
+    def scan(n: int) -> WorkflowEvent:
+        return WorkflowEvent("cart.line_added", "session-1", "shopper", 1_796_000_000.0, {"qty": n})
+
+    def sent_qty() -> list[int]:
+        return [json.loads(body)["data"]["data"]["qty"] for _id, body in store.pending_events(10)]
+
+    events.queue([scan(1)], ctx)
+    [(mid1, id1)] = broker.handed
+    assert events.published(mid1, ok=False), "refused: it waits"
+    broker.link.connected = False
+    events.queue([scan(2)], ctx)  # offline: kept only
+    broker.link.connected = True
+    events.queue([scan(3)], ctx)
+    assert [ce_id for _mid, ce_id in broker.handed[1:]] == [id1, *[h for _m, h in broker.handed[2:]]]
+    assert len(broker.handed) == 4 and sent_qty() == [1, 2, 3], "the oldest first, each once"
+    for mid, _ce_id in broker.handed[1:]:
+        assert events.published(mid, ok=True)
+    events.queue([scan(4)], ctx)
+    assert len(broker.handed) == 5 and sent_qty() == [4]
     store.close()
