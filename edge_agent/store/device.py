@@ -20,7 +20,7 @@ from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
 from edge_agent.contract.aisle import Availability
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp, OpKind, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
@@ -200,7 +200,7 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         return {a.key: a.value for a in carts.attrs(self.conn, cart_id)}
 
     def quantities(self, cart_id: str) -> dict[str, int]:
-        return quantities(self.live_entries(cart_id))
+        return carts.quantities(self.conn, cart_id)
 
     def unconfirmed_attrs(self, cart_id: str) -> set[str]:
         """Attribute keys of a cart with an op the platform has not confirmed yet (a consent change, an accepted
