@@ -1,8 +1,8 @@
 """Workflow events on their way out: enveloped as CloudEvents, kept in SQLite, published while the link is up.
 
-At least once, to the broker: a row is deleted on PUBACK, re-sent after a reconnect, and consumers dedupe by
-the CloudEvent ``id``. This path is for analytics and store signals; the shopper's carts and totes go through
-the op outbox, which waits for the platform's confirmation.
+At least once, to the broker: a row goes on PUBACK (deleted with the store's next write: store/event_outbox.py),
+is re-sent after a reconnect, and consumers dedupe by the CloudEvent ``id``. This path is for analytics and store
+signals; the shopper's carts and totes go through the op outbox, which waits for the platform's confirmation.
 """
 
 from __future__ import annotations
