@@ -336,8 +336,10 @@ class Agent:
         self._emit_soon(self.basket.recorded(results))
 
     def _emit_workflow(self, events: list[WorkflowEvent], profile: str | None = None) -> None:
-        """Workflow events leave with this device's and the current session's context."""
-        self.events.queue(events, self._event_context(profile))
+        """Workflow events leave with this device's and the current session's context (none: nothing to build; a
+        scan's session touch asks with none once the session is announced)."""
+        if events:
+            self.events.queue(events, self._event_context(profile))
 
     def _event_context(self, profile: str | None = None) -> EventContext:
         """The one place the session's shopper is named (``profile``): only with their "analytics" consent, which is

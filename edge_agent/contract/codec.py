@@ -81,18 +81,40 @@ class Route:
     """An empty payload (a retained message cleared by its publisher); ignored when None."""
 
 
+@dataclass(frozen=True)
+class Matched:
+    """The routes whose filter matches one topic, with their handlers and models by CloudEvents type: what a
+    message on that topic is parsed against. The same for every message on the topic, so a router may keep it."""
+
+    routes: tuple[Route, ...]
+    handlers: Mapping[str, tuple[Envelope, Handler]]
+    models: Mapping[str, Envelope]
+
+
+def match(routes: Sequence[Route], topic: str) -> Matched | None:
+    """The routes for ``topic``; None when no route's filter matches it."""
+    matching = tuple(r for r in routes if topic_matches(r.filter, topic))
+    if not matching:
+        return None
+    handlers = {kind: pair for route in matching for kind, pair in route.handlers.items()}
+    return Matched(matching, handlers, {kind: envelope for kind, (envelope, _) in handlers.items()})
+
+
 def dispatch(routes: Sequence[Route], topic: str, payload: bytes) -> bool:
     """Parse once and hand the data to the route whose filter matches and that names the payload's type.
     False when no route's filter matches; Rejected (with its reason) when one matches but the payload is bad."""
-    matching = [r for r in routes if topic_matches(r.filter, topic)]
-    if not matching:
+    return deliver(match(routes, topic), topic, payload)
+
+
+def deliver(matched: Matched | None, topic: str, payload: bytes) -> bool:
+    """:func:`dispatch` with the topic's routes already matched."""
+    if matched is None:
         return False
     if not payload:  # a retained message cleared by its publisher
-        for route in matching:
+        for route in matched.routes:
             if route.on_cleared is not None:
                 route.on_cleared(topic)
         return True
-    handlers = {kind: pair for route in matching for kind, pair in route.handlers.items()}
-    event = parse_any(payload, {kind: envelope for kind, (envelope, _) in handlers.items()})
-    handlers[event.type][1](topic, event.data)
+    event = parse_any(payload, matched.models)
+    matched.handlers[event.type][1](topic, event.data)
     return True

@@ -76,6 +76,20 @@ def live_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
     return [Entry(*row) for row in conn.execute(_LIVE_SQL, (cart_id,))]
 
 
+_QUANTITIES_SQL = """SELECT e.sku, sum(CASE WHEN e.serial IS NULL THEN e.qty ELSE 0 END) + count(DISTINCT e.serial)
+               FROM cart_entries e
+               WHERE e.cart_id = ? AND NOT EXISTS (SELECT 1 FROM cart_tombstones t WHERE t.entry_id = e.entry_id)
+               GROUP BY e.sku ORDER BY min(printf('%020d %s', e.hlc, e.entry_id))"""
+
+
+def quantities(conn: sqlite3.Connection, cart_id: str) -> dict[str, int]:
+    """``domain.cart.quantities`` of the live entries, added up by SQLite (unserialised entries' qty, plus one per
+    distinct serial), in the order of each SKU's first live entry by (hlc, entry_id) as there: the kiosk's view asks
+    after every burst of scans, and a basket's dozens of entries need not become Python objects for a few totals.
+    tests/unit/test_store.py checks it against the domain's rule."""
+    return {str(sku): int(qty) for sku, qty in conn.execute(_QUANTITIES_SQL, (cart_id,))}
+
+
 def all_entries(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
     rows = conn.execute(
         "SELECT entry_id, cart_id, sku, qty, hlc, origin_device, serial FROM cart_entries WHERE cart_id = ?",

@@ -16,17 +16,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S, EVENT_OUTBOX_MAX
+from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
 from edge_agent.contract.aisle import Availability
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp, OpKind, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import availability, carts, catalog, purges
 from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
+from edge_agent.store.event_outbox import EventOutboxPort
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
 from edge_agent.store.lookup import lookup
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
@@ -61,7 +62,7 @@ class Erased:
     events: int = 0
 
 
-class DeviceStore(OutboxPort):
+class DeviceStore(OutboxPort, EventOutboxPort):
     """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
 
     def __init__(
@@ -83,6 +84,7 @@ class DeviceStore(OutboxPort):
         self._identity_fits = identity_fits(device_id, epoch)
         """Checked once: every op of this store carries this device id and epoch (store/op_rows.py)."""
         self._init_outbox_state()
+        self._init_event_outbox()
         self._seq_issued = self._seq_persisted = stored_seq(conn)
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
@@ -152,11 +154,17 @@ class DeviceStore(OutboxPort):
 
     @contextlib.contextmanager
     def _settling(self, tx: AbstractContextManager[sqlite3.Connection]) -> Iterator[sqlite3.Connection]:
-        """Every write transaction first deletes the rows confirmed since the last one (store/outbox.py)."""
+        """Every write transaction first deletes the rows confirmed since the last one (store/outbox.py) and the
+        event rows PUBACKed since (store/event_outbox.py)."""
         with tx as conn:
             settled = self._settle_confirms(conn)
+            acked = self._settle_event_acks(conn)
             yield conn
         self._confirms_settled(settled)
+        self._event_acks_settled(acked)
+
+    def _deletes_deferred(self) -> bool:
+        return super()._deletes_deferred() or bool(self._events_acked)
 
     # --- baskets -----------------------------------------------------------------------------------------
     def open_cart(self, cart_id: str, *, profile: bool = False) -> None:
@@ -192,7 +200,7 @@ class DeviceStore(OutboxPort):
         return {a.key: a.value for a in carts.attrs(self.conn, cart_id)}
 
     def quantities(self, cart_id: str) -> dict[str, int]:
-        return quantities(self.live_entries(cart_id))
+        return carts.quantities(self.conn, cart_id)
 
     def unconfirmed_attrs(self, cart_id: str) -> set[str]:
         """Attribute keys of a cart with an op the platform has not confirmed yet (a consent change, an accepted
@@ -265,37 +273,6 @@ class DeviceStore(OutboxPort):
         row = self.conn.execute("SELECT 1 FROM outbox WHERE seq = ? AND kind != ?", (seq, CONFIRMED_KIND)).fetchone()
         return row is not None  # the emptied high-water row is a confirmed op
 
-    def queue_events(
-        self, events: Sequence[tuple[str, str]], *, profile_cart: str | None = None, synced: bool = True
-    ) -> None:
-        """(name, CloudEvent JSON) rows, durable; the oldest go first once the queue holds EVENT_OUTBOX_MAX.
-        ``profile_cart``: the identified session's profile cart, so that its erasure drops them (never sent).
-        ``synced=False``: committed without an fsync of its own (a process crash loses nothing; a power cut may lose
-        the rows since the last FULL commit), for events that follow an op commit on the hot path."""
-        with self._write() if synced else self._bookkeeping():
-            now = time.time()
-            self.conn.executemany(
-                "INSERT INTO event_outbox (name, body, created_at, profile_cart) VALUES (?, ?, ?, ?)",
-                [(name, body, now, profile_cart) for name, body in events],
-            )
-            self.conn.execute(
-                "DELETE FROM event_outbox WHERE id <= (SELECT max(id) FROM event_outbox) - ?", (EVENT_OUTBOX_MAX,)
-            )
-
-    def pending_events(self, limit: int, after_id: int = 0) -> list[tuple[int, str]]:
-        return list(
-            self.conn.execute("SELECT id, body FROM event_outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
-        )
-
-    def event_backlog(self) -> int:
-        """Workflow events waiting for the uplink (the health message's figure)."""
-        return int(self.conn.execute("SELECT count(*) FROM event_outbox").fetchone()[0])
-
-    @tolerates_full(None)
-    def drop_events(self, ids: Sequence[int]) -> None:
-        with self._bookkeeping():
-            self.conn.executemany("DELETE FROM event_outbox WHERE id = ?", [(i,) for i in ids])
-
     def lines(self, cart_id: str) -> list[Line]:
         return lines_of(self.live_entries(cart_id))
 
@@ -363,6 +340,7 @@ class DeviceStore(OutboxPort):
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         self._seq_issued = seq - 1  # only once committed: a rolled-back group leaves no gap in the seqs
+        self._recorded()
         return results
 
     def merge_snapshot(

@@ -87,6 +87,10 @@ class OutboxPort:
         self._confirmed_upto = 0
         self._confirmed_above: set[int] = set()
         """Confirmed (every seq up to, and these above) but not deleted yet: ``confirm`` defers the delete."""
+        self._drained = False
+        """The last lease read to the end of the outbox: no row is pending until an op is recorded (``_recorded``),
+        or rows are released or expire. A lease meanwhile returns nothing without a query (the pump leases again
+        right after every batch it sends, to fill its window)."""
 
     def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -98,6 +102,9 @@ class OutboxPort:
         rows: list[OutboxRow] = []
         if limit <= 0:
             return NOTHING_LEASED
+        if self._drained:
+            return rows
+        drained = True
         with self.faults.guard(self.conn, contextlib.nullcontext(self.conn)):
             cur = self.conn.execute(
                 f"SELECT seq, body, created_at FROM outbox WHERE seq > ? AND {_LIVE} ORDER BY seq",
@@ -109,11 +116,13 @@ class OutboxPort:
                         last = seq
                         continue
                     if rows and size + len(body) > max_bytes:
+                        drained = False
                         break
                     rows.append(OutboxRow(seq, body, created_at))
                     size += len(body) + 1
                     last = seq
                     if len(rows) >= limit:
+                        drained = False
                         break
             finally:
                 cur.close()  # a statement left open would hold a read snapshot and stall the checkpoints
@@ -121,7 +130,12 @@ class OutboxPort:
             out[row.seq] = None
             heapq.heappush(self._out_heap, row.seq)
         self._lease_after = last
+        self._drained = drained
         return rows
+
+    def _recorded(self) -> None:
+        """An op was committed: a row is pending again."""
+        self._drained = False
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """The broker PUBACKed: one hop done, nothing more. The rows stay until the platform confirms."""
@@ -133,6 +147,7 @@ class OutboxPort:
 
     def release(self, seqs: Sequence[int] | None = None) -> None:
         """Back to pending: a failed PUBACK, a disconnect (seqs=None releases every unconfirmed row)."""
+        self._drained = False
         if seqs is None:
             self._out.clear()
             self._out_heap.clear()
@@ -155,12 +170,20 @@ class OutboxPort:
         if epoch != self.epoch:
             return 0
         above = [seq for seq in applied_above if seq > applied_upto]
-        gone, gone_args = self._settled_sql()
-        count = self.conn.execute(
-            f"SELECT count(*) FROM outbox WHERE {_LIVE} AND NOT ({gone}) "
-            "AND (seq <= ? OR seq IN (SELECT value FROM json_each(?)))",
-            (*gone_args, applied_upto, json.dumps(above)),
-        ).fetchone()[0]
+        if above or self._confirmed_above:
+            gone, gone_args = self._settled_sql()
+            count = self.conn.execute(
+                f"SELECT count(*) FROM outbox WHERE {_LIVE} AND NOT ({gone}) "
+                "AND (seq <= ? OR seq IN (SELECT value FROM json_each(?)))",
+                (*gone_args, applied_upto, json.dumps(above)),
+            ).fetchone()[0]
+        elif applied_upto > self._confirmed_upto:  # the usual watermark: a range of the primary key, no JSON
+            count = self.conn.execute(
+                f"SELECT count(*) FROM outbox WHERE seq > ? AND seq <= ? AND {_LIVE}",
+                (self._confirmed_upto, applied_upto),
+            ).fetchone()[0]
+        else:  # covers nothing newer than what was confirmed already
+            count = 0
         self._confirmed_upto = max(self._confirmed_upto, applied_upto)
         self._confirmed_above = {s for s in self._confirmed_above.union(above) if s > self._confirmed_upto}
         heap = self._out_heap
@@ -175,10 +198,15 @@ class OutboxPort:
     @tolerates_full(None)
     def settle_confirms(self) -> None:
         """Delete what was confirmed since the last write (the pump's tick), so the file, which ``edge-agent
-        status`` and the budget read, holds confirmed rows for at most a tick."""
-        if self._confirmed_upto or self._confirmed_above:
+        status`` and the budget read, holds confirmed rows for at most a tick (and PUBACKed event rows: the store's
+        ``_deletes_deferred``)."""
+        if self._deletes_deferred():
             with self._bookkeeping():
                 pass  # _bookkeeping settles them
+
+    def _deletes_deferred(self) -> bool:
+        """Rows marked gone in memory that the next write transaction deletes."""
+        return bool(self._confirmed_upto or self._confirmed_above)
 
     def _settle_confirms(self, conn: sqlite3.Connection) -> tuple[int, frozenset[int]] | None:
         """At the start of every write transaction: the deletes confirm deferred. Returns what it settled, for
@@ -226,6 +254,7 @@ class OutboxPort:
             self._forget(seq)
         if expired:
             self._lease_after = min(self._lease_after, min(expired) - 1)
+            self._drained = False
         return len(expired)
 
     def outbox_stats(self) -> OutboxStats:

@@ -1,8 +1,8 @@
 """Workflow events on their way out: enveloped as CloudEvents, kept in SQLite, published while the link is up.
 
-At least once, to the broker: a row is deleted on PUBACK, re-sent after a reconnect, and consumers dedupe by
-the CloudEvent ``id``. This path is for analytics and store signals; the shopper's carts and totes go through
-the op outbox, which waits for the platform's confirmation.
+At least once, to the broker: a row goes on PUBACK (deleted with the store's next write: store/event_outbox.py),
+is re-sent after a reconnect, and consumers dedupe by the CloudEvent ``id``. This path is for analytics and store
+signals; the shopper's carts and totes go through the op outbox, which waits for the platform's confirmation.
 """
 
 from __future__ import annotations
@@ -82,27 +82,47 @@ class EventPublisher:
     in_flight: dict[int, int] = field(default_factory=dict)
     """mid -> event_outbox row id, for rows handed to paho and not yet PUBACKed."""
     published_total: int = 0
+    _backlog: bool = field(default=True, init=False)
+    """False once a flush saw every row not yet PUBACKed in flight, until a row is queued, a publish fails or the
+    link drops: a PUBACK then reads nothing from the table (one query per event saved on the scan's path)."""
 
     def queue(self, events: Iterable[WorkflowEvent], ctx: EventContext, *, synced: bool = True) -> None:
-        rows = [(e.name, envelope(e, ctx).model_dump_json(exclude_none=True)) for e in events]
-        if rows:
-            self.store.queue_events(rows, profile_cart=ctx.profile_cart, synced=synced)
+        """Kept, then handed to paho: straight from memory when nothing older waits (the usual case, a scan's
+        event), else in order by :meth:`flush`."""
+        heads = [envelope(e, ctx) for e in events]
+        rows = [(head.data.name, head.model_dump_json(exclude_none=True)) for head in heads]
+        if not rows:
+            return
+        clear = not self._backlog  # every older row is in flight already
+        ids = self.store.queue_events(rows, profile_cart=ctx.profile_cart, synced=synced)
+        self._backlog = True
+        if not clear or not self.out.link.connected or len(self.in_flight) + len(ids) > EVENTS_IN_FLIGHT:
             self.flush()
+            return
+        for row_id, head, (_name, body) in zip(ids, heads, rows, strict=True):
+            mid = self.out.publish_encoded(self.topics.events, body.encode(), head.type, head.id)
+            if mid is None:
+                return
+            self.in_flight[mid] = row_id
+        self._backlog = False
 
     def flush(self) -> None:
         """Hand pending rows to paho while the link is up, at most EVENTS_IN_FLIGHT at a time."""
-        if not self.out.link.connected:
+        if not self._backlog or not self.out.link.connected:
             return
         room = EVENTS_IN_FLIGHT - len(self.in_flight)
         if room <= 0:
             return
         after = max(self.in_flight.values(), default=0)
-        for row_id, body in self.store.pending_events(room, after_id=after):
+        pending = self.store.pending_events(room, after_id=after)
+        for row_id, body in pending:
             head = json.loads(body)  # stored as a CloudEvent: its type and id are mirrored like every message's
             mid = self.out.publish_encoded(self.topics.events, body.encode(), head["type"], head["id"])
             if mid is None:
                 return
             self.in_flight[mid] = row_id
+        if not after and len(pending) < room:  # the query saw every row from the first: all are in flight now
+            self._backlog = False
 
     def published(self, mid: int, ok: bool) -> bool:
         """True when ``mid`` was one of ours; a PUBACK deletes the row, a failure leaves it for the next flush."""
@@ -112,8 +132,11 @@ class EventPublisher:
         if ok:
             self.store.drop_events([row_id])
             self.published_total += 1
+        else:
+            self._backlog = True
         self.flush()
         return True
 
     def link_down(self) -> None:
         self.in_flight.clear()  # the rows stay; they go again after the reconnect
+        self._backlog = True

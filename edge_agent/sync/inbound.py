@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from edge_agent.contract.cart import T_APPLIED, T_SNAPSHOT, AppliedEvent, AppliedWatermark, CartSnapshot, SnapshotEvent
 from edge_agent.contract.catalog import T_CATALOG, CatalogUpdate, CatalogUpdateEvent
-from edge_agent.contract.codec import Rejected, Route, dispatch
+from edge_agent.contract.codec import Matched, Rejected, Route, deliver, match
 from edge_agent.contract.const import MAX_VERSION_JUMP
 from edge_agent.contract.device import T_ERASURE, ErasureRequest, ErasureRequestEvent
 from edge_agent.contract.topics import Topics
@@ -21,6 +21,10 @@ from edge_agent.domain.cart import AttrWrite, Entry, Seal
 from edge_agent.store.device import DeviceStore
 
 log = logging.getLogger(__name__)
+
+MATCHED_TOPICS_KEPT = 256
+"""Topics whose matched routes the router keeps (a kiosk's own topics and the carts it follows); past that the
+memo starts again, so a device that followed thousands of carts holds no more than this."""
 
 
 @dataclass
@@ -37,6 +41,10 @@ class InboundRouter:
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)
     routes: list[Route] = field(default_factory=list)
+    _matched: dict[str, Matched | None] = field(default_factory=dict, init=False)
+    """topic -> its routes, matched once per topic instead of every filter per message."""
+    _matched_for: int = field(default=-1, init=False)
+    """How many routes ``_matched`` was built with: a table that grew since is matched afresh."""
 
     def __post_init__(self) -> None:
         t = self.topics
@@ -59,7 +67,7 @@ class InboundRouter:
         """:meth:`handle`, and a refused message is raised after it is counted: the device's own screen answers
         with the reason (edge_agent/screen/server.py hands its actions here as if they came on the ui topic)."""
         try:
-            if not dispatch(self.routes, topic, payload):
+            if not deliver(self._match(topic), topic, payload):
                 raise Rejected("unknown_topic", topic[:200])
         except Rejected as rej:
             self.reject(topic, rej)
@@ -68,6 +76,15 @@ class InboundRouter:
             bad = Rejected("invalid_value", f"{type(exc).__name__}: {str(exc)[:200]}")
             self.reject(topic, bad)
             raise bad from None
+
+    def _match(self, topic: str) -> Matched | None:
+        memo = self._matched
+        if self._matched_for != len(self.routes) or len(memo) >= MATCHED_TOPICS_KEPT:
+            memo.clear()
+            self._matched_for = len(self.routes)
+        if topic not in memo:
+            memo[topic] = match(self.routes, topic)
+        return memo[topic]
 
     def _applied(self, topic: str, watermark: AppliedWatermark) -> None:
         self._check_watermark(watermark)

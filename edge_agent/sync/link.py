@@ -5,8 +5,9 @@ Rules from the field (sync note §2):
   reconnect has no jitter and resends its whole in-memory queue; our outbox is the queue.
 - paho runs on the asyncio loop, not in a network thread (sync/paho_loop.py), and each publish is written to the
   socket inside :meth:`MqttLink.publish`: no thread hand-off, no wait for the GIL, in a scan's path.
-- Callbacks are wrapped (an exception inside paho would break its read) and only hand the event to the loop
-  with ``call_soon_threadsafe``, so the listener never runs inside paho's own call stack.
+- Callbacks are wrapped (an exception inside paho would break its read) and only hand the event to the loop's
+  next turn, so the listener never runs inside paho's own call stack (``call_soon`` on the loop's thread, where
+  paho runs: no self-pipe wake-up, two syscalls per PUBACK and message saved; ``call_soon_threadsafe`` elsewhere).
 - ``publish`` only while connected and never beyond the window the pump keeps.
 - TLS, when configured, is never downgraded: a TLS failure is a failed attempt, never a plaintext retry.
 """
@@ -18,6 +19,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +121,7 @@ class MqttLink:
         self._client: paho.Client | None = None
         self._connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._down: asyncio.Event | None = None
         self._up: asyncio.Future[tuple[int, bool]] | None = None
         self._driver: PahoOnLoop | None = None
@@ -136,6 +139,7 @@ class MqttLink:
     async def run(self) -> None:
         """Connect, wait for the connection to end, back off with full jitter, try the next endpoint."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         index = 0
         try:
             while True:
@@ -334,8 +338,15 @@ class MqttLink:
         return exception_safe(callback, self.counters)
 
     def _to_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        """On the loop's next turn, in order. paho reads on the loop's thread (paho_loop.py), where ``call_soon``
+        queues it as ``call_soon_threadsafe`` does, without writing to the loop's self-pipe to wake a selector that
+        is not waiting (and reading it back): a write and a read per PUBACK and per message."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            loop.call_soon(fn, *args)
+        else:  # the executor's connect, or any other thread
             loop.call_soon_threadsafe(fn, *args)
 
     def _on_connect(self, client: paho.Client, _userdata: Any, flags: Any, reason: Any, props: Any) -> None:

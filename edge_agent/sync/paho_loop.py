@@ -80,8 +80,14 @@ class PahoOnLoop:
             self.loop.call_soon(self._check_write)
 
     def _check_write(self) -> None:
+        """What paho queued by itself (the PUBACK of a message it read) is written on this turn, after the listener
+        heard of the message; the writer is added only for bytes the socket did not take, not for every PUBACK
+        (an epoll_ctl to add, a wake-up, an epoll_ctl to remove, per message received)."""
         self._write_check = False
-        if self._fd is not None and not self._writer and self.client.want_write():
+        if self._fd is None or self._writer or not self.client.want_write():
+            return
+        self.client.loop_write()
+        if self._fd is not None and self.client.want_write():  # still queued (a full socket); not closed meanwhile
             self._writer = True
             self.loop.add_writer(self._fd, self.client.loop_write)
 

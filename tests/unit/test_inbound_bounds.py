@@ -14,8 +14,11 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from edge_agent.contract.base import CloudEvent
 from edge_agent.contract.cart import AppliedWatermark
+from edge_agent.contract.codec import Route
 from edge_agent.contract.topics import Topics
 from edge_agent.domain.basket import AddItem
 from edge_agent.domain.const import CLOCK_FLOOR_MS, MAX_WIRE_INT
@@ -209,3 +212,20 @@ def test_a_stored_clock_ahead_of_an_unsynchronised_wall_clock_is_kept(tmp_path: 
         assert store.clock.last == pack(NOW_MS, 7)
     finally:
         store.close()
+
+
+class Ping(BaseModel):
+    n: int
+
+
+def test_a_route_added_after_messages_arrived_takes_the_next_message_on_its_topic() -> None:
+    with a_store() as store:
+        router = InboundRouter(store, TOPICS, lambda wm: confirm(store, wm))
+        message = json.dumps(envelope("com.example.ping.v1", {"n": 1})).encode()
+        router.handle(TOPICS.ui, message)
+        assert router.rejected["unknown_topic"] == 1
+        seen: list[object] = []
+        router.add([Route(TOPICS.ui, {"com.example.ping.v1": (CloudEvent[Ping], lambda _t, d: seen.append(d))})])
+        router.handle(TOPICS.ui, message)
+        router.handle(TOPICS.ui, message)
+        assert seen == [Ping(n=1), Ping(n=1)] and router.rejected["unknown_topic"] == 1

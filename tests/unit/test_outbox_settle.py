@@ -61,3 +61,16 @@ def test_a_confirm_of_the_newest_op_keeps_its_high_water_marks_across_a_restart(
     [later] = again.record([AddItem("c", A)])
     assert later.op is not None and later.op.seq == 2 and later.op.hlc > result.op.hlc
     again.close()
+
+
+def test_a_watermark_counts_only_the_ops_it_newly_confirms(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    store.record([AddItem("c", A) for _ in range(6)])
+    assert store.confirm(store.epoch, 2) == 2
+    assert store.confirm(store.epoch, 2) == 0 and store.confirm(store.epoch, 1) == 0, "a repeat or an older one"
+    assert store.confirm(store.epoch, 2, [5]) == 1
+    assert store.confirm(store.epoch, 4) == 2, "3 and 4; 5 was confirmed already"
+    store.record([AddItem("c", A)])  # the deletes settle with it
+    assert store.confirm(store.epoch, 6) == 1 and store.confirm(store.epoch, 7, [9]) == 1
+    assert store.confirm("another-epoch", 7) == 0
+    store.close()

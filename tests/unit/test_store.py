@@ -6,8 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_agent.domain.basket import AddItem, RemoveItem
+from edge_agent.domain.cart import Effects, Entry, quantities
+from edge_agent.store import carts
 from edge_agent.store.db import StorageError, connect
 from edge_agent.store.device import DeviceStore
 
@@ -68,6 +72,22 @@ def test_lease_takes_pending_rows_in_seq_order_and_never_hands_out_a_leased_row_
     assert [r.seq for r in first] == [1, 2, 3]
     assert [r.seq for r in second] == [4, 5]
     assert store.lease(3, 1 << 20) == []
+
+
+def test_a_lease_after_one_that_took_everything_sees_each_row_recorded_released_or_expired_since(
+    store: DeviceStore,
+) -> None:
+    store.record([AddItem("c", A) for _ in range(2)])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [1, 2] and store.lease(10, 1 << 20) == []
+    store.record([AddItem("c", A)])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [3] and store.lease(10, 1 << 20) == []
+    store.release([2])
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [2]
+    store.mark_sent([1, 2, 3])
+    assert store.expire_sent(sent_before=float("inf")) == 3
+    assert [r.seq for r in store.lease(10, 1 << 20)] == [1, 2, 3]
+    store.release()
+    assert [r.seq for r in store.lease(1, 1 << 20)] == [1] and [r.seq for r in store.lease(10, 1 << 20)] == [2, 3]
 
 
 def test_a_puback_marks_sent_but_only_the_watermark_deletes(store: DeviceStore) -> None:
@@ -292,3 +312,37 @@ def test_a_database_from_before_0011_keeps_its_baskets_and_unconfirmed_ops(tmp_p
     assert [r.body for r in store.lease(10, 1 << 20)] == ["b"], "what was sent before the restart goes again"
     indexes = [r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'cart_entries'")]
     assert indexes == ["cart_entries"], "entries are keyed by cart: no second index to write at every add"
+
+
+entries = st.lists(
+    st.tuples(
+        st.sampled_from(["04006381333931", "05012345678900", "09501101530003"]),
+        st.integers(min_value=1, max_value=5),
+        st.none() | st.sampled_from(["S1", "S2", "S3"]),
+        st.booleans(),
+        st.integers(min_value=100, max_value=102),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=entries)
+def test_the_stores_quantities_are_the_domains_rule_over_its_live_entries(
+    tmp_path: Path, rows: list[tuple[str, int, str | None, bool, int]]
+) -> None:
+    store = DeviceStore.open(tmp_path / f"q{abs(hash(tuple(rows)))}.db", "kiosk-01")
+    try:
+        effects = [
+            Entry(f"web:e:{i}", "c", sku, qty, hlc, "web", serial) for i, (sku, qty, serial, _, hlc) in enumerate(rows)
+        ]
+        with store.conn:
+            carts.apply_effects(store.conn, (Effects("c", tuple(effects)),))
+            store.conn.executemany(
+                "INSERT INTO cart_tombstones (entry_id, cart_id) VALUES (?, 'c')",
+                [(e.entry_id,) for e, (*_, removed, _hlc) in zip(effects, rows, strict=True) if removed],
+            )
+        assert store.quantities("c") == quantities(store.live_entries("c"))
+        assert list(store.quantities("c")) == list(quantities(store.live_entries("c"))), "in the same order"
+    finally:
+        store.close()
