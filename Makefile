@@ -30,7 +30,7 @@ bootstrap:
 test: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=15 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory bench-smoke
 
 lint: bootstrap
