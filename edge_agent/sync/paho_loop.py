@@ -37,8 +37,7 @@ class PahoOnLoop:
         self.loop, self.client = loop, client
         self._fd: int | None = sock.fileno()
         self._writer = False
-        self._write_check: asyncio.Handle | None = None
-        """The pending :meth:`_check_write`; moved behind the listeners each read scheduled (:meth:`_readable`)."""
+        self._write_check = False
         client.on_socket_close = guard(self._on_socket_close)
         client.on_socket_register_write = guard(self._on_register_write)
         client.on_socket_unregister_write = guard(self._on_unregister_write)
@@ -67,11 +66,6 @@ class PahoOnLoop:
         # TLS: records already decrypted wait in the SSL object, where the selector cannot see them.
         while isinstance(sock, ssl.SSLSocket) and sock.pending() and client.socket() is sock:
             client.loop_read()
-        # One read may take several PUBLISHes (paho reads as many packets as it has messages in flight): their
-        # PUBACKs go only after every listener they were handed to has run, or a kill -9 meanwhile loses them.
-        if self._write_check is not None:
-            self._write_check.cancel()
-            self._write_check = self.loop.call_soon(self._check_write)
 
     async def _keepalive(self) -> None:
         while self.client.socket() is not None:
@@ -81,14 +75,15 @@ class PahoOnLoop:
     def _on_register_write(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
         """paho queued bytes. The link writes every publish at once, so the writer is only added if they are still
         there on the loop's next turn: two epoll_ctl calls per publish saved."""
-        if self._write_check is None:
-            self._write_check = self.loop.call_soon(self._check_write)
+        if not self._write_check:
+            self._write_check = True
+            self.loop.call_soon(self._check_write)
 
     def _check_write(self) -> None:
         """What paho queued by itself (the PUBACK of a message it read) is written on this turn, after the listener
         heard of the message; the writer is added only for bytes the socket did not take, not for every PUBACK
         (an epoll_ctl to add, a wake-up, an epoll_ctl to remove, per message received)."""
-        self._write_check = None
+        self._write_check = False
         if self._fd is None or self._writer or not self.client.want_write():
             return
         self.client.loop_write()

@@ -28,7 +28,10 @@ TOPIC_IN = "t/in"
 
 
 class _Listener:
-    def __init__(self) -> None:
+    def __init__(self, answer_first: bool) -> None:
+        self.answer_first = answer_first
+        """Message 1's handling publishes (an answer, a scan's op), which writes what paho has queued."""
+        self.link: MqttLink | None = None
         self.sockets: list[socket.socket] = []
         """Every TCP socket opened since the test started; the device's link opens the first."""
         self.up = asyncio.Event()
@@ -52,6 +55,8 @@ class _Listener:
         if self.crashed.is_set():
             return
         self.heard.append(payload)
+        if payload == b"1" and self.answer_first:
+            assert self.link is not None and self.link.publish("t/answer", b"a") is not None
         if payload == b"2":  # the device dies while it handles message 2
             self.sockets[0].shutdown(socket.SHUT_WR)
             self.crashed.set()
@@ -89,10 +94,11 @@ def _redelivered(broker: MosquittoBroker) -> list[bytes]:
     return got
 
 
+@pytest.mark.parametrize("answer_first", [False, True], ids=["quiet", "message-1-publishes"])
 def test_messages_read_together_are_pubacked_only_after_their_listeners(
-    broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
+    broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch, answer_first: bool
 ) -> None:
-    listener = _Listener()
+    listener = _Listener(answer_first)
     connect = socket.create_connection
 
     def recorded(*args: Any, **kwargs: Any) -> socket.socket:
@@ -104,6 +110,7 @@ def test_messages_read_together_are_pubacked_only_after_their_listeners(
 
     async def device() -> list[bytes]:
         link = MqttLink(LinkSettings([(broker.host, broker.port)], CLIENT_ID), listener)
+        listener.link = link
         run = asyncio.create_task(link.run())
         await listener.up.wait()
         assert link.subscribe([TOPIC_IN])
