@@ -316,6 +316,7 @@ class MqttLink:
             protocol=paho.MQTTv5 if self.mqtt5 else paho.MQTTv311,
             clean_session=None if self.mqtt5 else False,
             reconnect_on_failure=False,
+            manual_ack=True,  # a message's PUBACK is queued once its listener ran (_deliver)
         )
         client.suppress_exceptions = True
         client.enable_logger(logging.getLogger("paho"))
@@ -382,7 +383,21 @@ class MqttLink:
     def _on_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         if client is self._client:
             correlation = getattr(msg.properties, "CorrelationData", None) if msg.properties is not None else None
-            self._to_loop(self.listener.message, msg.topic, bytes(msg.payload), correlation)
+            self._to_loop(self._deliver, client, msg.mid, msg.qos, msg.topic, bytes(msg.payload), correlation)
+
+    def _deliver(
+        self, client: paho.Client, mid: int, qos: int, topic: str, payload: bytes, correlation: bytes | None
+    ) -> None:
+        """The listener first, then the PUBACK: until then the broker's session keeps the message, so a device killed
+        while it handles one (or before the listeners of the others read with it ran) gets it again. paho would
+        queue the PUBACK as it reads, and the next write (this turn's write check, any listener's publish) sent it
+        before the message was handled. Acked even if the listener raised: a bad message is not redelivered for
+        ever; only on the connection it came on (a mid means nothing on the next one)."""
+        try:
+            self.listener.message(topic, payload, correlation)
+        finally:
+            if qos and client is self._client:
+                client.ack(mid, qos)
 
 
 def _disable_nagle(client: paho.Client) -> None:
