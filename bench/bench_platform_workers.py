@@ -40,7 +40,7 @@ from simulators.fleet import DeviceSettings, Fleet
 from simulators.platform.const import UPLINK_STREAM
 from simulators.platform.worker import ensure_uplink
 from simulators.postgres import PostgresServer
-from simulators.workers import PlatformReader, WorkerProcess
+from simulators.workers import PlatformReader, WorkerPool, WorkerProcess
 
 RAW_NODE = 1
 SIZES = {"full": (400, 20, 100, 20_000), "quick": (200, 20, 50, 5_000), "smoke": (20, 4, 5, 300)}
@@ -132,13 +132,9 @@ def throughput(workdir: Path, cluster: NatsCluster, pg: PostgresServer, n: int, 
             settled = time.monotonic() - since > BACKLOG_SETTLE_S
             time.sleep(POLL_S * 4)
         messages = last  # op batches and each device's sync request after connect
-        workers = [WorkerProcess(f"w{i + 1}", urls, dsn, workdir) for i in range(n)]
-        reader = PlatformReader(dsn)
+        pool, reader = WorkerPool(urls, dsn, workdir), PlatformReader(dsn)
         try:
-            for w in workers:
-                w.launch()  # side by side: none drains the backlog alone while the others import
-            for w in workers:
-                w.wait_ready()
+            pool.start(n)  # side by side: none drains the backlog alone while the others import
             start, total = time.monotonic(), devices * ops
             while reader.applied_count() < total and time.monotonic() - start < TIMEOUT_S:
                 time.sleep(POLL_S)
@@ -156,8 +152,7 @@ def throughput(workdir: Path, cluster: NatsCluster, pg: PostgresServer, n: int, 
                 report = live.report()
         finally:
             reader.close()
-            for w in workers:
-                w.stop()
+            pool.stop()
     return Throughput(n, applied, messages, seconds, report.latency_p50_s * 1000, report.latency_p99_s * 1000)
 
 
@@ -177,9 +172,9 @@ def sample(cluster: NatsCluster, workers: list[WorkerProcess], window: float) ->
 
 def growth(workdir: Path, cluster: NatsCluster, pg: PostgresServer, size: str, sizes: tuple[int, ...]) -> list[Growth]:
     dsn = pg.create_database()
-    workers = [WorkerProcess(f"g{i + 1}", cluster.nats_urls, dsn, workdir).start() for i in range(2)]
     window = GROWTH_WINDOW_S[size]
-    try:
+    with WorkerPool(cluster.nats_urls, dsn, workdir, prefix="g") as pool:
+        workers = pool.start(2)
         rows = [Growth(0, 0, *sample(cluster, workers, window))]
         for devices in sizes:
             with Fleet(workdir / f"growth-{devices}", cluster.mqtt_endpoints, stores=20, devices=devices) as fleet:
@@ -190,9 +185,6 @@ def growth(workdir: Path, cluster: NatsCluster, pg: PostgresServer, size: str, s
                 fleet.add_ops(1)
                 figures = sample(cluster, workers, window)
                 rows.append(Growth(devices, fleet.report().connected, *figures))
-    finally:
-        for w in workers:
-            w.stop()
     return rows
 
 

@@ -92,9 +92,14 @@ class _StreamConfig(BaseModel):
     num_replicas: int = 1
 
 
+class _StreamCluster(BaseModel):
+    leader: str = ""
+
+
 class _StreamDetail(BaseModel):
     name: str
     config: _StreamConfig
+    cluster: _StreamCluster | None = None
 
 
 class _AccountDetail(BaseModel):
@@ -248,14 +253,21 @@ class NatsCluster(StartStop):
 
     def stream_replicas(self) -> dict[str, int]:
         """Replica count of every JetStream stream (e.g. `$MQTT_msgs`), as the first running node reports it."""
+        return {s.name: s.config.num_replicas for s in self._streams()}
+
+    def stream_leaders(self) -> dict[str, str]:
+        """Each stream's leader (a node name, "" while none): a killed leader stalls its stream until an election."""
+        return {s.name: s.cluster.leader if s.cluster else "" for s in self._streams()}
+
+    def _streams(self) -> list[_StreamDetail]:
         for i in range(self._n):
             if self.running(i):
                 raw = self._http(i, "/jsz?streams=true&config=true")
                 if raw is None:
                     continue
                 detail = _JszStreams.model_validate_json(raw)
-                return {s.name: s.config.num_replicas for a in detail.account_details for s in a.stream_detail}
-        return {}
+                return [s for a in detail.account_details for s in a.stream_detail]
+        return []
 
     # -- internals --------------------------------------------------------------------------
 

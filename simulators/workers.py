@@ -28,7 +28,7 @@ from simulators.platform.const import ACK_WAIT_S
 from simulators.platform.pg_store import PgStore
 from simulators.platform.worker import PlatformWorker
 
-__all__ = ["PlatformReader", "WorkerProcess"]
+__all__ = ["PlatformReader", "WorkerPool", "WorkerProcess"]
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -121,6 +121,61 @@ class WorkerProcess:
         self.stop()
 
 
+class WorkerPool:
+    """N workers over one database and one cluster, as the tests and benches start them: launched side by side (none
+    drains a backlog alone while the others still import), each waited for, all stopped together."""
+
+    def __init__(
+        self,
+        nats_urls: list[str],
+        dsn: str,
+        log_dir: Path,
+        *,
+        prefix: str = "w",
+        replicas: int = 3,
+        ack_wait_s: float = ACK_WAIT_S,
+    ) -> None:
+        self._urls, self._dsn, self._log_dir, self._prefix = nats_urls, dsn, Path(log_dir), prefix
+        self._replicas, self._ack_wait_s = replicas, ack_wait_s
+        self.workers: list[WorkerProcess] = []
+
+    def start(
+        self, n: int, *, ack_wait_s: float | None = None, timeout: float = READY_TIMEOUT_S
+    ) -> list[WorkerProcess]:
+        """N more workers (named ``{prefix}1``, ``{prefix}2``, ... across calls), ready when this returns."""
+        batch = [
+            WorkerProcess(
+                f"{self._prefix}{len(self.workers) + i + 1}",
+                self._urls,
+                self._dsn,
+                self._log_dir,
+                replicas=self._replicas,
+                ack_wait_s=self._ack_wait_s if ack_wait_s is None else ack_wait_s,
+            )
+            for i in range(n)
+        ]
+        self.workers += batch
+        for w in batch:
+            w.launch()
+        for w in batch:
+            w.wait_ready(timeout)
+        return batch
+
+    def stop(self) -> None:
+        """SIGTERM to every worker first, then wait for each: they drain side by side too."""
+        for w in self.workers:
+            if w.proc is not None and w.running():
+                w.proc.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            w.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None) -> None:
+        self.stop()
+
+
 class PlatformReader:
     """What the workers' database holds, read the way a platform's API would: carts, applied ops, counters."""
 
@@ -144,6 +199,11 @@ class PlatformReader:
     def applied_by_worker(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT worker, count(*) FROM applied_ops GROUP BY worker").fetchall()
         return {str(w): int(n) for w, n in rows}
+
+    def refused_by_dedupe(self) -> int:
+        """Ops the workers received again (a device's resend, a redelivery) and the dedupe key refused."""
+        row = self._conn.execute("SELECT coalesce(sum(ops_duplicate), 0) FROM worker_counters").fetchone()
+        return int(row[0]) if row else 0
 
     def counted_by_workers(self) -> int:
         """The sum of every worker's own count of new ops it applied (written in its apply transactions)."""

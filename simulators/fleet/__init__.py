@@ -170,6 +170,10 @@ class Fleet:
     def connect_times(self) -> list[float]:
         return self.call(lambda: list(self.events.connect_times))
 
+    def connects_by_device(self) -> dict[str, int]:
+        """Each device's CONNACKs so far: compared before and after a fault, which devices it dropped."""
+        return self.call(lambda: {d.device: d.counters.connects for d in self._devices})
+
     def report(self) -> FleetReport:
         return self.call(self._report)
 

@@ -23,6 +23,10 @@ ACK_WAIT_S: Final = 10.0
 """A fetched message not acked within this is redelivered to any worker (a worker killed mid-batch). Well above a
 fetch's apply time (50 batches x a few ms), and far below the agent's own 60 s resend (sync note §1)."""
 
+UPLINK_SETUP_ATTEMPTS: Final = 4
+"""Tries at creating the stream and consumer at start: on a cluster that has just started (or lost a node) the
+JetStream API can miss its 5 s timeout while it places the R3 stream; the call is idempotent, so try again."""
+
 FETCH_BATCH: Final = 50
 """Messages per pull: enough to amortise the round trip, few enough to stay far inside ACK_WAIT_S."""
 

@@ -152,7 +152,7 @@ class PlatformWorker:
         nc = await nats.connect(servers=self.nats_urls, name=self.name, max_reconnect_attempts=-1)
         try:
             js = nc.jetstream()
-            sub = await ensure_uplink(js, self.replicas, self.ack_wait_s)
+            sub = await self._subscribe(js)
             self.ready.set()
             log.info("%s: consuming %s/%s", self.name, const.UPLINK_STREAM, const.APPLY_CONSUMER)
             while not stop.is_set():
@@ -170,6 +170,14 @@ class PlatformWorker:
             await nc.close()
             await loop.run_in_executor(self._db, self._close)
             self._db.shutdown()
+
+    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        for attempt in range(1, const.UPLINK_SETUP_ATTEMPTS):
+            try:
+                return await ensure_uplink(js, self.replicas, self.ack_wait_s)
+            except nats.errors.TimeoutError:
+                log.warning("%s: no JetStream answer creating the uplink (try %d), again", self.name, attempt)
+        return await ensure_uplink(js, self.replicas, self.ack_wait_s)  # the last try's timeout is the error
 
     async def _handle(self, nc: NATS, msg: Msg) -> None:
         if msg.metadata.num_delivered > 1:

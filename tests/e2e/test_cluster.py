@@ -70,6 +70,12 @@ def test_a_qos1_publish_on_one_node_reaches_a_subscriber_on_another_and_survives
 
         cluster.kill(0)  # node A: the publisher's node and maybe a stream leader
         cluster.wait_ready()
+        survivors = {cluster.node_name(1), cluster.node_name(2)}
+        wait_until(
+            lambda: {cluster.stream_leaders().get(name) for name in MQTT_STREAMS} <= survivors,
+            timeout=60,
+            what="every MQTT stream led by a surviving node",
+        )
         pub.close()
         pub = Client("pub-c", port_c)
         wait_until(lambda: pub.connected.is_set(), what="a publisher connected to node C")

@@ -15,7 +15,7 @@ import pytest
 
 from simulators.cluster import NatsCluster
 from simulators.fleet import Fleet
-from simulators.workers import PlatformReader, WorkerProcess
+from simulators.workers import PlatformReader, WorkerPool, WorkerProcess
 from tests.support.chain import camera_agent, run_camera_agents_with_fleet
 from tests.support.world import wait_until
 
@@ -41,18 +41,8 @@ def platform(pg_dsn: str) -> Iterator[PlatformReader]:
 
 @pytest.fixture
 def workers(cluster: NatsCluster, pg_dsn: str, tmp_path: Path) -> Iterator[WorkerFactory]:
-    started: list[WorkerProcess] = []
-
-    def start(n: int, **options: float) -> list[WorkerProcess]:
-        names = [f"w{len(started) + i + 1}" for i in range(n)]
-        batch = [WorkerProcess(name, cluster.nats_urls, pg_dsn, tmp_path, **options) for name in names]
-        for w in batch:
-            started.append(w.start())
-        return batch
-
-    yield start
-    for w in started:
-        w.stop()
+    with WorkerPool(cluster.nats_urls, pg_dsn, tmp_path) as pool:
+        yield pool.start
 
 
 def test_two_workers_apply_a_fleet_and_three_agents_exactly_once(
