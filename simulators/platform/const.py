@@ -37,3 +37,6 @@ STREAM_MAX_AGE_S: Final = 7 * 24 * 3600
 
 NAK_DELAY_S: Final = 0.5
 """After a transient database error (deadlock, lost connection) the message is retried this much later."""
+
+ERASED_CART_TABLES: Final = ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions")
+"""A cart's rows an erasure deletes, on either platform (the owner row stays: nobody adopts the erased id)."""
