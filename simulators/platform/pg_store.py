@@ -184,7 +184,6 @@ class PgStore:
         self.record_erased(cart_id)
         for table in ERASED_CART_TABLES:
             self.conn.execute(sql.SQL("DELETE FROM {} WHERE cart_id = %s").format(sql.Identifier(table)), (cart_id,))
-        self.conn.execute("DELETE FROM held_ops WHERE cart_id = %s", (cart_id,))
         self.forget_issued(cart_id)
 
     def hold(self, tenant: str, store: str, held: Held) -> None:

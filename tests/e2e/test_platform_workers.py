@@ -25,9 +25,9 @@ from edge_agent.domain.session import SessionState
 from simulators.cluster import NatsCluster
 from simulators.fleet import Fleet
 from simulators.nfc_tags import TagEmulator, product_tag
-from simulators.platform.erasure import erase_shopper
 from simulators.platform.worker import subject_of
 from simulators.workers import PlatformReader, WorkerProcess
+from simulators.workers import main as workers_cli
 from tests.e2e import test_nfc_session as kiosk
 from tests.support.chain import camera_agent, chain_config, run_camera_agents_with_fleet
 from tests.support.claim import AgentFactory
@@ -195,7 +195,8 @@ def test_a_shopper_erased_on_the_workers_is_forgotten_by_the_kiosk_and_later_ops
     store = agent.agent.store
     assert kiosk.PROFILE_CART in agent.call(store.cart_ids), "the kiosk holds the shopper's profile cart"
 
-    erase_shopper(pg_dsn, cluster.nats_urls, kiosk.PROFILE_CART, "acme", "s042", "gdpr-workers-1")
+    operator = ["erase", "--nats", ",".join(cluster.nats_urls), "--dsn", pg_dsn, "--cart", kiosk.PROFILE_CART]
+    assert workers_cli([*operator, "--tenant", "acme", "--store", "s042", "--request-id", "gdpr-workers-1"]) == 0
 
     wait_until(lambda: kiosk.PROFILE_CART not in agent.call(store.cart_ids), 15, "the kiosk forgot the cart")
     assert kiosk.session_of(agent).state is SessionState.ANONYMOUS, "the shopper's session ended"

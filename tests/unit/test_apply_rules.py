@@ -182,6 +182,8 @@ def test_erasing_a_shopper_in_postgres_deletes_the_cart_and_its_credentials_in_o
     pg = Platform(PgStore(conn), conn.transaction)
     dev = Device("d-1")
     pg.apply(dev.batch(dev.op(AddItem("c-1", SKU_A)), dev.op(AddItem("c-2", SKU_B))))
+    other = Device("d-2")
+    assert pg.apply(other.batch(other.op(AddItem("c-1", SKU_B)))).held == {"not_cart_owner": 1}
     store = PgStore(conn)
     with conn.transaction():
         store.record_issued("c-1", "fp-1")
@@ -192,5 +194,7 @@ def test_erasing_a_shopper_in_postgres_deletes_the_cart_and_its_credentials_in_o
     assert (pg.cart("c-1"), pg.version("c-1"), late.for_erased_carts) == ({}, None, 1)
     with conn.transaction():
         assert (store.issued_fingerprints("c-1"), store.issued_fingerprints("c-2")) == ([], ["fp-2"])
+        held = conn.execute("SELECT count(*) FROM held_ops WHERE cart_id = 'c-1'").fetchone()
+    assert held == (0,), "the shopper's held ops go too"
     assert pg.cart("c-2") == {SKU_B: 1}, "another cart is untouched"
     conn.close()
