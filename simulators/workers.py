@@ -3,6 +3,9 @@
 Each process is one :class:`simulators.platform.worker.PlatformWorker`; start as many as you like over one
 PostgreSQL database and one NATS (cluster): JetStream's durable consumer shares the uplinks between them. It prints
 ``ready <name>`` once it consumes, and its counters as JSON when stopped (SIGTERM, SIGINT).
+
+``python -m simulators.workers erase --nats URLS --dsn DSN --cart C --tenant T --store S --request-id R`` erases a
+shopper's cart (simulators/platform/erasure.py): committed, then the store's devices are asked to forget it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import psycopg
 
 from edge_agent.domain.cart import quantities
 from simulators.platform.const import ACK_WAIT_S
+from simulators.platform.erasure import erase_shopper
 from simulators.platform.pg_store import PgStore
 from simulators.platform.worker import PlatformWorker
 
@@ -234,7 +238,24 @@ async def serve(worker: PlatformWorker) -> None:
     await task
 
 
+def erase_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulators.workers erase", description="erase a shopper's cart")
+    parser.add_argument("--nats", required=True, help="comma-separated NATS URLs")
+    parser.add_argument("--dsn", required=True, help="the workers' PostgreSQL database")
+    parser.add_argument("--cart", required=True, help="the shopper's profile cart")
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--store", required=True, help="the cart's home store, whose devices are asked to forget it")
+    parser.add_argument("--request-id", required=True, help="the erasure request's id (devices answer with it)")
+    args = parser.parse_args(argv)
+    erase_shopper(args.dsn, args.nats.split(","), args.cart, args.tenant, args.store, args.request_id)
+    print(f"erased {args.cart}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["erase"]:
+        return erase_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m simulators.workers", description=__doc__.split("\n")[0])
     parser.add_argument("--nats", required=True, help="comma-separated NATS URLs (every node of the cluster)")
     parser.add_argument("--dsn", required=True, help="the PostgreSQL database every worker shares")

@@ -321,6 +321,13 @@ DEVICE_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0013_purge_schedule", _purge_schedule),
 ]
 
+
+def _erased_carts(db: sqlite3.Connection) -> None:
+    # The platform's erased shoppers' carts (simulators/platform/apply.py): ops for one that are still in flight
+    # are acknowledged and never applied, across a restart too. The cart id alone, no shopper data.
+    db.execute("CREATE TABLE erased_carts (cart_id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
 PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_cart_tables", _cart_tables),
     ("0002_platform_tables", _platform_tables),
@@ -330,4 +337,5 @@ PLATFORM_MIGRATIONS: list[tuple[str, Migration]] = [
     ("0006_basket_claims", _basket_claims),
     ("0007_attribution", _attribution),
     ("0008_issued_credentials", _issued_credentials),
+    ("0009_erased_carts", _erased_carts),
 ]

@@ -25,7 +25,7 @@ from edge_agent.contract.cart import (
 from edge_agent.contract.claim import BasketClaimed
 from edge_agent.contract.codec import Rejected, parse_event
 from edge_agent.contract.device import T_ERASED, ErasureDoneEvent
-from edge_agent.contract.topics import Topics, parse_device_topic
+from edge_agent.contract.topics import parse_device_topic
 from edge_agent.contract.workflow_event import WorkflowCloudEvent
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, RequestCheckout, SetAttribute
 from edge_agent.domain.cart import Seal, quantities
@@ -48,6 +48,7 @@ from simulators.central.stats import CentralStats
 from simulators.central.web_channel import WebChannel
 from simulators.platform import apply as rules
 from simulators.platform import events
+from simulators.platform.const import ERASED_CART_TABLES
 from simulators.platform.sqlite_store import SqliteStore
 
 log = logging.getLogger("central")
@@ -80,7 +81,6 @@ class CentralPlatform:
         self.stats = CentralStats()
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
-        self._erased: set[str] = set()
         self._stop = threading.Event()
         self._conn: Any = None
         self._client: paho.Client | None = None
@@ -196,7 +196,6 @@ class CentralPlatform:
                 store,
                 device,
                 batch,
-                erased=self._erased,
                 join=self._join_claimed,
             )
             conn = self._conn
@@ -375,16 +374,17 @@ class CentralPlatform:
         """Right to be forgotten: drop the cart here, clear its retained snapshot, and ask the store's devices
         to forget their copies. Ops for it that are still in flight are acknowledged and never applied."""
         with self._lock, transaction(self._conn):
-            self._erased.add(cart_id)
-            for table in ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "cart_versions"):
+            self._port.record_erased(cart_id)  # the apply rules drop its in-flight ops from here on
+            for table in ERASED_CART_TABLES:
                 self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
             basket_claims.forget_profile(self._conn, cart_id)
             self._port.forget_issued(cart_id)
             self.offers.forget(cart_id)
             attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)
-        self._publish(Topics(tenant, store, "-").cart_state(cart_id), b"", retain=True)
-        self._publish(*messages.erasure_message(tenant, store, request_id, cart_id))
+        (cleared, empty), request = events.erasure_messages(tenant, store, request_id, cart_id, SOURCE)
+        self._publish(cleared, empty, retain=True)
+        self._publish(*request)
 
     def add_online(self, cart_id: str, sku: str, qty: int = 1) -> str:
         return self.online_edit(AddItem(cart_id, sku, qty, actor="web"))

@@ -1,10 +1,9 @@
-"""The central simulator's own down messages (the watermark and snapshot are simulators/platform/events.py's,
-shared with the workers): the kiosk told its basket was claimed, the store's devices asked to forget a cart."""
+"""The central simulator's own down messages (the watermark, snapshot and erasure request are
+simulators/platform/events.py's, shared with the workers): the kiosk told its basket was claimed."""
 
 from __future__ import annotations
 
 from edge_agent.contract.claim import BasketClaimed, BasketClaimedEvent
-from edge_agent.contract.device import ErasureRequest, ErasureRequestEvent
 from edge_agent.contract.topics import Topics
 from simulators.basket_claims import Admitted
 from simulators.central.const import SOURCE
@@ -16,10 +15,3 @@ def claimed_message(admitted: Admitted, claimed: BasketClaimed) -> tuple[str, by
     event_id = f"claimed:{admitted.claim_id}"
     event = platform_event(BasketClaimedEvent, admitted.tenant, SOURCE, event_id, claimed, admitted.cart)
     return Topics(admitted.tenant, admitted.store, admitted.device).basket_claimed, event.model_dump_json().encode()
-
-
-def erasure_message(tenant: str, store: str, request_id: str, cart_id: str) -> tuple[str, bytes]:
-    """(topic, payload) asking the store's devices to forget their copies of an erased shopper's cart."""
-    data = ErasureRequest(request_id=request_id, carts=[cart_id])
-    request = platform_event(ErasureRequestEvent, tenant, SOURCE, f"erasure:{request_id}", data)
-    return Topics(tenant, store, "-").erasure, request.model_dump_json().encode()

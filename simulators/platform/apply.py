@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_agent.contract.cart import (
@@ -60,11 +60,12 @@ def apply_batch(
     device: str,
     batch: OpsBatch,
     *,
-    erased: Container[str] = frozenset(),
     join: Callable[[set[str]], set[str]] | None = None,
 ) -> Applied:
-    """Apply one batch in the caller's transaction. ``erased`` carts' ops are recorded (acknowledged) but never
-    applied; ``join`` (the simulator's basket claims) may write more carts after the ops' effects and returns them."""
+    """Apply one batch in the caller's transaction. Ops for a cart the port says was erased are recorded (deduped,
+    acknowledged by the watermark) and dropped before any other rule sees them: never applied, held or adopted,
+    so nothing of an erased shopper comes back. ``join`` (the simulator's basket claims) may write more carts
+    after the ops' effects and returns them."""
     if batch.device != device or any(op.device != device or op.epoch != batch.epoch for op in batch.ops):
         raise Rejected("impersonation", f"ops for {batch.device} published under dv/{device}")
     try:
@@ -72,8 +73,10 @@ def apply_batch(
     except authority.WrongStore as exc:
         raise Rejected("wrong_store", str(exc)) from None
     port.lock_device(device, batch.epoch)
-    for cart_id in sorted({op.cart_id for op in batch.ops}):  # sorted: two writers never wait on each other
+    carts = sorted({op.cart_id for op in batch.ops})
+    for cart_id in carts:  # sorted: two writers never wait on each other
         port.lock_cart(cart_id)
+    erased = port.erased_among(carts)  # after the locks: an erasure committed before them is seen
     out = Applied(device)
     now = time.time()
     new_ops: list[CartOp] = []
@@ -86,6 +89,9 @@ def apply_batch(
             out.duplicates += 1
             continue
         fresh.discard(op.seq)
+        if op.cart_id in erased:
+            out.for_erased_carts += 1  # acknowledged, never applied
+            continue
         if op.cart_id in writable and not authority.is_grant(op):
             new_ops.append(op)
             continue
@@ -93,8 +99,6 @@ def apply_batch(
         if authorised:
             writable.add(op.cart_id)
         new_ops.extend(authorised)
-    out.for_erased_carts = sum(1 for op in new_ops if op.cart_id in erased)
-    new_ops = [op for op in new_ops if op.cart_id not in erased]  # acknowledged, never applied
     new_ops = aisle_orders.without_forged_answers(new_ops, out.rejected)  # only the platform answers an order
     port.apply_effects(effects_of(op) for op in new_ops)
     joined = join({op.cart_id for op in new_ops}) if join is not None else set()

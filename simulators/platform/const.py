@@ -41,3 +41,14 @@ STREAM_MAX_AGE_S: Final = 7 * 24 * 3600
 
 NAK_DELAY_S: Final = 0.5
 """After a transient database error (deadlock, lost connection) the message is retried this much later."""
+
+ERASED_CART_TABLES: Final = (
+    "cart_entries",
+    "cart_tombstones",
+    "cart_attrs",
+    "cart_seals",
+    "cart_versions",
+    "held_ops",
+)
+"""A cart's rows an erasure deletes, on either platform, held ops included (the owner row stays, and the
+erased_carts mark keeps anyone from writing the id again)."""

@@ -1,5 +1,5 @@
-"""The platform's down messages built once for both platforms: the applied watermark and a cart snapshot, and the
-envelope every platform-side event of the simulators is stamped with."""
+"""The platform's down messages built once for both platforms: the applied watermark, a cart snapshot and an
+erasure request, and the envelope every platform-side event of the simulators is stamped with."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from edge_agent.contract.base import CloudEvent, utcnow
 from edge_agent.contract.cart import AppliedEvent, AppliedWatermark, CartSnapshot, SnapshotEvent
+from edge_agent.contract.device import ErasureRequest, ErasureRequestEvent
 from edge_agent.contract.topics import Topics
 
 E = TypeVar("E", bound=CloudEvent[Any])
@@ -36,3 +37,12 @@ def watermark_message(
 def snapshot_message(tenant: str, store: str, snap: CartSnapshot, source: str) -> tuple[str, bytes]:
     event = platform_event(SnapshotEvent, tenant, source, f"snapshot:{snap.cart_id}:{snap.version}", snap, snap.cart_id)
     return Topics(tenant, store, "-").cart_state(snap.cart_id), event.model_dump_json().encode()
+
+
+def erasure_messages(tenant: str, store: str, request_id: str, cart_id: str, source: str) -> list[tuple[str, bytes]]:
+    """What an erasure publishes once committed: the empty retained snapshot (clears the broker's copy) and the
+    request asking the store's devices to forget theirs."""
+    data = ErasureRequest(request_id=request_id, carts=[cart_id])
+    request = platform_event(ErasureRequestEvent, tenant, source, f"erasure:{request_id}", data)
+    topics = Topics(tenant, store, "-")
+    return [(topics.cart_state(cart_id), b""), (topics.erasure, request.model_dump_json().encode())]

@@ -11,7 +11,8 @@ row locks (``SELECT ... FOR UPDATE``) where several workers may write at once:
 
 Deadlock-free by construction: a transaction takes one device lock, then its carts in sorted order.
 
-``issued_credentials`` is PLATFORM_MIGRATIONS' 0008 (the EA2 fingerprints a merge grant must match), in ``SCHEMA``.
+``issued_credentials`` is PLATFORM_MIGRATIONS' 0008 (the EA2 fingerprints a merge grant must match), in ``SCHEMA``;
+``erased_carts`` is 0009 (:meth:`PgStore.erase_shopper`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql
 
 from edge_agent.contract.cart import EpochWatermark
 from edge_agent.domain.cart import AttrWrite, Effects, Entry, Seal
 from edge_agent.domain.ops import CartOp
 from edge_agent.store.carts import effect_rows
 from simulators.cart_authority import PROFILE_OWNER
-from simulators.platform.const import MAX_EPOCHS_PER_WATERMARK, MAX_GAPS_PER_EPOCH
+from simulators.platform.const import ERASED_CART_TABLES, MAX_EPOCHS_PER_WATERMARK, MAX_GAPS_PER_EPOCH
 from simulators.platform.port import Held
 
 if TYPE_CHECKING:
@@ -59,6 +61,8 @@ SCHEMA = [
          device TEXT NOT NULL, cart_id TEXT NOT NULL, PRIMARY KEY (device, cart_id))""",
     """CREATE TABLE IF NOT EXISTS issued_credentials (
          cart_id TEXT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (cart_id, fingerprint))""",
+    # PLATFORM_MIGRATIONS' 0009: an erased shopper's cart id, so every worker drops the ops still in flight for it.
+    "CREATE TABLE IF NOT EXISTS erased_carts (cart_id TEXT PRIMARY KEY)",
     # Each worker's own count of what it applied, in the apply transaction: summed, it is exactly-once evidence
     # that survives a worker's SIGKILL (its rolled-back batch counted nothing).
     """CREATE TABLE IF NOT EXISTS worker_counters (
@@ -163,8 +167,24 @@ class PgStore:
         return [str(row[0]) for row in rows.fetchall()]
 
     def forget_issued(self, cart_id: str) -> None:
-        """For the platform's erasure path; the workers have none (simulators/platform/worker.py)."""
         self.conn.execute("DELETE FROM issued_credentials WHERE cart_id = %s", (cart_id,))
+
+    def erased_among(self, cart_ids: Iterable[str]) -> set[str]:
+        rows = self.conn.execute("SELECT cart_id FROM erased_carts WHERE cart_id = ANY(%s)", (list(cart_ids),))
+        return {str(r[0]) for r in rows.fetchall()}
+
+    def record_erased(self, cart_id: str) -> None:
+        self.conn.execute("INSERT INTO erased_carts VALUES (%s) ON CONFLICT DO NOTHING", (cart_id,))
+
+    def erase_shopper(self, cart_id: str) -> None:
+        """Right to be forgotten, in the caller's transaction: the cart's rows, its held ops and its credentials'
+        fingerprints go, and it is marked erased. Under the cart's lock: a batch that holds it commits first (its
+        rows are deleted here), one that waits for it sees the mark and drops its ops (simulators/platform/apply.py)."""
+        self.lock_cart(cart_id)
+        self.record_erased(cart_id)
+        for table in ERASED_CART_TABLES:
+            self.conn.execute(sql.SQL("DELETE FROM {} WHERE cart_id = %s").format(sql.Identifier(table)), (cart_id,))
+        self.forget_issued(cart_id)
 
     def hold(self, tenant: str, store: str, held: Held) -> None:
         op = held.op

@@ -60,6 +60,13 @@ class PlatformStore(Protocol):
     def forget_issued(self, cart_id: str) -> None:
         """The shopper was erased: their credentials' fingerprints go, so no grant made from one opens the cart."""
 
+    # --- erasure ---
+    def erased_among(self, cart_ids: Iterable[str]) -> set[str]:
+        """Which of these carts were erased: their ops are acknowledged (deduped, watermarked), never applied."""
+
+    def record_erased(self, cart_id: str) -> None:
+        """In the erasure's transaction: from its COMMIT on, every worker drops the cart's ops."""
+
     def hold(self, tenant: str, store: str, held: Held) -> None: ...
 
     def release(self, device: str, cart_id: str) -> list[CartOp]:

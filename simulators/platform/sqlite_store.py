@@ -66,6 +66,15 @@ class SqliteStore:
     def forget_issued(self, cart_id: str) -> None:
         authority.forget_issued(self.conn, cart_id)
 
+    def erased_among(self, cart_ids: Iterable[str]) -> set[str]:
+        ids = list(cart_ids)
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT cart_id FROM erased_carts WHERE cart_id IN ({marks})", ids) if ids else []
+        return {str(r[0]) for r in rows}
+
+    def record_erased(self, cart_id: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO erased_carts VALUES (?)", (cart_id,))
+
     def hold(self, tenant: str, store: str, held: Held) -> None:
         authority.hold(self.conn, tenant, store, held)
 

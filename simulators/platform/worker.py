@@ -12,9 +12,10 @@ Any number of these run as independent processes over one database (scale note Â
   topics' subjects (MQTT subscribers get them; NATS cannot retain them), so a device that was away learns them by
   its sync request after each 3.1.1 connect, which the worker answers like the simulator does.
 
-Erasure is not handled here: the workers apply uplinks only (no erased-cart set, no erasure request). Whatever
-erases a shopper against this database must delete their profile cart's rows and call
-``PgStore.forget_issued`` in the same transaction, as CentralPlatform.erase_shopper does on SQLite.
+- **Erasure**: an operator's ``python -m simulators.workers erase`` (simulators/platform/erasure.py) commits
+  ``PgStore.erase_shopper`` (the cart's rows and EA2 fingerprints gone, the cart in ``erased_carts``), then
+  publishes the erasure request to the store's devices. A worker's apply rules ask the port which carts of a batch
+  are erased (after taking their locks) and acknowledge those ops without applying them, as the simulator does.
 """
 
 from __future__ import annotations

@@ -7,16 +7,30 @@ only after COMMIT. Devices are the fleet load generator's simulated devices and 
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import nats
 import psycopg
 import pytest
 
+from edge_agent.config import AgentConfig
+from edge_agent.contract.base import utcnow
+from edge_agent.contract.cart import OpsBatch, OpsBatchEvent
+from edge_agent.contract.topics import Topics
+from edge_agent.domain.basket import AddItem, plan
+from edge_agent.domain.session import SessionState
 from simulators.cluster import NatsCluster
 from simulators.fleet import Fleet
+from simulators.nfc_tags import TagEmulator, product_tag
+from simulators.platform.worker import subject_of
 from simulators.workers import PlatformReader, WorkerPool, WorkerProcess
-from tests.support.chain import camera_agent, run_camera_agents_with_fleet
+from simulators.workers import main as workers_cli
+from tests.e2e import test_nfc_session as kiosk
+from tests.support.chain import camera_agent, chain_config, run_camera_agents_with_fleet
+from tests.support.claim import AgentFactory
 from tests.support.world import wait_until
 
 STORES = 20
@@ -122,3 +136,62 @@ def test_a_nats_node_sigkilled_mid_run_and_restarted_later_loses_nothing_and_app
     assert report.created == report.confirmed == ops, "0 lost: every op confirmed by the watermark"
     assert {cart: platform.cart(cart) for cart in expected_carts} == expected_carts
     assert platform.applied_count() == platform.counted_by_workers() == ops, "0 applied twice"
+
+
+def kiosk_on_the_chain(tmp_path: Path, cluster: NatsCluster, tags: TagEmulator) -> AgentConfig:
+    """The NFC kiosk of tests/e2e/test_nfc_session.py (identity key, loyalty cards) on the cluster, MQTT 3.1.1."""
+    nfc = kiosk.nfc_config(tmp_path, cluster.mqtt_endpoints[0][1], tags).model_dump(mode="json", exclude_none=True)
+    chain = chain_config(tmp_path, cluster.mqtt_endpoints).model_dump(mode="json", exclude_none=True)
+    return AgentConfig.model_validate({**nfc, "mqtt": chain["mqtt"]})
+
+
+def publish_ops(cluster: NatsCluster, device: str, cart_id: str, sku: str) -> None:
+    """One op of another device for ``cart_id``, published on its ops subject as a device's QoS 1 publish lands."""
+    op = plan(AddItem(cart_id, sku), []).materialise(
+        device=device, epoch="00000000000000bb", seq=1, uuid=uuid.uuid4(), hlc=10**12
+    )
+    batch = OpsBatch(device=device, epoch=op.epoch, ops=[op], hlc_max=op.hlc)
+    event = OpsBatchEvent(source=f"urn:acme:device:{device}", id=f"{device}:late", time=utcnow(), data=batch)
+
+    async def send() -> None:
+        nc = await nats.connect(servers=cluster.nats_urls)
+        await nc.publish(subject_of(Topics("acme", "s042", device).ops), event.model_dump_json().encode())
+        await nc.flush()
+        await nc.close()
+
+    asyncio.run(send())
+
+
+def test_a_shopper_erased_on_the_workers_is_forgotten_by_the_kiosk_and_later_ops_for_the_cart_are_dropped(
+    tmp_path: Path,
+    cluster: NatsCluster,
+    workers: WorkerFactory,
+    platform: PlatformReader,
+    pg_dsn: str,
+    agent_factory: AgentFactory,
+) -> None:
+    workers(1)
+    tags = TagEmulator.on_free_port().start()
+    try:
+        agent = agent_factory(kiosk_on_the_chain(tmp_path, cluster, tags))
+        wait_until(lambda: agent.connected, 20, "the kiosk connected to the cluster")
+        kiosk.tap(tags, product_tag(kiosk.SHOES, "type2", uid=bytes.fromhex("04000000000001")))
+        wait_until(lambda: platform.cart(agent.cart_id) == {kiosk.SHOES: 1}, 20, "the guest line applied")
+        kiosk.tap(tags, kiosk.loyalty_card())
+        wait_until(lambda: kiosk.session_of(agent).identity is not None, 10, "the shopper identified")
+    finally:
+        tags.stop()
+    assert agent.agent is not None
+    store = agent.agent.store
+    assert kiosk.PROFILE_CART in agent.call(store.cart_ids), "the kiosk holds the shopper's profile cart"
+
+    operator = ["erase", "--nats", ",".join(cluster.nats_urls), "--dsn", pg_dsn, "--cart", kiosk.PROFILE_CART]
+    assert workers_cli([*operator, "--tenant", "acme", "--store", "s042", "--request-id", "gdpr-workers-1"]) == 0
+
+    wait_until(lambda: kiosk.PROFILE_CART not in agent.call(store.cart_ids), 15, "the kiosk forgot the cart")
+    assert kiosk.session_of(agent).state is SessionState.ANONYMOUS, "the shopper's session ended"
+    applied = platform.applied_count()
+    publish_ops(cluster, "kiosk-02", kiosk.PROFILE_CART, kiosk.SOCKS)
+    wait_until(lambda: platform.applied_count() == applied + 1, 15, "the late op acknowledged (deduped, recorded)")
+    assert platform.cart(kiosk.PROFILE_CART) == {}, "never applied to the erased cart"
+    assert platform.cart(agent.cart_id) == {kiosk.SHOES: 1}, "the kiosk's own guest basket is untouched"

@@ -156,3 +156,45 @@ def test_impersonation_and_a_second_store_are_rejected_with_nothing_recorded(pla
     assert (impersonation.value.reason, moved.value.reason) == ("impersonation", "wrong_store")
     assert platform.cart("c-1") == {SKU_A: 1}
     assert platform.watermark("d-1") == [(1, [])]
+
+
+def test_ops_for_an_erased_cart_are_acknowledged_and_never_applied_held_or_adopted(platform: Platform) -> None:
+    dev, other = Device("d-1"), Device("d-2")
+    platform.apply(dev.batch(dev.op(AddItem("c-1", SKU_A))))
+    with platform.tx():
+        platform.port.record_erased("c-1")
+        platform.port.record_erased("c-9")
+    late = platform.apply(dev.batch(dev.op(AddItem("c-1", SKU_B)), dev.op(AddItem("c-2", SKU_A))))
+    assert late.for_erased_carts == 1 and [op.cart_id for op in late.new_ops] == ["c-2"]
+    assert late.touched == {"c-2"} and platform.version("c-1") == 1, "the erased cart is not bumped"
+    assert platform.watermark("d-1") == [(3, [])], "acknowledged: the device may forget the op"
+    foreign = platform.apply(other.batch(other.op(AddItem("c-1", SKU_A)), other.op(AddItem("c-9", SKU_A))))
+    assert (foreign.for_erased_carts, dict(foreign.held), foreign.new_ops) == (2, {}, [])
+    with platform.tx():
+        assert platform.port.owner_of("c-9") is None, "nobody adopts an erased cart id"
+        assert platform.port.erased_among(["c-1", "c-2", "c-9"]) == {"c-1", "c-9"}
+    assert platform.cart("c-2") == {SKU_A: 1}
+
+
+def test_erasing_a_shopper_in_postgres_deletes_the_cart_and_its_credentials_in_one_transaction(pg_dsn: str) -> None:
+    conn = psycopg.connect(pg_dsn, autocommit=True)
+    create_schema(conn)
+    pg = Platform(PgStore(conn), conn.transaction)
+    dev = Device("d-1")
+    pg.apply(dev.batch(dev.op(AddItem("c-1", SKU_A)), dev.op(AddItem("c-2", SKU_B))))
+    other = Device("d-2")
+    assert pg.apply(other.batch(other.op(AddItem("c-1", SKU_B)))).held == {"not_cart_owner": 1}
+    store = PgStore(conn)
+    with conn.transaction():
+        store.record_issued("c-1", "fp-1")
+        store.record_issued("c-2", "fp-2")
+    with conn.transaction():
+        store.erase_shopper("c-1")
+    late = pg.apply(dev.batch(dev.op(AddItem("c-1", SKU_A))))
+    assert (pg.cart("c-1"), pg.version("c-1"), late.for_erased_carts) == ({}, None, 1)
+    with conn.transaction():
+        assert (store.issued_fingerprints("c-1"), store.issued_fingerprints("c-2")) == ([], ["fp-2"])
+        held = conn.execute("SELECT count(*) FROM held_ops WHERE cart_id = 'c-1'").fetchone()
+    assert held == (0,), "the shopper's held ops go too"
+    assert pg.cart("c-2") == {SKU_B: 1}, "another cart is untouched"
+    conn.close()

@@ -149,6 +149,6 @@ def test_a_platform_database_that_made_its_fingerprint_table_before_the_migratio
             "PRIMARY KEY (cart_id, fingerprint)) WITHOUT ROWID"
         )
         authority.record_issued(conn, PROFILE, "fp-issued-last-week")
-    assert migrate(conn, PLATFORM_MIGRATIONS) == ["0008_issued_credentials"]
+    assert migrate(conn, PLATFORM_MIGRATIONS)[0] == "0008_issued_credentials"
     assert authority.issued_fingerprints(conn, PROFILE) == ["fp-issued-last-week"]
     conn.close()
