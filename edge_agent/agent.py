@@ -223,7 +223,10 @@ class Agent:
             self._stop.set()
 
     def storage_failed(self, reason: str) -> None:
-        """The database is corrupt (store/faults.py logged it): stop now, nothing more is written to it."""
+        """The database is corrupt: stop now, nothing more is written to it. Found outside the store's guard (a read,
+        a loop callback, a shutdown step), the store still logs it and leaves the marker, so the next open
+        quarantines the file even where its quick_check would pass (store/faults.py)."""
+        self.store.faults.corrupted(reason)  # once; it calls back here (on_corrupt) the first time
         if self.storage_fault is None:
             self.storage_fault = reason
         if self._stop is not None:

@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (sqlite3.DatabaseError, StorageError) as exc:
         if not is_corruption(exc):
             raise
-        agent.storage_fault = agent.storage_fault or str(exc)
+        agent.storage_failed(f"{type(exc).__name__}: {exc}")  # logged, and marked for the quarantine at restart
     if agent.storage_fault is not None:  # systemd restarts the agent; the open quarantines the file
         print(f"edge-agent: storage: the database is corrupt: {agent.storage_fault}", file=sys.stderr)
         return EXIT_STORAGE

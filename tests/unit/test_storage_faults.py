@@ -11,6 +11,9 @@ from edge_agent.domain.basket import AddItem, RemoveItem
 from edge_agent.store.device import DeviceStore
 from edge_agent.store.faults import StorageCorrupt, StorageFull, is_corruption, is_full, marker_path
 from edge_agent.store.quarantine import quarantined_from_meta
+from edge_agent.wiring import build_agent
+from simulators.broker import free_port
+from tests.support.world import make_config
 
 
 def test_a_file_that_is_not_a_database_is_moved_aside_unchanged_and_a_new_epoch_starts(tmp_path: Path) -> None:
@@ -62,3 +65,24 @@ def test_at_the_budget_scans_are_refused_but_a_removal_is_saved_and_nothing_is_e
         assert store.outbox_stats().total == 2 and saved[0].op is not None
     finally:
         store.close()
+
+
+def test_corruption_the_agent_meets_outside_the_stores_guard_still_leaves_the_marker(tmp_path: Path) -> None:
+    """A read, a loop callback or a shutdown step that meets a corrupt page reaches the agent, not the store's guard:
+    the marker must still be left, or the restart quarantines only where quick_check happens to see the damage."""
+    config = make_config(tmp_path, free_port())
+    agent = build_agent(config)
+    db = config.database_path()
+    epoch = agent.store.epoch
+    try:
+        agent.storage_failed("DatabaseError: database disk image is malformed")
+        assert agent.storage_fault == "DatabaseError: database disk image is malformed"
+    finally:
+        agent.store.close()
+    assert marker_path(db).exists()
+    again = DeviceStore.open(db, config.device.id)
+    try:
+        assert again.epoch != epoch
+        assert "found corrupt at run time" in (again.meta("quarantine") or "")
+    finally:
+        again.close()
