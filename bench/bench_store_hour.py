@@ -30,13 +30,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 import _cpu_quota as cpu_quota
 
-from edge_agent.contract.cart import OpsBatchEvent
+from edge_agent.contract.cart import OpsBatch
 from edge_agent.domain.hlc import wall_ms_of
 from simulators.central import CentralPlatform
 
@@ -86,21 +87,17 @@ def schedule(role: str, devices: int, store_s: float, seed: int) -> list[tuple[f
 class LagCentral(CentralPlatform):
     """The central simulator, recording per device how long each op took to be applied (``lags``).
 
-    Wraps the public ``handle`` (one message, on paho's thread): when it returns and the public stats count one
-    more batch, that batch was applied and committed; its ops (and their HLCs) are read from the payload."""
+    Overrides the ``committed`` hook: it runs once the transaction that applied those batches committed and their
+    watermarks were published; each op's lag is now minus the wall-clock part of its HLC."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lags: dict[str, list[float]] = {}
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        batches = self.stats.batches
-        super().handle(topic, payload)
+    def committed(self, batches: Sequence[OpsBatch]) -> None:
         now_ms = time.time() * 1000
-        if self.stats.batches == batches:  # not an ops batch, or a rejected one
-            return
-        batch = OpsBatchEvent.model_validate_json(payload).data
-        self.lags.setdefault(batch.device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in batch.ops)
+        for batch in batches:
+            self.lags.setdefault(batch.device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in batch.ops)
 
 
 def run_role(
@@ -265,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                "ops applied", "sync lag p50 ms", "sync lag p99 ms", "p99 vs raw RTT p99", "unconfirmed"]  # fmt: skip
     print(c.md_table(headers, rows))
     print(f"\nRaw paho QoS 1 round trip on the same broker: p50 {rtt_p50:.2f} ms, p99 {rtt_p99:.2f} ms.")
+    st = central.stats
+    print(f"Central simulator: {st.batches} ops batches and {st.events_recorded} workflow events in {st.transactions} "
+          f"transactions; {st.snapshots_published} snapshots published.")  # fmt: skip
     for r in results:
         if r["quota"]:
             print(f"{r['role']}: {r['quota']}.")
