@@ -215,9 +215,12 @@ class CentralPlatform:
         try:
             yield
         except (ValueError, OverflowError) as exc:
-            rej = exc if isinstance(exc, Rejected) else Rejected("invalid_value", f"{type(exc).__name__}: {exc}")
-            self.stats.rejected[rej.reason] += 1
-            log.warning("central: rejected %s from %s: %s", leaf, device, rej)
+            self._reject(leaf, device, exc)
+
+    def _reject(self, leaf: str, device: str, exc: ValueError | OverflowError) -> None:
+        rej = exc if isinstance(exc, Rejected) else Rejected("invalid_value", f"{type(exc).__name__}: {exc}")
+        self.stats.rejected[rej.reason] += 1
+        log.warning("central: rejected %s from %s: %s", leaf, device, rej)
 
     # --- applying ops -------------------------------------------------------------------------------------
     def _apply_run(self, run: list[tuple[int, tuple[str, str, str, str], bytes]], oks: list[bool]) -> None:
@@ -235,23 +238,32 @@ class CentralPlatform:
         durable = any(isinstance(w, OpsBatch) for _i, _p, w in work)
         done: list[tuple[tuple[str, str, str, str], OpsBatch, rules.Applied]] = []
         new_events = 0
-        with self._lock, (transaction if durable else bookkeeping_transaction)(self._conn):
-            for i, parsed, item in work:
-                tenant, store, device, leaf = parsed
-                self._conn.execute("SAVEPOINT message")
-                try:
-                    with self._rejecting(leaf, device):
+        alone = len(work) == 1  # no savepoint: a failure rolls the whole transaction back
+        try:
+            with self._lock, (transaction if durable else bookkeeping_transaction)(self._conn):
+                for i, parsed, item in work:
+                    tenant, store, device, _leaf = parsed
+                    if not alone:
+                        self._conn.execute("SAVEPOINT message")
+                    try:
                         if isinstance(item, OpsBatch):
                             done.append((parsed, item, self._apply_batch(tenant, store, device, item)))
                         else:
                             new_events += attribution.record_event(self._conn, store, device, item)
+                    except Exception as exc:
+                        if alone:
+                            raise
+                        self._conn.execute("ROLLBACK TO message")
                         self._conn.execute("RELEASE message")
+                        self._failed(i, parsed, exc, oks)
                         continue
-                except Exception:
-                    oks[i] = False
-                    log.exception("central: failed on %s from %s; not acknowledged, redelivered later", leaf, device)
-                self._conn.execute("ROLLBACK TO message")
-                self._conn.execute("RELEASE message")
+                    if not alone:
+                        self._conn.execute("RELEASE message")
+        except Exception as exc:
+            if not alone:
+                raise  # the COMMIT failed: nothing is acknowledged, the broker redelivers
+            self._failed(work[0][0], work[0][1], exc, oks)
+            return
         self.stats.transactions += 1
         self.stats.events_recorded += new_events
         for _parsed, batch, applied in done:
@@ -262,6 +274,15 @@ class CentralPlatform:
             for _p, _b, applied in done:
                 self._dirty |= applied.touched
         self.committed([batch for _p, batch, _a in done])
+
+    def _failed(self, i: int, parsed: tuple[str, str, str, str], exc: Exception, oks: list[bool]) -> None:
+        """A message rolled back: poison is counted and acknowledged; anything else is left for redelivery."""
+        leaf, device = parsed[3], parsed[2]
+        if isinstance(exc, ValueError | OverflowError):
+            self._reject(leaf, device, exc)
+            return
+        oks[i] = False
+        log.error("central: failed on %s from %s; not acknowledged, redelivered later", leaf, device, exc_info=exc)
 
     def committed(self, batches: Sequence[OpsBatch]) -> None:
         """Called once the transaction that applied ``batches`` committed and their watermarks were published:
