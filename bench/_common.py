@@ -37,6 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge_agent import const  # noqa: E402
 from edge_agent.config import AgentConfig  # noqa: E402
+from edge_agent.contract.cart import OpsBatch  # noqa: E402
 from edge_agent.store.device import DeviceStore, Recorded  # noqa: E402
 from simulators.central import CentralPlatform  # noqa: E402
 from tests.support.world import InProcessAgent, make_config  # noqa: E402
@@ -289,23 +290,18 @@ def production_config(workdir: Path, port: int, device: str, **mqtt: Any) -> Age
 class TimedCentral(CentralPlatform):
     """The platform simulator, stamping perf_counter() once a batch's transaction has committed.
 
-    Wraps the public ``handle`` (one message, on paho's thread): when it returns, an ops batch has been applied
-    and committed. Its size is the growth of the public stats (applied + duplicate = the batch's ops)."""
+    Overrides the ``committed`` hook (on the simulator's apply thread, once the transaction that applied these
+    batches committed and their watermarks were published): one stamp per op, applied or duplicate."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.applied_at: list[float] = []
         self.changed = threading.Condition()
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        stats = self.stats
-        batches, ops = stats.batches, stats.ops_applied + stats.ops_duplicate
-        super().handle(topic, payload)
+    def committed(self, batches: Sequence[OpsBatch]) -> None:
         now = time.perf_counter()
-        if stats.batches == batches:  # not an ops batch, or a rejected one
-            return
         with self.changed:
-            self.applied_at.extend(now for _ in range(stats.ops_applied + stats.ops_duplicate - ops))
+            self.applied_at.extend(now for batch in batches for _ in batch.ops)
             self.changed.notify_all()
 
     def wait_applied(self, count: int, timeout: float) -> float:

@@ -3,17 +3,18 @@
 In one process the central's paho thread waits for the GIL while the agent's loop runs Python (the screen feed,
 the scan's events), up to the interpreter's 5 ms switch interval: a stall of the bench, not of a device, whose
 platform is another machine. Here ``_common.TimedCentral`` runs in a spawned child; it stamps ``perf_counter()``
-when each ops batch's ``handle`` returned (after the platform's COMMIT and the watermark's publish) and sends the
-stamps down a pipe. ``perf_counter`` is CLOCK_MONOTONIC on Linux, one clock for every process of the machine, so
-the stamps compare with the bench's own. The child also times each ``handle`` (the platform's share of the path)
-and its own CPU. The parent reads the pipe only in :meth:`CentralProcess.wait_applied`, on the bench's thread:
-no extra thread in the agent's process.
+when each ops batch's transaction committed and its watermark was published (the ``committed`` hook) and sends
+the stamps down a pipe. ``perf_counter`` is CLOCK_MONOTONIC on Linux, one clock for every process of the machine,
+so the stamps compare with the bench's own. The child also times each ``handle_many`` that applied ops (the
+platform's share of the path: what arrived together, in one transaction) and its own CPU. The parent reads the
+pipe only in :meth:`CentralProcess.wait_applied`, on the bench's thread: no extra thread in the agent's process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,13 +32,14 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
             super().__init__(*args, **kwargs)
             self.handle_s: list[float] = []
 
-        def handle(self, topic: str, payload: bytes) -> None:
+        def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[bool]:
             before = len(self.applied_at)
             started = time.perf_counter()
-            super().handle(topic, payload)
+            oks = super().handle_many(messages)
             if len(self.applied_at) > before:
                 self.handle_s.append(time.perf_counter() - started)
                 conn.send(self.applied_at[before:])
+            return oks
 
     central = PipedCentral(Path(db_path), host, port).start()
     cpu0 = time.process_time()
@@ -52,7 +54,7 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
 @dataclass
 class CentralProcess:
     """The parent's end: ``applied_at`` (perf_counter per applied op, in order) and, after stop, the child's
-    ``handle_s`` (seconds per applied batch) and ``cpu_s``."""
+    ``handle_s`` (seconds per applied group) and ``cpu_s``."""
 
     db_path: Path
     host: str

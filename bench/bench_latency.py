@@ -293,9 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     if res["central_handle"]:
         h50, h99, hmax = c.summary_ms(res["central_handle"])[:3]
         print(
-            f"Central simulator (own process): handle of an ops batch (decode, apply, COMMIT, watermark out) "
-            f"p50 {h50:.2f} / p99 {h99:.2f} / max {hmax:.2f} ms; its CPU {res['central_cpu_ms_per_scan']:.3f} ms "
-            f"per scan (snapshots and events included)."
+            f"Central simulator (own process): handle of what arrived together, ops included (one transaction: "
+            f"decode, apply, COMMIT, watermarks out) p50 {h50:.2f} / p99 {h99:.2f} / max {hmax:.2f} ms; its CPU "
+            f"{res['central_cpu_ms_per_scan']:.3f} ms per scan (snapshots and events included)."
         )
     return 0
 

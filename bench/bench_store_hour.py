@@ -1,12 +1,15 @@
 """Benchmark: a simulated store hour — 40 devices' worth of workflows, 10x speed, one agent process per role.
 
 Usage: python bench/bench_store_hour.py [--quick | --smoke] [--store-minutes M] [--speed X] [--devices-per-role N]
+                                      [--kiosk-session-scans N]
 
 Four agent processes (kiosk, shelf, associate handheld, fitting-room mirror), each carrying the workload of
 ``--devices-per-role`` devices (default 10, so 40 devices) replayed at ``--speed`` (default 10x) against one
 Mosquitto and the central simulator (this process). Per device and store hour (assumed from the retail note's
 workflows; they are round numbers, not measurements of a store):
-- kiosk: 12 shopper sessions of 8 scans each (96 scans);
+- kiosk: 12 shopper sessions of 8 scans each (96 scans); by default they all go into one basket (the role process
+  is one agent), which grows to 960 lines and which the platform snapshots after every scan; --kiosk-session-scans 8
+  starts a new basket every 8 scans instead, as bench_latency.py does;
 - shelf: 60 lookups;
 - associate handheld: 6 totes of 5 lines, each parked and resumed once, then submitted;
 - fitting-room mirror: 10 room sessions of 3 garments, one size request acknowledged and delivered each.
@@ -30,13 +33,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 import _cpu_quota as cpu_quota
 
-from edge_agent.contract.cart import OpsBatchEvent
+from edge_agent.contract.cart import OpsBatch
 from edge_agent.domain.hlc import wall_ms_of
 from simulators.central import CentralPlatform
 
@@ -86,28 +90,33 @@ def schedule(role: str, devices: int, store_s: float, seed: int) -> list[tuple[f
 class LagCentral(CentralPlatform):
     """The central simulator, recording per device how long each op took to be applied (``lags``).
 
-    Wraps the public ``handle`` (one message, on paho's thread): when it returns and the public stats count one
-    more batch, that batch was applied and committed; its ops (and their HLCs) are read from the payload."""
+    Overrides the ``committed`` hook: it runs once the transaction that applied those batches committed and their
+    watermarks were published; each op's lag is now minus the wall-clock part of its HLC."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lags: dict[str, list[float]] = {}
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        batches = self.stats.batches
-        super().handle(topic, payload)
+    def committed(self, batches: Sequence[OpsBatch]) -> None:
         now_ms = time.time() * 1000
-        if self.stats.batches == batches:  # not an ops batch, or a rejected one
-            return
-        batch = OpsBatchEvent.model_validate_json(payload).data
-        self.lags.setdefault(batch.device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in batch.ops)
+        for batch in batches:
+            self.lags.setdefault(batch.device, []).extend((now_ms - wall_ms_of(op.hlc)) / 1000 for op in batch.ops)
 
 
 def run_role(
-    role: str, port: int, workdir: str, devices: int, store_s: float, speed: float, quota: float | None, out: Any
+    role: str,
+    port: int,
+    workdir: str,
+    devices: int,
+    store_s: float,
+    speed: float,
+    quota: float | None,
+    session_scans: int,
+    out: Any,
 ) -> None:
     """One agent process for a whole role: replay its devices' workload, report CPU, RSS and sync lag.
-    ``quota``: this process alone on core 0 at that % of it (--cpu-quota: each role is a device of its own)."""
+    ``quota``: this process alone on core 0 at that % of it (--cpu-quota: each role is a device of its own).
+    ``session_scans``: the kiosk starts a new basket after that many scans (0: one basket for the whole run)."""
     limit = cpu_quota.enter(quota).describe() if quota is not None else None
     from edge_agent.config import AgentConfig
     from edge_agent.contract.workflow import AssistReply, MirrorCommand, ToteCommand
@@ -169,6 +178,8 @@ def run_role(
         item = gtin(rng.randrange(CATALOG_ITEMS))
         if action == "scan":
             scan(item)
+            if role == "kiosk" and session_scans and (done + 1) % session_scans == 0:
+                agent.call(inner.basket.end_session)  # the shopper leaves: the next one gets a fresh basket
         elif action == "tote":
             tote_visit(f"emp-{rng.randrange(100):03d}", [gtin(rng.randrange(CATALOG_ITEMS)) for _ in range(5)])
         elif action == "room":
@@ -203,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-minutes", type=float, default=None, help="default 60; --quick 6")
     parser.add_argument("--speed", type=float, default=None, help=f"default 10; --smoke {SMOKE_SPEED:g}")
     parser.add_argument("--devices-per-role", type=int, default=None, help=f"default 10; --smoke {SMOKE_DEVICES}")
+    parser.add_argument("--kiosk-session-scans", type=int, default=0,
+                        help="the kiosk starts a new basket every N scans (default 0: one for the run)")  # fmt: skip
     cpu_quota.add_argument(parser)
     args = parser.parse_args(argv)
     minutes = args.store_minutes or (SMOKE_MINUTES if args.smoke else 6.0 if args.quick else 60.0)
@@ -214,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-store-hour-"))
     devices = args.devices_per_role * len(ROLES)
     print(f"# A simulated store: {devices} devices, {minutes:g} store minutes at {args.speed:g}x\n")
+    if args.kiosk_session_scans:
+        print(f"The kiosk starts a new basket every {args.kiosk_session_scans} scans.\n")
     print(f"{datetime.date.today()}, {c.machine_line()}, {c.mosquitto_version()}\n")
     if args.cpu_quota is not None:
         print(f"Each role process under a CPU quota of {args.cpu_quota:g}% of core 0, in a cgroup of its own")
@@ -234,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             role_dir = workdir / role
             role_dir.mkdir()
             args_ = (role, broker.port, str(role_dir), args.devices_per_role, minutes * 60, args.speed,
-                     args.cpu_quota, queue)  # fmt: skip
+                     args.cpu_quota, args.kiosk_session_scans, queue)  # fmt: skip
             procs.append(ctx.Process(target=run_role, args=args_))
         for p in procs:
             p.start()
@@ -265,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
                "ops applied", "sync lag p50 ms", "sync lag p99 ms", "p99 vs raw RTT p99", "unconfirmed"]  # fmt: skip
     print(c.md_table(headers, rows))
     print(f"\nRaw paho QoS 1 round trip on the same broker: p50 {rtt_p50:.2f} ms, p99 {rtt_p99:.2f} ms.")
+    st = central.stats
+    print(f"Central simulator: {st.batches} ops batches and {st.events_recorded} workflow events in {st.transactions} "
+          f"transactions; {st.snapshots_published} snapshots published.")  # fmt: skip
     for r in results:
         if r["quota"]:
             print(f"{r['role']}: {r['quota']}.")

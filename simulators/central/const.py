@@ -7,6 +7,13 @@ from typing import Final
 WEB_DEVICE: Final = "web"
 """Device id of the online channel: online cart edits are ops like any other."""
 
+APPLY_GROUP_MAX: Final = 64
+"""Most messages applied in one transaction (simulators/central/inbox.py): what queued while the last one ran,
+bounded so a backlog's first watermarks are not held back by the whole backlog."""
+
+STOP_WAIT_S: Final = 5.0
+"""How long stop() waits for the inbox to apply what was already queued."""
+
 SNAPSHOT_FLUSH_S: Final = 0.05
 """Snapshots of touched carts are coalesced and published at most this often."""
 

@@ -1,13 +1,15 @@
-"""CentralPlatform: the simulated platform's apply path (a device's batch in one transaction, PUBACK after
+"""CentralPlatform: the simulated platform's apply path (what arrived together in one transaction, PUBACK after
 COMMIT), its down messages (watermarks, coalesced snapshots, catalog) and the calls the tests and benches make as
 the online shop and the platform's back office (online edits, claims, online orders, erasure). See
 simulators/central/__init__.py for what it guarantees."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from edge_agent.contract.cart import (
     T_SYNC_REQUEST,
     AppliedWatermark,
     CartSnapshot,
+    OpsBatch,
     OpsBatchEvent,
     SyncRequestEvent,
 )
@@ -43,7 +46,8 @@ from simulators import aisle_orders, attribution, basket_claims, offers
 from simulators import cart_authority as authority
 from simulators.central import connection, messages
 from simulators.central.catalog import CatalogDesk
-from simulators.central.const import SNAPSHOT_FLUSH_S, SOURCE, WEB_DEVICE
+from simulators.central.const import APPLY_GROUP_MAX, SNAPSHOT_FLUSH_S, SOURCE, STOP_WAIT_S, WEB_DEVICE
+from simulators.central.inbox import Inbox
 from simulators.central.stats import CentralStats
 from simulators.central.web_channel import WebChannel
 from simulators.platform import apply as rules
@@ -87,6 +91,7 @@ class CentralPlatform:
         self._flusher: threading.Thread | None = None
         self._checkpoints: Checkpointer | None = None
         self._web: WebChannel | None = None
+        self._inbox = Inbox(self.handle_many, self._ack, APPLY_GROUP_MAX)
         self._clock = HybridClock(wall_clock_ms)
         self.connected = threading.Event()
         self.offers = offers.OfferDesk(lambda topic, payload, retain: self._publish(topic, payload, retain))
@@ -111,8 +116,9 @@ class CentralPlatform:
         client = connection.make_client(self.client_id, self.protocol, self.tls)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
-        client.on_disconnect = lambda *a: self.connected.clear()
+        client.on_disconnect = self._on_disconnect
         self._client = client
+        self._inbox.start()
         self.come_online(timeout)
         self._flusher = threading.Thread(target=self._flush_loop, name="central-flush", daemon=True)
         self._flusher.start()
@@ -130,11 +136,13 @@ class CentralPlatform:
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
+        self._inbox.new_connection()
 
     def stop(self) -> None:
         self._stop.set()
         if self._flusher is not None:
             self._flusher.join(5)
+        self._inbox.stop(STOP_WAIT_S)
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -154,62 +162,144 @@ class CentralPlatform:
         if reason.is_failure:
             return
         client.subscribe(connection.subscriptions(self.shared))
+        self._inbox.new_connection()
         self.connected.set()
 
-    def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        try:
-            self.handle(msg.topic, bytes(msg.payload))
-        except Exception:
-            log.exception("central: failed on %s; not acknowledged, the broker will redeliver", msg.topic)
-            return
-        client.ack(msg.mid, msg.qos)
+    def _on_disconnect(self, *_a: Any) -> None:
+        self._inbox.new_connection()
+        self.connected.clear()
+
+    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        self._inbox.put(msg.topic, bytes(msg.payload), msg.mid, msg.qos)  # applied on the inbox's thread
+
+    def _ack(self, mid: int, qos: int) -> None:
+        if self._client is not None:
+            self._client.ack(mid, qos)
 
     def handle(self, topic: str, payload: bytes) -> None:
-        parsed = parse_device_topic(topic)
-        if parsed is None:
-            self.stats.rejected["unknown_topic"] += 1
-            return
+        """One message, applied (and committed) when this returns."""
+        self.handle_many([(topic, payload)])
+
+    def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """Messages in arrival order; per message, whether it may be acknowledged (False: it failed and was rolled
+        back, for the broker to redeliver). A run of ops batches and workflow events shares ONE transaction, so
+        what arrived together costs one fsync, each message in a savepoint of its own so a poison one rolls back
+        alone; watermarks are published after the COMMIT, once per device. A sync request or an erasure notice
+        waits for the run before it to commit: a sync answer never precedes an op applied before it."""
+        oks = [True] * len(messages)
+        run: list[tuple[int, tuple[str, str, str, str], bytes]] = []
+        for i, (topic, payload) in enumerate(messages):
+            parsed = parse_device_topic(topic)
+            if parsed is None:
+                self.stats.rejected["unknown_topic"] += 1
+            elif parsed[3] in ("ops", "events"):
+                run.append((i, parsed, payload))
+            else:
+                self._apply_run(run, oks)
+                run = []
+                with self._rejecting(parsed[3], parsed[2]):
+                    self._handle_other(parsed, payload)
+        self._apply_run(run, oks)
+        return oks
+
+    def _handle_other(self, parsed: tuple[str, str, str, str], payload: bytes) -> None:
         tenant, store, device, leaf = parsed
+        if leaf == "sync":
+            self._answer_sync(tenant, store, device, parse_event(payload, SyncRequestEvent, T_SYNC_REQUEST))
+        elif leaf == "erased":
+            self.stats.erasures_done.append(parse_event(payload, ErasureDoneEvent, T_ERASED).data)
+
+    @contextlib.contextmanager
+    def _rejecting(self, leaf: str, device: str) -> Iterator[None]:
+        """Poison messages are acknowledged (else redelivered forever) and counted."""
         try:
-            if leaf == "ops":
-                self._apply_batch(tenant, store, device, parse_event(payload, OpsBatchEvent, T_OPS))
-            elif leaf == "sync":
-                self._answer_sync(tenant, store, device, parse_event(payload, SyncRequestEvent, T_SYNC_REQUEST))
-            elif leaf == "erased":
-                self.stats.erasures_done.append(parse_event(payload, ErasureDoneEvent, T_ERASED).data)
-            elif leaf == "events":
-                self._record_event(store, device, attribution.parse_workflow_event(payload))
+            yield
         except (ValueError, OverflowError) as exc:
-            rej = exc if isinstance(exc, Rejected) else Rejected("invalid_value", f"{type(exc).__name__}: {exc}")
-            # Poison messages are acknowledged (else redelivered forever) and counted.
-            self.stats.rejected[rej.reason] += 1
-            log.warning("central: rejected %s from %s: %s", leaf, device, rej)
+            self._reject(leaf, device, exc)
+
+    def _reject(self, leaf: str, device: str, exc: ValueError | OverflowError) -> None:
+        rej = exc if isinstance(exc, Rejected) else Rejected("invalid_value", f"{type(exc).__name__}: {exc}")
+        self.stats.rejected[rej.reason] += 1
+        log.warning("central: rejected %s from %s: %s", leaf, device, rej)
 
     # --- applying ops -------------------------------------------------------------------------------------
-    def _apply_batch(self, tenant: str, store: str, device: str, event: OpsBatchEvent) -> None:
-        batch = event.data
-        with self._lock, transaction(self._conn):
-            applied = rules.apply_batch(
-                self._port,
-                self.identity_keys,
-                tenant,
-                store,
-                device,
-                batch,
-                join=self._join_claimed,
-            )
-            conn = self._conn
-            self.offers.observe(
-                tenant, store, applied.new_ops, lambda c: {a.key: a.value for a in carts.attrs(conn, c)}
-            )
-            attribution.note_merges(conn, store, applied.new_ops)
-            for op in aisle_orders.requests(applied.new_ops):
-                self._decide_aisle_order(op, tenant, store)
-            self._clock.observe(batch.hlc_max)
-        self.stats.count_batch(applied, len(batch.ops))
-        self._publish_watermark(tenant, store, device)
+    def _apply_run(self, run: list[tuple[int, tuple[str, str, str, str], bytes]], oks: list[bool]) -> None:
+        """Ops batches and workflow events in one transaction: FULL when it holds an op, else with bookkeeping
+        durability (an event alone takes no fsync of its own, as before). Counted and published after COMMIT."""
+        work: list[tuple[int, tuple[str, str, str, str], OpsBatch | WorkflowCloudEvent]] = []
+        for i, parsed, payload in run:  # parsed before the lock is taken
+            with self._rejecting(parsed[3], parsed[2]):
+                if parsed[3] == "ops":
+                    work.append((i, parsed, parse_event(payload, OpsBatchEvent, T_OPS).data))
+                else:
+                    work.append((i, parsed, attribution.parse_workflow_event(payload)))
+        if not work:
+            return
+        durable = any(isinstance(w, OpsBatch) for _i, _p, w in work)
+        done: list[tuple[tuple[str, str, str, str], OpsBatch, rules.Applied]] = []
+        new_events = 0
+        alone = len(work) == 1  # no savepoint: a failure rolls the whole transaction back
+        try:
+            with self._lock, (transaction if durable else bookkeeping_transaction)(self._conn):
+                for i, parsed, item in work:
+                    tenant, store, device, _leaf = parsed
+                    if not alone:
+                        self._conn.execute("SAVEPOINT message")
+                    try:
+                        if isinstance(item, OpsBatch):
+                            done.append((parsed, item, self._apply_batch(tenant, store, device, item)))
+                        else:
+                            new_events += attribution.record_event(self._conn, store, device, item)
+                    except Exception as exc:
+                        if alone:
+                            raise
+                        self._conn.execute("ROLLBACK TO message")
+                        self._conn.execute("RELEASE message")
+                        self._failed(i, parsed, exc, oks)
+                        continue
+                    if not alone:
+                        self._conn.execute("RELEASE message")
+        except Exception as exc:
+            if not alone:
+                raise  # the COMMIT failed: nothing is acknowledged, the broker redelivers
+            self._failed(work[0][0], work[0][1], exc, oks)
+            return
+        self.stats.transactions += 1
+        self.stats.events_recorded += new_events
+        for _parsed, batch, applied in done:
+            self.stats.count_batch(applied, len(batch.ops))
+        for tenant, store, device in dict.fromkeys(p[:3] for p, _b, _a in done):
+            self._publish_watermark(tenant, store, device)
         with self._lock:
-            self._dirty |= applied.touched
+            for _p, _b, applied in done:
+                self._dirty |= applied.touched
+        self.committed([batch for _p, batch, _a in done])
+
+    def _failed(self, i: int, parsed: tuple[str, str, str, str], exc: Exception, oks: list[bool]) -> None:
+        """A message rolled back: poison is counted and acknowledged; anything else is left for redelivery."""
+        leaf, device = parsed[3], parsed[2]
+        if isinstance(exc, ValueError | OverflowError):
+            self._reject(leaf, device, exc)
+            return
+        oks[i] = False
+        log.error("central: failed on %s from %s; not acknowledged, redelivered later", leaf, device, exc_info=exc)
+
+    def committed(self, batches: Sequence[OpsBatch]) -> None:
+        """Called once the transaction that applied ``batches`` committed and their watermarks were published:
+        nothing here; the benches override it to time the apply path."""
+
+    def _apply_batch(self, tenant: str, store: str, device: str, batch: OpsBatch) -> rules.Applied:
+        """One device batch, in the caller's transaction."""
+        applied = rules.apply_batch(
+            self._port, self.identity_keys, tenant, store, device, batch, join=self._join_claimed
+        )
+        conn = self._conn
+        self.offers.observe(tenant, store, applied.new_ops, lambda c: {a.key: a.value for a in carts.attrs(conn, c)})
+        attribution.note_merges(conn, store, applied.new_ops)
+        for op in aisle_orders.requests(applied.new_ops):
+            self._decide_aisle_order(op, tenant, store)
+        self._clock.observe(batch.hlc_max)
+        return applied
 
     def _decide_aisle_order(self, op: CartOp, tenant: str, store: str) -> None:
         """In the same transaction: the answer to an endless-aisle order request (simulators/aisle_orders.py)."""
@@ -301,14 +391,6 @@ class CentralPlatform:
         return claimed
 
     # --- attribution of later online orders (simulators/attribution.py) ------------------------------------
-    def _record_event(self, store: str, device: str, event: WorkflowCloudEvent) -> None:
-        """Kept without an fsync of its own (the next batch's commit syncs it): a workflow event per scan must not
-        double the fsyncs the ops' apply path waits on; a power cut may lose an event the device already deleted,
-        analytics' loss, never a cart's."""
-        with self._lock, bookkeeping_transaction(self._conn):
-            new = attribution.record_event(self._conn, store, device, event)
-        self.stats.events_recorded += int(new)
-
     def place_online_order(self, profile_cart: str) -> str:
         """The shopper checks out their profile cart online: the platform seals it as an order (the same seal a
         till checkout makes) and credits the in-store sessions that joined it. Returns the order id."""

@@ -12,6 +12,8 @@ from simulators.platform.apply import Applied
 @dataclass
 class CentralStats:
     batches: int = 0
+    transactions: int = 0
+    """Transactions that applied ops batches or workflow events: what arrived together shares one."""
     ops_applied: int = 0
     ops_duplicate: int = 0
     rejected: Counter[str] = field(default_factory=Counter)

@@ -1,0 +1,92 @@
+"""The central simulator's inbox: paho's network thread only queues what arrives, and one applier thread takes
+everything queued at once and hands it to the platform's ``apply`` (a run of ops batches in ONE transaction).
+
+Why: applied on paho's thread one message at a time, each batch paid a FULL commit of its own, so the last op of a
+burst (a tote visit is ten ops in ten batches) and any device's op behind another's waited one fsync per message
+ahead of it. Now what queued while one transaction ran shares the next one, whichever devices it came from.
+A PUBACK still follows the COMMIT. Each message keeps the connection it came on: one applied after a reconnect
+is not acknowledged on the new connection (the broker redelivers it there, the dedupe key makes that a duplicate).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("central")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    connection: int
+
+
+class Inbox:
+    """``apply`` gets (topic, payload) pairs in arrival order and returns, per message, whether it may be
+    acknowledged; ``ack`` is paho's manual ack (thread-safe: it queues the PUBACK for the network thread)."""
+
+    def __init__(
+        self,
+        apply: Callable[[Sequence[tuple[str, bytes]]], list[bool]],
+        ack: Callable[[int, int], object],
+        group_max: int,
+    ) -> None:
+        self._apply, self._ack, self._group_max = apply, ack, group_max
+        self._queue: queue.SimpleQueue[Received | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.connection = 0
+        """Bumped at every connect and disconnect (paho's thread); read by the applier before each ack."""
+
+    def new_connection(self) -> None:
+        self.connection += 1
+
+    def put(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._queue.put(Received(topic, payload, mid, qos, self.connection))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="central-apply", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """What was queued before this call is applied and acknowledged first; what arrives later is left to the
+        broker to redeliver."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group, last = [first], False
+            while len(group) < self._group_max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    last = True
+                    break
+                group.append(more)
+            self._apply_group(group)
+            if last:
+                return
+
+    def _apply_group(self, group: list[Received]) -> None:
+        try:
+            oks = self._apply([(m.topic, m.payload) for m in group])
+        except Exception:  # the transaction rolled back: nothing acknowledged, the broker redelivers
+            log.exception("central: failed on %d message(s); not acknowledged, the broker will redeliver", len(group))
+            return
+        for message, ok in zip(group, oks, strict=True):
+            if ok and message.connection == self.connection:
+                self._ack(message.mid, message.qos)
