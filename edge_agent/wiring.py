@@ -15,7 +15,7 @@ from edge_agent.agent import Agent, AgentEvent, AsyncReaderRunner, ReaderRunner
 from edge_agent.config import AgentConfig
 from edge_agent.contract.topics import Topics
 from edge_agent.fleet.rates import ReaderActivity
-from edge_agent.identity.keys import CLAIM_KEY_FILE, key_allowed, parse_key
+from edge_agent.identity.keys import CLAIM_KEY_FILE, HMAC_KEY_FILES, PUBLIC_KEY_FILES, key_allowed, parse_key
 from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
 from edge_agent.presence import PresenceAggregator
 from edge_agent.readers.events import ReaderEvent
@@ -41,8 +41,8 @@ def identity_verifier(cfg: AgentConfig) -> TokenVerifier | None:
     if cfg.identity is None:
         return None
     if cfg.identity.public_key_files:
-        return TokenVerifier(public_keys=_read_keys("identity.public_key_files", cfg.identity.public_key_files))
-    return TokenVerifier(_read_keys("identity.key_files", cfg.identity.key_files))
+        return TokenVerifier(public_keys=_read_keys(PUBLIC_KEY_FILES, cfg.identity.public_key_files))
+    return TokenVerifier(_read_keys(HMAC_KEY_FILES, cfg.identity.key_files))
 
 
 def read_claim_key(cfg: AgentConfig) -> bytes | None:

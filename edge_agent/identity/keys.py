@@ -44,7 +44,7 @@ CLAIM_KEY_BYTES: Final = 32
 CLAIM_KEY_ALLOWED: Final = "this device's claim key from the platform, 64 hex digits on one line"
 
 
-def claim_key(text: str) -> bytes:
+def parse_claim_key(text: str) -> bytes:
     key = bytes.fromhex(text.strip())
     if len(key) != CLAIM_KEY_BYTES:
         raise ValueError(f"{len(key)} bytes, not {CLAIM_KEY_BYTES}")
@@ -54,7 +54,7 @@ def claim_key(text: str) -> bytes:
 def parse_key(config_key: str, text: str) -> bytes:
     """The key in a file named by ``identity.public_key_files``, ``identity.key_files`` or ``claim.key_file``.
     Raises ValueError."""
-    parser = {PUBLIC_KEY_FILES: public_key, CLAIM_KEY_FILE: claim_key}.get(config_key, hmac_key)
+    parser = {PUBLIC_KEY_FILES: public_key, CLAIM_KEY_FILE: parse_claim_key}.get(config_key, hmac_key)
     return parser(text)
 
 

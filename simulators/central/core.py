@@ -52,7 +52,6 @@ from simulators.central.stats import CentralStats
 from simulators.central.web_channel import WebChannel
 from simulators.platform import apply as rules
 from simulators.platform import events
-from simulators.platform.const import ERASED_CART_TABLES
 from simulators.platform.sqlite_store import SqliteStore
 
 log = logging.getLogger("central")
@@ -175,10 +174,6 @@ class CentralPlatform:
     def _ack(self, mid: int, qos: int) -> None:
         if self._client is not None:
             self._client.ack(mid, qos)
-
-    def handle(self, topic: str, payload: bytes) -> None:
-        """One message, applied (and committed) when this returns."""
-        self.handle_many([(topic, payload)])
 
     def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[bool]:
         """Messages in arrival order; per message, whether it may be acknowledged (False: it failed and was rolled
@@ -456,11 +451,8 @@ class CentralPlatform:
         """Right to be forgotten: drop the cart here, clear its retained snapshot, and ask the store's devices
         to forget their copies. Ops for it that are still in flight are acknowledged and never applied."""
         with self._lock, transaction(self._conn):
-            self._port.record_erased(cart_id)  # the apply rules drop its in-flight ops from here on
-            for table in ERASED_CART_TABLES:
-                self._conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+            self._port.erase_shopper(cart_id)  # marked: the apply rules drop its in-flight ops from here on
             basket_claims.forget_profile(self._conn, cart_id)
-            self._port.forget_issued(cart_id)
             self.offers.forget(cart_id)
             attribution.forget_profile(self._conn, cart_id)
             self._dirty.discard(cart_id)

@@ -14,7 +14,7 @@ from edge_agent.domain.cart import AttrWrite, Effects, Entry, Seal
 from edge_agent.domain.ops import CartOp
 from edge_agent.store import carts
 from simulators import cart_authority as authority
-from simulators.platform.const import MAX_EPOCHS_PER_WATERMARK, MAX_GAPS_PER_EPOCH
+from simulators.platform.const import ERASED_CART_TABLES, MAX_EPOCHS_PER_WATERMARK, MAX_GAPS_PER_EPOCH
 from simulators.platform.port import Held
 
 
@@ -74,6 +74,14 @@ class SqliteStore:
 
     def record_erased(self, cart_id: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO erased_carts VALUES (?)", (cart_id,))
+
+    def erase_shopper(self, cart_id: str) -> None:
+        """Right to be forgotten, in the caller's transaction (as PgStore.erase_shopper; the simulator's lock
+        serialises writers): marked erased, the cart's rows and held ops deleted, its fingerprints forgotten."""
+        self.record_erased(cart_id)
+        for table in ERASED_CART_TABLES:
+            self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+        self.forget_issued(cart_id)
 
     def hold(self, tenant: str, store: str, held: Held) -> None:
         authority.hold(self.conn, tenant, store, held)
