@@ -27,6 +27,17 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
+def initialised(path: Path) -> bool:
+    """True once the agent has migrated the file and written its identity (DeviceStore.open does that last): the file
+    exists from the first connect, before its tables, and each migration commits on its own."""
+    if not path.exists():
+        return False
+    with read_only(path) as conn:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+            return False
+        return conn.execute("SELECT 1 FROM meta WHERE key = 'device_id'").fetchone() is not None
+
+
 def basket_quantities(path: Path, cart_id: str) -> dict[str, int]:
     """sku -> quantity of one cart, as its live entries say (works on device and platform databases)."""
     with read_only(path) as conn:

@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.config import AgentConfig
 from edge_agent.identifiers.gtin import normalise_gtin
+from edge_agent.store import readonly
 from simulators.camera import write_scan_video
 from simulators.central import CentralPlatform
 from simulators.cluster import NatsCluster
@@ -98,7 +99,11 @@ def wait_basket_equals_cart(proc: AgentProcess, platform: CartReader, expected: 
     database may not be there yet when a small fleet drains before the agent process got going)."""
     db, cart = proc.db_path, proc.config.basket.cart_id or ""
     wait_until(
-        lambda: db.exists() and outbox_total(db) == 0 and basket_of(db, cart) == platform.cart(cart) == expected,
+        lambda: (
+            readonly.initialised(db)
+            and outbox_total(db) == 0
+            and basket_of(db, cart) == platform.cart(cart) == expected
+        ),
         90,
         f"{proc.config.device.id}'s basket equal to its platform cart",
         details=lambda: (basket_of(db, cart), platform.cart(cart), proc.log_text()[-1500:]),

@@ -346,3 +346,15 @@ def test_the_stores_quantities_are_the_domains_rule_over_its_live_entries(
         assert list(store.quantities("c")) == list(quantities(store.live_entries("c"))), "in the same order"
     finally:
         store.close()
+
+
+def test_another_process_sees_a_device_database_as_initialised_only_once_it_is_migrated(tmp_path: Path) -> None:
+    """The file exists from the agent's first connect, before its tables: a reader waiting on it must not read early."""
+    from edge_agent.store.readonly import initialised
+
+    path = tmp_path / "device.db"
+    assert not initialised(path)
+    connect(path).close()  # what a reader sees between the agent's connect and its migrations
+    assert path.exists() and not initialised(path)
+    DeviceStore.open(path, "kiosk-01").close()
+    assert initialised(path)
