@@ -8,6 +8,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
+# Two test processes, one test file each at a time (module fixtures stay shared): the end-to-end tests mostly wait on
+# brokers and agent processes, so two fit on 2 cores. PYTEST_WORKERS=0 runs everything in this process.
 DEMO_ARGS ?=
 BENCHES := $(sort $(wildcard bench/bench_*.py))
 SMOKE_TIMEOUT_S ?= 120
@@ -30,7 +33,7 @@ bootstrap:
 test: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=15 -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory bench-smoke
 
 lint: bootstrap
