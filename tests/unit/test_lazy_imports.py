@@ -18,6 +18,11 @@ NOT_FOR_A_CAMERA_KIOSK = (
     *("bleak", "dbus_fast", "nfc", "ndef", "biip", "sqlite_utils", "pyzbar", "aiohttp", "segno", "serial", "evdev"),
 )
 """Each weighs megabytes of heap or mapped code (docs/benchmarks.md, memory); none is used by this config."""
+OTHER_READERS = (
+    *("edge_agent.readers.ble", "edge_agent.readers.scanner", "edge_agent.presence", "edge_agent.sync.presence"),
+)
+"""The BLE and scanner sections' models, BLE's events and presence: ~0.4 MB of heap a device without those readers
+never uses (edge_agent/config_lazy.py)."""
 OTHER_ROLES = ("edge_agent.roles.handheld", "edge_agent.roles.mirror", "edge_agent.roles.shelf")
 OTHER_ROLES_CONTRACT = ("edge_agent.contract.workflow", "edge_agent.contract.picking")
 """Shelf, tote, mirror, assist and picking commands and views: ~30 pydantic models each costing core-schema heap.
@@ -54,6 +59,7 @@ def test_building_a_camera_only_kiosk_imports_no_other_reader_nor_role(tmp_path:
     assert "edge_agent.roles.kiosk" in modules
     loaded = {m for m in modules if m.split(".")[0] in NOT_FOR_A_CAMERA_KIOSK or m.startswith(OTHER_ROLES)}
     assert loaded == set()
+    assert {m for m in modules if m.startswith(OTHER_READERS)} == set()
 
 
 def test_a_kiosk_builds_none_of_the_other_roles_contract_models(tmp_path: Path) -> None:
@@ -97,3 +103,4 @@ def test_the_daemon_loads_neither_argparse_nor_the_tools_modules(tmp_path: Path)
     modules = set(json.loads(lines[-1].removeprefix("MODULES ")))
     assert "edge_agent.agent" in modules and "cv2" in modules  # the probe works: the daemon ran this config
     assert modules & set(NOT_FOR_THE_DAEMON) == set()
+    assert {m for m in modules if m.startswith(OTHER_READERS)} == set()
