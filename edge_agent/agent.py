@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from edge_agent import __version__, const
 from edge_agent.config import AgentConfig
@@ -36,7 +36,6 @@ from edge_agent.fleet.device_requests import TemporaryLogLevel, register_device_
 from edge_agent.fleet.rates import ReaderActivity
 from edge_agent.fleet.requests import RequestDesk
 from edge_agent.identity.tokens import TokenVerifier
-from edge_agent.readers.ble.events import BleEvent, ProximityTokenSeen, ZoneChanged
 from edge_agent.readers.events import IdentityPresented, InputRejected, ProductScanned, ReaderEvent, ReaderHealth
 from edge_agent.roles.base import Ports
 from edge_agent.roles.basket import ShopperBasket
@@ -50,13 +49,16 @@ from edge_agent.sync.events import EventContext, EventPublisher
 from edge_agent.sync.inbound import InboundRouter
 from edge_agent.sync.link import LinkSettings, MqttLink
 from edge_agent.sync.outlet import Outlet
-from edge_agent.sync.presence import PresencePublisher
 from edge_agent.sync.pump import OutboxPump, PumpSettings
 from edge_agent.systemd_notify import sd_notify, watchdog_interval_s
 
+if TYPE_CHECKING:  # BLE's events and presence: imported by the BLE reader and wiring, on devices that have one
+    from edge_agent.readers.ble.events import BleEvent
+    from edge_agent.sync.presence import PresencePublisher
+
 log = logging.getLogger(__name__)
 
-AgentEvent = ReaderEvent | BleEvent
+AgentEvent: TypeAlias = "ReaderEvent | BleEvent"
 StopFor = Literal["restart", "reconfigure"]
 ReaderRunner = Callable[[Callable[[ReaderEvent], None], threading.Event], None]
 """A blocking reader (nfcpy, cv2): runs in its own thread and calls ``emit`` until the event is set."""
@@ -311,14 +313,21 @@ class Agent:
             elif isinstance(event, ReaderHealth):
                 if self.status.reader(event) and self.link.connected:
                     self.status.publish("online")
-            elif isinstance(event, ZoneChanged):
-                if event.role == "app" and event.exited:
-                    self.basket.app_left(event.previous)
-                if self.presence is not None:
-                    self.presence.aggregator.observe(event)
-            elif isinstance(event, ProximityTokenSeen):
-                self.basket.app_nearby()
+            else:
+                self._ble_event(event)
         flush()
+
+    def _ble_event(self, event: AgentEvent) -> None:
+        """Only a BLE reader, which has loaded readers/ble/events.py, makes the events left over here."""
+        from edge_agent.readers.ble.events import ProximityTokenSeen, ZoneChanged
+
+        if isinstance(event, ZoneChanged):
+            if event.role == "app" and event.exited:
+                self.basket.app_left(event.previous)
+            if self.presence is not None:
+                self.presence.aggregator.observe(event)
+        elif isinstance(event, ProximityTokenSeen):
+            self.basket.app_nearby()
 
     def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None = None) -> None:
         if not commands and not meta:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -12,14 +11,16 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from edge_agent import __version__
 from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.config_files import check_config_file, deployment_problems, file_problems
-from edge_agent.store import readonly
 from edge_agent.store.db import StorageError
 from edge_agent.store.faults import is_corruption
-from edge_agent.store.quarantine import quarantined_from_meta
+
+if TYPE_CHECKING:  # argparse, and the tools' own modules, are imported by the commands that use them
+    import argparse
 
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
@@ -35,7 +36,44 @@ def _load(path: Path) -> AgentConfig:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class RunArgs(NamedTuple):
+    """What ``edge-agent run`` takes: the daemon's command line, read without argparse (see ``run_args``)."""
+
+    config: Path
+    log_level: str = "INFO"
+
+
+def run_args(argv: list[str]) -> RunArgs | None:
+    """``run --config FILE [--log-level LEVEL]`` (either order, ``--opt=value`` too), or None for anything else.
+
+    The daemon is the one command a device runs for days: parsing its plain command line here keeps argparse
+    and gettext (~0.4 MB of heap, docs/benchmarks.md, branch ``rss`` second pass) out of it. Any other shape --
+    an abbreviation, a repeat, a value that looks like an option, ``--help``, a bad level -- returns None, and
+    argparse parses it as before, with its own messages."""
+    if not argv or argv[0] != "run":
+        return None
+    seen: dict[str, str] = {}
+    rest = argv[1:]
+    while rest:
+        flag, eq, value = rest[0].partition("=")
+        if not eq:
+            if len(rest) < 2:
+                return None
+            value, rest = rest[1], rest[2:]
+        else:
+            rest = rest[1:]
+        if flag not in ("--config", "--log-level") or flag in seen or value.startswith("-"):
+            return None
+        seen[flag] = value
+    if "--config" not in seen or seen.get("--log-level", "INFO") not in LOG_LEVELS:
+        return None
+    return RunArgs(Path(seen["--config"]), seen.get("--log-level", "INFO"))
+
+
+def cmd_run(args: RunArgs | argparse.Namespace) -> int:
     bootstrap = _load(args.config)
     problems = deployment_problems(bootstrap)  # before anything opens: a missing file is not a retry loop
     if problems:
@@ -43,19 +81,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("paho").setLevel(logging.WARNING)
-    from edge_agent.fleet.remote_config import choose_boot_config
     from edge_agent.wiring import KeyFileError, add_remote_config, build_agent
 
-    boot = choose_boot_config(bootstrap, Path(args.config))
+    config, source, trial = bootstrap, Path(args.config), None
+    if bootstrap.remote_config.enabled:  # the config slots' module and models only where a push is allowed
+        from edge_agent.fleet.remote_config import choose_boot_config
+
+        boot = choose_boot_config(bootstrap, source)
+        config, source, trial = boot.config, boot.source, boot.trial
     try:
-        agent = build_agent(boot.config)
+        agent = build_agent(config)
     except KeyFileError as exc:
-        print(ConfigError(boot.source, [str(exc)]), file=sys.stderr)
+        print(ConfigError(source, [str(exc)]), file=sys.stderr)
         return EXIT_CONFIG
     except StorageError as exc:
         print(f"edge-agent: storage: {exc}", file=sys.stderr)
         return EXIT_STORAGE
-    add_remote_config(agent, boot.config, boot.trial)
+    add_remote_config(agent, config, trial)
     try:
         asyncio.run(agent.run())
     except (sqlite3.DatabaseError, StorageError) as exc:
@@ -81,6 +123,9 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from edge_agent.store import readonly
+    from edge_agent.store.quarantine import quarantined_from_meta
+
     if args.check_fence:
         return cmd_check_fence(args)
     path = _db_path(args)
@@ -142,6 +187,8 @@ def cmd_check_fence(args: argparse.Namespace) -> int:
 
 
 def cmd_basket_show(args: argparse.Namespace) -> int:
+    from edge_agent.store import readonly
+
     out: dict[str, dict[str, object]] = {
         cart_id: {"lines": {line.sku: line.qty for line in lines}, "order_id": order_id}
         for cart_id, (lines, order_id) in readonly.baskets(_db_path(args), args.cart).items()
@@ -165,6 +212,7 @@ def cmd_catalog_lookup(args: argparse.Namespace) -> int:
 
     from edge_agent.identifiers.gtin import InvalidCode
     from edge_agent.identifiers.product_key import parse_code
+    from edge_agent.store import readonly
 
     config = _load(args.config)
     try:
@@ -223,13 +271,15 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="edge-agent", description="In-store edge agent")
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", type=Path, required=True)
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--log-level", default="INFO", choices=list(LOG_LEVELS))
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="pending ops, oldest unconfirmed op, connection state")
@@ -285,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    daemon = run_args(sys.argv[1:] if argv is None else argv)
+    if daemon is not None:
+        return cmd_run(daemon)
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

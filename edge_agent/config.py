@@ -9,7 +9,7 @@ import hashlib
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,14 +24,20 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from edge_agent import const
+from edge_agent.config_lazy import lazy_section
 from edge_agent.contract.offers import OFFERS_PER_MESSAGE_MAX
 from edge_agent.domain.ops import DEVICE_ID_PATTERN
 from edge_agent.domain.workflows import const as wf_const
-from edge_agent.readers.ble.config import BleConfig
-from edge_agent.readers.scanner.config import ScannerConfig
 from edge_agent.roles.claim_config import ClaimSection
 from edge_agent.roles.picking_config import PickingSection
 from edge_agent.screen import const as screen_const
+
+if TYPE_CHECKING:
+    from edge_agent.readers.ble.config import BleConfig
+    from edge_agent.readers.scanner.config import ScannerConfig
+else:  # their models are imported when a file has the section (config_lazy.py)
+    BleConfig = lazy_section("edge_agent.readers.ble.config", "BleConfig")
+    ScannerConfig = lazy_section("edge_agent.readers.scanner.config", "ScannerConfig")
 
 STATE_DIR_ENV = "EDGE_AGENT_STATE_DIR"
 RESERVED_DEVICE_ID = "platform"

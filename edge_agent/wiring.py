@@ -17,12 +17,10 @@ from edge_agent.contract.topics import Topics
 from edge_agent.fleet.rates import ReaderActivity
 from edge_agent.identity.keys import CLAIM_KEY_FILE, HMAC_KEY_FILES, PUBLIC_KEY_FILES, key_allowed, parse_key
 from edge_agent.identity.tokens import SCREEN_KEY_BYTES, TokenVerifier
-from edge_agent.presence import PresenceAggregator
 from edge_agent.readers.events import ReaderEvent
 from edge_agent.store.db import StorageError
 from edge_agent.store.device import DeviceStore
 from edge_agent.sync.link import LinkSettings, TlsSettings
-from edge_agent.sync.presence import PresencePublisher
 
 if TYPE_CHECKING:
     from edge_agent.fleet.remote_config import Trial
@@ -127,6 +125,9 @@ def build_agent(config: AgentConfig, readers: dict[str, ReaderRunner] | None = N
         activity=activity,
     )
     if ble is not None and ble.enabled:
+        from edge_agent.presence import PresenceAggregator
+        from edge_agent.sync.presence import PresencePublisher
+
         agent.presence = PresencePublisher(agent.out, topics.presence, PresenceAggregator(ble.analytics))
     if config.screen is not None:
         add_screen(agent, config)

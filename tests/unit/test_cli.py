@@ -86,3 +86,40 @@ def test_catalog_lookup_shows_what_the_device_would_show_with_as_of_times(tmp_pa
     assert shown["offline"] is True, "the tool reads the cache, so it never claims the figures are live"
     assert _run("catalog", "lookup", "4006381333932", "--config", str(path)).returncode == 2  # bad check digit
     assert _run("catalog", "lookup", "5012345678900", "--config", str(path)).stdout.strip().endswith("not_in_catalog")
+
+
+RUN_LINES = (
+    ["run", "--config", "a.toml"],
+    ["run", "--config=a.toml"],
+    ["run", "--config", "a.toml", "--log-level", "DEBUG"],
+    ["run", "--log-level=WARNING", "--config", "dir/a.toml"],
+    ["run", "--config", ""],
+)
+"""How systemd units and people start the daemon: each is read without argparse."""
+OTHER_LINES = (
+    ["run", "--conf", "a.toml"],  # an abbreviation argparse allows
+    ["run", "--config", "a.toml", "--config", "b.toml"],
+    ["run", "--config", "a.toml", "--log-level", "TRACE"],
+    ["run", "--config", "-a.toml"],
+    ["run", "--config=-a.toml"],
+    ["run", "--config"],
+    ["run", "--help"],
+    ["run"],
+    ["run", "--config", "a.toml", "extra"],
+    ["--version"],
+    ["status", "--config", "a.toml"],
+    [],
+)
+"""Left to argparse, which accepts some and refuses the others with its own message."""
+
+
+def test_the_daemons_command_line_reads_as_argparse_reads_it() -> None:
+    from edge_agent.cli import build_parser, run_args
+
+    for argv in RUN_LINES:
+        fast = run_args(argv)
+        parsed = build_parser().parse_args(argv)
+        assert fast is not None, argv
+        assert (fast.config, fast.log_level) == (parsed.config, parsed.log_level), argv
+    for argv in OTHER_LINES:
+        assert run_args(argv) is None, argv
