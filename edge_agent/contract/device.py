@@ -170,11 +170,15 @@ class SessionCommand(Strict):
     )
 
 
+ERASURE_CARTS_MAX = 100
+"""Carts one erasure request (and its answer) names: a shopper has a handful; a platform sends more in several."""
+
+
 class ErasureRequest(Strict):
     """Down, store-wide: a shopper withdrew consent or asked to be forgotten; devices drop their copies."""
 
     request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-    carts: list[CartId] = Field(min_length=1, max_length=100, description="the shopper's profile cart(s)")
+    carts: list[CartId] = Field(min_length=1, max_length=ERASURE_CARTS_MAX, description="the shopper's profile cart(s)")
 
 
 class ErasureDone(Strict):
@@ -183,7 +187,7 @@ class ErasureDone(Strict):
 
     request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
     device: DeviceId
-    carts: list[CartId] = Field(max_length=100)
+    carts: list[CartId] = Field(max_length=ERASURE_CARTS_MAX)
     ops_dropped: int = Field(ge=0)
     session_ended: bool
 

@@ -336,7 +336,11 @@ class CentralPlatform:
     def _answer_sync(self, tenant: str, store: str, device: str, event: SyncRequestEvent) -> None:
         self._publish_watermark(tenant, store, device, answers=event.id)
         with self._lock:
-            known = [c for c in event.data.cart_ids if self._cart_home(c) is not None]
+            erased = self._port.erased_among(event.data.cart_ids) if event.data.cart_ids else set()
+            known = [c for c in event.data.cart_ids if c not in erased and self._cart_home(c) is not None]
+        for topic, payload in events.erasure_replays(tenant, store, erased, SOURCE):
+            self._publish(topic, payload)  # it was away when the erasure went out, or its session expired
+        self.stats.erasures_replayed += len(erased)
         for cart_id in known:
             self.publish_snapshot(cart_id)
         self.catalog.send_since(tenant, store, event.data.catalog_version)

@@ -19,6 +19,8 @@ class CentralStats:
     rejected: Counter[str] = field(default_factory=Counter)
     erasures_done: list[ErasureDone] = field(default_factory=list)
     ops_for_erased_carts: int = 0
+    erasures_replayed: int = 0
+    """Erased carts a sync request still listed: the erasure was asked again (platform/events.erasure_replays)."""
     snapshots_published: int = 0
     orders_sealed: int = 0
     checkout_already_sealed: int = 0

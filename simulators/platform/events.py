@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from edge_agent.contract.base import CloudEvent, utcnow
 from edge_agent.contract.cart import AppliedEvent, AppliedWatermark, CartSnapshot, SnapshotEvent
-from edge_agent.contract.device import ErasureRequest, ErasureRequestEvent
+from edge_agent.contract.device import ERASURE_CARTS_MAX, ErasureRequest, ErasureRequestEvent
 from edge_agent.contract.topics import Topics
 
 E = TypeVar("E", bound=CloudEvent[Any])
@@ -39,10 +39,28 @@ def snapshot_message(tenant: str, store: str, snap: CartSnapshot, source: str) -
     return Topics(tenant, store, "-").cart_state(snap.cart_id), event.model_dump_json().encode()
 
 
+def erasure_request_message(
+    tenant: str, store: str, request_id: str, carts: list[str], source: str
+) -> tuple[str, bytes]:
+    """(topic, payload) asking the store's devices to forget ``carts`` (at most 100, the contract's bound)."""
+    data = ErasureRequest(request_id=request_id, carts=carts)
+    request = platform_event(ErasureRequestEvent, tenant, source, f"erasure:{request_id}", data)
+    return Topics(tenant, store, "-").erasure, request.model_dump_json().encode()
+
+
+def erasure_replays(tenant: str, store: str, erased: set[str], source: str) -> list[tuple[str, bytes]]:
+    """The erasure asked again of a device whose sync request still lists erased carts: it was away when the
+    erasure went out (neither NATS nor an expired MQTT session keeps a plain publish for it). Each replay has a
+    fresh request id; a device forgets a cart however often it is asked, and answers each request."""
+    ordered = sorted(erased)
+    return [
+        erasure_request_message(tenant, store, f"replay-{uuid.uuid4().hex}", ordered[i : i + ERASURE_CARTS_MAX], source)
+        for i in range(0, len(ordered), ERASURE_CARTS_MAX)
+    ]
+
+
 def erasure_messages(tenant: str, store: str, request_id: str, cart_id: str, source: str) -> list[tuple[str, bytes]]:
     """What an erasure publishes once committed: the empty retained snapshot (clears the broker's copy) and the
     request asking the store's devices to forget theirs."""
-    data = ErasureRequest(request_id=request_id, carts=[cart_id])
-    request = platform_event(ErasureRequestEvent, tenant, source, f"erasure:{request_id}", data)
-    topics = Topics(tenant, store, "-")
-    return [(topics.cart_state(cart_id), b""), (topics.erasure, request.model_dump_json().encode())]
+    cleared = (Topics(tenant, store, "-").cart_state(cart_id), b"")
+    return [cleared, erasure_request_message(tenant, store, request_id, [cart_id], source)]

@@ -88,6 +88,8 @@ class WorkerStats:
     ops_applied: int = 0
     ops_duplicate: int = 0
     syncs_answered: int = 0
+    erasures_replayed: int = 0
+    """Erased carts a device's sync request still listed, asked again to forget (see events.erasure_replays)."""
     rejected: dict[str, int] = field(default_factory=dict)
     redelivered: int = 0
 
@@ -120,7 +122,7 @@ class PlatformWorker:
         if leaf == "sync":
             request = parse_event(data, SyncRequestEvent, T_SYNC_REQUEST)
             self.stats.syncs_answered += 1
-            return self._down(port, tenant, store, device, request.data.cart_ids, answers=request.id)
+            return self._down(port, tenant, store, device, request.data.cart_ids, answers=request.id, replay=True)
         batch = parse_event(data, OpsBatchEvent, T_OPS).data
         with self._conn.transaction():
             applied = rules.apply_batch(port, (), tenant, store, device, batch)
@@ -132,15 +134,26 @@ class PlatformWorker:
         return self._down(port, tenant, store, device, sorted(applied.touched))
 
     def _down(
-        self, port: PgStore, tenant: str, store: str, device: str, cart_ids: list[str], answers: str | None = None
+        self,
+        port: PgStore,
+        tenant: str,
+        store: str,
+        device: str,
+        cart_ids: list[str],
+        answers: str | None = None,
+        replay: bool = False,
     ) -> list[tuple[str, bytes]]:
         """The device's watermark and the known carts' snapshots, read after COMMIT: the newest state, whichever
-        worker wrote it (a snapshot's version orders it on the device)."""
+        worker wrote it (a snapshot's version orders it on the device). ``replay`` (a sync request): the carts it
+        lists that were erased get the erasure request again, and no snapshot."""
         assert self._conn is not None
         with self._conn.transaction():
             now = self._clock.now()
             out = [events.watermark_message(tenant, store, rules.watermark_of(port, device, now), self.name, answers)]
-            for cart_id in cart_ids:
+            erased = port.erased_among(cart_ids) if replay and cart_ids else set()
+            out += events.erasure_replays(tenant, store, erased, self.name)
+            self.stats.erasures_replayed += len(erased)
+            for cart_id in (c for c in cart_ids if c not in erased):
                 home = port.cart_home(cart_id)
                 if home is not None:
                     out.append(events.snapshot_message(*home, rules.snapshot_of(port, cart_id, now), self.name))

@@ -43,8 +43,9 @@ class Device:
         data = OpsBatch(device=device or self.device, epoch=EPOCH, ops=list(ops), hlc_max=max(o.hlc for o in ops))
         return self.topics.ops, event(T_OPS, data.model_dump(mode="json"))
 
-    def sync(self, event_id: str) -> tuple[str, bytes]:
-        payload = event(T_SYNC_REQUEST, SyncRequest(device=self.device, cart_ids=[]).model_dump(mode="json"))
+    def sync(self, event_id: str, cart_ids: tuple[str, ...] = ()) -> tuple[str, bytes]:
+        request = SyncRequest(device=self.device, cart_ids=list(cart_ids))
+        payload = event(T_SYNC_REQUEST, request.model_dump(mode="json"))
         return self.topics.sync, payload.replace(b'"rogue-1"', f'"{event_id}"'.encode())
 
 
@@ -135,3 +136,24 @@ def test_batches_queued_while_the_platform_was_away_share_transactions(
     assert central.stats.batches == 40
     assert central.stats.transactions < 40, "the backlog arrives at once: one fsync per message would be 40"
     assert all(central.cart(f"c-{dev.device}") == {SKU_A: 10} for dev in devices)
+
+
+def test_a_sync_request_listing_an_erased_cart_is_answered_with_the_erasure_again(
+    central: CentralPlatform, spy: Spy
+) -> None:
+    """A device that was away when the erasure went out (or whose session expired) still holds the cart, and says so
+    in its sync request: the platform asks it again, and sends no snapshot of the erased cart."""
+    d1, topics = Device("d-1"), Topics("acme", "s042", "-")
+    central.open_profile_cart("profile-ada", "acme", "s042")
+    central.erase_shopper("profile-ada", "acme", "s042", "gdpr-1")
+    wait_until(lambda: len(spy.on(topics.erasure)) == 1, what="the erasure request")
+    central.handle_many([d1.batch(d1.op(SKU_A)), d1.sync("d-1:sync:1", cart_ids=("profile-ada", "c-d-1"))])
+
+    wait_until(lambda: len(spy.on(topics.erasure)) == 2, what="the erasure asked again")
+    replay = spy.on(topics.erasure)[1]["data"]
+    assert replay["carts"] == ["profile-ada"] and replay["request_id"] != "gdpr-1"
+    assert central.stats.erasures_replayed == 1
+    assert spy.on(topics.cart_state("profile-ada")) == [], "no snapshot of the erased cart"
+    central.handle_many([d1.sync("d-1:sync:2", cart_ids=("c-d-1",))])
+    wait_until(lambda: any(m["data"].get("answers") == "d-1:sync:2" for m in spy.on(d1.topics.acks)), what="answer")
+    assert len(spy.on(topics.erasure)) == 2, "a device that no longer lists the cart is not asked again"

@@ -195,3 +195,38 @@ def test_a_shopper_erased_on_the_workers_is_forgotten_by_the_kiosk_and_later_ops
     wait_until(lambda: platform.applied_count() == applied + 1, 15, "the late op acknowledged (deduped, recorded)")
     assert platform.cart(kiosk.PROFILE_CART) == {}, "never applied to the erased cart"
     assert platform.cart(agent.cart_id) == {kiosk.SHOES: 1}, "the kiosk's own guest basket is untouched"
+
+
+def test_a_kiosk_away_during_an_erasure_on_the_workers_forgets_the_shopper_when_it_is_back(
+    tmp_path: Path,
+    cluster: NatsCluster,
+    workers: WorkerFactory,
+    platform: PlatformReader,
+    pg_dsn: str,
+    agent_factory: AgentFactory,
+) -> None:
+    """NATS keeps no plain publish for a device that is away: the kiosk's sync request after its connect lists the
+    carts it holds, and the workers ask it again to forget the erased one."""
+    workers(1)
+    tags = TagEmulator.on_free_port().start()
+    try:
+        config = kiosk_on_the_chain(tmp_path, cluster, tags)
+        agent = agent_factory(config)
+        wait_until(lambda: agent.connected, 20, "the kiosk connected to the cluster")
+        kiosk.tap(tags, kiosk.loyalty_card())
+        wait_until(lambda: kiosk.session_of(agent).identity is not None, 10, "the shopper identified")
+        assert agent.agent is not None
+        assert kiosk.PROFILE_CART in agent.call(agent.agent.store.cart_ids), "the kiosk holds the profile cart"
+        agent.stop()
+
+        operator = ["erase", "--nats", ",".join(cluster.nats_urls), "--dsn", pg_dsn, "--cart", kiosk.PROFILE_CART]
+        assert workers_cli([*operator, "--tenant", "acme", "--store", "s042", "--request-id", "gdpr-away-1"]) == 0
+
+        back = agent_factory(config)
+        assert back.agent is not None
+        store = back.agent.store
+        wait_until(lambda: kiosk.PROFILE_CART not in back.call(store.cart_ids), 20, "the kiosk forgot the cart")
+        assert kiosk.session_of(back).state is SessionState.ANONYMOUS, "the shopper's session ended"
+    finally:
+        tags.stop()
+    assert platform.cart(kiosk.PROFILE_CART) == {}, "nothing of the erased shopper on the platform"
