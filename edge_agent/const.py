@@ -66,6 +66,11 @@ takes pages and frees them again as the uplink drains it (~9 pages for a burst o
 own pages grow by little more, so live pages alone made the budget flap at its edge: a scan refused, the next one
 saved a moment later. Pages that purged baskets free are far more, so room still returns after a purge."""
 
+HELD_ENTRIES_MAX = 1024
+"""Unconfirmed scans whose cart entries live only in their outbox rows and in memory (store/held.py): beyond this
+many, the next group files them all into cart_entries in bulk. Bounds the memory (~250 B each) and the outbox rows
+read back at start during a long outage; 1024 is four 256-scan groups, so a burst still files in bulk."""
+
 STORAGE_MAX_BYTES_MIN = 1024 * 1024
 """The smallest storage.max_bytes: the schema alone takes ~72 KB of pages (18 pages of 4 KiB, measured), and a
 budget must leave room for a day of scans (each an outbox row and a cart entry) or it refuses the first basket."""

@@ -20,7 +20,7 @@ from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
 from edge_agent.contract.aisle import Availability
 from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp, OpKind, split_op_id
 from edge_agent.identifiers.product_key import ProductKey
@@ -29,6 +29,7 @@ from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
 from edge_agent.store.event_outbox import EventOutboxPort
 from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
+from edge_agent.store.held import HeldEntries
 from edge_agent.store.lookup import lookup
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
 from edge_agent.store.outbox import CONFIRMED_KIND, OutboxPort, newest_hlc, stored_seq
@@ -86,6 +87,8 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         self._init_outbox_state()
         self._init_event_outbox()
         self._seq_issued = self._seq_persisted = stored_seq(conn)
+        self._held = HeldEntries.load(conn, self._seq_issued)
+        """Unconfirmed scans' entries, in their outbox rows only until confirmed (store/held.py)."""
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -125,9 +128,15 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         with contextlib.suppress(StorageFull), StorageFaults().guard(conn, transaction(conn)):
             conn.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                (("hlc", str(stored_hlc)), (SEQ_ISSUED_KEY, str(store._seq_issued)), *store.outbox_meta().items()),
+                (
+                    ("hlc", str(stored_hlc)),
+                    (SEQ_ISSUED_KEY, str(store._seq_issued)),
+                    store._held.mark_meta(),
+                    *store.outbox_meta().items(),
+                ),
             )
             store._seq_persisted = store._seq_issued
+            store._held.persisted = True
         store.faults.db_path = Path(path)
         return store
 
@@ -158,9 +167,11 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         event rows PUBACKed since (store/event_outbox.py)."""
         with tx as conn:
             settled = self._settle_confirms(conn)
+            filed = self._held.file_confirmed(conn, *settled) if settled else ()
             acked = self._settle_event_acks(conn)
             yield conn
         self._confirms_settled(settled)
+        self._held.forget(filed)
         self._event_acks_settled(acked)
 
     def _deletes_deferred(self) -> bool:
@@ -190,7 +201,14 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         return [r[0] for r in self.conn.execute("SELECT cart_id FROM carts ORDER BY opened_at, cart_id")]
 
     def live_entries(self, cart_id: str) -> list[Entry]:
-        return carts.live_entries(self.conn, cart_id)
+        """cart_entries' live rows and the cart's held entries (never tombstoned: a removal files them first)."""
+        filed = carts.live_entries(self.conn, cart_id)
+        held = self._held.of_cart(cart_id)
+        return sorted(filed + held, key=_entry_order) if held else filed
+
+    def all_entries(self, cart_id: str) -> list[Entry]:
+        """Every entry the store holds for a cart, dead ones (tombstoned, not yet collected) included."""
+        return carts.all_entries(self.conn, cart_id) + self._held.of_cart(cart_id)
 
     def seal_of(self, cart_id: str) -> Seal | None:
         return carts.seal_of(self.conn, cart_id)
@@ -200,6 +218,8 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         return {a.key: a.value for a in carts.attrs(self.conn, cart_id)}
 
     def quantities(self, cart_id: str) -> dict[str, int]:
+        if self._held.by_cart.get(cart_id):
+            return quantities(self.live_entries(cart_id))
         return carts.quantities(self.conn, cart_id)
 
     def unconfirmed_attrs(self, cart_id: str) -> set[str]:
@@ -236,6 +256,7 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             events = self.conn.execute("DELETE FROM event_outbox WHERE profile_cart = ?", (cart_id,)).rowcount
         if persisted is not None:
             self._seq_persisted = persisted
+        self._held.drop_cart(cart_id)
         for seq in dropped:
             self._forget(seq)
         return Erased(ops=len(dropped), events=events)
@@ -300,10 +321,16 @@ class DeviceStore(OutboxPort, EventOutboxPort):
 
     def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None) -> list[Recorded]:
         results: list[Recorded] = []
-        conn = self.conn
-        batch = OpBatch()
+        conn, held = self.conn, self._held
+        # Plain scans hold their entries in their outbox rows (a page less per lone commit: store/held.py); any
+        # other command observes its cart in SQL, so every held entry is filed first.
+        hold = held.can_hold(len(commands)) and all(type(c) is AddItem and c.serial is None for c in commands)
+        batch = OpBatch(hold=hold)
         with self.faults.guard(conn, self._settling(transaction(conn)), records_ops=True):
             seq = self._seq_issued + 1
+            filing = not hold and bool(held.by_seq)
+            if filing:
+                held.file_all(conn, self._seq_issued)
             uuids = random_uuids(len(commands))
             created_at = self._now()  # one commit, one time: its rows are saved together
             for command in commands:
@@ -335,11 +362,17 @@ class DeviceStore(OutboxPort, EventOutboxPort):
                 results.append(Recorded(command, row.op))
                 seq += 1
             batch.flush(conn)
+            if batch.adds:  # written with their entries: no restart may take them for held ones
+                held.write_mark(conn, seq - 1)
+                filing = True
             # The HLC and the seq are not written here: the newest outbox row holds both (a confirm keeps it as
             # the high-water row, an erasure writes them to meta first: store/outbox.py): a page less per op.
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         self._seq_issued = seq - 1  # only once committed: a rolled-back group leaves no gap in the seqs
+        held.hold(batch.held)
+        if filing:
+            held.filed_all(self._seq_issued)
         self._recorded()
         return results
 
@@ -367,6 +400,11 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
+            # A snapshot may list this cart's held entries: filed first, so none is both held and in cart_entries,
+            # and collection sees every entry. Those confirmed since the last write were filed as they settled.
+            file_held = any(not self._is_settled(s) for s in self._held.by_cart.get(cart_id, ()))
+            if file_held:
+                self._held.file_all(self.conn, self._seq_issued)
             carts.apply_effects(self.conn, (Effects(cart_id, tuple(entries), attrs=tuple(attrs)),))
             carts.collect_confirmed(self.conn, cart_id, tombstones)
             if seal is not None:
@@ -374,6 +412,8 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
             if self.clock.observe_remote(hlc_max):  # a value too far ahead is never adopted nor persisted
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+        if file_held:
+            self._held.filed_all(self._seq_issued)
         return True
 
     def schedule_purges(self, due: Mapping[str, float]) -> None:
@@ -434,6 +474,10 @@ class DeviceStore(OutboxPort, EventOutboxPort):
     # --- internals ---------------------------------------------------------------------------------------
     def _ensure_cart(self, cart_id: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
+
+
+def _entry_order(entry: Entry) -> tuple[int, str]:
+    return entry.hlc, entry.entry_id  # as carts.live_entries orders them
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:

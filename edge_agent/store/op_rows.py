@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from uuid import UUID, SafeUUID
 
 from edge_agent.domain.basket import OpIntent
-from edge_agent.domain.cart import Effects, effects_of
+from edge_agent.domain.cart import Effects, Entry, effects_of
 from edge_agent.domain.const import MAX_LINE_QTY, MAX_OBSERVED_IDS
 from edge_agent.domain.ops import (
     ATTR_KEY_PATTERN,
@@ -63,6 +63,7 @@ _FIELDS_OF_KIND: dict[OpKind, tuple[bool, bool, bool, bool]] = {
 
 _KIND_TEXT = {kind: kind.value for kind in OpKind}
 """An enum's ``.value`` goes through a descriptor; this is a dict lookup (twice per op recorded)."""
+_ADD_TEXT = OpKind.ADD.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +209,23 @@ class OpBatch:
     carts: dict[str, float] = field(default_factory=dict)
     effects: list[Effects] = field(default_factory=list)
     outbox: list[tuple[int, str, str, str, int, float]] = field(default_factory=list)
-    issued: int = 0
-    """Ops added since the group began (flushes do not reset it): whether the seq high-water mark moved."""
+    hold: bool = False
+    """A group of plain scans: each entry is held (store/held.py), not written to cart_entries."""
+    held: list[tuple[int, Entry]] = field(default_factory=list)
+    """(seq, entry) of the held entries, for the store to hold once the group committed (flushes keep them)."""
+    adds: int = 0
+    """entry.add ops written with their entries (not held): the group moves the filed mark over them."""
 
     def add(self, seq: int, row: OpRow, created_at: float) -> None:
         op = row.op
-        self.issued += 1
-        self.effects.append(effects_of(op))
-        self.outbox.append((seq, op.cart_id, _KIND_TEXT[op.kind], row.body, op.hlc, created_at))
+        effects = effects_of(op)
+        kind = _KIND_TEXT[op.kind]
+        if self.hold and kind == _ADD_TEXT and len(effects.entries) == 1 and not effects.tombstones:
+            self.held.append((seq, effects.entries[0]))
+        else:
+            self.adds += kind == _ADD_TEXT
+            self.effects.append(effects)
+        self.outbox.append((seq, op.cart_id, kind, row.body, op.hlc, created_at))
 
     def flush(self, conn: sqlite3.Connection) -> None:
         if self.carts:

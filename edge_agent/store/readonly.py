@@ -13,10 +13,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from edge_agent.contract.catalog import LookupResult
-from edge_agent.domain.cart import Line, lines_of, quantities
+from edge_agent.domain.cart import Entry, Line, lines_of, quantities
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts
 from edge_agent.store.db import connect
+from edge_agent.store.held import held_in_file
 from edge_agent.store.lookup import lookup
 from edge_agent.store.outbox import OutboxStats, read_outbox_stats, stored_seq
 
@@ -30,7 +31,14 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection]:
 def basket_quantities(path: Path, cart_id: str) -> dict[str, int]:
     """sku -> quantity of one cart, as its live entries say (works on device and platform databases)."""
     with read_only(path) as conn:
-        return quantities(carts.live_entries(conn, cart_id))
+        return quantities(_live(conn, cart_id))
+
+
+def _live(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
+    """A cart's live entries: cart_entries' and those the agent holds in their outbox rows (store/held.py)."""
+    held = held_in_file(conn, cart_id)
+    filed = carts.live_entries(conn, cart_id)
+    return sorted(filed + held, key=lambda e: (e.hlc, e.entry_id)) if held else filed
 
 
 def outbox_stats(path: Path) -> OutboxStats:
@@ -63,7 +71,7 @@ def baskets(path: Path, cart_id: str | None = None) -> dict[str, tuple[list[Line
         out: dict[str, tuple[list[Line], str | None]] = {}
         for cid in ids:
             seal = carts.seal_of(conn, cid)
-            out[cid] = (lines_of(carts.live_entries(conn, cid)), None if seal is None else seal.order_id)
+            out[cid] = (lines_of(_live(conn, cid)), None if seal is None else seal.order_id)
         return out
 
 
@@ -77,7 +85,8 @@ def entry_ids(path: Path, origin_device: str) -> set[str]:
     """Ids of every cart entry a device created (an entry's id is the id of the op that added it)."""
     with read_only(path) as conn:
         rows = conn.execute("SELECT entry_id FROM cart_entries WHERE origin_device = ?", (origin_device,))
-        return {str(r[0]) for r in rows}
+        held = {e.entry_id for e in held_in_file(conn) if e.origin_device == origin_device}
+        return {str(r[0]) for r in rows} | held
 
 
 def quick_check(path: Path, *, timeout_s: float, max_errors: int, progress_ops: int) -> list[str] | None:
