@@ -1,0 +1,125 @@
+"""A plain scan's cart entry lives in its outbox row until the watermark confirms it (store/held.py, issue 14 bytes per
+op): what every reader sees, what a confirm, a removal, a snapshot and a restart do with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_agent.const import HELD_ENTRIES_MAX
+from edge_agent.domain.basket import AddItem, RemoveItem
+from edge_agent.domain.cart import Entry
+from edge_agent.store import readonly
+from edge_agent.store.device import DeviceStore
+
+A = "04006381333931"
+B = "05012345678900"
+CART = "kiosk-01-basket-1"
+
+
+def filed(store: DeviceStore) -> int:
+    """Rows in cart_entries: what the file holds beside the outbox rows."""
+    return int(store.conn.execute("SELECT count(*) FROM cart_entries").fetchone()[0])
+
+
+def ids(entries: list[Entry]) -> list[str]:
+    return [e.entry_id for e in entries]
+
+
+def record_entries(store: DeviceStore, *commands: AddItem | RemoveItem) -> list[Entry]:
+    out = []
+    for result in store.record(list(commands)):
+        assert result.op is not None
+        out.append(Entry(result.op.op_id, CART, str(result.op.sku), result.op.qty or 1, result.op.hlc, "kiosk-01"))
+    return out
+
+
+def test_a_plain_scan_writes_only_its_outbox_row_and_a_restart_rebuilds_its_entry(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    store.record([AddItem(CART, A)])
+    store.record([AddItem(CART, B), AddItem(CART, A, 2)])
+    assert filed(store) == 0, "nothing but the outbox rows was written"
+    live = store.live_entries(CART)
+    assert len(live) == 3 and store.quantities(CART) == {A: 3, B: 1}
+    assert readonly.basket_quantities(db, CART) == {A: 3, B: 1}, "another process reads them from the outbox rows"
+    assert readonly.entry_ids(db, "kiosk-01") == set(ids(live))
+    store.conn.close()  # killed
+    again = DeviceStore.open(db, "kiosk-01")
+    assert again.live_entries(CART) == live and again.quantities(CART) == {A: 3, B: 1}
+    assert [line.qty for line in again.lines(CART)] == [3, 1]
+    again.close()
+
+
+def test_a_confirm_files_the_entries_with_the_delete_of_their_rows(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    store.record([AddItem(CART, A), AddItem(CART, B), AddItem(CART, A)])
+    live = store.live_entries(CART)
+    assert store.confirm(store.epoch, 2) == 2
+    store.settle_confirms()
+    assert filed(store) == 2 and store.outbox_stats().total == 1
+    assert store.live_entries(CART) == live, "confirmed or not, the basket is the same"
+    store.conn.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert again.live_entries(CART) == live, "each entry once: filed ones are not held again"
+    assert readonly.basket_quantities(db, CART) == {A: 2, B: 1}
+    again.close()
+
+
+def test_a_removal_files_every_held_entry_first_and_a_collected_one_never_comes_back(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    a, b = record_entries(store, AddItem(CART, A), AddItem(CART, B))
+    [removal] = store.record([RemoveItem(CART, A)])
+    assert removal.op is not None and removal.op.observed == (a.entry_id,), "the removal observed the held entry"
+    assert filed(store) == 2 and store.quantities(CART) == {B: 1}
+    # The platform applied all three and says so in a snapshot, before its watermark: the removal is collected.
+    assert store.merge_snapshot(CART, 1, [a, b], [a.entry_id], [], hlc_max=0)
+    assert ids(store.all_entries(CART)) == [b.entry_id]
+    store.conn.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert ids(again.all_entries(CART)) == [b.entry_id], "the add's row is still unconfirmed, its entry stays gone"
+    assert again.quantities(CART) == {B: 1}
+    again.close()
+
+
+def test_a_snapshot_that_lists_held_entries_leaves_each_entry_once(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    a, b = record_entries(store, AddItem(CART, A), AddItem(CART, B))
+    assert store.merge_snapshot(CART, 1, [a], [], [], hlc_max=0)
+    assert sorted(ids(store.all_entries(CART))) == sorted([a.entry_id, b.entry_id])
+    assert store.quantities(CART) == {A: 1, B: 1}
+    store.conn.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert sorted(ids(again.all_entries(CART))) == sorted([a.entry_id, b.entry_id])
+    again.close()
+
+
+def test_past_the_bound_a_group_files_every_held_entry_in_bulk(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    group = HELD_ENTRIES_MAX // 4
+    for _ in range(4):
+        store.record([AddItem(CART, A)] * group)
+    assert filed(store) == 0
+    store.record([AddItem(CART, B)])
+    assert filed(store) == HELD_ENTRIES_MAX + 1, "the held ones and the new one, in one transaction"
+    store.record([AddItem(CART, B)])
+    assert filed(store) == HELD_ENTRIES_MAX + 1, "held again from the next group on"
+    store.conn.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert again.quantities(CART) == {A: HELD_ENTRIES_MAX, B: 2}
+    again.close()
+
+
+def test_an_erasure_drops_the_held_entries_and_a_restart_does_not_bring_them_back(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    store.record([AddItem(CART, A), AddItem("other", B)])
+    assert store.erase_cart(CART).ops == 1
+    assert store.live_entries(CART) == [] and store.quantities("other") == {B: 1}
+    store.conn.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert again.live_entries(CART) == [] and again.quantities("other") == {B: 1}
+    again.close()
