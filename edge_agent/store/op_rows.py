@@ -100,14 +100,35 @@ def _is_str(value: object) -> bool:
     return type(value) is str
 
 
+MATCHED_KEPT = 4096
+"""Cart ids and SKUs that matched their pattern, remembered (a basket's ops repeat them): a set lookup instead of a
+regex per op. Cleared when full, so a long run of distinct ones only costs the regex again."""
+_CART_IDS_MATCHED: set[str] = set()
+_GTINS_MATCHED: set[str] = set()
+
+
+def _matches(pattern: re.Pattern[str], matched: set[str], text: object) -> bool:
+    """``pattern.fullmatch(text)`` for an exact str, remembered in ``matched``."""
+    if type(text) is not str:
+        return False
+    if text in matched:
+        return True
+    if not pattern.fullmatch(text):
+        return False
+    if len(matched) >= MATCHED_KEPT:
+        matched.clear()
+    matched.add(text)
+    return True
+
+
 def _fits(intent: OpIntent) -> bool:
     """True when the validated path would accept this intent unchanged (exact types, contract patterns)."""
     shape = _FIELDS_OF_KIND.get(intent.kind)
-    if shape is None or type(intent.cart_id) is not str or not _CART_ID.fullmatch(intent.cart_id):
+    if shape is None or not _matches(_CART_ID, _CART_IDS_MATCHED, intent.cart_id):
         return False
     has_sku, has_qty, may_observe, has_key = shape
     sku, qty, observed = intent.sku, intent.qty, intent.observed
-    if has_sku != (sku is not None) or (sku is not None and not (_is_str(sku) and _GTIN14.fullmatch(sku))):
+    if has_sku != (sku is not None) or (sku is not None and not _matches(_GTIN14, _GTINS_MATCHED, sku)):
         return False
     if has_qty != (qty is not None) or (qty is not None and not (type(qty) is int and 1 <= qty <= MAX_LINE_QTY)):
         return False
