@@ -2,7 +2,8 @@
 
 The outbox is the source of truth (sync note §0): a row is appended in the same transaction as the cart
 change it records, and deleted only when the platform's applied watermark covers it. Its port, the five
-lease-then-ack methods, is store/outbox.py.
+lease-then-ack methods, is store/outbox.py. A plain scan's cart change is its row: the entry is held in memory and
+filed into cart_entries when the watermark confirms it (store/held.py).
 """
 
 from __future__ import annotations

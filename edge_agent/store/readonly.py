@@ -28,9 +28,21 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
+@contextmanager
+def one_snapshot(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read transaction: every statement sees the same commit. Entries are read from two tables (store/held.py),
+    and a confirm between two reads moves them from one to the other."""
+    with read_only(path) as conn:
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("ROLLBACK")
+
+
 def basket_quantities(path: Path, cart_id: str) -> dict[str, int]:
     """sku -> quantity of one cart, as its live entries say (works on device and platform databases)."""
-    with read_only(path) as conn:
+    with one_snapshot(path) as conn:
         return quantities(_live(conn, cart_id))
 
 
@@ -66,7 +78,7 @@ def reject_counts(path: Path) -> dict[str, int]:
 
 def baskets(path: Path, cart_id: str | None = None) -> dict[str, tuple[list[Line], str | None]]:
     """cart id -> (lines, the order id it was sealed as), for one cart or every cart the device holds."""
-    with read_only(path) as conn:
+    with one_snapshot(path) as conn:
         ids = [cart_id] if cart_id else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]
         out: dict[str, tuple[list[Line], str | None]] = {}
         for cid in ids:
@@ -83,7 +95,7 @@ def lookup_code(path: Path, key: ProductKey) -> LookupResult:
 
 def entry_ids(path: Path, origin_device: str) -> set[str]:
     """Ids of every cart entry a device created (an entry's id is the id of the op that added it)."""
-    with read_only(path) as conn:
+    with one_snapshot(path) as conn:
         rows = conn.execute("SELECT entry_id FROM cart_entries WHERE origin_device = ?", (origin_device,))
         held = {e.entry_id for e in held_in_file(conn) if e.origin_device == origin_device}
         return {str(r[0]) for r in rows} | held
