@@ -196,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Median of {rounds} alternating round(s) by ops/s. Raw rows are {c.RAW_PAYLOAD_BYTES} B; an agent op is "
         "one outbox row (~260 B of JSON); its cart entry is held in memory until the watermark confirms it (nothing "
-        f"confirms here), or filed in bulk once {HELD_ENTRIES_MAX} are held (store/held.py); the newest outbox row holds the seq "
-        "and HLC high-water marks, so nothing else is written."
+        f"confirms here), or filed in bulk once {HELD_ENTRIES_MAX} are held (store/held.py); the newest outbox row "
+        "holds the seq and HLC high-water marks, so nothing else is written."
     )
     if write_bytes() is None:
         print("/proc/self/io is not readable here: bytes written per op are n/a.")
