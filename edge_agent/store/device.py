@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
@@ -44,8 +45,10 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(NamedTuple):
+    """What became of one command of a group: its op, or why it was refused (a named tuple: one per op recorded,
+    built in a third of a frozen dataclass's time)."""
+
     command: BasketCommand
     op: CartOp | None
     refused: Refused | None = None

@@ -239,13 +239,13 @@ class OpBatch:
 
     def add(self, seq: int, row: OpRow, created_at: float) -> None:
         op = row.op
-        effects = effects_of(op)
         kind = _KIND_TEXT[op.kind]
-        if self.hold and kind == _ADD_TEXT and len(effects.entries) == 1 and not effects.tombstones:
-            self.held.append((seq, effects.entries[0]))
+        if self.hold and kind == _ADD_TEXT and op.sku is not None and op.qty is not None and not op.observed:
+            # effects_of's entry of an add, built directly (the hot path: a scan)
+            self.held.append((seq, Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device, op.serial)))
         else:
             self.adds += kind == _ADD_TEXT
-            self.effects.append(effects)
+            self.effects.append(effects_of(op))
         self.outbox.append((seq, op.cart_id, kind, row.body, op.hlc, created_at))
 
     def flush(self, conn: sqlite3.Connection) -> None:
