@@ -308,7 +308,11 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
         conn, held, known = self.conn, self._held, self._carts_known
         # Plain scans hold their entries in their outbox rows (a page less per lone commit: store/held.py); any
         # other command observes its cart in SQL, so every held entry is filed first.
-        hold = held.can_hold(len(commands)) and all(type(c) is AddItem and c.serial is None for c in commands)
+        hold = (
+            not self.budget.tight
+            and held.can_hold(len(commands))
+            and all(type(c) is AddItem and c.serial is None for c in commands)
+        )
         batch = OpBatch(hold=hold)
         with self.faults.guard(conn, self._settling(transaction(conn)), records_ops=True):
             seq = self._seq_issued + 1

@@ -34,6 +34,8 @@ __all__ = ["ENTRIES_FILED_KEY", "HeldEntries", "held_in_file"]
 ENTRIES_FILED_KEY = "entries.filed"
 """The meta row: every op up to this seq has its entry in cart_entries (or had it, until collected or erased)."""
 _ADD = OpKind.ADD.value
+_IDS_PER_QUERY = 400
+"""Entry ids per lookup: two lists of them per statement stay far below SQLite's 32,766 bound on parameters."""
 _INSERT = """INSERT OR IGNORE INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial)
              VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
@@ -54,9 +56,32 @@ def held_in_file(conn: sqlite3.Connection, cart_id: str | None = None) -> list[E
     mark = filed_mark(conn) if _has_outbox(conn) else None
     if mark is None:
         return []
-    sql = "SELECT body FROM outbox WHERE seq > ? AND kind = ?" + ("" if cart_id is None else " AND cart_id = ?")
+    sql = "SELECT seq, body FROM outbox WHERE seq > ? AND kind = ?" + ("" if cart_id is None else " AND cart_id = ?")
     args: tuple[object, ...] = (mark, _ADD) if cart_id is None else (mark, _ADD, cart_id)
-    return [_entry(body) for (body,) in conn.execute(sql, args)]
+    return [entry for _, entry in _unfiled(conn, conn.execute(sql, args))]
+
+
+def _unfiled(conn: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> list[tuple[int, Entry]]:
+    """The rows' entries that are neither in cart_entries nor tombstoned. Always true of rows this agent wrote above
+    the mark; not of rows an earlier agent wrote after opening this file (it files every entry and knows no mark):
+    after a rollback and a return, those are filed already, or removed, and must not come back as held."""
+    found = [(int(seq), _entry(body)) for seq, body in rows]
+    if not found:
+        return []
+    ids = [entry.entry_id for _, entry in found]
+    known: set[str] = set()
+    for first in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[first : first + _IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        known.update(
+            str(entry_id)
+            for (entry_id,) in conn.execute(
+                f"SELECT entry_id FROM cart_entries WHERE entry_id IN ({marks}) "
+                f"UNION SELECT entry_id FROM cart_tombstones WHERE entry_id IN ({marks})",
+                chunk + chunk,
+            )
+        )
+    return [(seq, entry) for seq, entry in found if entry.entry_id not in known]
 
 
 def _has_outbox(conn: sqlite3.Connection) -> bool:
@@ -82,7 +107,7 @@ class HeldEntries:
         held = cls(newest_seq if mark is None else mark, persisted=mark is not None)
         if mark is not None:
             rows = conn.execute("SELECT seq, body FROM outbox WHERE seq > ? AND kind = ?", (mark, _ADD))
-            held.hold((int(seq), _entry(body)) for seq, body in rows)
+            held.hold(_unfiled(conn, rows))
         return held
 
     def mark_meta(self) -> tuple[str, str]:

@@ -123,3 +123,68 @@ def test_an_erasure_drops_the_held_entries_and_a_restart_does_not_bring_them_bac
     again = DeviceStore.open(db, "kiosk-01")
     assert again.live_entries(CART) == [] and again.quantities("other") == {B: 1}
     again.close()
+
+
+def test_on_a_nearly_full_disk_after_an_outage_a_removal_and_a_checkout_still_go_through(tmp_path: Path) -> None:
+    """What is held is filed before a removal, in its commit: few enough (HELD_ENTRIES_MAX) that a removal and a
+    checkout fit in the room they took before scans held their entries (30 pages here: the removal tombstones 500
+    entries), store/budget.py's promise. With 1024 held, the removal was refused storage_full."""
+    from edge_agent.domain.basket import RequestCheckout
+
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    for i in range(1000):  # an outage: nothing confirms
+        store.record([AddItem(CART, A if i % 2 else B)])
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count={pages + 30}")  # the disk fills up
+    [scan] = store.record([AddItem(CART, A)])
+    assert scan.refused is None, "a scan still fits"
+    [removal] = store.record([RemoveItem(CART, B)])
+    assert removal.refused is None, removal.refused
+    [checkout] = store.record([RequestCheckout(CART)])
+    assert checkout.refused is None, checkout.refused
+
+
+def test_near_the_storage_budget_scans_file_their_entries_at_once(tmp_path: Path) -> None:
+    """The budget counts live pages and a held entry has none: near it nothing is held, so what a removal will need
+    is already counted while scans are still admitted."""
+    from edge_agent.store.budget import used_bytes
+
+    store = DeviceStore.open(tmp_path / "agent.db", "kiosk-01")
+    store.budget.max_bytes = used_bytes(store.conn)  # already at the budget's collect line
+    before = filed(store)
+    [scan] = store.record([AddItem(CART, A)])
+    assert scan.refused is not None and scan.refused.reason == "storage_budget"
+    store.budget.max_bytes = int(used_bytes(store.conn) / 0.95)  # room again, but near the line
+    [scan] = store.record([AddItem(CART, A)])
+    assert scan.refused is None and filed(store) == before + 1, "filed with its scan, not held"
+
+
+def test_rows_an_earlier_agent_wrote_after_a_rollback_are_not_taken_for_held_entries(tmp_path: Path) -> None:
+    """An earlier release knows no mark: it files every entry it records, and its removals tombstone them. Back on
+    this release, its rows above the stale mark are filed or removed already, so none comes back as held."""
+    import json
+    import sqlite3
+
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    [held] = record_entries(store, AddItem(CART, A))
+    store.close()
+    conn = sqlite3.connect(db, isolation_level=None)  # the earlier agent: add B (filed), then remove it
+    (body,) = conn.execute("SELECT body FROM outbox WHERE seq = 1").fetchone()
+    op = json.loads(body)
+    op_b = {**op, "seq": 2, "op_id": op["op_id"][: -len(":1")] + ":2", "sku": B}
+    with conn:
+        conn.execute(
+            "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (2, ?, 'entry.add', ?, ?, 0)",
+            (CART, json.dumps(op_b), op["hlc"] + 1),
+        )
+        conn.execute(
+            "INSERT INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device) VALUES (?, ?, ?, 1, ?, ?)",
+            (op_b["op_id"], CART, B, op["hlc"] + 1, "kiosk-01"),
+        )
+        conn.execute("INSERT INTO cart_tombstones (entry_id, cart_id) VALUES (?, ?)", (op_b["op_id"], CART))
+    conn.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert again.quantities(CART) == {A: 1}, "the removed line stays removed; the held one is still there"
+    assert readonly.basket_quantities(db, CART) == {A: 1}
+    assert ids(again.live_entries(CART)) == [held.entry_id]
