@@ -4,7 +4,8 @@ Usage: python bench/bench_ingest.py [--quick | --smoke] [--rounds R]
 
 For each group size (1, 16 and 256 commands per call, i.e. per COMMIT), in the same run:
 - agent: DeviceStore.record([AddItem ...] * group) on a fresh device database (WAL + synchronous=FULL, as the
-  agent opens it): plan, cart entry, outbox row and HLC in one transaction;
+  agent opens it): plan, outbox row (which holds the cart entry until a confirm files it) and HLC in one
+  transaction;
 - raw: stdlib sqlite3 with the same durability (WAL + synchronous=FULL, BEGIN IMMEDIATE ... COMMIT), the
   same number of ~300-byte rows, `group` INSERTs per COMMIT into a table with a monotonic INTEGER key.
 
@@ -32,6 +33,7 @@ from pathlib import Path
 import _common as c
 import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
+from edge_agent.const import HELD_ENTRIES_MAX
 from edge_agent.domain.basket import AddItem
 from edge_agent.store.device import DeviceStore
 from simulators.camera import DEMO_CODES
@@ -193,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"Median of {rounds} alternating round(s) by ops/s. Raw rows are {c.RAW_PAYLOAD_BYTES} B; an agent op is "
-        "one outbox row (~260 B of JSON) plus one cart entry (keyed by cart, no second index), in the same COMMIT; "
-        "the newest outbox row holds the seq and HLC high-water marks, so nothing else is written."
+        "one outbox row (~260 B of JSON); its cart entry is held in memory until the watermark confirms it (nothing "
+        f"confirms here), or filed in bulk once {HELD_ENTRIES_MAX} are held (store/held.py); the newest outbox row "
+        "holds the seq and HLC high-water marks, so nothing else is written."
     )
     if write_bytes() is None:
         print("/proc/self/io is not readable here: bytes written per op are n/a.")

@@ -45,6 +45,7 @@ from edge_agent.roles.sessions import SessionDesk
 from edge_agent.store import carts
 from edge_agent.store.budget import used_bytes
 from edge_agent.store.device import DeviceStore
+from edge_agent.store.held import ENTRIES_FILED_KEY
 from simulators.camera import DEMO_CODES
 
 DEVICE = "kiosk-01"
@@ -108,6 +109,8 @@ def build_held(path: Path, held: int) -> None:
             ],
         )
     conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc.seq'", (str(held),))
+    # Their entries are in cart_entries: filed, as after a group that filed them in bulk (store/held.py).
+    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (ENTRIES_FILED_KEY, str(held)))
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

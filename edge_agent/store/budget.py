@@ -42,6 +42,10 @@ class StorageBudget:
     collect: Callable[[], int] | None = None
     """Purges what may go (ended, confirmed baskets) and says how many; the agent sets it."""
     refusing: bool = False
+    tight: bool = False
+    """At BUDGET_COLLECT_AT or beyond, as the last group holding a scan found: scans then file their cart entries
+    at once instead of holding them (store/held.py), so the pages a removal or a checkout needs are already taken
+    while scans are still admitted, and the budget counts them."""
 
     def near(self, conn: sqlite3.Connection) -> bool:
         return self.max_bytes is not None and used_bytes(conn) >= self.max_bytes * BUDGET_COLLECT_AT
@@ -51,6 +55,7 @@ class StorageBudget:
         if self.max_bytes is None or not any(isinstance(c, AddItem) for c in commands):
             return None
         used = used_bytes(conn)
+        self.tight = used >= self.max_bytes * BUDGET_COLLECT_AT
         if used >= self.max_bytes and self.collect is not None:
             purged = self.collect()
             used = used_bytes(conn)

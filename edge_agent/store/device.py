@@ -2,7 +2,8 @@
 
 The outbox is the source of truth (sync note §0): a row is appended in the same transaction as the cart
 change it records, and deleted only when the platform's applied watermark covers it. Its port, the five
-lease-then-ack methods, is store/outbox.py.
+lease-then-ack methods, is store/outbox.py. A plain scan's cart change is its row: the entry is held in memory and
+filed into cart_entries when the watermark confirms it (store/held.py).
 """
 
 from __future__ import annotations
@@ -15,21 +16,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
-from edge_agent.contract.aisle import Availability
-from edge_agent.contract.catalog import CatalogUpdate, LookupResult
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
-from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of
+from edge_agent.domain.cart import AttrWrite, Effects, Entry, Line, Seal, lines_of, quantities
 from edge_agent.domain.hlc import HybridClock, stored_clock_problem
 from edge_agent.domain.ops import CartOp, OpKind, split_op_id
-from edge_agent.identifiers.product_key import ProductKey
-from edge_agent.store import availability, carts, catalog, purges
+from edge_agent.store import carts
 from edge_agent.store.budget import StorageBudget
 from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, migrate, new_epoch, transaction
+from edge_agent.store.device_meta import MetaPort
 from edge_agent.store.event_outbox import EventOutboxPort
-from edge_agent.store.faults import StorageFaults, StorageFull, tolerates_full
-from edge_agent.store.lookup import lookup
+from edge_agent.store.faults import StorageFaults, StorageFull
+from edge_agent.store.held import HeldEntries
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
 from edge_agent.store.outbox import CONFIRMED_KIND, OutboxPort, newest_hlc, stored_seq
 from edge_agent.store.quarantine import open_checked
@@ -37,18 +37,18 @@ from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
 
 log = logging.getLogger(__name__)
 
-REJECTS_KEPT = 1000
 CART_TABLES = ("cart_entries", "cart_tombstones", "cart_attrs", "cart_seals", "carts", "purge_schedule")
 """Every table keyed by cart_id that holds a cart's state or its retention (not the outbox)."""
-"""The rejects table is a diagnostic ring, not an archive: keep the newest 1000."""
 
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(NamedTuple):
+    """What became of one command of a group: its op, or why it was refused (a named tuple: one per op recorded,
+    built in a third of a frozen dataclass's time)."""
+
     command: BasketCommand
     op: CartOp | None
     refused: Refused | None = None
@@ -62,7 +62,7 @@ class Erased:
     events: int = 0
 
 
-class DeviceStore(OutboxPort, EventOutboxPort):
+class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
     """Owns one sqlite3 connection; all methods run on the caller's thread (the agent's event loop)."""
 
     def __init__(
@@ -86,6 +86,10 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         self._init_outbox_state()
         self._init_event_outbox()
         self._seq_issued = self._seq_persisted = stored_seq(conn)
+        self._held = HeldEntries.load(conn, self._seq_issued)
+        """Unconfirmed scans' entries, in their outbox rows only until confirmed (store/held.py)."""
+        self._carts_known: set[str] = set()
+        """Carts a committed group wrote (purge and erasure forget them): a group of these inserts no carts row."""
         self._session_extra = 0
         """Session numbers taken while the disk was full (not persisted): later ones stay above them."""
 
@@ -125,9 +129,15 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         with contextlib.suppress(StorageFull), StorageFaults().guard(conn, transaction(conn)):
             conn.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                (("hlc", str(stored_hlc)), (SEQ_ISSUED_KEY, str(store._seq_issued)), *store.outbox_meta().items()),
+                (
+                    ("hlc", str(stored_hlc)),
+                    (SEQ_ISSUED_KEY, str(store._seq_issued)),
+                    store._held.mark_meta(),
+                    *store.outbox_meta().items(),
+                ),
             )
             store._seq_persisted = store._seq_issued
+            store._held.persisted = True
         store.faults.db_path = Path(path)
         return store
 
@@ -158,9 +168,11 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         event rows PUBACKed since (store/event_outbox.py)."""
         with tx as conn:
             settled = self._settle_confirms(conn)
+            filed = self._held.file_confirmed(conn, *settled) if settled else ()
             acked = self._settle_event_acks(conn)
             yield conn
         self._confirms_settled(settled)
+        self._held.forget(filed)
         self._event_acks_settled(acked)
 
     def _deletes_deferred(self) -> bool:
@@ -190,7 +202,14 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         return [r[0] for r in self.conn.execute("SELECT cart_id FROM carts ORDER BY opened_at, cart_id")]
 
     def live_entries(self, cart_id: str) -> list[Entry]:
-        return carts.live_entries(self.conn, cart_id)
+        """cart_entries' live rows and the cart's held entries (never tombstoned: a removal files them first)."""
+        filed = carts.live_entries(self.conn, cart_id)
+        held = self._held.of_cart(cart_id)
+        return sorted(filed + held, key=_entry_order) if held else filed
+
+    def all_entries(self, cart_id: str) -> list[Entry]:
+        """Every entry the store holds for a cart, dead ones (tombstoned, not yet collected) included."""
+        return carts.all_entries(self.conn, cart_id) + self._held.of_cart(cart_id)
 
     def seal_of(self, cart_id: str) -> Seal | None:
         return carts.seal_of(self.conn, cart_id)
@@ -200,6 +219,8 @@ class DeviceStore(OutboxPort, EventOutboxPort):
         return {a.key: a.value for a in carts.attrs(self.conn, cart_id)}
 
     def quantities(self, cart_id: str) -> dict[str, int]:
+        if self._held.by_cart.get(cart_id):
+            return quantities(self.live_entries(cart_id))
         return carts.quantities(self.conn, cart_id)
 
     def unconfirmed_attrs(self, cart_id: str) -> set[str]:
@@ -219,6 +240,7 @@ class DeviceStore(OutboxPort, EventOutboxPort):
                 return False
             for table in CART_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE cart_id = ?", (cart_id,))
+        self._carts_known.discard(cart_id)
         return True
 
     def erase_cart(self, cart_id: str) -> Erased:
@@ -236,28 +258,11 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             events = self.conn.execute("DELETE FROM event_outbox WHERE profile_cart = ?", (cart_id,)).rowcount
         if persisted is not None:
             self._seq_persisted = persisted
+        self._held.drop_cart(cart_id)
+        self._carts_known.discard(cart_id)
         for seq in dropped:
             self._forget(seq)
         return Erased(ops=len(dropped), events=events)
-
-    def apply_catalog(self, update: CatalogUpdate) -> int:
-        """The platform's catalog, price and stock update, kept for offline lookups (store/catalog.py)."""
-        with self.faults.guard(self.conn, contextlib.nullcontext(self.conn)):
-            return catalog.apply_update(self.conn, update)
-
-    def catalog_version(self) -> int | None:
-        return catalog.catalog_version(self.conn)
-
-    def lookup(self, key: ProductKey, *, online: bool) -> LookupResult:
-        """What a screen shows for a code: price, stock, other sizes, each with its as-of time."""
-        return lookup(self.conn, key, online=online)
-
-    def catalog_item(self, gtin14: str) -> catalog.CachedItem | None:
-        return catalog.get_item(self.conn, gtin14)
-
-    def availability(self, gtin14: str) -> Availability | None:
-        """Beyond this store: online and nearby stores, newest count per source (store/availability.py)."""
-        return availability.availability_of(self.conn, gtin14)
 
     def attr_writes(self, cart_id: str) -> list[AttrWrite]:
         """A cart's attributes with who wrote them (an endless-aisle answer names the request it decided)."""
@@ -300,15 +305,25 @@ class DeviceStore(OutboxPort, EventOutboxPort):
 
     def _record(self, commands: Sequence[BasketCommand], meta: Mapping[str, str] | None) -> list[Recorded]:
         results: list[Recorded] = []
-        conn = self.conn
-        batch = OpBatch()
+        conn, held, known = self.conn, self._held, self._carts_known
+        # Plain scans hold their entries in their outbox rows (a page less per lone commit: store/held.py); any
+        # other command observes its cart in SQL, so every held entry is filed first.
+        hold = (
+            not self.budget.tight
+            and held.can_hold(len(commands))
+            and all(type(c) is AddItem and c.serial is None for c in commands)
+        )
+        batch = OpBatch(hold=hold)
         with self.faults.guard(conn, self._settling(transaction(conn)), records_ops=True):
             seq = self._seq_issued + 1
+            filing = not hold and bool(held.by_seq)
+            if filing:
+                held.file_all(conn, self._seq_issued)
             uuids = random_uuids(len(commands))
             created_at = self._now()  # one commit, one time: its rows are saved together
             for command in commands:
                 cart_id = command.cart_id
-                if cart_id not in batch.carts:
+                if cart_id not in known and cart_id not in batch.carts:
                     batch.carts[cart_id] = created_at
                 # A plain add observes nothing, so it skips the read (the hot path); anything else reads its
                 # cart, after writing what this group planned so far, so it observes it.
@@ -335,11 +350,18 @@ class DeviceStore(OutboxPort, EventOutboxPort):
                 results.append(Recorded(command, row.op))
                 seq += 1
             batch.flush(conn)
+            if batch.adds:  # written with their entries: no restart may take them for held ones
+                held.write_mark(conn, seq - 1)
+                filing = True
             # The HLC and the seq are not written here: the newest outbox row holds both (a confirm keeps it as
             # the high-water row, an erasure writes them to meta first: store/outbox.py): a page less per op.
             if meta:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         self._seq_issued = seq - 1  # only once committed: a rolled-back group leaves no gap in the seqs
+        held.hold(batch.held)
+        known.update(c.cart_id for c in commands)  # each one's carts row was written, refused or not
+        if filing:
+            held.filed_all(self._seq_issued)
         self._recorded()
         return results
 
@@ -367,6 +389,11 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             row = self.conn.execute("SELECT snapshot_version FROM carts WHERE cart_id = ?", (cart_id,)).fetchone()
             if row is None or version <= row[0]:
                 return False
+            # A snapshot may list this cart's held entries: filed first, so none is both held and in cart_entries,
+            # and collection sees every entry. Those confirmed since the last write were filed as they settled.
+            file_held = any(not self._is_settled(s) for s in self._held.by_cart.get(cart_id, ()))
+            if file_held:
+                self._held.file_all(self.conn, self._seq_issued)
             carts.apply_effects(self.conn, (Effects(cart_id, tuple(entries), attrs=tuple(attrs)),))
             carts.collect_confirmed(self.conn, cart_id, tombstones)
             if seal is not None:
@@ -374,66 +401,17 @@ class DeviceStore(OutboxPort, EventOutboxPort):
             self.conn.execute("UPDATE carts SET snapshot_version = ? WHERE cart_id = ?", (version, cart_id))
             if self.clock.observe_remote(hlc_max):  # a value too far ahead is never adopted nor persisted
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (str(self.clock.last),))
+        if file_held:
+            self._held.filed_all(self._seq_issued)
         return True
-
-    def schedule_purges(self, due: Mapping[str, float]) -> None:
-        """Durable: ended baskets to purge at these times (a cart scheduled again takes the new one)."""
-        with self._write():
-            purges.schedule(self.conn, due)
-
-    def purges_due(self, now: float | None, limit: int, *, skip: str = "") -> list[str]:
-        """Scheduled carts due by ``now`` (every one when None), oldest first."""
-        return purges.due(self.conn, now, limit, skip=skip)
-
-    @tolerates_full(None)
-    def postpone_purges(self, carts: list[str], now: float) -> None:
-        """Carts that could not be purged yet (unconfirmed ops) wait behind the others."""
-        with self._bookkeeping():
-            purges.postpone(self.conn, carts, now)
-
-    # --- metadata and diagnostics ------------------------------------------------------------------------
-    def bump_mqtt_session(self) -> int:
-        """Sparkplug-style session number: consumers keep the highest, so a late will cannot win."""
-        try:
-            with self._write():
-                self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mqtt_session'")
-                row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
-        except StorageFull:  # connect anyway on a full disk: this number only has to grow while the agent runs
-            self._session_extra += 1
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'mqtt_session'").fetchone()
-            return int(row[0]) + self._session_extra
-        return int(row[0]) + self._session_extra
-
-    def meta(self, key: str) -> str | None:
-        """A meta value; an empty string (a workflow's way to forget a key) reads as absent."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row and row[0] else None
-
-    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
-        """Every non-empty meta value whose key starts with ``prefix`` (the prefix stripped from the keys)."""
-        rows = self.conn.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
-        return {str(k)[len(prefix) :]: str(v) for k, v in rows if v}
-
-    def set_meta(self, values: dict[str, str], *, durable: bool = True) -> None:
-        try:
-            with self._write() if durable else self._bookkeeping():
-                self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
-        except StorageFull:
-            if durable:
-                raise  # what the status writes may wait for room; what a workflow keeps may not vanish silently
-
-    @tolerates_full(None)
-    def record_reject(self, source: str, reason: str, detail: str) -> None:
-        with self._bookkeeping():
-            cur = self.conn.execute(
-                "INSERT INTO rejects (at, source, reason, detail) VALUES (?, ?, ?, ?)",
-                (self._now(), source, reason, detail[:500]),
-            )
-            self.conn.execute("DELETE FROM rejects WHERE id <= ?", ((cur.lastrowid or 0) - REJECTS_KEPT,))
 
     # --- internals ---------------------------------------------------------------------------------------
     def _ensure_cart(self, cart_id: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
+
+
+def _entry_order(entry: Entry) -> tuple[int, str]:
+    return entry.hlc, entry.entry_id  # as carts.live_entries orders them
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from uuid import UUID, SafeUUID
 
 from edge_agent.domain.basket import OpIntent
-from edge_agent.domain.cart import Effects, effects_of
+from edge_agent.domain.cart import Effects, Entry, effects_of
 from edge_agent.domain.const import MAX_LINE_QTY, MAX_OBSERVED_IDS
 from edge_agent.domain.ops import (
     ATTR_KEY_PATTERN,
@@ -63,6 +63,7 @@ _FIELDS_OF_KIND: dict[OpKind, tuple[bool, bool, bool, bool]] = {
 
 _KIND_TEXT = {kind: kind.value for kind in OpKind}
 """An enum's ``.value`` goes through a descriptor; this is a dict lookup (twice per op recorded)."""
+_ADD_TEXT = OpKind.ADD.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +100,35 @@ def _is_str(value: object) -> bool:
     return type(value) is str
 
 
+MATCHED_KEPT = 4096
+"""Cart ids and SKUs that matched their pattern, remembered (a basket's ops repeat them): a set lookup instead of a
+regex per op. Cleared when full, so a long run of distinct ones only costs the regex again."""
+_CART_IDS_MATCHED: set[str] = set()
+_GTINS_MATCHED: set[str] = set()
+
+
+def _matches(pattern: re.Pattern[str], matched: set[str], text: object) -> bool:
+    """``pattern.fullmatch(text)`` for an exact str, remembered in ``matched``."""
+    if type(text) is not str:
+        return False
+    if text in matched:
+        return True
+    if not pattern.fullmatch(text):
+        return False
+    if len(matched) >= MATCHED_KEPT:
+        matched.clear()
+    matched.add(text)
+    return True
+
+
 def _fits(intent: OpIntent) -> bool:
     """True when the validated path would accept this intent unchanged (exact types, contract patterns)."""
     shape = _FIELDS_OF_KIND.get(intent.kind)
-    if shape is None or type(intent.cart_id) is not str or not _CART_ID.fullmatch(intent.cart_id):
+    if shape is None or not _matches(_CART_ID, _CART_IDS_MATCHED, intent.cart_id):
         return False
     has_sku, has_qty, may_observe, has_key = shape
     sku, qty, observed = intent.sku, intent.qty, intent.observed
-    if has_sku != (sku is not None) or (sku is not None and not (_is_str(sku) and _GTIN14.fullmatch(sku))):
+    if has_sku != (sku is not None) or (sku is not None and not _matches(_GTIN14, _GTINS_MATCHED, sku)):
         return False
     if has_qty != (qty is not None) or (qty is not None and not (type(qty) is int and 1 <= qty <= MAX_LINE_QTY)):
         return False
@@ -208,14 +230,23 @@ class OpBatch:
     carts: dict[str, float] = field(default_factory=dict)
     effects: list[Effects] = field(default_factory=list)
     outbox: list[tuple[int, str, str, str, int, float]] = field(default_factory=list)
-    issued: int = 0
-    """Ops added since the group began (flushes do not reset it): whether the seq high-water mark moved."""
+    hold: bool = False
+    """A group of plain scans: each entry is held (store/held.py), not written to cart_entries."""
+    held: list[tuple[int, Entry]] = field(default_factory=list)
+    """(seq, entry) of the held entries, for the store to hold once the group committed (flushes keep them)."""
+    adds: int = 0
+    """entry.add ops written with their entries (not held): the group moves the filed mark over them."""
 
     def add(self, seq: int, row: OpRow, created_at: float) -> None:
         op = row.op
-        self.issued += 1
-        self.effects.append(effects_of(op))
-        self.outbox.append((seq, op.cart_id, _KIND_TEXT[op.kind], row.body, op.hlc, created_at))
+        kind = _KIND_TEXT[op.kind]
+        if self.hold and kind == _ADD_TEXT and op.sku is not None and op.qty is not None and not op.observed:
+            # effects_of's entry of an add, built directly (the hot path: a scan)
+            self.held.append((seq, Entry(op.op_id, op.cart_id, op.sku, op.qty, op.hlc, op.device, op.serial)))
+        else:
+            self.adds += kind == _ADD_TEXT
+            self.effects.append(effects_of(op))
+        self.outbox.append((seq, op.cart_id, kind, row.body, op.hlc, created_at))
 
     def flush(self, conn: sqlite3.Connection) -> None:
         if self.carts:

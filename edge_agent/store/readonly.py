@@ -13,10 +13,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from edge_agent.contract.catalog import LookupResult
-from edge_agent.domain.cart import Line, lines_of, quantities
+from edge_agent.domain.cart import Entry, Line, lines_of, quantities
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts
 from edge_agent.store.db import connect
+from edge_agent.store.held import held_in_file
 from edge_agent.store.lookup import lookup
 from edge_agent.store.outbox import OutboxStats, read_outbox_stats, stored_seq
 
@@ -38,10 +39,29 @@ def initialised(path: Path) -> bool:
         return conn.execute("SELECT 1 FROM meta WHERE key = 'device_id'").fetchone() is not None
 
 
+@contextmanager
+def one_snapshot(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read transaction: every statement sees the same commit. Entries are read from two tables (store/held.py),
+    and a confirm between two reads moves them from one to the other."""
+    with read_only(path) as conn:
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("ROLLBACK")
+
+
 def basket_quantities(path: Path, cart_id: str) -> dict[str, int]:
     """sku -> quantity of one cart, as its live entries say (works on device and platform databases)."""
-    with read_only(path) as conn:
-        return quantities(carts.live_entries(conn, cart_id))
+    with one_snapshot(path) as conn:
+        return quantities(_live(conn, cart_id))
+
+
+def _live(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
+    """A cart's live entries: cart_entries' and those the agent holds in their outbox rows (store/held.py)."""
+    held = held_in_file(conn, cart_id)
+    filed = carts.live_entries(conn, cart_id)
+    return sorted(filed + held, key=lambda e: (e.hlc, e.entry_id)) if held else filed
 
 
 def outbox_stats(path: Path) -> OutboxStats:
@@ -69,12 +89,12 @@ def reject_counts(path: Path) -> dict[str, int]:
 
 def baskets(path: Path, cart_id: str | None = None) -> dict[str, tuple[list[Line], str | None]]:
     """cart id -> (lines, the order id it was sealed as), for one cart or every cart the device holds."""
-    with read_only(path) as conn:
+    with one_snapshot(path) as conn:
         ids = [cart_id] if cart_id else [r[0] for r in conn.execute("SELECT cart_id FROM carts ORDER BY opened_at")]
         out: dict[str, tuple[list[Line], str | None]] = {}
         for cid in ids:
             seal = carts.seal_of(conn, cid)
-            out[cid] = (lines_of(carts.live_entries(conn, cid)), None if seal is None else seal.order_id)
+            out[cid] = (lines_of(_live(conn, cid)), None if seal is None else seal.order_id)
         return out
 
 
@@ -86,9 +106,10 @@ def lookup_code(path: Path, key: ProductKey) -> LookupResult:
 
 def entry_ids(path: Path, origin_device: str) -> set[str]:
     """Ids of every cart entry a device created (an entry's id is the id of the op that added it)."""
-    with read_only(path) as conn:
+    with one_snapshot(path) as conn:
         rows = conn.execute("SELECT entry_id FROM cart_entries WHERE origin_device = ?", (origin_device,))
-        return {str(r[0]) for r in rows}
+        held = {e.entry_id for e in held_in_file(conn) if e.origin_device == origin_device}
+        return {str(r[0]) for r in rows} | held
 
 
 def quick_check(path: Path, *, timeout_s: float, max_errors: int, progress_ops: int) -> list[str] | None:

@@ -27,8 +27,9 @@ def merge(store: DeviceStore, version: int, snap: Effects) -> bool:
 
 
 def rows(store: DeviceStore) -> tuple[set[str], set[str]]:
-    """Every entry row and tombstone row the store holds for the cart (dead ones included)."""
-    return {e.entry_id for e in carts.all_entries(store.conn, CART)}, set(carts.tombstones(store.conn, CART))
+    """Every entry row and tombstone row the store holds for the cart (dead ones included; entries held in their
+    outbox rows included: store/held.py)."""
+    return {e.entry_id for e in store.all_entries(CART)}, set(carts.tombstones(store.conn, CART))
 
 
 class StoreCollectionMachine(RuleBasedStateMachine):
