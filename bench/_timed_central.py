@@ -6,13 +6,18 @@ platform is another machine. Here ``_common.TimedCentral`` runs in a spawned chi
 when each ops batch's transaction committed and its watermark was published (the ``committed`` hook) and sends
 the stamps down a pipe. ``perf_counter`` is CLOCK_MONOTONIC on Linux, one clock for every process of the machine,
 so the stamps compare with the bench's own. The child also times each ``handle_many`` that applied ops (the
-platform's share of the path: what arrived together, in one transaction) and its own CPU. The parent reads the
+platform's share of the path: what arrived together, in one transaction), its own CPU, by thread too (paho's
+network thread against the apply thread: which side of the hand-off costs what), and its garbage collections
+(``gc.callbacks``: a collection on the apply path is a stall of every device's latency). The parent reads the
 pipe only in :meth:`CentralProcess.wait_applied`, on the bench's thread: no extra thread in the agent's process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +27,31 @@ from typing import Any
 
 READY_WAIT_S = 30.0
 STOP_WAIT_S = 15.0
+
+
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by name."""
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        if t.ident is not None:
+            with contextlib.suppress(OSError, ProcessLookupError):
+                out[t.name] = out.get(t.name, 0.0) + time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+    return out
+
+
+class GcPauses:
+    """Each garbage collection as (perf_counter at its start, seconds), from ``gc.callbacks``: a scan whose
+    window holds one can be told apart from one that waited on something else."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((self._started, time.perf_counter() - self._started))
 
 
 def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
@@ -42,19 +72,24 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
             return oks
 
     central = PipedCentral(Path(db_path), host, port).start()
-    cpu0 = time.process_time()
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
+    cpu0, threads0 = time.process_time(), thread_cpu_s()
     conn.send("ready")
     conn.recv()  # "stop"
-    cpu = time.process_time() - cpu0
+    cpu, threads1 = time.process_time() - cpu0, thread_cpu_s()
+    gc.callbacks.remove(gc_pauses)
     central.stop()
-    conn.send({"handle_s": central.handle_s, "cpu_s": cpu})
+    threads = {name: threads1[name] - threads0[name] for name in threads1 if name in threads0}
+    conn.send({"handle_s": central.handle_s, "cpu_s": cpu, "threads_s": threads, "gc": gc_pauses.pauses})
     conn.close()
 
 
 @dataclass
 class CentralProcess:
     """The parent's end: ``applied_at`` (perf_counter per applied op, in order) and, after stop, the child's
-    ``handle_s`` (seconds per applied group) and ``cpu_s``."""
+    ``handle_s`` (seconds per applied group), ``cpu_s``, ``threads_s`` (CPU seconds by thread name) and ``gc``
+    (each garbage collection: start, seconds)."""
 
     db_path: Path
     host: str
@@ -62,6 +97,8 @@ class CentralProcess:
     applied_at: list[float] = field(default_factory=list)
     handle_s: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
+    threads_s: dict[str, float] = field(default_factory=dict)
+    gc: list[tuple[float, float]] = field(default_factory=list)
     _proc: Any = None
     _conn: Connection | None = None
 
@@ -101,6 +138,7 @@ class CentralProcess:
                 msg = conn.recv()
                 if isinstance(msg, dict):
                     self.handle_s, self.cpu_s = msg["handle_s"], msg["cpu_s"]
+                    self.threads_s, self.gc = msg["threads_s"], msg["gc"]
                     break
                 self.applied_at.extend(msg)
         finally:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import gc
 import shutil
 import sqlite3
 import sys
@@ -39,7 +40,7 @@ from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 import _cpu_quota as cpu_quota
-from _timed_central import CentralProcess
+from _timed_central import CentralProcess, GcPauses
 
 from edge_agent.store.db import connect
 from simulators.camera import DEMO_CODES
@@ -49,6 +50,8 @@ from tests.support.world import InProcessAgent
 DEVICE = "kiosk-01"
 TARGET_P99_MS = 5.0
 TARGET_MAX_MS = 50.0
+SLOWEST_SHOWN = 5
+"""The slowest scans whose timelines are printed (where the max came from)."""
 FULL_SCANS = 10_000
 QUICK_SCANS = 300
 WARMUP_SCANS = 10
@@ -146,6 +149,8 @@ def run_scans(
         inner.pump.on_confirmed = on_confirmed
 
         submitted: list[float] = []
+        gc_pauses = GcPauses()
+        gc.callbacks.append(gc_pauses)
         for i in range(WARMUP_SCANS + n):
             if i == WARMUP_SCANS:
                 cpu0, threads0 = time.process_time(), thread_cpu_s()
@@ -157,6 +162,7 @@ def run_scans(
             if gap_s:
                 time.sleep(gap_s)
         cpu1, threads1 = time.process_time(), thread_cpu_s()
+        gc.callbacks.remove(gc_pauses)
         # The last watermark may still be on its way back.
         deadline = time.monotonic() + WAIT_S
         while len(confirmed) < len(submitted) and time.monotonic() < deadline:
@@ -183,7 +189,45 @@ def run_scans(
         "threads_ms_per_scan": cpu_ms_per_scan(threads0, threads1, n),
         "central_handle": getattr(central, "handle_s", [])[w:],
         "central_cpu_ms_per_scan": getattr(central, "cpu_s", 0.0) * 1000 / (n + w),
+        "central_threads_ms_per_scan": {k: v * 1000 / (n + w) for k, v in getattr(central, "threads_s", {}).items()},
+        "submitted": sub,
+        "committed_at": committed[w:],
+        "applied_at": central.applied_at[w:],
+        "gc": {"agent": gc_pauses.pauses, "central": getattr(central, "gc", [])},
     }
+
+
+def gc_line(pauses: list[tuple[float, float]]) -> str:
+    if not pauses:
+        return "none"
+    longest = max(d for _s, d in pauses) * 1000
+    return f"{len(pauses)}, longest {longest:.2f} ms, {sum(d for _s, d in pauses) * 1000:.1f} ms in all"
+
+
+def slowest_timelines(res: dict[str, Any]) -> list[list[str]]:
+    """The slowest scans by scan -> applied: when each step came (ms from the submit) and what garbage
+    collection, in the agent's process or the central's, fell inside the scan's window."""
+    sub, applied = res["submitted"], res["applied_at"]
+    order = sorted(range(len(sub)), key=lambda i: applied[i] - sub[i], reverse=True)[:SLOWEST_SHOWN]
+    rows = []
+    for i in order:
+        start, end = sub[i], applied[i]
+        gcs = [
+            f"{side} {d * 1000:.1f} ms"
+            for side, pauses in res["gc"].items()
+            for at, d in pauses
+            if at < end and at + d > start
+        ]
+        rows.append(
+            [
+                str(i),
+                f"{(res['committed_at'][i] - start) * 1000:.2f}",
+                f"{(end - start) * 1000:.2f}",
+                f"{(end - applied[i - 1]) * 1000:.2f}" if i else "",
+                ", ".join(gcs) or "none",
+            ]
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,8 +339,19 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Central simulator (own process): handle of what arrived together, ops included (one transaction: "
             f"decode, apply, COMMIT, watermarks out) p50 {h50:.2f} / p99 {h99:.2f} / max {hmax:.2f} ms; its CPU "
-            f"{res['central_cpu_ms_per_scan']:.3f} ms per scan (snapshots and events included)."
+            f"{res['central_cpu_ms_per_scan']:.3f} ms per scan (snapshots and events included); by thread, ms: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in sorted(res["central_threads_ms_per_scan"].items()) if v >= 0.001)
+            + "."
         )
+    print(f"Garbage collections during the scans: agent process {gc_line(res['gc']['agent'])}; ", end="")
+    print(f"central {gc_line(res['gc']['central'])}.\n")
+    print(f"The {SLOWEST_SHOWN} slowest scans (ms from the submit):\n")
+    print(
+        c.md_table(
+            ["scan", "committed", "applied", "since the previous applied", "garbage collection inside"],
+            slowest_timelines(res),
+        )
+    )
     return 0
 
 
