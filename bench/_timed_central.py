@@ -61,9 +61,11 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.handle_s: list[float] = []
+            self.messages_received = 0
 
         def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[bool]:
             before = len(self.applied_at)
+            self.messages_received += len(messages)
             started = time.perf_counter()
             oks = super().handle_many(messages)
             if len(self.applied_at) > before:
@@ -81,15 +83,16 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
     gc.callbacks.remove(gc_pauses)
     central.stop()
     threads = {name: threads1[name] - threads0[name] for name in threads1 if name in threads0}
-    conn.send({"handle_s": central.handle_s, "cpu_s": cpu, "threads_s": threads, "gc": gc_pauses.pauses})
+    counts = {"transactions": central.stats.transactions, "messages": central.messages_received}
+    conn.send({"handle_s": central.handle_s, "cpu_s": cpu, "threads_s": threads, "gc": gc_pauses.pauses, **counts})
     conn.close()
 
 
 @dataclass
 class CentralProcess:
     """The parent's end: ``applied_at`` (perf_counter per applied op, in order) and, after stop, the child's
-    ``handle_s`` (seconds per applied group), ``cpu_s``, ``threads_s`` (CPU seconds by thread name) and ``gc``
-    (each garbage collection: start, seconds)."""
+    ``handle_s`` (seconds per applied group), ``cpu_s``, ``threads_s`` (CPU seconds by thread name), ``gc``
+    (each garbage collection: start, seconds) and ``counts`` (its apply transactions, and the messages it received)."""
 
     db_path: Path
     host: str
@@ -99,6 +102,7 @@ class CentralProcess:
     cpu_s: float = 0.0
     threads_s: dict[str, float] = field(default_factory=dict)
     gc: list[tuple[float, float]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
     _proc: Any = None
     _conn: Connection | None = None
 
@@ -139,6 +143,7 @@ class CentralProcess:
                 if isinstance(msg, dict):
                     self.handle_s, self.cpu_s = msg["handle_s"], msg["cpu_s"]
                     self.threads_s, self.gc = msg["threads_s"], msg["gc"]
+                    self.counts = {k: msg[k] for k in ("transactions", "messages")}
                     break
                 self.applied_at.extend(msg)
         finally:

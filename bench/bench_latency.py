@@ -190,6 +190,7 @@ def run_scans(
         "central_handle": getattr(central, "handle_s", [])[w:],
         "central_cpu_ms_per_scan": getattr(central, "cpu_s", 0.0) * 1000 / (n + w),
         "central_threads_ms_per_scan": {k: v * 1000 / (n + w) for k, v in getattr(central, "threads_s", {}).items()},
+        "central_counts": getattr(central, "counts", {}),
         "submitted": sub,
         "committed_at": committed[w:],
         "applied_at": central.applied_at[w:],
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             f"decode, apply, COMMIT, watermarks out) p50 {h50:.2f} / p99 {h99:.2f} / max {hmax:.2f} ms; its CPU "
             f"{res['central_cpu_ms_per_scan']:.3f} ms per scan (snapshots and events included); by thread, ms: "
             + ", ".join(f"{k} {v:.3f}" for k, v in sorted(res["central_threads_ms_per_scan"].items()) if v >= 0.001)
-            + "."
+            + f"; {res['central_counts']} over the whole run (startup and warm-up included)."
         )
     print(f"Garbage collections during the scans: agent process {gc_line(res['gc']['agent'])}; ", end="")
     print(f"central {gc_line(res['gc']['central'])}.\n")
