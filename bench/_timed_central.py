@@ -14,6 +14,7 @@ pipe only in :meth:`CentralProcess.wait_applied`, on the bench's thread: no extr
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import multiprocessing
@@ -25,6 +26,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+OPS_LEAF = "/ops"
+"""The topic leaf of a device's ops batches (edge_agent.contract.topics)."""
 READY_WAIT_S = 30.0
 STOP_WAIT_S = 15.0
 
@@ -62,15 +65,26 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
             super().__init__(*args, **kwargs)
             self.handle_s: list[float] = []
             self.messages_received = 0
+            self.ops_received: collections.deque[float] = collections.deque()
+            """When paho's thread handed each ops message over (before the apply thread took it), in order."""
+
+        def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+            if msg.topic.endswith(OPS_LEAF):
+                self.ops_received.append(time.perf_counter())
+            super()._on_message(client, userdata, msg)
 
         def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[bool]:
             before = len(self.applied_at)
             self.messages_received += len(messages)
             started = time.perf_counter()
+            received = [self.ops_received.popleft() for t, _p in messages if t.endswith(OPS_LEAF) and self.ops_received]
             oks = super().handle_many(messages)
             if len(self.applied_at) > before:
                 self.handle_s.append(time.perf_counter() - started)
-                conn.send(self.applied_at[before:])
+                stamps = self.applied_at[before:]
+                if len(received) != len(stamps):  # several ops in a batch: each gets the group's first arrival
+                    received = [received[0] if received else started] * len(stamps)
+                conn.send([(got, started, at) for got, at in zip(received, stamps, strict=True)])
             return oks
 
     central = PipedCentral(Path(db_path), host, port).start()
@@ -90,7 +104,8 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
 
 @dataclass
 class CentralProcess:
-    """The parent's end: ``applied_at`` (perf_counter per applied op, in order) and, after stop, the child's
+    """The parent's end: ``applied_at`` (perf_counter per applied op, in order), ``received_at`` (paho's thread
+    handed its batch over), ``taken_at`` (the ``handle_many`` that applied it began) and, after stop, the child's
     ``handle_s`` (seconds per applied group), ``cpu_s``, ``threads_s`` (CPU seconds by thread name), ``gc``
     (each garbage collection: start, seconds) and ``counts`` (its apply transactions, and the messages it received)."""
 
@@ -98,6 +113,8 @@ class CentralProcess:
     host: str
     port: int
     applied_at: list[float] = field(default_factory=list)
+    taken_at: list[float] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
     handle_s: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     threads_s: dict[str, float] = field(default_factory=dict)
@@ -128,8 +145,14 @@ class CentralProcess:
             left = deadline - time.monotonic()
             if left <= 0 or not self._conn.poll(left):
                 raise RuntimeError(f"central applied {len(self.applied_at)}/{count} ops after {timeout}s")
-            self.applied_at.extend(self._conn.recv())
+            self._stamps(self._conn.recv())
         return self.applied_at[count - 1]
+
+    def _stamps(self, triples: list[tuple[float, float, float]]) -> None:
+        for received, taken, applied in triples:
+            self.received_at.append(received)
+            self.taken_at.append(taken)
+            self.applied_at.append(applied)
 
     def stop(self) -> None:
         if self._conn is None:
@@ -145,7 +168,7 @@ class CentralProcess:
                     self.threads_s, self.gc = msg["threads_s"], msg["gc"]
                     self.counts = {k: msg[k] for k in ("transactions", "messages")}
                     break
-                self.applied_at.extend(msg)
+                self._stamps(msg)
         finally:
             conn.close()
             self._proc.join(STOP_WAIT_S)

@@ -194,6 +194,8 @@ def run_scans(
         "submitted": sub,
         "committed_at": committed[w:],
         "applied_at": central.applied_at[w:],
+        "taken_at": getattr(central, "taken_at", [])[w:],
+        "received_at": getattr(central, "received_at", [])[w:],
         "gc": {"agent": gc_pauses.pauses, "central": getattr(central, "gc", [])},
     }
 
@@ -206,9 +208,10 @@ def gc_line(pauses: list[tuple[float, float]]) -> str:
 
 
 def slowest_timelines(res: dict[str, Any]) -> list[list[str]]:
-    """The slowest scans by scan -> applied: when each step came (ms from the submit) and what garbage
-    collection, in the agent's process or the central's, fell inside the scan's window."""
-    sub, applied = res["submitted"], res["applied_at"]
+    """The slowest scans by scan -> applied: when each step came (ms from the submit: committed on the device,
+    read by the central's paho thread, its apply begun, applied) and what garbage collection, in the agent's
+    process or the central's, fell inside the scan's window."""
+    sub, applied, taken, received = res["submitted"], res["applied_at"], res["taken_at"], res["received_at"]
     order = sorted(range(len(sub)), key=lambda i: applied[i] - sub[i], reverse=True)[:SLOWEST_SHOWN]
     rows = []
     for i in order:
@@ -223,6 +226,8 @@ def slowest_timelines(res: dict[str, Any]) -> list[list[str]]:
             [
                 str(i),
                 f"{(res['committed_at'][i] - start) * 1000:.2f}",
+                f"{(received[i] - start) * 1000:.2f}" if received else "",
+                f"{(taken[i] - start) * 1000:.2f}" if taken else "",
                 f"{(end - start) * 1000:.2f}",
                 f"{(end - applied[i - 1]) * 1000:.2f}" if i else "",
                 ", ".join(gcs) or "none",
@@ -349,7 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"The {SLOWEST_SHOWN} slowest scans (ms from the submit):\n")
     print(
         c.md_table(
-            ["scan", "committed", "applied", "since the previous applied", "garbage collection inside"],
+            [
+                "scan",
+                "committed",
+                "central's paho thread read it",
+                "its apply began",
+                "applied",
+                "since the previous applied",
+                "garbage collection inside",
+            ],
             slowest_timelines(res),
         )
     )
