@@ -60,6 +60,8 @@ class GcPauses:
 def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
     import _common as c
 
+    from simulators.central.cli import freeze_startup_heap
+
     class PipedCentral(c.TimedCentral):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -88,6 +90,7 @@ def _child(db_path: str, host: str, port: int, conn: Connection) -> None:
             return oks
 
     central = PipedCentral(Path(db_path), host, port).start()
+    freeze_startup_heap()  # as `python -m simulators.central` does
     gc_pauses = GcPauses()
     gc.callbacks.append(gc_pauses)
     cpu0, threads0 = time.process_time(), thread_cpu_s()
