@@ -349,6 +349,16 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{k} {v:.3f}" for k, v in sorted(res["central_threads_ms_per_scan"].items()) if v >= 0.001)
             + f"; {res['central_counts']} over the whole run (startup and warm-up included)."
         )
+    if res["received_at"]:
+        waited = [t - r for r, t in zip(res["received_at"], res["taken_at"], strict=True)]
+        applying = [a - t for t, a in zip(res["taken_at"], res["applied_at"], strict=True)]
+        w50, w99, wmax = c.summary_ms(waited)[:3]
+        a50, a99, amax = c.summary_ms(applying)[:3]
+        print(
+            "At the central, per scan: read by paho's thread -> its apply began (waiting behind what was being "
+            f"applied) p50 / p99 / max {w50:.2f} / {w99:.2f} / {wmax:.2f} ms; apply began -> applied "
+            f"{a50:.2f} / {a99:.2f} / {amax:.2f} ms."
+        )
     print(f"Garbage collections during the scans: agent process {gc_line(res['gc']['agent'])}; ", end="")
     print(f"central {gc_line(res['gc']['central'])}.\n")
     print(f"The {SLOWEST_SHOWN} slowest scans (ms from the submit):\n")
