@@ -139,7 +139,8 @@ def run_scans(
         finally:
             probe.close()
 
-        committed = c.time_commits(agent).perf
+        commit_times = c.time_commits(agent)
+        committed = commit_times.perf
         confirmed: list[float] = []
 
         def on_confirmed(count: int) -> None:
@@ -193,6 +194,7 @@ def run_scans(
         "central_counts": getattr(central, "counts", {}),
         "submitted": sub,
         "committed_at": committed[w:],
+        "record_began": commit_times.began[w:],
         "applied_at": central.applied_at[w:],
         "taken_at": getattr(central, "taken_at", [])[w:],
         "received_at": getattr(central, "received_at", [])[w:],
@@ -208,9 +210,10 @@ def gc_line(pauses: list[tuple[float, float]]) -> str:
 
 
 def slowest_timelines(res: dict[str, Any]) -> list[list[str]]:
-    """The slowest scans by scan -> applied: when each step came (ms from the submit: committed on the device,
-    read by the central's paho thread, its apply begun, applied) and what garbage collection, in the agent's
-    process or the central's, fell inside the scan's window."""
+    """The slowest scans by scan -> applied: when each step came (ms from the submit: the device's record began
+    (until then the scan waited for the agent's loop), committed, read by the central's paho thread, its apply
+    begun, applied) and what garbage collection, in the agent's process or the central's, fell inside the scan's
+    window."""
     sub, applied, taken, received = res["submitted"], res["applied_at"], res["taken_at"], res["received_at"]
     order = sorted(range(len(sub)), key=lambda i: applied[i] - sub[i], reverse=True)[:SLOWEST_SHOWN]
     rows = []
@@ -225,6 +228,7 @@ def slowest_timelines(res: dict[str, Any]) -> list[list[str]]:
         rows.append(
             [
                 str(i),
+                f"{(res['record_began'][i] - start) * 1000:.2f}",
                 f"{(res['committed_at'][i] - start) * 1000:.2f}",
                 f"{(received[i] - start) * 1000:.2f}" if received else "",
                 f"{(taken[i] - start) * 1000:.2f}" if taken else "",
@@ -366,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         c.md_table(
             [
                 "scan",
+                "its record began",
                 "committed",
                 "central's paho thread read it",
                 "its apply began",
