@@ -26,21 +26,19 @@ max <= 50 ms. Nothing here asserts a time; it only prints.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import gc
 import shutil
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 import _cpu_quota as cpu_quota
-from _timed_central import CentralProcess, GcPauses
+from _timed_central import CentralProcess, GcPauses, thread_cpu_s
 
 from edge_agent.store.db import connect
 from simulators.camera import DEMO_CODES
@@ -81,6 +79,19 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
     return samples
 
 
+def process_write_bytes() -> int | None:
+    """What this process sent to storage so far (/proc/self/io ``write_bytes``: the WAL, the checkpoints); None
+    where the file is unreadable."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def p999_ms(samples_s: list[float]) -> float:
     return c.percentile([v * 1000 for v in samples_s], 99.9)
 
@@ -89,16 +100,6 @@ def tail_ms(samples_s: list[float]) -> list[str]:
     """p50, p99, p99.9, max and mean as milliseconds for a table row."""
     p50, p99, top, mean = c.summary_ms(samples_s)
     return [f"{v:.2f}" for v in (p50, p99, p999_ms(samples_s), top, mean)]
-
-
-def thread_cpu_s() -> dict[str, float]:
-    """CPU seconds of each live thread of this process, by name (the agent's loop, its paho thread, ...)."""
-    out = {}
-    for t in threading.enumerate():
-        if t.ident is not None:
-            with contextlib.suppress(OSError, ProcessLookupError):
-                out[t.name] = out.get(t.name, 0.0) + time.clock_gettime(time.pthread_getcpuclockid(t.ident))
-    return out
 
 
 def cpu_ms_per_scan(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
@@ -154,7 +155,7 @@ def run_scans(
         gc.callbacks.append(gc_pauses)
         for i in range(WARMUP_SCANS + n):
             if i == WARMUP_SCANS:
-                cpu0, threads0 = time.process_time(), thread_cpu_s()
+                cpu0, threads0, written0 = time.process_time(), thread_cpu_s(), process_write_bytes()
             if i and i % basket_size == 0:  # the shopper leaves: the next one gets a fresh basket
                 agent.call(inner.basket.end_session)
             submitted.append(time.perf_counter())
@@ -162,7 +163,7 @@ def run_scans(
             central.wait_applied(i + 1, WAIT_S)
             if gap_s:
                 time.sleep(gap_s)
-        cpu1, threads1 = time.process_time(), thread_cpu_s()
+        cpu1, threads1, written1 = time.process_time(), thread_cpu_s(), process_write_bytes()
         gc.callbacks.remove(gc_pauses)
         # The last watermark may still be on its way back.
         deadline = time.monotonic() + WAIT_S
@@ -187,6 +188,9 @@ def run_scans(
         "accepted": accepted,
         "checkpoints": checkpoints,
         "cpu_ms_per_scan": (cpu1 - cpu0) * 1000 / n,
+        "kb_written_per_scan": (written1 - written0) / 1024 / n
+        if written0 is not None and written1 is not None
+        else None,
         "threads_ms_per_scan": cpu_ms_per_scan(threads0, threads1, n),
         "central_handle": getattr(central, "handle_s", [])[w:],
         "central_cpu_ms_per_scan": getattr(central, "cpu_s", 0.0) * 1000 / (n + w),
@@ -338,6 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{WARMUP_SCANS} warm-up scans not counted. Agent WAL checkpoints, off the loop thread: "
         f"{res['checkpoints']}."
     )
+    kb = res["kb_written_per_scan"]
+    if kb is not None:
+        print(
+            "Written to storage by this process during the scans (/proc/self/io: the WAL and the checkpoints): "
+            f"{kb:.2f} KB per scan."
+        )
     threads = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(res["threads_ms_per_scan"].items()) if ms >= 0.001)
     where = "agent, bench driver" + (" and central simulator" if args.central == "inproc" else "")
     print(
