@@ -65,6 +65,8 @@ class Inbox:
         self._thread: threading.Thread | None = None
         self.connection = 0
         """Bumped at every connect and disconnect (paho's thread); read by the applier before each ack."""
+        self.acknowledged = 0
+        """Messages acknowledged so far (their PUBACK handed to paho, after their group's COMMIT)."""
 
     def new_connection(self) -> None:
         self.connection += 1
@@ -131,3 +133,4 @@ class Inbox:
         for message, ok in zip(group, oks, strict=True):
             if ok and message.connection == self.connection:
                 self._ack(message.mid, message.qos)
+                self.acknowledged += 1
