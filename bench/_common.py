@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -325,10 +325,12 @@ def wait_connected(agent: InProcessAgent, timeout_s: float) -> None:
 
 @dataclass
 class CommitTimes:
-    """When each op became durable: DeviceStore.record returned (perf_counter, and the wall clock beside it)."""
+    """When each op became durable: DeviceStore.record returned (perf_counter, and the wall clock beside it), and
+    when that record call began (``began``: a scan that waited for the loop is told from a slow commit)."""
 
     perf: list[float]
     wall: list[float]
+    began: list[float] = field(default_factory=list)
 
 
 def time_commits(agent: InProcessAgent) -> CommitTimes:
@@ -340,8 +342,10 @@ def time_commits(agent: InProcessAgent) -> CommitTimes:
     times = CommitTimes([], [])
 
     def timed_record(*args: Any, **kwargs: Any) -> list[Recorded]:  # whatever record's signature is
+        began = time.perf_counter()
         result = original_record(*args, **kwargs)
         now, wall = time.perf_counter(), time.time()
+        times.began.extend(began for _ in result)
         times.perf.extend(now for _ in result)
         times.wall.extend(wall for _ in result)
         return result

@@ -26,20 +26,19 @@ max <= 50 ms. Nothing here asserts a time; it only prints.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
+import gc
 import shutil
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import _common as c  # also puts the repo on sys.path
 import _cpu_quota as cpu_quota
-from _timed_central import CentralProcess
+from _timed_central import CentralProcess, GcPauses, thread_cpu_s
 
 from edge_agent.store.db import connect
 from simulators.camera import DEMO_CODES
@@ -49,6 +48,8 @@ from tests.support.world import InProcessAgent
 DEVICE = "kiosk-01"
 TARGET_P99_MS = 5.0
 TARGET_MAX_MS = 50.0
+SLOWEST_SHOWN = 5
+"""The slowest scans whose timelines are printed (where the max came from)."""
 FULL_SCANS = 10_000
 QUICK_SCANS = 300
 WARMUP_SCANS = 10
@@ -78,6 +79,19 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
     return samples
 
 
+def process_write_bytes() -> int | None:
+    """What this process sent to storage so far (/proc/self/io ``write_bytes``: the WAL, the checkpoints); None
+    where the file is unreadable."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def p999_ms(samples_s: list[float]) -> float:
     return c.percentile([v * 1000 for v in samples_s], 99.9)
 
@@ -86,16 +100,6 @@ def tail_ms(samples_s: list[float]) -> list[str]:
     """p50, p99, p99.9, max and mean as milliseconds for a table row."""
     p50, p99, top, mean = c.summary_ms(samples_s)
     return [f"{v:.2f}" for v in (p50, p99, p999_ms(samples_s), top, mean)]
-
-
-def thread_cpu_s() -> dict[str, float]:
-    """CPU seconds of each live thread of this process, by name (the agent's loop, its paho thread, ...)."""
-    out = {}
-    for t in threading.enumerate():
-        if t.ident is not None:
-            with contextlib.suppress(OSError, ProcessLookupError):
-                out[t.name] = out.get(t.name, 0.0) + time.clock_gettime(time.pthread_getcpuclockid(t.ident))
-    return out
 
 
 def cpu_ms_per_scan(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
@@ -136,7 +140,8 @@ def run_scans(
         finally:
             probe.close()
 
-        committed = c.time_commits(agent).perf
+        commit_times = c.time_commits(agent)
+        committed = commit_times.perf
         confirmed: list[float] = []
 
         def on_confirmed(count: int) -> None:
@@ -146,9 +151,11 @@ def run_scans(
         inner.pump.on_confirmed = on_confirmed
 
         submitted: list[float] = []
+        gc_pauses = GcPauses()
+        gc.callbacks.append(gc_pauses)
         for i in range(WARMUP_SCANS + n):
             if i == WARMUP_SCANS:
-                cpu0, threads0 = time.process_time(), thread_cpu_s()
+                cpu0, threads0, written0 = time.process_time(), thread_cpu_s(), process_write_bytes()
             if i and i % basket_size == 0:  # the shopper leaves: the next one gets a fresh basket
                 agent.call(inner.basket.end_session)
             submitted.append(time.perf_counter())
@@ -156,7 +163,8 @@ def run_scans(
             central.wait_applied(i + 1, WAIT_S)
             if gap_s:
                 time.sleep(gap_s)
-        cpu1, threads1 = time.process_time(), thread_cpu_s()
+        cpu1, threads1, written1 = time.process_time(), thread_cpu_s(), process_write_bytes()
+        gc.callbacks.remove(gc_pauses)
         # The last watermark may still be on its way back.
         deadline = time.monotonic() + WAIT_S
         while len(confirmed) < len(submitted) and time.monotonic() < deadline:
@@ -180,10 +188,60 @@ def run_scans(
         "accepted": accepted,
         "checkpoints": checkpoints,
         "cpu_ms_per_scan": (cpu1 - cpu0) * 1000 / n,
+        "kb_written_per_scan": (written1 - written0) / 1024 / n
+        if written0 is not None and written1 is not None
+        else None,
         "threads_ms_per_scan": cpu_ms_per_scan(threads0, threads1, n),
         "central_handle": getattr(central, "handle_s", [])[w:],
         "central_cpu_ms_per_scan": getattr(central, "cpu_s", 0.0) * 1000 / (n + w),
+        "central_threads_ms_per_scan": {k: v * 1000 / (n + w) for k, v in getattr(central, "threads_s", {}).items()},
+        "central_counts": getattr(central, "counts", {}),
+        "submitted": sub,
+        "committed_at": committed[w:],
+        "record_began": commit_times.began[w:],
+        "applied_at": central.applied_at[w:],
+        "taken_at": getattr(central, "taken_at", [])[w:],
+        "received_at": getattr(central, "received_at", [])[w:],
+        "gc": {"agent": gc_pauses.pauses, "central": getattr(central, "gc", [])},
     }
+
+
+def gc_line(pauses: list[tuple[float, float]]) -> str:
+    if not pauses:
+        return "none"
+    longest = max(d for _s, d in pauses) * 1000
+    return f"{len(pauses)}, longest {longest:.2f} ms, {sum(d for _s, d in pauses) * 1000:.1f} ms in all"
+
+
+def slowest_timelines(res: dict[str, Any]) -> list[list[str]]:
+    """The slowest scans by scan -> applied: when each step came (ms from the submit: the device's record began
+    (until then the scan waited for the agent's loop), committed, read by the central's paho thread, its apply
+    begun, applied) and what garbage collection, in the agent's process or the central's, fell inside the scan's
+    window."""
+    sub, applied, taken, received = res["submitted"], res["applied_at"], res["taken_at"], res["received_at"]
+    order = sorted(range(len(sub)), key=lambda i: applied[i] - sub[i], reverse=True)[:SLOWEST_SHOWN]
+    rows = []
+    for i in order:
+        start, end = sub[i], applied[i]
+        gcs = [
+            f"{side} {d * 1000:.1f} ms"
+            for side, pauses in res["gc"].items()
+            for at, d in pauses
+            if at < end and at + d > start
+        ]
+        rows.append(
+            [
+                str(i),
+                f"{(res['record_began'][i] - start) * 1000:.2f}",
+                f"{(res['committed_at'][i] - start) * 1000:.2f}",
+                f"{(received[i] - start) * 1000:.2f}" if received else "",
+                f"{(taken[i] - start) * 1000:.2f}" if taken else "",
+                f"{(end - start) * 1000:.2f}",
+                f"{(end - applied[i - 1]) * 1000:.2f}" if i else "",
+                ", ".join(gcs) or "none",
+            ]
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,6 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{WARMUP_SCANS} warm-up scans not counted. Agent WAL checkpoints, off the loop thread: "
         f"{res['checkpoints']}."
     )
+    kb = res["kb_written_per_scan"]
+    if kb is not None:
+        print(
+            "Written to storage by this process during the scans (/proc/self/io: the WAL and the checkpoints): "
+            f"{kb:.2f} KB per scan."
+        )
     threads = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(res["threads_ms_per_scan"].items()) if ms >= 0.001)
     where = "agent, bench driver" + (" and central simulator" if args.central == "inproc" else "")
     print(
@@ -295,8 +359,38 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Central simulator (own process): handle of what arrived together, ops included (one transaction: "
             f"decode, apply, COMMIT, watermarks out) p50 {h50:.2f} / p99 {h99:.2f} / max {hmax:.2f} ms; its CPU "
-            f"{res['central_cpu_ms_per_scan']:.3f} ms per scan (snapshots and events included)."
+            f"{res['central_cpu_ms_per_scan']:.3f} ms per scan (snapshots and events included); by thread, ms: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in sorted(res["central_threads_ms_per_scan"].items()) if v >= 0.001)
+            + f"; {res['central_counts']} over the whole run (startup and warm-up included)."
         )
+    if res["received_at"]:
+        waited = [t - r for r, t in zip(res["received_at"], res["taken_at"], strict=True)]
+        applying = [a - t for t, a in zip(res["taken_at"], res["applied_at"], strict=True)]
+        w50, w99, wmax = c.summary_ms(waited)[:3]
+        a50, a99, amax = c.summary_ms(applying)[:3]
+        print(
+            "At the central, per scan: read by paho's thread -> its apply began (waiting behind what was being "
+            f"applied) p50 / p99 / max {w50:.2f} / {w99:.2f} / {wmax:.2f} ms; apply began -> applied "
+            f"{a50:.2f} / {a99:.2f} / {amax:.2f} ms."
+        )
+    print(f"Garbage collections during the scans: agent process {gc_line(res['gc']['agent'])}; ", end="")
+    print(f"central {gc_line(res['gc']['central'])}.\n")
+    print(f"The {SLOWEST_SHOWN} slowest scans (ms from the submit):\n")
+    print(
+        c.md_table(
+            [
+                "scan",
+                "its record began",
+                "committed",
+                "central's paho thread read it",
+                "its apply began",
+                "applied",
+                "since the previous applied",
+                "garbage collection inside",
+            ],
+            slowest_timelines(res),
+        )
+    )
     return 0
 
 

@@ -21,9 +21,12 @@ SQLITE_WAL_AUTOCHECKPOINT_PAGES = 1000
 """SQLite's default, for connections without the agent's checkpoint thread (CLI, tests, benches): the commit
 that crosses it runs the checkpoint itself. The running agent sets 0 on its write connection instead."""
 
-CHECKPOINT_INTERVAL_S = 1.0
-"""The checkpoint thread copies the WAL into the database this often (PASSIVE, never blocking a writer): a busy
-second of scans is a few hundred WAL pages, under the 1000 a commit would otherwise checkpoint on the loop."""
+CHECKPOINT_INTERVAL_S = 0.1
+"""The checkpoint thread copies the WAL into the database this often (PASSIVE, never blocking a writer), when
+something was committed since. Short, because the checkpoint's fsync of the database file holds up a commit's
+fsync of the WAL on the same disk: copying a busy second at a time (a few hundred pages) stalled the scan being
+saved by 18-70 ms, a tenth of a second at a time by 4-6 ms (bench_latency, docs/benchmarks.md). At a shopper's pace
+each change is copied once either way; an idle tick is one ``PRAGMA data_version``."""
 
 CHECKPOINT_IDLE_S = 30.0
 """After this long without a commit the WAL is also truncated (TRUNCATE takes the write lock, briefly, so it

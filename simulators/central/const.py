@@ -11,6 +11,11 @@ APPLY_GROUP_MAX: Final = 64
 """Most messages applied in one transaction (simulators/central/inbox.py): what queued while the last one ran,
 bounded so a backlog's first watermarks are not held back by the whole backlog."""
 
+EVENTS_WAIT_S: Final = 0.005
+"""How long workflow events with nothing else queued wait for an ops batch to share their transaction (inbox.py):
+back to back, the next scan's op arrives 1-3 ms after the last one's event (bench_latency); at a shopper's pace
+nothing comes, and the events go alone, this much later. Only their PUBACK waits; an op never does."""
+
 STOP_WAIT_S: Final = 5.0
 """How long stop() waits for the inbox to apply what was already queued."""
 

@@ -171,6 +171,11 @@ class CentralPlatform:
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._inbox.put(msg.topic, bytes(msg.payload), msg.mid, msg.qos)  # applied on the inbox's thread
 
+    @property
+    def acknowledged(self) -> int:
+        """Messages acknowledged so far: a PUBACK goes after the COMMIT that applied the message (inbox.py)."""
+        return self._inbox.acknowledged
+
     def _ack(self, mid: int, qos: int) -> None:
         if self._client is not None:
             self._client.ack(mid, qos)

@@ -103,6 +103,8 @@ def test_a_burst_published_at_once_is_applied_and_every_message_acknowledged(
         for info in infos:
             info.wait_for_publish(PUBACK_WAIT_S)
         wait_until(lambda: central.applied_count() == 40, what="the burst applied")
+        # Applied is visible at the COMMIT; the PUBACKs follow it. Going offline in between would drop them.
+        wait_until(lambda: central.acknowledged >= 40, what="the burst acknowledged")
         # Anything left unacknowledged is redelivered first when the platform's session resumes, ahead of a
         # batch published after it: once that batch is applied, a missing ack would show as a duplicate.
         central.go_offline()
