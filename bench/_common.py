@@ -58,6 +58,19 @@ RAW_OUTSTANDING = 20_000
 
 
 # --- output -------------------------------------------------------------------------------------------------
+def process_write_bytes() -> int | None:
+    """What this process sent to storage so far (/proc/self/io ``write_bytes``: the WAL, the checkpoints); None
+    where the file is unreadable."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

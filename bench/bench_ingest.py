@@ -61,19 +61,8 @@ class Run:
         return self.ops / self.seconds
 
 
-def write_bytes() -> int | None:
-    try:
-        with open("/proc/self/io") as f:
-            for line in f:
-                if line.startswith("write_bytes:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _delta(before: int | None) -> int | None:
-    after = write_bytes()
+    after = c.process_write_bytes()
     return None if before is None or after is None else after - before
 
 
@@ -85,7 +74,7 @@ def run_agent(db: Path, group: int, ops: int) -> Run:
     ]
     commit_s = []
     try:
-        before = write_bytes()
+        before = c.process_write_bytes()
         cpu = time.process_time()
         start = time.perf_counter()
         for batch in batches:
@@ -109,7 +98,7 @@ def run_raw(db: Path, group: int, ops: int) -> Run:
     rows = [(body,)] * group
     commit_s = []
     try:
-        before = write_bytes()
+        before = c.process_write_bytes()
         cpu = time.process_time()
         start = time.perf_counter()
         for _ in range(0, ops, group):
@@ -199,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         f"confirms here), or filed in bulk once {HELD_ENTRIES_MAX} are held (store/held.py); the newest outbox row "
         "holds the seq and HLC high-water marks, so nothing else is written."
     )
-    if write_bytes() is None:
+    if c.process_write_bytes() is None:
         print("/proc/self/io is not readable here: bytes written per op are n/a.")
     return 0
 

@@ -79,19 +79,6 @@ def raw_commit_latencies(workdir: Path, n: int) -> list[float]:
     return samples
 
 
-def process_write_bytes() -> int | None:
-    """What this process sent to storage so far (/proc/self/io ``write_bytes``: the WAL, the checkpoints); None
-    where the file is unreadable."""
-    try:
-        with open("/proc/self/io") as f:
-            for line in f:
-                if line.startswith("write_bytes:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def p999_ms(samples_s: list[float]) -> float:
     return c.percentile([v * 1000 for v in samples_s], 99.9)
 
@@ -155,7 +142,7 @@ def run_scans(
         gc.callbacks.append(gc_pauses)
         for i in range(WARMUP_SCANS + n):
             if i == WARMUP_SCANS:
-                cpu0, threads0, written0 = time.process_time(), thread_cpu_s(), process_write_bytes()
+                cpu0, threads0, written0 = time.process_time(), thread_cpu_s(), c.process_write_bytes()
             if i and i % basket_size == 0:  # the shopper leaves: the next one gets a fresh basket
                 agent.call(inner.basket.end_session)
             submitted.append(time.perf_counter())
@@ -163,7 +150,7 @@ def run_scans(
             central.wait_applied(i + 1, WAIT_S)
             if gap_s:
                 time.sleep(gap_s)
-        cpu1, threads1, written1 = time.process_time(), thread_cpu_s(), process_write_bytes()
+        cpu1, threads1, written1 = time.process_time(), thread_cpu_s(), c.process_write_bytes()
         gc.callbacks.remove(gc_pauses)
         # The last watermark may still be on its way back.
         deadline = time.monotonic() + WAIT_S

@@ -54,14 +54,6 @@ LEASE_MAX_BYTES = 1 << 20
 """Far above one row: the lease takes exactly the one pending op."""
 
 
-def write_bytes() -> int:
-    with open("/proc/self/io") as f:
-        for line in f:
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
-
-
 @dataclass
 class Tally:
     """WAL frames per statement, then what the final checkpoint wrote."""
@@ -112,9 +104,9 @@ class WalCounter:
 
 
 def _checkpoint(conn: sqlite3.Connection, tally: Tally) -> None:
-    before = write_bytes()
+    before = c.process_write_bytes() or 0
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    tally.checkpoint_bytes = write_bytes() - before
+    tally.checkpoint_bytes = (c.process_write_bytes() or 0) - before
 
 
 def run_agent(db: Path, ops: int, *, trees: bool = True) -> Tally:
