@@ -16,6 +16,7 @@ import pytest
 
 from edge_agent.readers.ble.config import BleConfig
 from edge_agent.readers.ble.events import ZONES, BeaconTelemetry, ProximityTokenSeen, ZoneChanged
+from edge_agent.readers.ble.zones import OFFER_ZONES
 from edge_agent.readers.events import InputRejected, ReaderHealth
 from simulators.beacons import (
     EDDYSTONE_UUID,
@@ -185,7 +186,10 @@ def test_a_noisy_walk_by_moves_through_the_zones_without_flapping(fake_bluez: Fa
                 assert levels[peak:] == sorted(set(levels[peak:]), reverse=True), f"flapped on the way out: {levels}"
                 assert ZONES[max(levels)] == "immediate" and levels[-1] == 0
             offers = [e for e in r.events if isinstance(e, ProximityTokenSeen)]
-            assert [(o.token_hex, o.zone) for o in offers] == [("c0ffee42", "near")]
+            # Once per approach, on entering near or closer. Which of the two it enters first depends on the
+            # samples' timing: a loaded machine delivers a moment of the walk late, and the average may step past
+            # near in one update.
+            assert [o.token_hex for o in offers] == ["c0ffee42"] and offers[0].zone in OFFER_ZONES
             app_changes = [e for e in changes if e.role == "app"]
             assert app_changes and all("c0ffee42" not in repr(e) for e in app_changes)
 
