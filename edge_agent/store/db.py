@@ -112,6 +112,12 @@ def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, Migration]]) -
     return applied
 
 
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the file has this table yet (another process may read it before the agent's migrations ran)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    return found is not None
+
+
 def quick_check(conn: sqlite3.Connection) -> None:
     """Run after an unclean shutdown; a corrupt file is quarantined by the caller, never deleted."""
     result = conn.execute("PRAGMA quick_check").fetchone()[0]

@@ -29,7 +29,7 @@ from edge_agent.store.db import StorageError, bookkeeping_transaction, connect, 
 from edge_agent.store.device_meta import MetaPort
 from edge_agent.store.event_outbox import EventOutboxPort
 from edge_agent.store.faults import StorageFaults, StorageFull
-from edge_agent.store.held import HeldEntries
+from edge_agent.store.held import HeldEntries, with_held
 from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
 from edge_agent.store.outbox import CONFIRMED_KIND, OutboxPort, newest_hlc, stored_seq
 from edge_agent.store.quarantine import open_checked
@@ -203,9 +203,7 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
 
     def live_entries(self, cart_id: str) -> list[Entry]:
         """cart_entries' live rows and the cart's held entries (never tombstoned: a removal files them first)."""
-        filed = carts.live_entries(self.conn, cart_id)
-        held = self._held.of_cart(cart_id)
-        return sorted(filed + held, key=_entry_order) if held else filed
+        return with_held(carts.live_entries(self.conn, cart_id), self._held.of_cart(cart_id))
 
     def all_entries(self, cart_id: str) -> list[Entry]:
         """Every entry the store holds for a cart, dead ones (tombstoned, not yet collected) included."""
@@ -408,10 +406,6 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
     # --- internals ---------------------------------------------------------------------------------------
     def _ensure_cart(self, cart_id: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", (cart_id, self._now()))
-
-
-def _entry_order(entry: Entry) -> tuple[int, str]:
-    return entry.hlc, entry.entry_id  # as carts.live_entries orders them
 
 
 def _stored_clock(text: str, wall_ms: int, max_ahead_ms: int) -> int:

@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from edge_agent.const import HELD_ENTRIES_MAX
 from edge_agent.domain.cart import Entry
 from edge_agent.domain.ops import OpKind
+from edge_agent.store.db import has_table
 
-__all__ = ["ENTRIES_FILED_KEY", "HeldEntries", "held_in_file"]
+__all__ = ["ENTRIES_FILED_KEY", "HeldEntries", "held_in_file", "with_held"]
 
 ENTRIES_FILED_KEY = "entries.filed"
 """The meta row: every op up to this seq has its entry in cart_entries (or had it, until collected or erased)."""
@@ -53,7 +54,7 @@ def filed_mark(conn: sqlite3.Connection) -> int | None:
 def held_in_file(conn: sqlite3.Connection, cart_id: str | None = None) -> list[Entry]:
     """The held entries as the file says (another process: `basket show`), of one cart or all; none on a database
     without the mark (the platform's, or a device's an earlier agent wrote, which filed every entry)."""
-    mark = filed_mark(conn) if _has_outbox(conn) else None
+    mark = filed_mark(conn) if has_table(conn, "outbox") else None
     if mark is None:
         return []
     sql = "SELECT seq, body FROM outbox WHERE seq > ? AND kind = ?" + ("" if cart_id is None else " AND cart_id = ?")
@@ -84,8 +85,9 @@ def _unfiled(conn: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> list[
     return [(seq, entry) for seq, entry in found if entry.entry_id not in known]
 
 
-def _has_outbox(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone() is not None
+def with_held(filed: list[Entry], held: list[Entry]) -> list[Entry]:
+    """A cart's live entries: cart_entries' (ordered by carts.live_entries) and its held ones, in that same order."""
+    return sorted(filed + held, key=lambda e: (e.hlc, e.entry_id)) if held else filed
 
 
 class HeldEntries:

@@ -16,8 +16,8 @@ from edge_agent.contract.catalog import LookupResult
 from edge_agent.domain.cart import Entry, Line, lines_of, quantities
 from edge_agent.identifiers.product_key import ProductKey
 from edge_agent.store import carts
-from edge_agent.store.db import connect
-from edge_agent.store.held import held_in_file
+from edge_agent.store.db import connect, has_table
+from edge_agent.store.held import held_in_file, with_held
 from edge_agent.store.lookup import lookup
 from edge_agent.store.outbox import OutboxStats, read_outbox_stats, stored_seq
 
@@ -34,7 +34,7 @@ def initialised(path: Path) -> bool:
     if not path.exists():
         return False
     with read_only(path) as conn:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        if not has_table(conn, "meta"):
             return False
         return conn.execute("SELECT 1 FROM meta WHERE key = 'device_id'").fetchone() is not None
 
@@ -59,9 +59,7 @@ def basket_quantities(path: Path, cart_id: str) -> dict[str, int]:
 
 def _live(conn: sqlite3.Connection, cart_id: str) -> list[Entry]:
     """A cart's live entries: cart_entries' and those the agent holds in their outbox rows (store/held.py)."""
-    held = held_in_file(conn, cart_id)
-    filed = carts.live_entries(conn, cart_id)
-    return sorted(filed + held, key=lambda e: (e.hlc, e.entry_id)) if held else filed
+    return with_held(carts.live_entries(conn, cart_id), held_in_file(conn, cart_id))
 
 
 def outbox_stats(path: Path) -> OutboxStats:

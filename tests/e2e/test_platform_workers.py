@@ -162,6 +162,12 @@ def publish_ops(cluster: NatsCluster, device: str, cart_id: str, sku: str) -> No
     asyncio.run(send())
 
 
+def erase_profile_cart(cluster: NatsCluster, pg_dsn: str, request_id: str) -> None:
+    """What an operator runs: ``python -m simulators.workers erase`` for the kiosk's shopper."""
+    operator = ["erase", "--nats", ",".join(cluster.nats_urls), "--dsn", pg_dsn, "--cart", kiosk.PROFILE_CART]
+    assert workers_cli([*operator, "--tenant", "acme", "--store", "s042", "--request-id", request_id]) == 0
+
+
 def test_a_shopper_erased_on_the_workers_is_forgotten_by_the_kiosk_and_later_ops_for_the_cart_are_dropped(
     tmp_path: Path,
     cluster: NatsCluster,
@@ -185,8 +191,7 @@ def test_a_shopper_erased_on_the_workers_is_forgotten_by_the_kiosk_and_later_ops
     store = agent.agent.store
     assert kiosk.PROFILE_CART in agent.call(store.cart_ids), "the kiosk holds the shopper's profile cart"
 
-    operator = ["erase", "--nats", ",".join(cluster.nats_urls), "--dsn", pg_dsn, "--cart", kiosk.PROFILE_CART]
-    assert workers_cli([*operator, "--tenant", "acme", "--store", "s042", "--request-id", "gdpr-workers-1"]) == 0
+    erase_profile_cart(cluster, pg_dsn, "gdpr-workers-1")
 
     wait_until(lambda: kiosk.PROFILE_CART not in agent.call(store.cart_ids), 15, "the kiosk forgot the cart")
     assert kiosk.session_of(agent).state is SessionState.ANONYMOUS, "the shopper's session ended"
@@ -219,8 +224,7 @@ def test_a_kiosk_away_during_an_erasure_on_the_workers_forgets_the_shopper_when_
         assert kiosk.PROFILE_CART in agent.call(agent.agent.store.cart_ids), "the kiosk holds the profile cart"
         agent.stop()
 
-        operator = ["erase", "--nats", ",".join(cluster.nats_urls), "--dsn", pg_dsn, "--cart", kiosk.PROFILE_CART]
-        assert workers_cli([*operator, "--tenant", "acme", "--store", "s042", "--request-id", "gdpr-away-1"]) == 0
+        erase_profile_cart(cluster, pg_dsn, "gdpr-away-1")
 
         back = agent_factory(config)
         assert back.agent is not None
