@@ -8,6 +8,12 @@ For each group size (1, 16 and 256 commands per call, i.e. per COMMIT), in the s
   transaction;
 - raw: stdlib sqlite3 with the same durability (WAL + synchronous=FULL, BEGIN IMMEDIATE ... COMMIT), the
   same number of ~300-byte rows, `group` INSERTs per COMMIT into a table with a monotonic INTEGER key.
+- floor: what any agent with this store's schema costs: the fewest Python steps that make each op distinct (its
+  seq, op id, random uuid, HLC and JSON body, formatted in one f-string) and the two rows the store keeps of a scan
+  for good (its outbox row and, once filed, its cart entry), `executemany` into the agent's own tables (a database
+  DeviceStore.open created), one COMMIT per group at the same durability. No validation, no held entries (every
+  entry is filed in the end: at a confirm or in bulk), no Recorded results. The agent cannot beat it; how close it
+  comes is the agent's overhead, and floor/raw is what the schema leaves of the raw rate.
 
 Agent and raw alternate for --rounds rounds (median shown), so load from other processes hits both alike.
 CPU per op: this process's CPU time over the loop (time.process_time), the figure the load of other
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import shutil
 import sqlite3
 import sys
@@ -35,6 +42,7 @@ import _cpu_quota as cpu_quota  # also puts the repo on sys.path
 
 from edge_agent.const import HELD_ENTRIES_MAX
 from edge_agent.domain.basket import AddItem
+from edge_agent.domain.hlc import pack
 from edge_agent.store.device import DeviceStore
 from simulators.camera import DEMO_CODES
 
@@ -115,6 +123,59 @@ def run_raw(db: Path, group: int, ops: int) -> Run:
     return Run(ops, elapsed, commit_s, written, cpu)
 
 
+_FLOOR_OUTBOX = "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+_FLOOR_ENTRY = (
+    "INSERT INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_FLOOR_CART = "INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)"
+
+
+def run_floor(db: Path, group: int, ops: int) -> Run:
+    """The schema's floor (module docstring): the same scans as run_agent, as bare rows in the agent's tables."""
+    DeviceStore.open(db, "kiosk-01").close()  # the agent's schema, migrations and pragmas; then bare sqlite3
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    device, epoch = "kiosk-01", conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
+    hlc = pack(int(time.time() * 1000), 0)
+    commit_s = []
+    try:
+        before = c.process_write_bytes()
+        cpu = time.process_time()
+        start = time.perf_counter()
+        for first in range(0, ops, group):
+            t = time.perf_counter()
+            hexes, now = os.urandom(16 * group).hex(), time.time()
+            outbox, entries, carts = [], [], {}
+            for seq in range(first + 1, first + group + 1):
+                cart, sku, h = (
+                    f"kiosk-01-basket-{(seq - 1) // BASKET:05d}",
+                    SKUS[(seq - 1) % len(SKUS)],
+                    hexes[32 * (seq - first - 1) :],
+                )
+                op_id, hlc = f"{device}:{epoch}:{seq}", hlc + 1
+                body = (
+                    f'{{"op_id":"{op_id}","uuid":"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:32]}",'
+                    f'"device":"{device}","epoch":"{epoch}","seq":{seq},"cart_id":"{cart}","kind":"entry.add","hlc":{hlc},'
+                    f'"sku":"{sku}","qty":1,"observed":[]}}'
+                )
+                outbox.append((seq, cart, "entry.add", body, hlc, now))
+                entries.append((op_id, cart, sku, 1, hlc, device, None))
+                carts[cart] = now
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_FLOOR_CART, carts.items())
+            conn.executemany(_FLOOR_OUTBOX, outbox)
+            conn.executemany(_FLOOR_ENTRY, entries)
+            conn.execute("COMMIT")
+            commit_s.append(time.perf_counter() - t)
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        written = _delta(before)
+    finally:
+        conn.close()
+    return Run(ops, elapsed, commit_s, written, cpu)
+
+
 def median_run(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
 
@@ -141,11 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for group in GROUPS:
             ops = sizes[group]
-            agent_runs, raw_runs = [], []
+            agent_runs, raw_runs, floor_runs = [], [], []
             for r in range(rounds):
                 raw_runs.append(run_raw(workdir / f"raw-{group}-{r}.db", group, ops))
                 agent_runs.append(run_agent(workdir / f"agent-{group}-{r}.db", group, ops))
-            agent, raw = median_run(agent_runs), median_run(raw_runs)
+                floor_runs.append(run_floor(workdir / f"floor-{group}-{r}.db", group, ops))
+            agent, raw, floor = median_run(agent_runs), median_run(raw_runs), median_run(floor_runs)
             a50, a99 = c.summary_ms(agent.commit_s)[:2]
             r50, r99 = c.summary_ms(raw.commit_s)[:2]
             rows.append(
@@ -155,11 +217,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{agent.rate:,.0f}",
                     f"{raw.rate:,.0f}",
                     c.ratio(agent.rate, raw.rate),
+                    f"{floor.rate:,.0f} ({c.ratio(floor.rate, raw.rate)} of raw)",
+                    c.ratio(agent.rate, floor.rate),
                     f"{a50:.2f} / {a99:.2f}",
                     f"{r50:.2f} / {r99:.2f}",
                     per_op(agent),
                     per_op(raw),
-                    f"{agent.cpu_s / ops * 1e6:.1f} / {raw.cpu_s / ops * 1e6:.1f}",
+                    f"{agent.cpu_s / ops * 1e6:.1f} / {floor.cpu_s / ops * 1e6:.1f} / {raw.cpu_s / ops * 1e6:.1f}",
                 ]
             )
     finally:
@@ -172,11 +236,13 @@ def main(argv: list[str] | None = None) -> int:
                 "agent ops/s",
                 "raw ops/s",
                 f"ratio (target >= {TARGET_RATIO})",
+                "floor ops/s (schema's floor)",
+                "agent / floor",
                 "agent ms per commit p50 / p99",
                 "raw ms per commit p50 / p99",
                 "agent KB written per op",
                 "raw KB written per op",
-                "CPU us per op agent / raw",
+                "CPU us per op agent / floor / raw",
             ],
             rows,
         )
@@ -186,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Median of {rounds} alternating round(s) by ops/s. Raw rows are {c.RAW_PAYLOAD_BYTES} B; an agent op is "
         "one outbox row (~260 B of JSON); its cart entry is held in memory until the watermark confirms it (nothing "
         f"confirms here), or filed in bulk once {HELD_ENTRIES_MAX} are held (store/held.py); the newest outbox row "
-        "holds the seq and HLC high-water marks, so nothing else is written."
+        "holds the seq and HLC high-water marks, so nothing else is written. The floor writes each op's outbox row "
+        "and cart entry from a bare loop into the agent's tables: the agent cannot beat it, and where floor/raw is "
+        "below the target no agent with this schema meets it."
     )
     if c.process_write_bytes() is None:
         print("/proc/self/io is not readable here: bytes written per op are n/a.")
