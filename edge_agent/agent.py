@@ -209,6 +209,7 @@ class Agent:
             if self.storage_fault is None:  # a corrupt file is left as it is for the quarantine
                 with self._corruption_stops():
                     self._drain_queue()
+                    self.store.file_held()  # a rollback to an earlier release reads every line (store/held.py)
                     self.store.autocheckpoint(const.SQLITE_WAL_AUTOCHECKPOINT_PAGES)
                     self.status.write("stopped")
             self.log_level.restore()

@@ -144,7 +144,18 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error, StorageError):  # best effort: a row left is only sent again
             self.settle_confirms()
+            self.file_held()
         self.conn.close()
+
+    def file_held(self) -> None:
+        """Every held entry into cart_entries (store/held.py), as a clean stop does: the file then reads as an
+        earlier release wrote it, so a fleet rollback to one (which knows no held entries) shows every line. A
+        bookkeeping commit: a power cut that takes it takes its mark too, and the next open holds them again."""
+        if not self._held.by_seq:
+            return
+        with self._bookkeeping() as conn:
+            self._held.file_all(conn, self._seq_issued)
+        self._held.filed_all(self._seq_issued)
 
     @property
     def path(self) -> Path:

@@ -9,7 +9,10 @@ keeps it in the outbox row only; it is *filed* into ``cart_entries``:
   deferred delete, which dirties that outbox page anyway);
 - all at once (``file_all``), before anything reads or changes cart entries in SQL other than a plain scan: a
   command that observes its cart (remove, set quantity, clear, checkout, a serialised add), a snapshot merge of a
-  cart holding any, or when more than ``HELD_ENTRIES_MAX`` are held.
+  cart holding any, or when more than ``HELD_ENTRIES_MAX`` are held;
+- at a clean stop (``DeviceStore.file_held``): an earlier release, which knows no held entries, then reads every
+  line from ``cart_entries`` after a fleet rollback. (After a kill instead, it misses the unconfirmed scans' lines
+  until the platform's snapshot brings them back; their ops are in the outbox either way and are sent.)
 
 The file says which rows are held: every ``entry.add`` row above meta's ``ENTRIES_FILED_KEY`` (the mark ``file_all``
 writes, with every entry it files) and only those. A row at or below the mark has its entry in ``cart_entries``, or

@@ -7,8 +7,10 @@ and is stopped at a different moment of it. A stop that hung is killed by ``Agen
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+from simulators.broker import free_port
 from simulators.camera import DEMO_CODES, demo_script, write_scan_video
 from simulators.central import CentralPlatform
 from tests.support.broker import MosquittoBroker
@@ -32,3 +34,19 @@ def test_sigterm_stops_the_agent_with_its_clean_exit_code_at_every_moment_of_a_s
         wait_until(lambda m=moment, log=proc.log_path: m in log.read_text(errors="replace"), 30, moment)  # type: ignore[misc]
         codes.append(proc.stop())
     assert codes == [0] * STARTS, f"exit codes {codes} (-9: it did not stop and was killed)\n{proc.log_text()}"
+
+
+def test_a_clean_stop_leaves_every_saved_scan_where_an_earlier_release_reads_it(tmp_path: Path) -> None:
+    """Offline, nothing is confirmed, so each scan's entry is held in its outbox row only (store/held.py); after
+    SIGTERM the file's cart_entries list them all, as a fleet rollback's earlier release reads the basket."""
+    video = write_scan_video(tmp_path / "kiosk.avi", demo_script(DEMO_CODES[:2], hold=6, gap=4), fps=30, seed=5)
+    config = make_config(tmp_path, free_port(), video=video)  # no broker there: the uplink is down
+    proc = AgentProcess(config, tmp_path)
+    proc.start()
+    wait_until(lambda: proc.log_text().count("saved entry.add") == 2, 30, "both scans saved")
+    assert proc.stop() == 0, proc.log_text()
+    db = sqlite3.connect(proc.db_path)
+    skus = sorted(sku for (sku,) in db.execute("SELECT sku FROM cart_entries"))
+    unsent = db.execute("SELECT count(*) FROM outbox WHERE kind = 'entry.add'").fetchone()[0]
+    db.close()
+    assert skus == sorted("0" + code for code in DEMO_CODES[:2]) and unsent == 2, "filed, and still to be sent"

@@ -3,6 +3,7 @@ op): what every reader sees, what a confirm, a removal, a snapshot and a restart
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from edge_agent.const import HELD_ENTRIES_MAX
@@ -188,3 +189,19 @@ def test_rows_an_earlier_agent_wrote_after_a_rollback_are_not_taken_for_held_ent
     assert again.quantities(CART) == {A: 1}, "the removed line stays removed; the held one is still there"
     assert readonly.basket_quantities(db, CART) == {A: 1}
     assert ids(again.live_entries(CART)) == [held.entry_id]
+
+
+def test_a_clean_stop_files_every_held_entry_so_an_earlier_release_reads_the_whole_basket(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    store = DeviceStore.open(db, "kiosk-01")
+    live = record_entries(store, AddItem(CART, A), AddItem(CART, B))
+    assert filed(store) == 0
+    store.close()  # systemctl stop, before a rollback installs an earlier release
+    earlier = sqlite3.connect(db)  # an earlier release reads cart_entries alone
+    rows = earlier.execute("SELECT entry_id FROM cart_entries WHERE cart_id = ? ORDER BY entry_id", (CART,))
+    assert [r[0] for r in rows] == sorted(ids(live))
+    earlier.close()
+    again = DeviceStore.open(db, "kiosk-01")
+    assert again.live_entries(CART) == sorted(live, key=lambda e: (e.hlc, e.entry_id)) and filed(again) == 2
+    assert again.quantities(CART) == {A: 1, B: 1}, "each entry once: filed, not held again"
+    again.close()
