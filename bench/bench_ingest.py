@@ -34,6 +34,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,53 +75,55 @@ def _delta(before: int | None) -> int | None:
     return None if before is None or after is None else after - before
 
 
+def timed(commit: Callable[[int], object], ops: int, group: int) -> Run:
+    """``commit(first)`` for each group (its first op's index), each one COMMIT: wall time per commit, the loop's
+    wall and CPU time and this process's bytes written, for every side alike."""
+    commit_s = []
+    before = c.process_write_bytes()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for first in range(0, ops, group):
+        t = time.perf_counter()
+        commit(first)
+        commit_s.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    return Run(ops, elapsed, commit_s, _delta(before), cpu)
+
+
 def run_agent(db: Path, group: int, ops: int) -> Run:
     store = DeviceStore.open(db, "kiosk-01")
-    batches = [
-        [AddItem(f"kiosk-01-basket-{i // BASKET:05d}", SKUS[i % len(SKUS)]) for i in range(first, first + group)]
+    batches = {
+        first: [AddItem(f"kiosk-01-basket-{i // BASKET:05d}", SKUS[i % len(SKUS)]) for i in range(first, first + group)]
         for first in range(0, ops, group)
-    ]
-    commit_s = []
+    }
     try:
-        before = c.process_write_bytes()
-        cpu = time.process_time()
-        start = time.perf_counter()
-        for batch in batches:
-            t = time.perf_counter()
-            store.record(batch)
-            commit_s.append(time.perf_counter() - t)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-        written = _delta(before)
+        return timed(lambda first: store.record(batches[first]), ops, group)
     finally:
         store.close()
-    return Run(ops, elapsed, commit_s, written, cpu)
 
 
-def run_raw(db: Path, group: int, ops: int) -> Run:
+def _bare(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def run_raw(db: Path, group: int, ops: int) -> Run:
+    conn = _bare(db)
     conn.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    body = "x" * c.RAW_PAYLOAD_BYTES
-    rows = [(body,)] * group
-    commit_s = []
+    rows = [("x" * c.RAW_PAYLOAD_BYTES,)] * group
+
+    def commit(_first: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO outbox (body) VALUES (?)", rows)
+        conn.execute("COMMIT")
+
     try:
-        before = c.process_write_bytes()
-        cpu = time.process_time()
-        start = time.perf_counter()
-        for _ in range(0, ops, group):
-            t = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO outbox (body) VALUES (?)", rows)
-            conn.execute("COMMIT")
-            commit_s.append(time.perf_counter() - t)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-        written = _delta(before)
+        return timed(commit, ops, group)
     finally:
         conn.close()
-    return Run(ops, elapsed, commit_s, written, cpu)
 
 
 _FLOOR_OUTBOX = "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -133,47 +136,39 @@ _FLOOR_CART = "INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)"
 def run_floor(db: Path, group: int, ops: int) -> Run:
     """The schema's floor (module docstring): the same scans as run_agent, as bare rows in the agent's tables."""
     DeviceStore.open(db, "kiosk-01").close()  # the agent's schema, migrations and pragmas; then bare sqlite3
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn = _bare(db)
     device, epoch = "kiosk-01", conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
-    hlc = pack(int(time.time() * 1000), 0)
-    commit_s = []
+    clock = [pack(int(time.time() * 1000), 0)]
+
+    def commit(first: int) -> None:
+        hexes, now, hlc = os.urandom(16 * group).hex(), time.time(), clock[0]
+        outbox, entries, carts = [], [], {}
+        for seq in range(first + 1, first + group + 1):
+            cart, sku, h = (
+                f"kiosk-01-basket-{(seq - 1) // BASKET:05d}",
+                SKUS[(seq - 1) % len(SKUS)],
+                hexes[32 * (seq - first - 1) :],
+            )
+            op_id, hlc = f"{device}:{epoch}:{seq}", hlc + 1
+            body = (
+                f'{{"op_id":"{op_id}","uuid":"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:32]}",'
+                f'"device":"{device}","epoch":"{epoch}","seq":{seq},"cart_id":"{cart}","kind":"entry.add",'
+                f'"hlc":{hlc},"sku":"{sku}","qty":1,"observed":[]}}'
+            )
+            outbox.append((seq, cart, "entry.add", body, hlc, now))
+            entries.append((op_id, cart, sku, 1, hlc, device, None))
+            carts[cart] = now
+        clock[0] = hlc
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_FLOOR_CART, carts.items())
+        conn.executemany(_FLOOR_OUTBOX, outbox)
+        conn.executemany(_FLOOR_ENTRY, entries)
+        conn.execute("COMMIT")
+
     try:
-        before = c.process_write_bytes()
-        cpu = time.process_time()
-        start = time.perf_counter()
-        for first in range(0, ops, group):
-            t = time.perf_counter()
-            hexes, now = os.urandom(16 * group).hex(), time.time()
-            outbox, entries, carts = [], [], {}
-            for seq in range(first + 1, first + group + 1):
-                cart, sku, h = (
-                    f"kiosk-01-basket-{(seq - 1) // BASKET:05d}",
-                    SKUS[(seq - 1) % len(SKUS)],
-                    hexes[32 * (seq - first - 1) :],
-                )
-                op_id, hlc = f"{device}:{epoch}:{seq}", hlc + 1
-                body = (
-                    f'{{"op_id":"{op_id}","uuid":"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:32]}",'
-                    f'"device":"{device}","epoch":"{epoch}","seq":{seq},"cart_id":"{cart}","kind":"entry.add","hlc":{hlc},'
-                    f'"sku":"{sku}","qty":1,"observed":[]}}'
-                )
-                outbox.append((seq, cart, "entry.add", body, hlc, now))
-                entries.append((op_id, cart, sku, 1, hlc, device, None))
-                carts[cart] = now
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_FLOOR_CART, carts.items())
-            conn.executemany(_FLOOR_OUTBOX, outbox)
-            conn.executemany(_FLOOR_ENTRY, entries)
-            conn.execute("COMMIT")
-            commit_s.append(time.perf_counter() - t)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-        written = _delta(before)
+        return timed(commit, ops, group)
     finally:
         conn.close()
-    return Run(ops, elapsed, commit_s, written, cpu)
 
 
 def median_run(runs: list[Run]) -> Run:
