@@ -34,14 +34,19 @@ def effect_rows(effects: Iterable[Effects]) -> tuple[list[EntryRow], list[Tombst
     return entries, tombstones, attrs
 
 
+_INSERT_ENTRIES = """INSERT OR IGNORE INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)"""
+
+
+def insert_entries(conn: sqlite3.Connection, entries: Iterable[EntryRow]) -> None:
+    """Entries into cart_entries, a set union (an entry already there is left as it is)."""
+    conn.executemany(_INSERT_ENTRIES, entries)
+
+
 def apply_effects(conn: sqlite3.Connection, effects: Iterable[Effects]) -> None:
     entries, tombstones, attrs = effect_rows(effects)
     if entries:
-        conn.executemany(
-            """INSERT OR IGNORE INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            entries,
-        )
+        insert_entries(conn, entries)
     if tombstones:
         conn.executemany("INSERT OR IGNORE INTO cart_tombstones VALUES (?, ?)", tombstones)
     if attrs:

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+from uuid import UUID
 
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
@@ -30,7 +31,7 @@ from edge_agent.store.device_meta import MetaPort
 from edge_agent.store.event_outbox import EventOutboxPort
 from edge_agent.store.faults import StorageFaults, StorageFull
 from edge_agent.store.held import HeldEntries, with_held
-from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids
+from edge_agent.store.op_rows import OpBatch, build_row, identity_fits, random_uuids, scan_row
 from edge_agent.store.outbox import CONFIRMED_KIND, OutboxPort, newest_hlc, stored_seq
 from edge_agent.store.quarantine import open_checked
 from edge_agent.store.schema import DEVICE_MIGRATIONS, SEQ_ISSUED_KEY
@@ -334,9 +335,22 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
                 cart_id = command.cart_id
                 if cart_id not in known and cart_id not in batch.carts:
                     batch.carts[cart_id] = created_at
-                # A plain add observes nothing, so it skips the read (the hot path); anything else reads its
-                # cart, after writing what this group planned so far, so it observes it.
+                # A plain add observes nothing, so it skips the read and, once its fields pass the fast checks, the
+                # planner too (the hot path: a scan); anything else reads its cart, after writing what this group
+                # planned so far, so it observes it.
+                uuid: UUID | None = None
+                hlc: int | None = None
                 if isinstance(command, AddItem) and command.serial is None:
+                    uuid, hlc = next(uuids), self.clock.now()
+                    scan = scan_row(
+                        command, device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid, hlc=hlc,
+                        identity_fits=self._identity_fits,
+                    )  # fmt: skip
+                    if scan is not None:
+                        batch.add_scan(seq, *scan, created_at)
+                        results.append(Recorded(command, scan[0].op))
+                        seq += 1
+                        continue
                     live: list[Entry] = []
                 else:
                     batch.flush(conn)
@@ -351,8 +365,8 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
                     device=self.device_id,
                     epoch=self.epoch,
                     seq=seq,
-                    uuid=next(uuids),
-                    hlc=self.clock.now(),
+                    uuid=next(uuids) if uuid is None else uuid,
+                    hlc=self.clock.now() if hlc is None else hlc,
                     identity_fits=self._identity_fits,
                 )
                 batch.add(seq, row, created_at)

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from edge_agent.const import HELD_ENTRIES_MAX
 from edge_agent.domain.cart import Entry
 from edge_agent.domain.ops import OpKind
+from edge_agent.store import carts
 from edge_agent.store.db import has_table
 
 __all__ = ["ENTRIES_FILED_KEY", "HeldEntries", "held_in_file", "with_held"]
@@ -40,8 +41,6 @@ ENTRIES_FILED_KEY = "entries.filed"
 _ADD = OpKind.ADD.value
 _IDS_PER_QUERY = 400
 """Entry ids per lookup: two lists of them per statement stay far below SQLite's 32,766 bound on parameters."""
-_INSERT = """INSERT OR IGNORE INTO cart_entries (entry_id, cart_id, sku, qty, hlc, origin_device, serial)
-             VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 
 def _entry(body: str) -> Entry:
@@ -134,7 +133,7 @@ class HeldEntries:
         """In the caller's transaction: every held entry into cart_entries, and the mark ``upto`` (at least the
         newest seq issued); ``filed_all(upto)`` once it committed."""
         if self.by_seq:
-            conn.executemany(_INSERT, self.by_seq.values())
+            carts.insert_entries(conn, self.by_seq.values())
         self.write_mark(conn, upto)
 
     def write_mark(self, conn: sqlite3.Connection, upto: int) -> None:
@@ -152,7 +151,7 @@ class HeldEntries:
         seqs, to ``forget`` once it committed."""
         seqs = [seq for seq in self.by_seq if seq <= upto or seq in above]
         if seqs:
-            conn.executemany(_INSERT, (self.by_seq[seq] for seq in seqs))
+            carts.insert_entries(conn, (self.by_seq[seq] for seq in seqs))
         return seqs
 
     def forget(self, seqs: Iterable[int]) -> None:

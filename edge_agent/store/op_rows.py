@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from uuid import UUID, SafeUUID
 
-from edge_agent.domain.basket import OpIntent
+from edge_agent.domain.basket import AddItem, OpIntent
 from edge_agent.domain.cart import Effects, Entry, effects_of
 from edge_agent.domain.const import MAX_LINE_QTY, MAX_OBSERVED_IDS
 from edge_agent.domain.ops import (
@@ -36,7 +36,7 @@ from edge_agent.domain.ops import (
 )
 from edge_agent.store import carts
 
-__all__ = ["OpBatch", "OpRow", "build_row", "identity_fits", "random_uuids"]
+__all__ = ["OpBatch", "OpRow", "build_row", "identity_fits", "random_uuids", "scan_row", "wire_body"]
 
 _ATTR_KEY = re.compile(ATTR_KEY_PATTERN)
 _CART_ID = re.compile(CART_ID_PATTERN)
@@ -184,7 +184,29 @@ def build_row(
         "actor": actor,
         "serial": serial,
     }
-    body = (
+    body = wire_body(op_id, uuid, device, epoch, seq, cart_id, kind, hlc, sku, qty, observed, key, value, actor, serial)
+    return OpRow(_trusted_op(fields), body)
+
+
+def wire_body(
+    op_id: str,
+    uuid: UUID,
+    device: str,
+    epoch: str,
+    seq: int,
+    cart_id: str,
+    kind: OpKind,
+    hlc: int,
+    sku: str | None,
+    qty: int | None,
+    observed: tuple[str, ...],
+    key: str | None,
+    value: str | None,
+    actor: str | None,
+    serial: str | None,
+) -> str:
+    """``CartOp.model_dump_json(exclude_none=True)`` of fields the fast checks vouched for, byte for byte."""
+    return (
         f'{{"op_id":"{op_id}","uuid":"{uuid}","device":"{device}","epoch":"{epoch}","seq":{seq},'
         f'"cart_id":"{cart_id}","kind":"{_KIND_TEXT[kind]}","hlc":{hlc}'
         + ("" if sku is None else f',"sku":"{sku}"')
@@ -196,7 +218,44 @@ def build_row(
         + ("" if serial is None else ',"serial":' + _text(serial))
         + "}"
     )
-    return OpRow(_trusted_op(fields), body)
+
+
+def scan_row(
+    command: AddItem, *, device: str, epoch: str, seq: int, uuid: UUID, hlc: int, identity_fits: bool
+) -> tuple[OpRow, Entry] | None:
+    """A plain scan (an AddItem without a serial) as its row and its cart entry, without planning it: ``plan_add``
+    of such a command is its own fields, once its quantity is in range. None when the fast checks do not vouch for
+    it; the caller then plans it as any command (refused or materialised through pydantic, as before)."""
+    cart_id, sku, qty, actor = command.cart_id, command.sku, command.qty, command.actor
+    if not (
+        identity_fits
+        and _matches(_CART_ID, _CART_IDS_MATCHED, cart_id)
+        and _matches(_GTIN14, _GTINS_MATCHED, sku)
+        and type(qty) is int
+        and 1 <= qty <= MAX_LINE_QTY
+        and (actor is None or (type(actor) is str and len(actor) <= ACTOR_MAX_CHARS))
+    ):
+        return None
+    op_id = make_op_id(device, epoch, seq)
+    fields = {
+        "op_id": op_id,
+        "uuid": uuid,
+        "device": device,
+        "epoch": epoch,
+        "seq": seq,
+        "cart_id": cart_id,
+        "kind": OpKind.ADD,
+        "hlc": hlc,
+        "sku": sku,
+        "qty": qty,
+        "observed": (),
+        "key": None,
+        "value": None,
+        "actor": actor,
+        "serial": None,
+    }
+    body = wire_body(op_id, uuid, device, epoch, seq, cart_id, OpKind.ADD, hlc, sku, qty, (), None, None, actor, None)
+    return OpRow(_trusted_op(fields), body), Entry(op_id, cart_id, sku, qty, hlc, device)
 
 
 _FIELD_NAMES = frozenset(CartOp.model_fields)
@@ -236,6 +295,17 @@ class OpBatch:
     """(seq, entry) of the held entries, for the store to hold once the group committed (flushes keep them)."""
     adds: int = 0
     """entry.add ops written with their entries (not held): the group moves the filed mark over them."""
+    entries: list[Entry] = field(default_factory=list)
+    """Plain scans' entries written with their rows (a group that does not hold)."""
+
+    def add_scan(self, seq: int, row: OpRow, entry: Entry, created_at: float) -> None:
+        """A plain scan from ``scan_row``: held, or written with its row."""
+        if self.hold:
+            self.held.append((seq, entry))
+        else:
+            self.adds += 1
+            self.entries.append(entry)
+        self.outbox.append((seq, entry.cart_id, _ADD_TEXT, row.body, entry.hlc, created_at))
 
     def add(self, seq: int, row: OpRow, created_at: float) -> None:
         op = row.op
@@ -253,10 +323,13 @@ class OpBatch:
             conn.executemany("INSERT OR IGNORE INTO carts (cart_id, opened_at) VALUES (?, ?)", self.carts.items())
         if self.effects:
             carts.apply_effects(conn, self.effects)
+        if self.entries:
+            carts.insert_entries(conn, self.entries)
         if self.outbox:
             conn.executemany(
                 "INSERT INTO outbox (seq, cart_id, kind, body, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)", self.outbox
             )
         self.carts.clear()
         self.effects.clear()
+        self.entries.clear()
         self.outbox.clear()

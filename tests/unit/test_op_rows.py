@@ -9,9 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge_agent.domain.basket import OpIntent
+from edge_agent.domain.basket import AddItem, OpIntent, Refused, plan
+from edge_agent.domain.cart import effects_of
+from edge_agent.domain.const import MAX_LINE_QTY
 from edge_agent.domain.ops import OpKind
-from edge_agent.store.op_rows import build_row, identity_fits, random_uuids
+from edge_agent.store.op_rows import build_row, identity_fits, random_uuids, scan_row
 
 DEVICE, EPOCH = "kiosk-01", "0123456789abcdef"
 
@@ -97,3 +99,41 @@ def test_the_uuids_of_a_group_commit_are_what_uuid4_gives() -> None:
     for u in uuids:
         assert u.version == 4 and u.variant == "specified in RFC 4122"
         assert UUID(str(u)) == u and hash(UUID(str(u))) == hash(u) and UUID(bytes=u.bytes, version=4) == u
+
+
+@st.composite
+def plain_scans(draw: st.DrawFn) -> AddItem:
+    """Plain scans as readers, screens and roles make them: now and then outside the contract or the quantity's
+    range (the planner refuses those), with free-text actors of any length."""
+    cart = draw(cart_ids | st.sampled_from(["has space", "c\n", ""]))
+    sku = draw(skus | st.sampled_from(["12345", "0001234567890x"]))
+    qty = draw(st.integers(-2, MAX_LINE_QTY + 2))
+    return AddItem(cart, sku, qty, actor=draw(maybe))
+
+
+@given(plain_scans(), st.integers(1, 2**63 - 1), st.uuids(version=4), st.integers(0, 2**63 - 1))
+def test_a_plain_scans_row_is_what_planning_and_validating_it_give(
+    command: AddItem, seq: int, uuid: UUID, hlc: int
+) -> None:
+    scan = scan_row(command, device=DEVICE, epoch=EPOCH, seq=seq, uuid=uuid, hlc=hlc, identity_fits=True)
+    try:
+        expected = _validated(plan(command, []), seq, uuid, hlc)
+    except Refused:
+        assert scan is None, "a scan the planner refuses is left to it"
+        return
+    if expected is ValidationError:
+        assert scan is None, "a scan the contract refuses is left to pydantic"
+        return
+    assert scan is not None, "every scan the planner and the contract accept takes the fast path"
+    assert isinstance(expected, tuple)
+    (row, entry), (op, body) = scan, expected
+    assert row.body == body and row.op == op
+    assert row.op.model_fields_set == op.model_fields_set  # type: ignore[attr-defined]
+    assert (entry,) == effects_of(op).entries, "its cart entry is the op's effect"
+
+
+def test_a_plain_scan_with_an_identity_outside_the_contract_is_planned_as_any_command() -> None:
+    command = AddItem("c", "00012345678905")
+    assert (
+        scan_row(command, device="Kiosk:01", epoch=EPOCH, seq=1, uuid=UUID(int=1), hlc=0, identity_fits=False) is None
+    )
