@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
-from uuid import UUID
 
 from edge_agent.const import DEFAULT_MAX_CLOCK_AHEAD_S
 from edge_agent.domain.basket import AddItem, BasketCommand, Refused, plan
@@ -330,6 +329,7 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
             if filing:
                 held.file_all(conn, self._seq_issued)
             uuids = random_uuids(len(commands))
+            device, epoch, fits = self.device_id, self.epoch, self._identity_fits
             created_at = self._now()  # one commit, one time: its rows are saved together
             for command in commands:
                 cart_id = command.cart_id
@@ -338,14 +338,11 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
                 # A plain add observes nothing, so it skips the read and, once its fields pass the fast checks, the
                 # planner too (the hot path: a scan); anything else reads its cart, after writing what this group
                 # planned so far, so it observes it.
-                uuid: UUID | None = None
-                hlc: int | None = None
+                uuid, hlc = next(uuids), self.clock.now()  # a refused command only skips an HLC tick
                 if isinstance(command, AddItem) and command.serial is None:
-                    uuid, hlc = next(uuids), self.clock.now()
                     scan = scan_row(
-                        command, device=self.device_id, epoch=self.epoch, seq=seq, uuid=uuid, hlc=hlc,
-                        identity_fits=self._identity_fits,
-                    )  # fmt: skip
+                        command, device=device, epoch=epoch, seq=seq, uuid=uuid, hlc=hlc, identity_fits=fits
+                    )
                     if scan is not None:
                         batch.add_scan(seq, *scan, created_at)
                         results.append(Recorded(command, scan[0].op))
@@ -360,15 +357,7 @@ class DeviceStore(OutboxPort, EventOutboxPort, MetaPort):
                 except Refused as refusal:
                     results.append(Recorded(command, None, refusal))
                     continue
-                row = build_row(
-                    intent,
-                    device=self.device_id,
-                    epoch=self.epoch,
-                    seq=seq,
-                    uuid=next(uuids) if uuid is None else uuid,
-                    hlc=self.clock.now() if hlc is None else hlc,
-                    identity_fits=self._identity_fits,
-                )
+                row = build_row(intent, device=device, epoch=epoch, seq=seq, uuid=uuid, hlc=hlc, identity_fits=fits)
                 batch.add(seq, row, created_at)
                 results.append(Recorded(command, row.op))
                 seq += 1

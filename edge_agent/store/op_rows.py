@@ -36,7 +36,7 @@ from edge_agent.domain.ops import (
 )
 from edge_agent.store import carts
 
-__all__ = ["OpBatch", "OpRow", "build_row", "identity_fits", "random_uuids", "scan_row", "wire_body"]
+__all__ = ["OpBatch", "OpRow", "build_row", "identity_fits", "random_uuids", "scan_row"]
 
 _ATTR_KEY = re.compile(ATTR_KEY_PATTERN)
 _CART_ID = re.compile(CART_ID_PATTERN)
@@ -165,8 +165,28 @@ def build_row(
     if not (identity_fits and _fits(intent)):
         op = intent.materialise(device=device, epoch=epoch, seq=seq, uuid=uuid, hlc=hlc)
         return OpRow(op, op.model_dump_json(exclude_none=True))
-    op_id = make_op_id(device, epoch, seq)
-    cart_id, kind, sku, qty, observed, key, value, actor, serial = intent
+    return fast_row(make_op_id(device, epoch, seq), uuid, device, epoch, seq, hlc, *intent)
+
+
+def fast_row(
+    op_id: str,
+    uuid: UUID,
+    device: str,
+    epoch: str,
+    seq: int,
+    hlc: int,
+    cart_id: str,
+    kind: OpKind,
+    sku: str | None,
+    qty: int | None,
+    observed: tuple[str, ...],
+    key: str | None,
+    value: str | None,
+    actor: str | None,
+    serial: str | None,
+) -> OpRow:
+    """The op and its body from fields the fast checks vouched for (an intent's fields, in OpIntent's order, after
+    the identity): the body is ``CartOp.model_dump_json(exclude_none=True)``, byte for byte."""
     fields = {
         "op_id": op_id,
         "uuid": uuid,
@@ -184,29 +204,7 @@ def build_row(
         "actor": actor,
         "serial": serial,
     }
-    body = wire_body(op_id, uuid, device, epoch, seq, cart_id, kind, hlc, sku, qty, observed, key, value, actor, serial)
-    return OpRow(_trusted_op(fields), body)
-
-
-def wire_body(
-    op_id: str,
-    uuid: UUID,
-    device: str,
-    epoch: str,
-    seq: int,
-    cart_id: str,
-    kind: OpKind,
-    hlc: int,
-    sku: str | None,
-    qty: int | None,
-    observed: tuple[str, ...],
-    key: str | None,
-    value: str | None,
-    actor: str | None,
-    serial: str | None,
-) -> str:
-    """``CartOp.model_dump_json(exclude_none=True)`` of fields the fast checks vouched for, byte for byte."""
-    return (
+    body = (
         f'{{"op_id":"{op_id}","uuid":"{uuid}","device":"{device}","epoch":"{epoch}","seq":{seq},'
         f'"cart_id":"{cart_id}","kind":"{_KIND_TEXT[kind]}","hlc":{hlc}'
         + ("" if sku is None else f',"sku":"{sku}"')
@@ -218,6 +216,7 @@ def wire_body(
         + ("" if serial is None else ',"serial":' + _text(serial))
         + "}"
     )
+    return OpRow(_trusted_op(fields), body)
 
 
 def scan_row(
@@ -237,25 +236,8 @@ def scan_row(
     ):
         return None
     op_id = make_op_id(device, epoch, seq)
-    fields = {
-        "op_id": op_id,
-        "uuid": uuid,
-        "device": device,
-        "epoch": epoch,
-        "seq": seq,
-        "cart_id": cart_id,
-        "kind": OpKind.ADD,
-        "hlc": hlc,
-        "sku": sku,
-        "qty": qty,
-        "observed": (),
-        "key": None,
-        "value": None,
-        "actor": actor,
-        "serial": None,
-    }
-    body = wire_body(op_id, uuid, device, epoch, seq, cart_id, OpKind.ADD, hlc, sku, qty, (), None, None, actor, None)
-    return OpRow(_trusted_op(fields), body), Entry(op_id, cart_id, sku, qty, hlc, device)
+    row = fast_row(op_id, uuid, device, epoch, seq, hlc, cart_id, OpKind.ADD, sku, qty, (), None, None, actor, None)
+    return row, Entry(op_id, cart_id, sku, qty, hlc, device)
 
 
 _FIELD_NAMES = frozenset(CartOp.model_fields)
